@@ -1,0 +1,43 @@
+# The human commands. Each one installs what is missing first, so a bare
+# Debian 12 machine needs nothing but `make run` or `make test`.
+BUILD ?= build
+ASAN_BUILD ?= build-asan
+HOST ?= 127.0.0.1
+PORT ?= 8080
+RUN_ARGS ?= --synthetic 3 --source synthetic:image=tests/fixtures/face-astronaut.png
+
+.PHONY: all deps build run test sanitize bench clean format
+
+all: build
+
+deps:
+	@scripts/install-deps
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+run: build
+	@echo "framecast: viewer at http://$(HOST):$(PORT)/  (streams: ws://$(HOST):$(PORT)/ws/streams/cam0 ...)"
+	exec $(BUILD)/framecast serve --host $(HOST) --port $(PORT) $(RUN_ARGS)
+
+test: build
+	@scripts/run-tests $(BUILD)
+
+$(ASAN_BUILD)/build.ninja:
+	meson setup $(ASAN_BUILD) -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug
+
+sanitize: deps $(ASAN_BUILD)/build.ninja
+	ninja -C $(ASAN_BUILD)
+	@FC_SANITIZE=1 scripts/run-tests $(ASAN_BUILD)
+
+bench: build
+	bench/run-all
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD)

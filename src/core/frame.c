@@ -1,0 +1,76 @@
+#include "core/frame.h"
+
+#include <stdlib.h>
+
+static atomic_long g_live;
+
+static fc_frame *frame_alloc(size_t extra)
+{
+    fc_frame *f = calloc(1, sizeof *f + extra);
+    if (!f)
+        return NULL;
+    atomic_init(&f->refs, 1);
+    atomic_fetch_add(&g_live, 1);
+    return f;
+}
+
+fc_frame *fc_frame_new_i420(int width, int height)
+{
+    if (width <= 0 || height <= 0 || (width & 1) || (height & 1))
+        return NULL;
+    size_t ysize = (size_t)width * (size_t)height;
+    size_t csize = ysize / 4;
+    /* Plain malloc'd block after the struct; planes need no extra alignment
+     * beyond what libyuv and turbojpeg handle themselves. */
+    fc_frame *f = frame_alloc(ysize + 2 * csize);
+    if (!f)
+        return NULL;
+    f->kind = FC_FRAME_I420;
+    f->width = width;
+    f->height = height;
+    f->plane[0] = (uint8_t *)(f + 1);
+    f->plane[1] = f->plane[0] + ysize;
+    f->plane[2] = f->plane[1] + csize;
+    f->stride[0] = width;
+    f->stride[1] = f->stride[2] = width / 2;
+    return f;
+}
+
+fc_frame *fc_frame_new_encoded(size_t payload_cap)
+{
+    fc_frame *f = frame_alloc(FC_FRAME_HEADROOM + FC_HEADER_SIZE + payload_cap);
+    if (!f)
+        return NULL;
+    f->kind = FC_FRAME_ENCODED;
+    f->wire = (uint8_t *)(f + 1) + FC_FRAME_HEADROOM;
+    f->payload = f->wire + FC_HEADER_SIZE;
+    f->payload_cap = payload_cap;
+    return f;
+}
+
+size_t fc_frame_seal(fc_frame *f)
+{
+    fc_header_write(f->wire, f->id, f->timestamp, (uint32_t)f->payload_len);
+    return fc_frame_wire_len(f);
+}
+
+fc_frame *fc_frame_ref(fc_frame *f)
+{
+    atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);
+    return f;
+}
+
+void fc_frame_unref(fc_frame *f)
+{
+    if (!f)
+        return;
+    if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1) {
+        atomic_fetch_sub(&g_live, 1);
+        free(f);
+    }
+}
+
+long fc_frame_live_count(void)
+{
+    return atomic_load(&g_live);
+}

@@ -1,0 +1,41 @@
+/* A job: a piece of heavy work for the worker pool, and what to do with its
+ * result back on the loop that asked for it.
+ *
+ * Jobs are intrusive: the owner embeds an fc_job in its own struct (and gets
+ * back to it with container_of-style casts), so submitting costs no
+ * allocation in the pool. */
+#ifndef FC_CORE_JOB_H
+#define FC_CORE_JOB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct fc_loop;
+
+/* What the CPU a job uses is accounted to (see /metrics). */
+typedef enum {
+    FC_ROLE_SOURCE = 0, /* producing raw frames: rendering, decoding */
+    FC_ROLE_ENCODE,     /* compressing frames for subscribers */
+    FC_ROLE_ANALYSIS,   /* inference and its pre/post-processing */
+    FC_ROLE_OTHER,
+    FC_ROLE_COUNT
+} fc_role;
+
+const char *fc_role_name(fc_role role);
+
+typedef struct fc_job fc_job;
+typedef void (*fc_job_fn)(fc_job *job);
+
+struct fc_job {
+    fc_job_fn work;        /* runs on a worker thread */
+    fc_job_fn done;        /* then runs on `loop`'s thread; may free the job */
+    struct fc_loop *loop;  /* where `done` runs */
+    fc_role role;
+    uint64_t cpu_ns;       /* set by the pool: CPU that `work` used */
+    uint64_t posted_ns;    /* set by the pool: when `work` finished */
+    fc_job *next;          /* queue link, owned by whoever queues the job */
+};
+
+#define fc_container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+
+#endif

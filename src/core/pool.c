@@ -1,0 +1,155 @@
+#include "core/pool.h"
+
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "core/clock.h"
+#include "core/loop.h"
+
+struct fc_pool {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    fc_job *head, *tail;
+    uint64_t queued;
+    bool stopping;
+    int n;
+    pthread_t *threads;
+    atomic_uint_fast64_t jobs_done;
+    atomic_uint_fast64_t busy_ns;
+    atomic_uint_fast64_t role_cpu_ns[FC_ROLE_COUNT];
+    atomic_uint_fast64_t role_jobs[FC_ROLE_COUNT];
+};
+
+const char *fc_role_name(fc_role role)
+{
+    static const char *names[FC_ROLE_COUNT] = {"source", "encode", "analysis", "other"};
+    return role < FC_ROLE_COUNT ? names[role] : "other";
+}
+
+static void *worker_main(void *arg)
+{
+    fc_pool *pool = arg;
+    pthread_mutex_lock(&pool->mu);
+    for (;;) {
+        while (!pool->head && !pool->stopping)
+            pthread_cond_wait(&pool->cv, &pool->mu);
+        fc_job *job = pool->head;
+        if (!job)
+            break; /* stopping and drained */
+        pool->head = job->next;
+        if (!pool->head)
+            pool->tail = NULL;
+        pool->queued--;
+        pthread_mutex_unlock(&pool->mu);
+
+        uint64_t t0 = fc_now_ns(), c0 = fc_thread_cpu_ns();
+        job->work(job);
+        uint64_t c1 = fc_thread_cpu_ns(), t1 = fc_now_ns();
+        job->cpu_ns = c1 - c0;
+        job->posted_ns = t1;
+        fc_role role = job->role < FC_ROLE_COUNT ? job->role : FC_ROLE_OTHER;
+        atomic_fetch_add(&pool->role_cpu_ns[role], job->cpu_ns);
+        atomic_fetch_add(&pool->role_jobs[role], 1);
+        atomic_fetch_add(&pool->busy_ns, t1 - t0);
+        atomic_fetch_add(&pool->jobs_done, 1);
+        fc_loop_post_done(job->loop, job);
+
+        pthread_mutex_lock(&pool->mu);
+    }
+    pthread_mutex_unlock(&pool->mu);
+    return NULL;
+}
+
+int fc_pool_create(int nthreads, fc_pool **out)
+{
+    if (nthreads <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        nthreads = n > 0 ? (int)n : 1;
+    }
+    fc_pool *pool = calloc(1, sizeof *pool);
+    if (!pool)
+        return -ENOMEM;
+    pool->threads = calloc((size_t)nthreads, sizeof *pool->threads);
+    if (!pool->threads) {
+        free(pool);
+        return -ENOMEM;
+    }
+    pthread_mutex_init(&pool->mu, NULL);
+    pthread_cond_init(&pool->cv, NULL);
+    for (int i = 0; i < nthreads; i++) {
+        int rc = pthread_create(&pool->threads[i], NULL, worker_main, pool);
+        if (rc != 0) {
+            pool->n = i;
+            fc_pool_destroy(pool);
+            return -rc;
+        }
+        char name[32];
+        snprintf(name, sizeof name, "fc-worker-%d", i);
+        name[15] = 0; /* the kernel keeps 15 characters */
+        pthread_setname_np(pool->threads[i], name);
+        pool->n = i + 1;
+    }
+    *out = pool;
+    return 0;
+}
+
+void fc_pool_destroy(fc_pool *pool)
+{
+    if (!pool)
+        return;
+    pthread_mutex_lock(&pool->mu);
+    pool->stopping = true;
+    pthread_cond_broadcast(&pool->cv);
+    pthread_mutex_unlock(&pool->mu);
+    for (int i = 0; i < pool->n; i++)
+        pthread_join(pool->threads[i], NULL);
+    pthread_cond_destroy(&pool->cv);
+    pthread_mutex_destroy(&pool->mu);
+    free(pool->threads);
+    free(pool);
+}
+
+void fc_pool_submit(fc_pool *pool, fc_job *job)
+{
+    job->next = NULL;
+    pthread_mutex_lock(&pool->mu);
+    if (pool->tail)
+        pool->tail->next = job;
+    else
+        pool->head = job;
+    pool->tail = job;
+    pool->queued++;
+    /* One job wakes one worker; the rest stay asleep. */
+    pthread_cond_signal(&pool->cv);
+    pthread_mutex_unlock(&pool->mu);
+}
+
+void fc_pool_get_stats(fc_pool *pool, fc_pool_stats *out)
+{
+    out->threads = pool->n;
+    out->jobs_done = atomic_load(&pool->jobs_done);
+    out->busy_ns = atomic_load(&pool->busy_ns);
+    for (int r = 0; r < FC_ROLE_COUNT; r++) {
+        out->role_cpu_ns[r] = atomic_load(&pool->role_cpu_ns[r]);
+        out->role_jobs[r] = atomic_load(&pool->role_jobs[r]);
+    }
+    pthread_mutex_lock(&pool->mu);
+    out->queued = pool->queued;
+    pthread_mutex_unlock(&pool->mu);
+}
+
+int fc_pool_threads(const fc_pool *pool)
+{
+    return pool->n;
+}
+
+uint64_t fc_pool_thread_cpu_ns(const fc_pool *pool, int index)
+{
+    if (index < 0 || index >= pool->n)
+        return 0;
+    return fc_thread_cpu_ns_of(pool->threads[index]);
+}
