@@ -1,8 +1,401 @@
+/* `framecast serve`: parse the command line, build the pipeline (sources →
+ * streams → HTTP/WebSocket server) on one loop and one worker pool, run until
+ * SIGINT/SIGTERM, then close every WebSocket with a close frame and exit. */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "app/commands.h"
+#include "core/core_metrics.h"
+#include "core/log.h"
+#include "core/pool.h"
+#include "stream/registry.h"
+#include "stream/stream_metrics.h"
+#include "transport/server.h"
+
+#define MAX_SOURCES 256
+
+typedef struct serve_opts {
+    const char *host;
+    int port;
+    int synthetic;
+    const char *specs[MAX_SOURCES];
+    int nspecs;
+    int width, height;
+    double fps, encode_fps;
+    int quality[FC_TIER_COUNT];
+    size_t queue;
+    int workers;
+    const char *web_root;
+    int ping_secs;
+} serve_opts;
+
+typedef struct server {
+    fc_loop loop;
+    fc_pool *pool;
+    fc_metrics *metrics;
+    fc_core_metrics core_metrics;
+    fc_stream_set streams;
+    fc_http_server *http;
+    uv_signal_t sigint, sigterm;
+    size_t streams_open;
+    bool stopping;
+} server;
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: framecast serve [OPTIONS]\n\n"
+            "Serves live streams over WebSocket (ws://HOST:PORT/ws/streams/ID) and HTTP\n"
+            "(/, /healthz, /api/streams, /metrics).\n\n"
+            "  --host ADDR         address to listen on (default 127.0.0.1)\n"
+            "  --port N            TCP port (default 8080; 0 picks a free one)\n"
+            "  --synthetic N       add N procedural test cameras (default 4 when no --source)\n"
+            "  --source SPEC       add a stream; repeatable. SPEC is TYPE:ARGS[,key=value...]:\n"
+            "                        synthetic:procedural\n"
+            "                        synthetic:image=PATH   (pan and zoom over a PNG/JPEG)\n"
+            "                      keys: id=NAME size=WxH fps=F encode_fps=F\n"
+            "                      streams are named cam0, cam1, ... unless id= is given\n"
+            "  --size WxH          default frame size (default 1280x720)\n"
+            "  --fps F             default source frame rate (default 30)\n"
+            "  --encode-fps F      default cap on encodes per second, <= fps (default = fps)\n"
+            "  --quality H,M,L     JPEG quality of the high, medium, low tiers (default 85,75,60)\n"
+            "  --queue N           frames a subscriber may have queued (default 50, max %d)\n"
+            "  --workers N         worker threads (default: one per online core)\n"
+            "  --web-root DIR      static files served at / (default %s)\n"
+            "  --ping-interval S   ping idle WebSockets after S seconds; close them when\n"
+            "                      nothing comes back within another S (default 10)\n"
+            "  --log-level LEVEL   error, warn, info or debug (default info)\n"
+            "  -h, --help          this text\n",
+            FC_QUEUE_MAX, FC_WEB_ROOT);
+}
+
+static int bad(const char *flag, const char *value, const char *why)
+{
+    fprintf(stderr, "framecast serve: bad %s '%s': %s (see --help)\n", flag, value, why);
+    return 2;
+}
+
+static int parse_int(const char *s, long lo, long hi, long *out)
+{
+    char *end;
+    long v = strtol(s, &end, 10);
+    if (!*s || *end || v < lo || v > hi)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_double(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v = strtod(s, &end);
+    if (!*s || *end || !(v >= lo && v <= hi))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+static int parse_args(int argc, char **argv, serve_opts *o)
+{
+    enum {
+        OPT_HOST = 256, OPT_PORT, OPT_SYNTHETIC, OPT_SOURCE, OPT_SIZE, OPT_FPS, OPT_ENCODE_FPS,
+        OPT_QUALITY, OPT_QUEUE, OPT_WORKERS, OPT_WEB_ROOT, OPT_PING, OPT_LOG_LEVEL
+    };
+    static const struct option longopts[] = {
+        {"host", required_argument, NULL, OPT_HOST},
+        {"port", required_argument, NULL, OPT_PORT},
+        {"synthetic", required_argument, NULL, OPT_SYNTHETIC},
+        {"source", required_argument, NULL, OPT_SOURCE},
+        {"size", required_argument, NULL, OPT_SIZE},
+        {"fps", required_argument, NULL, OPT_FPS},
+        {"encode-fps", required_argument, NULL, OPT_ENCODE_FPS},
+        {"quality", required_argument, NULL, OPT_QUALITY},
+        {"queue", required_argument, NULL, OPT_QUEUE},
+        {"workers", required_argument, NULL, OPT_WORKERS},
+        {"web-root", required_argument, NULL, OPT_WEB_ROOT},
+        {"ping-interval", required_argument, NULL, OPT_PING},
+        {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    *o = (serve_opts){
+        .host = "127.0.0.1", .port = 8080, .synthetic = -1, .width = 1280, .height = 720,
+        .fps = 30, .quality = {85, 75, 60}, .queue = FC_QUEUE_DEFAULT, .web_root = FC_WEB_ROOT,
+        .ping_secs = 10,
+    };
+    opterr = 0;
+    optind = 1;
+    int c;
+    long n;
+    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
+        switch (c) {
+        case OPT_HOST:
+            o->host = optarg;
+            break;
+        case OPT_PORT:
+            if (parse_int(optarg, 0, 65535, &n))
+                return bad("--port", optarg, "a port number from 0 to 65535");
+            o->port = (int)n;
+            break;
+        case OPT_SYNTHETIC:
+            if (parse_int(optarg, 0, MAX_SOURCES, &n))
+                return bad("--synthetic", optarg, "a count from 0 to 256");
+            o->synthetic = (int)n;
+            break;
+        case OPT_SOURCE:
+            if (o->nspecs == MAX_SOURCES)
+                return bad("--source", optarg, "more than 256 sources");
+            o->specs[o->nspecs++] = optarg;
+            break;
+        case OPT_SIZE: {
+            int w, h, end = 0;
+            if (sscanf(optarg, "%dx%d%n", &w, &h, &end) != 2 || optarg[end] || w < 16 ||
+                h < 16 || w > 7680 || h > 4320 || (w & 1) || (h & 1))
+                return bad("--size", optarg, "WxH, both even, from 16x16 to 7680x4320");
+            o->width = w;
+            o->height = h;
+            break;
+        }
+        case OPT_FPS:
+            if (parse_double(optarg, 0.1, 240, &o->fps))
+                return bad("--fps", optarg, "a rate from 0.1 to 240");
+            break;
+        case OPT_ENCODE_FPS:
+            if (parse_double(optarg, 0.1, 240, &o->encode_fps))
+                return bad("--encode-fps", optarg, "a rate from 0.1 to 240");
+            break;
+        case OPT_QUALITY: {
+            int q[3], end = 0;
+            if (sscanf(optarg, "%d,%d,%d%n", &q[0], &q[1], &q[2], &end) != 3 || optarg[end] ||
+                q[0] < 1 || q[0] > 100 || q[1] < 1 || q[1] > 100 || q[2] < 1 || q[2] > 100)
+                return bad("--quality", optarg, "three JPEG qualities 1-100, e.g. 85,75,60");
+            memcpy(o->quality, q, sizeof q);
+            break;
+        }
+        case OPT_QUEUE:
+            if (parse_int(optarg, 1, FC_QUEUE_MAX, &n))
+                return bad("--queue", optarg, "a frame count from 1 to 1000");
+            o->queue = (size_t)n;
+            break;
+        case OPT_WORKERS:
+            if (parse_int(optarg, 1, 256, &n))
+                return bad("--workers", optarg, "a thread count from 1 to 256");
+            o->workers = (int)n;
+            break;
+        case OPT_WEB_ROOT:
+            o->web_root = optarg;
+            break;
+        case OPT_PING:
+            if (parse_int(optarg, 1, 3600, &n))
+                return bad("--ping-interval", optarg, "seconds from 1 to 3600");
+            o->ping_secs = (int)n;
+            break;
+        case OPT_LOG_LEVEL: {
+            fc_log_level lvl;
+            if (fc_log_parse_level(optarg, &lvl))
+                return bad("--log-level", optarg, "error, warn, info or debug");
+            fc_log_set_level(lvl);
+            break;
+        }
+        case 'h':
+            usage(stdout);
+            return -1;
+        case ':':
+            fprintf(stderr, "framecast serve: option '%s' needs a value (see --help)\n",
+                    argv[optind - 1]);
+            return 2;
+        default:
+            fprintf(stderr, "framecast serve: unknown option '%s' (see --help)\n",
+                    argv[optind - 1]);
+            return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "framecast serve: unexpected argument '%s' (see --help)\n", argv[optind]);
+        return 2;
+    }
+    if (o->encode_fps > o->fps) {
+        fprintf(stderr, "framecast serve: --encode-fps %g is above --fps %g\n", o->encode_fps,
+                o->fps);
+        return 2;
+    }
+    if (o->synthetic < 0)
+        o->synthetic = o->nspecs ? 0 : 4;
+    return 0;
+}
+
+static int add_stream(server *srv, const serve_opts *o, const fc_source_spec *spec, int index)
+{
+    char err[512], id[FC_ID_MAX];
+    if (spec->id[0])
+        snprintf(id, sizeof id, "%s", spec->id);
+    else
+        snprintf(id, sizeof id, "cam%d", index);
+    int w = spec->width ? spec->width : o->width;
+    int h = spec->width ? spec->height : o->height;
+    double fps = spec->fps > 0 ? spec->fps : o->fps;
+    double efps = spec->encode_fps > 0 ? spec->encode_fps : o->encode_fps;
+    if (efps > fps)
+        efps = fps;
+    fc_source *src;
+    if (fc_source_create(spec, w, h, fps, &src, err, sizeof err) != 0) {
+        fc_error("%s", err);
+        return -1;
+    }
+    fc_stream_config cfg = {.fps = fps, .encode_fps = efps > 0 ? efps : fps};
+    memcpy(cfg.quality, o->quality, sizeof cfg.quality);
+    fc_stream *s;
+    if (fc_stream_create(&srv->loop, srv->pool, id, src, &cfg, &srv->core_metrics.loop_lag_ms,
+                         &s) != 0) {
+        fc_error("stream %s: out of memory", id);
+        return -1;
+    }
+    if (fc_stream_set_add(&srv->streams, s) != 0) {
+        fc_error("stream id '%s' is used twice", id);
+        fc_stream_free(s);
+        return -1;
+    }
+    fc_info("stream %s: %s %dx%d at %g fps (encode cap %g fps)", id, src->description, w, h,
+            fps, cfg.encode_fps);
+    return 0;
+}
+
+static void close_handle_noop(uv_handle_t *h)
+{
+    (void)h;
+}
+
+static void on_stream_closed(fc_stream *s, void *arg)
+{
+    (void)s;
+    server *srv = arg;
+    if (--srv->streams_open > 0)
+        return;
+    /* Everything that could touch a socket is finished: let lws go, then the
+     * last handles close and uv_run returns. */
+    fc_http_server_destroy(srv->http);
+    srv->http = NULL;
+    uv_close((uv_handle_t *)&srv->sigint, close_handle_noop);
+    uv_close((uv_handle_t *)&srv->sigterm, close_handle_noop);
+    fc_loop_close(&srv->loop);
+}
+
+static void on_drained(fc_http_server *http, void *arg)
+{
+    (void)http;
+    server *srv = arg;
+    srv->streams_open = srv->streams.n;
+    if (srv->streams_open == 0) {
+        srv->streams_open = 1;
+        on_stream_closed(NULL, srv);
+        return;
+    }
+    for (size_t i = 0; i < srv->streams.n; i++)
+        fc_stream_shutdown(srv->streams.v[i], on_stream_closed, srv);
+}
+
+static void on_signal(uv_signal_t *h, int signum)
+{
+    server *srv = h->data;
+    if (srv->stopping)
+        return;
+    srv->stopping = true;
+    fc_info("%s: closing connections and stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
+    fc_http_server_drain(srv->http, 1000, on_drained, srv);
+}
 
 int fc_cmd_serve(int argc, char **argv)
 {
-    (void)argc;
-    (void)argv;
-    return 0;
+    serve_opts o;
+    int rc = parse_args(argc, argv, &o);
+    if (rc != 0)
+        return rc < 0 ? 0 : rc;
+
+    /* Parse every spec before building anything, so a typo fails fast. */
+    int total = o.synthetic + o.nspecs;
+    fc_source_spec *specs = calloc((size_t)(total ? total : 1), sizeof *specs);
+    if (!specs) {
+        fprintf(stderr, "framecast serve: out of memory\n");
+        return 1;
+    }
+    for (int i = 0; i < o.synthetic; i++)
+        fc_source_spec_parse("synthetic:procedural", &specs[i], NULL, 0);
+    for (int i = 0; i < o.nspecs; i++) {
+        char err[512];
+        if (fc_source_spec_parse(o.specs[i], &specs[o.synthetic + i], err, sizeof err) != 0) {
+            fprintf(stderr, "framecast serve: bad --source: %s\n", err);
+            free(specs);
+            return 2;
+        }
+    }
+
+    signal(SIGPIPE, SIG_IGN);
+    server srv;
+    memset(&srv, 0, sizeof srv);
+    rc = 1;
+    if (fc_loop_init(&srv.loop) != 0) {
+        fc_error("cannot start the event loop");
+        free(specs);
+        return 1;
+    }
+    int prc = fc_pool_create(o.workers, &srv.pool);
+    srv.metrics = fc_metrics_new();
+    if (prc != 0 || !srv.metrics) {
+        fc_error("cannot start the worker pool: %s", strerror(prc ? -prc : 12));
+        goto out;
+    }
+    fc_core_metrics_init(&srv.core_metrics, &srv.loop, srv.pool);
+    if (fc_core_metrics_register(&srv.core_metrics, srv.metrics) != 0 ||
+        fc_stream_metrics_register(srv.metrics, &srv.streams) != 0) {
+        fc_error("out of memory registering metrics");
+        goto out;
+    }
+    for (int i = 0; i < total; i++)
+        if (add_stream(&srv, &o, &specs[i], i) != 0)
+            goto out;
+
+    fc_http_server_config hc = {
+        .host = o.host, .port = o.port, .web_root = o.web_root, .queue_default = o.queue,
+        .ping_secs = o.ping_secs, .hangup_secs = 2 * o.ping_secs,
+    };
+    char err[512];
+    if (fc_http_server_start(&srv.loop, &hc, &srv.streams, srv.metrics, &srv.http, err,
+                             sizeof err) != 0) {
+        fc_error("%s", err);
+        goto out;
+    }
+    uv_signal_init(&srv.loop.uv, &srv.sigint);
+    uv_signal_init(&srv.loop.uv, &srv.sigterm);
+    srv.sigint.data = srv.sigterm.data = &srv;
+    uv_signal_start(&srv.sigint, on_signal, SIGINT);
+    uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
+    fc_info("framecast %s listening on http://%s:%d/ with %zu streams and %d workers",
+            FC_VERSION, o.host, fc_http_server_port(srv.http), srv.streams.n,
+            fc_pool_threads(srv.pool));
+
+    uv_run(&srv.loop.uv, UV_RUN_DEFAULT);
+    rc = 0;
+    fc_info("stopped");
+
+out:
+    if (rc != 0) {
+        /* Start-up failed before the loop ran: nothing is in flight. */
+        if (srv.http)
+            fc_http_server_destroy(srv.http);
+        for (size_t i = 0; i < srv.streams.n; i++)
+            fc_stream_shutdown(srv.streams.v[i], NULL, NULL);
+        fc_loop_close(&srv.loop);
+        uv_run(&srv.loop.uv, UV_RUN_DEFAULT);
+    }
+    fc_pool_destroy(srv.pool);
+    for (size_t i = 0; i < srv.streams.n; i++)
+        fc_stream_free(srv.streams.v[i]);
+    fc_stream_set_clear(&srv.streams);
+    fc_metrics_free(srv.metrics);
+    uv_loop_close(&srv.loop.uv);
+    free(specs);
+    return rc;
 }

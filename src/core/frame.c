@@ -1,14 +1,18 @@
 #include "core/frame.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 static atomic_long g_live;
 
 static fc_frame *frame_alloc(size_t extra)
 {
-    fc_frame *f = calloc(1, sizeof *f + extra);
+    /* Not calloc: pixel and payload bytes are always written before use, and
+     * zeroing megabytes per frame would cost more than the encode saves. */
+    fc_frame *f = malloc(sizeof *f + extra);
     if (!f)
         return NULL;
+    memset(f, 0, sizeof *f);
     atomic_init(&f->refs, 1);
     atomic_fetch_add(&g_live, 1);
     return f;
@@ -46,6 +50,18 @@ fc_frame *fc_frame_new_encoded(size_t payload_cap)
     f->payload = f->wire + FC_HEADER_SIZE;
     f->payload_cap = payload_cap;
     return f;
+}
+
+fc_frame *fc_frame_shrink(fc_frame *f)
+{
+    size_t need = sizeof *f + FC_FRAME_HEADROOM + FC_HEADER_SIZE + f->payload_len;
+    fc_frame *g = realloc(f, need);
+    if (!g)
+        return f; /* still valid, just larger than it needs to be */
+    g->wire = (uint8_t *)(g + 1) + FC_FRAME_HEADROOM;
+    g->payload = g->wire + FC_HEADER_SIZE;
+    g->payload_cap = g->payload_len;
+    return g;
 }
 
 size_t fc_frame_seal(fc_frame *f)

@@ -54,6 +54,9 @@ typedef struct fc_frame {
 fc_frame *fc_frame_new_i420(int width, int height);
 /* New encoded frame able to hold `payload_cap` payload bytes. NULL on OOM. */
 fc_frame *fc_frame_new_encoded(size_t payload_cap);
+/* Before publishing an encoded frame: gives back the room the encoder did not
+ * use. The frame may move; use the returned pointer. */
+fc_frame *fc_frame_shrink(fc_frame *f);
 /* Writes the 16-byte header for payload_len and returns the wire length. */
 size_t fc_frame_seal(fc_frame *f);
 static inline size_t fc_frame_wire_len(const fc_frame *f)

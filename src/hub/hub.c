@@ -1,0 +1,130 @@
+#include "hub/hub.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void fc_hub_init(fc_hub *hub, const char *name)
+{
+    memset(hub, 0, sizeof *hub);
+    hub->drop_log = (fc_ratelimit)FC_RATELIMIT_INIT(5);
+    snprintf(hub->name, sizeof hub->name, "%s", name);
+}
+
+void fc_hub_destroy(fc_hub *hub)
+{
+    while (hub->head)
+        fc_hub_remove(hub->head);
+}
+
+int fc_hub_add(fc_hub *hub, const fc_sub_opts *opts, fc_sub_wake_fn wake, void *ctx,
+               fc_sub **out)
+{
+    fc_sub *sub = calloc(1, sizeof *sub);
+    if (!sub)
+        return -1;
+    if (fc_queue_init(&sub->queue, opts->queue) != 0) {
+        free(sub);
+        return -1;
+    }
+    sub->hub = hub;
+    sub->serial = hub->next_serial++;
+    sub->auto_tier = opts->auto_tier;
+    sub->tier.tier = opts->auto_tier ? FC_TIER_HIGH : opts->tier;
+    sub->wake = wake;
+    sub->ctx = ctx;
+    sub->next = hub->head;
+    if (hub->head)
+        hub->head->prev = sub;
+    hub->head = sub;
+    hub->count++;
+    hub->on_tier[sub->tier.tier]++;
+    *out = sub;
+    return 0;
+}
+
+void fc_hub_remove(fc_sub *sub)
+{
+    fc_hub *hub = sub->hub;
+    if (sub->prev)
+        sub->prev->next = sub->next;
+    else
+        hub->head = sub->next;
+    if (sub->next)
+        sub->next->prev = sub->prev;
+    hub->count--;
+    hub->on_tier[sub->tier.tier]--;
+    fc_queue_destroy(&sub->queue);
+    free(sub);
+}
+
+unsigned fc_hub_tier_mask(const fc_hub *hub)
+{
+    unsigned mask = 0;
+    for (int t = 0; t < FC_TIER_COUNT; t++)
+        if (hub->on_tier[t])
+            mask |= 1u << t;
+    return mask;
+}
+
+static void retier(fc_sub *sub, uint64_t now_ns)
+{
+    if (!sub->auto_tier)
+        return;
+    fc_tier before = sub->tier.tier;
+    fc_tier after = fc_tier_update(&sub->tier, &fc_tier_default_policy,
+                                   fc_queue_len(&sub->queue), now_ns);
+    if (after != before) {
+        sub->hub->on_tier[before]--;
+        sub->hub->on_tier[after]++;
+    }
+}
+
+static void log_drops(fc_hub *hub, uint64_t now_ns)
+{
+    if (!fc_ratelimit_allow(&hub->drop_log, now_ns, NULL))
+        return;
+    fc_warn("stream %s: %llu frames dropped from full subscriber queues since the last report "
+            "(%llu in total; per subscriber in /metrics)",
+            hub->name, (unsigned long long)hub->drops_unlogged, (unsigned long long)hub->drops);
+    hub->drops_unlogged = 0;
+}
+
+void fc_hub_publish(fc_hub *hub, fc_frame *f, uint64_t now_ns)
+{
+    bool dropped = false;
+    for (fc_sub *sub = hub->head; sub; sub = sub->next) {
+        if (sub->tier.tier != (fc_tier)f->tier)
+            continue;
+        /* A subscriber that just changed tier may already hold this frame
+         * number from its old tier; never send an id twice or backwards. */
+        if (sub->sent_any && (int32_t)(f->id - sub->last_id) <= 0)
+            continue;
+        sub->sent_any = true;
+        sub->last_id = f->id;
+        bool was_empty = fc_queue_len(&sub->queue) == 0;
+        fc_frame *old = fc_queue_push(&sub->queue, fc_frame_ref(f));
+        if (old) {
+            fc_frame_unref(old);
+            hub->drops++;
+            hub->drops_unlogged++;
+            dropped = true;
+        }
+        retier(sub, now_ns);
+        if (was_empty && sub->wake)
+            sub->wake(sub, sub->ctx);
+    }
+    if (dropped)
+        log_drops(hub, now_ns);
+}
+
+fc_frame *fc_sub_next(fc_sub *sub, uint64_t now_ns)
+{
+    fc_frame *f = fc_queue_pop(&sub->queue);
+    if (f) {
+        sub->frames_sent++;
+        sub->bytes_sent += fc_frame_wire_len(f);
+        retier(sub, now_ns);
+    }
+    return f;
+}

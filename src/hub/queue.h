@@ -1,0 +1,33 @@
+/* fc_queue: a subscriber's bounded FIFO of frame references.
+ *
+ * Full means drop the OLDEST: a slow subscriber always converges on the
+ * freshest frames instead of falling further behind. Holds references, never
+ * copies. One thread (the loop) at a time. */
+#ifndef FC_HUB_QUEUE_H
+#define FC_HUB_QUEUE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/frame.h"
+
+typedef struct fc_queue {
+    fc_frame **slots;
+    size_t cap, head, len;
+    uint64_t dropped;
+} fc_queue;
+
+int fc_queue_init(fc_queue *q, size_t cap);
+/* Frees the slots and drops every reference still queued. */
+void fc_queue_destroy(fc_queue *q);
+/* Takes over the caller's reference. Returns the frame it pushed out to make
+ * room (caller unrefs it) or NULL. */
+fc_frame *fc_queue_push(fc_queue *q, fc_frame *f);
+/* Hands the oldest frame's reference to the caller, or NULL when empty. */
+fc_frame *fc_queue_pop(fc_queue *q);
+static inline size_t fc_queue_len(const fc_queue *q)
+{
+    return q->len;
+}
+
+#endif

@@ -1,0 +1,153 @@
+#include "stream/stream_metrics.h"
+
+#include <stdio.h>
+
+typedef double (*stat_fn)(const fc_stream *s, const fc_stream_stats *st);
+
+static void each_stream(fc_metrics_out *out, const fc_stream_set *set, stat_fn fn)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        fc_stream_stats st;
+        fc_stream_get_stats(set->v[i], &st);
+        char labels[96];
+        snprintf(labels, sizeof labels, "stream=\"%s\"", fc_stream_id(set->v[i]));
+        fc_metrics_sample(out, labels, fn(set->v[i], &st));
+    }
+}
+
+#define STREAM_FAMILY(fname, expr)                                                               \
+    static double fname##_value(const fc_stream *s, const fc_stream_stats *st)                  \
+    {                                                                                            \
+        (void)s;                                                                                 \
+        (void)st;                                                                                \
+        return (double)(expr);                                                                   \
+    }                                                                                            \
+    static void fname(fc_metrics_out *out, void *ctx)                                            \
+    {                                                                                            \
+        each_stream(out, ctx, fname##_value);                                                    \
+    }
+
+STREAM_FAMILY(produced, st->frames_produced)
+STREAM_FAMILY(not_encoded, st->frames_not_encoded)
+STREAM_FAMILY(source_fps, st->measured_fps)
+STREAM_FAMILY(running, fc_stream_running(s))
+STREAM_FAMILY(subscribers, fc_stream_hub(s)->count)
+STREAM_FAMILY(drops, fc_stream_hub(s)->drops)
+STREAM_FAMILY(errors, st->errors)
+
+static void encoded(fc_metrics_out *out, void *ctx)
+{
+    const fc_stream_set *set = ctx;
+    for (size_t i = 0; i < set->n; i++) {
+        fc_stream_stats st;
+        fc_stream_get_stats(set->v[i], &st);
+        for (int t = 0; t < FC_TIER_COUNT; t++) {
+            char labels[128];
+            snprintf(labels, sizeof labels, "stream=\"%s\",tier=\"%s\"",
+                     fc_stream_id(set->v[i]), fc_tier_name((fc_tier)t));
+            fc_metrics_sample(out, labels, (double)st.frames_encoded[t]);
+        }
+    }
+}
+
+static void coalesced(fc_metrics_out *out, void *ctx)
+{
+    const fc_stream_set *set = ctx;
+    for (size_t i = 0; i < set->n; i++) {
+        fc_stream_stats st;
+        fc_stream_get_stats(set->v[i], &st);
+        char labels[128];
+        snprintf(labels, sizeof labels, "stream=\"%s\",stage=\"render\"", fc_stream_id(set->v[i]));
+        fc_metrics_sample(out, labels, (double)st.render_coalesced);
+        snprintf(labels, sizeof labels, "stream=\"%s\",stage=\"encode\"", fc_stream_id(set->v[i]));
+        fc_metrics_sample(out, labels, (double)st.encode_coalesced);
+    }
+}
+
+static void encode_ms(fc_metrics_out *out, void *ctx)
+{
+    const fc_stream_set *set = ctx;
+    for (size_t i = 0; i < set->n; i++) {
+        char labels[96];
+        snprintf(labels, sizeof labels, "stream=\"%s\"", fc_stream_id(set->v[i]));
+        fc_metrics_histogram(out, labels, fc_stream_encode_ms(set->v[i]));
+    }
+}
+
+typedef enum { SUB_DEPTH, SUB_DROPS, SUB_SENT, SUB_BYTES } sub_field;
+
+static void each_sub(fc_metrics_out *out, const fc_stream_set *set, sub_field field)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        for (const fc_sub *sub = fc_stream_hub(set->v[i])->head; sub; sub = sub->next) {
+            char labels[160];
+            snprintf(labels, sizeof labels, "stream=\"%s\",subscriber=\"%llu\",tier=\"%s\"",
+                     fc_stream_id(set->v[i]), (unsigned long long)sub->serial,
+                     fc_tier_name(sub->tier.tier));
+            double v = field == SUB_DEPTH   ? (double)fc_queue_len(&sub->queue)
+                       : field == SUB_DROPS ? (double)sub->queue.dropped
+                       : field == SUB_SENT  ? (double)sub->frames_sent
+                                            : (double)sub->bytes_sent;
+            fc_metrics_sample(out, labels, v);
+        }
+    }
+}
+
+static void sub_depth(fc_metrics_out *out, void *ctx)
+{
+    each_sub(out, ctx, SUB_DEPTH);
+}
+static void sub_drops(fc_metrics_out *out, void *ctx)
+{
+    each_sub(out, ctx, SUB_DROPS);
+}
+static void sub_sent(fc_metrics_out *out, void *ctx)
+{
+    each_sub(out, ctx, SUB_SENT);
+}
+static void sub_bytes(fc_metrics_out *out, void *ctx)
+{
+    each_sub(out, ctx, SUB_BYTES);
+}
+
+int fc_stream_metrics_register(fc_metrics *m, const fc_stream_set *streams)
+{
+    void *ctx = (void *)streams;
+    int rc = 0;
+    rc |= fc_metrics_register(m, "fc_stream_frames_produced_total", FC_METRIC_COUNTER,
+                              "Raw frames the stream's source produced.", produced, ctx);
+    rc |= fc_metrics_register(m, "fc_stream_frames_encoded_total", FC_METRIC_COUNTER,
+                              "Frames encoded, per quality tier (once per frame and tier, "
+                              "shared by all subscribers).",
+                              encoded, ctx);
+    rc |= fc_metrics_register(m, "fc_stream_frames_not_encoded_total", FC_METRIC_COUNTER,
+                              "Frames produced but skipped by the encode fps cap.", not_encoded,
+                              ctx);
+    rc |= fc_metrics_register(m, "fc_stream_coalesced_total", FC_METRIC_COUNTER,
+                              "Jobs replaced by a newer frame before they ran (latest wins).",
+                              coalesced, ctx);
+    rc |= fc_metrics_register(m, "fc_stream_source_fps", FC_METRIC_GAUGE,
+                              "Frames per second the source produced over the last second.",
+                              source_fps, ctx);
+    rc |= fc_metrics_register(m, "fc_stream_running", FC_METRIC_GAUGE,
+                              "1 while the source runs (somebody consumes the stream).", running,
+                              ctx);
+    rc |= fc_metrics_register(m, "fc_stream_subscribers", FC_METRIC_GAUGE,
+                              "WebSocket subscribers of the stream.", subscribers, ctx);
+    rc |= fc_metrics_register(m, "fc_stream_drops_total", FC_METRIC_COUNTER,
+                              "Frames dropped from full subscriber queues.", drops, ctx);
+    rc |= fc_metrics_register(m, "fc_stream_errors_total", FC_METRIC_COUNTER,
+                              "Frames the source or encoder failed to make.", errors, ctx);
+    rc |= fc_metrics_register(m, "fc_encode_milliseconds", FC_METRIC_HISTOGRAM,
+                              "CPU time of one JPEG encode.", encode_ms, ctx);
+    rc |= fc_metrics_register(m, "fc_subscriber_queue_depth", FC_METRIC_GAUGE,
+                              "Frames waiting in a subscriber's queue.", sub_depth, ctx);
+    rc |= fc_metrics_register(m, "fc_subscriber_drops_total", FC_METRIC_COUNTER,
+                              "Frames dropped from a subscriber's full queue.", sub_drops, ctx);
+    rc |= fc_metrics_register(m, "fc_subscriber_frames_sent_total", FC_METRIC_COUNTER,
+                              "Frames written to a subscriber.", sub_sent, ctx);
+    rc |= fc_metrics_register(m, "fc_subscriber_bytes_sent_total", FC_METRIC_COUNTER,
+                              "Bytes (header and payload) written to a subscriber.", sub_bytes,
+                              ctx);
+    return rc ? -1 : 0;
+}

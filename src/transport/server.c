@@ -1,0 +1,596 @@
+#include "transport/server.h"
+
+#include <jansson.h>
+#include <stdarg.h>
+#include <libwebsockets.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/clock.h"
+#include "core/log.h"
+#include "transport/api.h"
+
+_Static_assert(LWS_PRE <= FC_FRAME_HEADROOM, "encoded frames leave too little headroom for lws");
+
+#define MAX_CONTROL_MESSAGE 4096
+#define CLOSE_UNKNOWN_STREAM 4404
+#define CLOSE_BAD_REQUEST 4400
+
+typedef struct session session;
+
+struct fc_http_server {
+    fc_loop *loop;
+    fc_http_server_config cfg;
+    const fc_stream_set *streams;
+    fc_metrics *metrics;
+    struct lws_context *ctx;
+    struct lws_vhost *vhost;
+    struct lws_protocols protocols[2];
+    struct lws_http_mount mounts[5];
+    lws_retry_bo_t retry;
+    session *sessions; /* WebSocket sessions, for draining */
+    size_t ws_count;
+    uint64_t ws_accepted, ws_refused, http_requests;
+    uv_timer_t drain_timer;
+    bool draining, drain_timed_out;
+    void (*drain_done)(fc_http_server *, void *);
+    void *drain_arg;
+    char web_root[1024];
+};
+
+/* Text messages waiting to go out before any video (hello, errors). */
+typedef struct text_msg {
+    struct text_msg *next;
+    size_t len;
+    unsigned char data[]; /* LWS_PRE bytes, then the text */
+} text_msg;
+
+struct session {
+    session *prev, *next; /* in srv->sessions, WebSocket only */
+    fc_http_server *srv;
+    struct lws *wsi;
+    bool is_ws;
+    /* WebSocket */
+    fc_stream *stream;
+    fc_sub *sub;
+    text_msg *text_head, *text_tail;
+    int close_code; /* non-zero: close with this once the texts are out */
+    char close_reason[100];
+    fc_buf rx; /* a control message being reassembled */
+    /* HTTP */
+    fc_buf body; /* LWS_PRE bytes of headroom, then the body */
+    size_t body_off;
+};
+
+static fc_http_server *server_of(struct lws *wsi)
+{
+    return lws_context_user(lws_get_context(wsi));
+}
+
+/* ---------------------------------------------------------------- WebSocket */
+
+static void queue_text(session *ss, const char *text)
+{
+    size_t n = strlen(text);
+    text_msg *m = malloc(sizeof *m + LWS_PRE + n);
+    if (!m)
+        return;
+    m->next = NULL;
+    m->len = n;
+    memcpy(m->data + LWS_PRE, text, n);
+    if (ss->text_tail)
+        ss->text_tail->next = m;
+    else
+        ss->text_head = m;
+    ss->text_tail = m;
+    lws_callback_on_writable(ss->wsi);
+}
+
+static void queue_json(session *ss, json_t *obj)
+{
+    char *s = json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+    if (s) {
+        queue_text(ss, s);
+        free(s);
+    }
+}
+
+/* Tells the client why in a JSON error message, then closes with `code`. */
+static void refuse(session *ss, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void refuse(session *ss, int code, const char *fmt, ...)
+{
+    char msg[300];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    queue_json(ss, json_pack("{s:s, s:s}", "type", "error", "message", msg));
+    ss->close_code = code;
+    snprintf(ss->close_reason, sizeof ss->close_reason, "%.*s", 90, msg);
+    lws_callback_on_writable(ss->wsi);
+}
+
+static void on_sub_wake(fc_sub *sub, void *ctx)
+{
+    (void)sub;
+    session *ss = ctx;
+    lws_callback_on_writable(ss->wsi);
+}
+
+static int parse_ws_options(session *ss, fc_sub_opts *opts)
+{
+    char arg[256];
+    for (int i = 0; lws_hdr_copy_fragment(ss->wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i) > 0;
+         i++) {
+        char *eq = strchr(arg, '=');
+        const char *val = eq ? eq + 1 : "";
+        if (eq)
+            *eq = '\0';
+        if (strcmp(arg, "quality") == 0) {
+            if (strcmp(val, "auto") == 0) {
+                opts->auto_tier = true;
+            } else if (fc_tier_parse(val, &opts->tier) == 0) {
+                opts->auto_tier = false;
+            } else {
+                refuse(ss, CLOSE_BAD_REQUEST, "bad quality '%s': use auto, high, medium or low",
+                       val);
+                return -1;
+            }
+        } else if (strcmp(arg, "queue") == 0) {
+            char *end;
+            long n = strtol(val, &end, 10);
+            if (!*val || *end || n < 1 || n > FC_QUEUE_MAX) {
+                refuse(ss, CLOSE_BAD_REQUEST, "bad queue '%s': a whole number from 1 to %d", val,
+                       FC_QUEUE_MAX);
+                return -1;
+            }
+            opts->queue = (size_t)n;
+        } else {
+            refuse(ss, CLOSE_BAD_REQUEST, "unknown option '%s' (known: quality, queue)", arg);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static void ws_established(session *ss)
+{
+    fc_http_server *srv = ss->srv;
+    ss->is_ws = true;
+    ss->next = srv->sessions;
+    if (srv->sessions)
+        srv->sessions->prev = ss;
+    srv->sessions = ss;
+    srv->ws_count++;
+
+    char uri[256];
+    if (lws_hdr_copy(ss->wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0)
+        uri[0] = '\0';
+    static const char prefix[] = "/ws/streams/";
+    if (strncmp(uri, prefix, sizeof prefix - 1) != 0) {
+        srv->ws_refused++;
+        refuse(ss, CLOSE_UNKNOWN_STREAM, "no WebSocket endpoint at '%s' (use /ws/streams/{id})",
+               uri);
+        return;
+    }
+    const char *id = uri + sizeof prefix - 1;
+    fc_stream *s = fc_stream_set_find(srv->streams, id);
+    if (!s) {
+        srv->ws_refused++;
+        refuse(ss, CLOSE_UNKNOWN_STREAM, "unknown stream '%s'", id);
+        return;
+    }
+    if (srv->draining) {
+        refuse(ss, LWS_CLOSE_STATUS_GOINGAWAY, "server is shutting down");
+        return;
+    }
+    fc_sub_opts opts = {.auto_tier = true, .tier = FC_TIER_HIGH, .queue = srv->cfg.queue_default};
+    if (parse_ws_options(ss, &opts) != 0) {
+        srv->ws_refused++;
+        return;
+    }
+    if (fc_stream_subscribe(s, &opts, on_sub_wake, ss, &ss->sub) != 0) {
+        srv->ws_refused++;
+        refuse(ss, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "cannot subscribe to '%s'", id);
+        return;
+    }
+    ss->stream = s;
+    srv->ws_accepted++;
+    const fc_source *src = fc_stream_source(s);
+    const fc_stream_config *cfg = fc_stream_config_of(s);
+    queue_json(ss, json_pack("{s:s, s:s, s:s, s:i, s:i, s:f, s:s, s:i}", "type", "hello",
+                             "stream", id, "codec", "jpeg", "width", src->width, "height",
+                             src->height, "fps", cfg->encode_fps, "quality",
+                             opts.auto_tier ? "auto" : fc_tier_name(opts.tier), "queue",
+                             (int)opts.queue));
+}
+
+static int ws_writeable(session *ss)
+{
+    text_msg *m = ss->text_head;
+    if (m) {
+        ss->text_head = m->next;
+        if (!ss->text_head)
+            ss->text_tail = NULL;
+        int n = lws_write(ss->wsi, m->data + LWS_PRE, m->len, LWS_WRITE_TEXT);
+        free(m);
+        if (n < 0)
+            return -1;
+        lws_callback_on_writable(ss->wsi);
+        return 0;
+    }
+    if (ss->close_code) {
+        /* Not `return -1`: from a writeable callback that makes this lws
+         * version treat the socket as dead and drop the close frame. Asking
+         * for a close here instead sends our code and reason on the next
+         * writeable turn and waits for the peer's answering close. */
+        lws_close_reason(ss->wsi, (enum lws_close_status)ss->close_code,
+                         (unsigned char *)ss->close_reason, strlen(ss->close_reason));
+        lws_close_free_wsi(ss->wsi, (enum lws_close_status)ss->close_code, "framecast close");
+        return 0;
+    }
+    if (!ss->sub)
+        return 0;
+    fc_frame *f = fc_sub_next(ss->sub, fc_now_ns());
+    if (!f)
+        return 0;
+    /* lws writes the WebSocket header into the headroom in front of `wire`;
+     * the bytes it writes are the same for every subscriber. */
+    int n = lws_write(ss->wsi, f->wire, fc_frame_wire_len(f), LWS_WRITE_BINARY);
+    fc_frame_unref(f);
+    if (n < 0)
+        return -1;
+    if (fc_queue_len(&ss->sub->queue) > 0)
+        lws_callback_on_writable(ss->wsi);
+    return 0;
+}
+
+static void ws_control(session *ss, const char *text, size_t len)
+{
+    json_error_t jerr;
+    json_t *msg = json_loadb(text, len, 0, &jerr);
+    const char *type = msg ? json_string_value(json_object_get(msg, "type")) : NULL;
+    if (!msg) {
+        queue_json(ss, json_pack("{s:s, s:s}", "type", "error", "message", "malformed JSON"));
+    } else if (!type) {
+        queue_json(ss, json_pack("{s:s, s:s}", "type", "error", "message",
+                                 "message has no string \"type\""));
+    } else if (strcmp(type, "ping") == 0) {
+        queue_json(ss, json_pack("{s:s}", "type", "pong"));
+    } else {
+        char m[160];
+        snprintf(m, sizeof m, "unknown message type '%.64s'", type);
+        queue_json(ss, json_pack("{s:s, s:s}", "type", "error", "message", m));
+    }
+    json_decref(msg);
+}
+
+static void ws_receive(session *ss, const void *in, size_t len)
+{
+    if (lws_frame_is_binary(ss->wsi))
+        return; /* clients send no binary today; ignore rather than fail */
+    if (ss->rx.len + len > MAX_CONTROL_MESSAGE) {
+        fc_buf_free(&ss->rx);
+        if (lws_is_final_fragment(ss->wsi))
+            queue_json(ss, json_pack("{s:s, s:s}", "type", "error", "message",
+                                     "control message larger than 4096 bytes"));
+        return;
+    }
+    fc_buf_append(&ss->rx, in, len);
+    if (!lws_is_final_fragment(ss->wsi) || lws_remaining_packet_payload(ss->wsi))
+        return;
+    if (!ss->rx.failed)
+        ws_control(ss, ss->rx.data ? ss->rx.data : "", ss->rx.len);
+    fc_buf_free(&ss->rx);
+}
+
+static void maybe_drain_done(fc_http_server *srv);
+
+static void ws_closed(session *ss)
+{
+    fc_http_server *srv = ss->srv;
+    if (ss->sub)
+        fc_stream_unsubscribe(ss->stream, ss->sub);
+    ss->sub = NULL;
+    while (ss->text_head) {
+        text_msg *m = ss->text_head;
+        ss->text_head = m->next;
+        free(m);
+    }
+    fc_buf_free(&ss->rx);
+    if (ss->prev)
+        ss->prev->next = ss->next;
+    else if (srv->sessions == ss)
+        srv->sessions = ss->next;
+    if (ss->next)
+        ss->next->prev = ss->prev;
+    srv->ws_count--;
+    maybe_drain_done(srv);
+}
+
+/* --------------------------------------------------------------------- HTTP */
+
+static int http_respond(session *ss, unsigned status, const char *ctype, fc_buf *body)
+{
+    unsigned char hdr[LWS_PRE + 512];
+    unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
+    size_t len = body->len - LWS_PRE;
+    if (lws_add_http_common_headers(ss->wsi, status, ctype, len, &p, end) ||
+        lws_add_http_header_by_name(ss->wsi, (const unsigned char *)"cache-control:",
+                                    (const unsigned char *)"no-store", 8, &p, end) ||
+        lws_finalize_write_http_header(ss->wsi, start, &p, end)) {
+        fc_buf_free(body);
+        return -1;
+    }
+    ss->body = *body;
+    ss->body_off = LWS_PRE;
+    *body = (fc_buf){0};
+    lws_callback_on_writable(ss->wsi);
+    return 0;
+}
+
+static int http_request(session *ss)
+{
+    fc_http_server *srv = ss->srv;
+    srv->http_requests++;
+    char uri[256];
+    if (lws_hdr_copy(ss->wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0) {
+        lws_return_http_status(ss->wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, "only GET is served");
+        return lws_http_transaction_completed(ss->wsi) ? -1 : 0;
+    }
+    fc_buf body = {0};
+    fc_buf_append(&body, (const char[LWS_PRE]){0}, LWS_PRE);
+    unsigned status = HTTP_STATUS_OK;
+    const char *ctype = "text/plain; charset=utf-8";
+    if (strcmp(uri, "/healthz") == 0) {
+        fc_buf_append(&body, "ok\n", 3);
+    } else if (strcmp(uri, "/api/streams") == 0) {
+        fc_api_streams_json(srv->streams, &body);
+        ctype = "application/json";
+    } else if (strcmp(uri, "/metrics") == 0) {
+        fc_metrics_render(srv->metrics, &body);
+        ctype = "text/plain; version=0.0.4; charset=utf-8";
+    } else {
+        status = HTTP_STATUS_NOT_FOUND;
+        fc_buf_printf(&body, "not found: %s\n", uri);
+    }
+    if (body.failed) {
+        fc_buf_free(&body);
+        lws_return_http_status(ss->wsi, HTTP_STATUS_INTERNAL_SERVER_ERROR, "out of memory");
+        return lws_http_transaction_completed(ss->wsi) ? -1 : 0;
+    }
+    return http_respond(ss, status, ctype, &body);
+}
+
+static int http_writeable(session *ss)
+{
+    if (!ss->body.data)
+        return 0;
+    size_t left = ss->body.len - ss->body_off;
+    size_t chunk = left > 16384 ? 16384 : left;
+    bool last = chunk == left;
+    /* The bytes before body_off were already sent (or are the initial
+     * headroom), so lws may use them for framing. */
+    int n = lws_write(ss->wsi, (unsigned char *)ss->body.data + ss->body_off, chunk,
+                      last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
+    if (n < 0)
+        return -1;
+    ss->body_off += chunk;
+    if (!last) {
+        lws_callback_on_writable(ss->wsi);
+        return 0;
+    }
+    fc_buf_free(&ss->body);
+    return lws_http_transaction_completed(ss->wsi) ? -1 : 0;
+}
+
+/* ----------------------------------------------------------------- callback */
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    session *ss = user;
+    switch (reason) {
+    case LWS_CALLBACK_ESTABLISHED:
+        memset(ss, 0, sizeof *ss);
+        ss->srv = server_of(wsi);
+        ss->wsi = wsi;
+        ws_established(ss);
+        return 0;
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+        return ws_writeable(ss);
+    case LWS_CALLBACK_RECEIVE:
+        ws_receive(ss, in, len);
+        return 0;
+    case LWS_CALLBACK_CLOSED:
+        ws_closed(ss);
+        return 0;
+    case LWS_CALLBACK_HTTP:
+        memset(ss, 0, sizeof *ss);
+        ss->srv = server_of(wsi);
+        ss->wsi = wsi;
+        return http_request(ss);
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        return http_writeable(ss);
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+    case LWS_CALLBACK_CLOSED_HTTP:
+        if (ss && !ss->is_ws)
+            fc_buf_free(&ss->body);
+        break;
+    default:
+        break;
+    }
+    return lws_callback_http_dummy(wsi, reason, user, in, len);
+}
+
+/* -------------------------------------------------------------- lifecycle */
+
+static void log_emit(int level, const char *line)
+{
+    size_t n = strlen(line);
+    while (n && line[n - 1] == '\n')
+        n--;
+    fc_log(level == LLL_ERR ? FC_LOG_ERROR : FC_LOG_WARN, "lws: %.*s", (int)n, line);
+}
+
+static void add_mount(fc_http_server *srv, int i, const char *at, const char *origin,
+                      unsigned char proto)
+{
+    struct lws_http_mount *m = &srv->mounts[i];
+    memset(m, 0, sizeof *m);
+    m->mountpoint = at;
+    m->mountpoint_len = (unsigned char)strlen(at);
+    m->origin = origin;
+    m->origin_protocol = proto;
+    if (proto == LWSMPRO_FILE)
+        m->def = "index.html";
+    if (i > 0)
+        srv->mounts[i - 1].mount_next = m;
+}
+
+int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg,
+                         const fc_stream_set *streams, fc_metrics *metrics,
+                         fc_http_server **out, char *err, size_t errlen)
+{
+    fc_http_server *srv = calloc(1, sizeof *srv);
+    if (!srv) {
+        snprintf(err, errlen, "http server: out of memory");
+        return -1;
+    }
+    srv->loop = loop;
+    srv->cfg = *cfg;
+    srv->streams = streams;
+    srv->metrics = metrics;
+    srv->protocols[0] = (struct lws_protocols){
+        .name = "framecast",
+        .callback = callback,
+        .per_session_data_size = sizeof(session),
+        .rx_buffer_size = MAX_CONTROL_MESSAGE,
+        /* Hand whole frames to send(); lws only copies what the kernel
+         * could not take at once. */
+        .tx_packet_size = 8u << 20,
+    };
+    srv->retry = (lws_retry_bo_t){
+        .secs_since_valid_ping = (uint16_t)cfg->ping_secs,
+        .secs_since_valid_hangup = (uint16_t)cfg->hangup_secs,
+    };
+
+    /* Longest match wins: the callback mounts take their paths, the file
+     * mount the rest. */
+    int nm = 0;
+    add_mount(srv, nm++, "/ws", "framecast", LWSMPRO_CALLBACK);
+    add_mount(srv, nm++, "/api", "framecast", LWSMPRO_CALLBACK);
+    add_mount(srv, nm++, "/metrics", "framecast", LWSMPRO_CALLBACK);
+    add_mount(srv, nm++, "/healthz", "framecast", LWSMPRO_CALLBACK);
+    if (cfg->web_root) {
+        snprintf(srv->web_root, sizeof srv->web_root, "%s", cfg->web_root);
+        add_mount(srv, nm++, "/", srv->web_root, LWSMPRO_FILE);
+    }
+
+    lws_set_log_level(LLL_ERR | LLL_WARN, log_emit);
+
+    void *foreign[1] = {&loop->uv};
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof info);
+    info.options = LWS_SERVER_OPTION_LIBUV | LWS_SERVER_OPTION_EXPLICIT_VHOSTS |
+                   LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE |
+                   LWS_SERVER_OPTION_VALIDATE_UTF8;
+    info.foreign_loops = foreign;
+    info.user = srv;
+    info.retry_and_idle_policy = &srv->retry;
+    srv->ctx = lws_create_context(&info);
+    if (!srv->ctx) {
+        snprintf(err, errlen, "http server: cannot create the libwebsockets context");
+        free(srv);
+        return -1;
+    }
+
+    memset(&info, 0, sizeof info);
+    info.port = cfg->port ? cfg->port : CONTEXT_PORT_NO_LISTEN_SERVER;
+    info.iface = cfg->host;
+    info.protocols = srv->protocols;
+    info.mounts = srv->mounts;
+    info.retry_and_idle_policy = &srv->retry;
+    info.vhost_name = "framecast";
+    info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE |
+                   LWS_SERVER_OPTION_VALIDATE_UTF8;
+    srv->vhost = lws_create_vhost(srv->ctx, &info);
+    if (!srv->vhost) {
+        snprintf(err, errlen, "http server: cannot listen on %s:%d (in use, or not an address "
+                              "of this machine?)",
+                 cfg->host, cfg->port);
+        lws_context_destroy(srv->ctx);
+        free(srv);
+        return -1;
+    }
+    uv_timer_init(&loop->uv, &srv->drain_timer);
+    srv->drain_timer.data = srv;
+    *out = srv;
+    return 0;
+}
+
+int fc_http_server_port(const fc_http_server *srv)
+{
+    return lws_get_vhost_listen_port(srv->vhost);
+}
+
+static void maybe_drain_done(fc_http_server *srv)
+{
+    if (!srv->draining || (srv->ws_count > 0 && !srv->drain_timed_out) || !srv->drain_done)
+        return;
+    void (*done)(fc_http_server *, void *) = srv->drain_done;
+    srv->drain_done = NULL;
+    uv_timer_stop(&srv->drain_timer);
+    done(srv, srv->drain_arg);
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    fc_http_server *srv = t->data;
+    fc_warn("http server: %zu WebSocket(s) did not close in time; closing them hard",
+            srv->ws_count);
+    /* Their streams are about to shut down: let go of the subscriptions now;
+     * lws closes the sockets when the context is destroyed. */
+    for (session *ss = srv->sessions; ss; ss = ss->next) {
+        if (ss->sub)
+            fc_stream_unsubscribe(ss->stream, ss->sub);
+        ss->sub = NULL;
+    }
+    srv->drain_timed_out = true;
+    maybe_drain_done(srv);
+}
+
+void fc_http_server_drain(fc_http_server *srv, unsigned timeout_ms,
+                          void (*done)(fc_http_server *srv, void *arg), void *arg)
+{
+    srv->draining = true;
+    srv->drain_done = done;
+    srv->drain_arg = arg;
+    for (session *ss = srv->sessions; ss; ss = ss->next) {
+        if (!ss->close_code) {
+            ss->close_code = LWS_CLOSE_STATUS_GOINGAWAY;
+            snprintf(ss->close_reason, sizeof ss->close_reason, "server shutting down");
+        }
+        lws_callback_on_writable(ss->wsi);
+    }
+    uv_timer_start(&srv->drain_timer, on_drain_timeout, timeout_ms, 0);
+    maybe_drain_done(srv);
+}
+
+static void on_drain_timer_closed(uv_handle_t *h)
+{
+    free(h->data);
+}
+
+void fc_http_server_destroy(fc_http_server *srv)
+{
+    if (!srv)
+        return;
+    /* Sessions still open are closed by lws here, which unsubscribes them
+     * through LWS_CALLBACK_CLOSED. */
+    lws_context_destroy(srv->ctx);
+    uv_close((uv_handle_t *)&srv->drain_timer, on_drain_timer_closed);
+}
