@@ -509,7 +509,7 @@ int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg,
     }
 
     memset(&info, 0, sizeof info);
-    info.port = cfg->port ? cfg->port : CONTEXT_PORT_NO_LISTEN_SERVER;
+    info.port = cfg->port; /* 0: the kernel picks a free port */
     info.iface = cfg->host;
     info.protocols = srv->protocols;
     info.mounts = srv->mounts;

@@ -1,0 +1,129 @@
+// Starts a real framecast server on an ephemeral loopback port for a test and
+// stops it again. The binary comes from FRAMECAST_BIN (set by meson).
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import WebSocket from 'ws';
+
+export const BIN = process.env.FRAMECAST_BIN || 'build/framecast';
+export const FIXTURES = new URL('../fixtures/', import.meta.url).pathname;
+
+export class Server {
+  constructor(args) {
+    this.args = args;
+    this.log = '';
+  }
+
+  // Resolves once the server logged the port it listens on.
+  async start({ timeoutMs = 10000 } = {}) {
+    this.proc = spawn(BIN, ['serve', '--host', '127.0.0.1', '--port', '0', ...this.args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.exited = once(this.proc, 'exit');
+    const collect = (chunk) => { this.log += chunk.toString(); };
+    this.proc.stdout.on('data', collect);
+    this.proc.stderr.on('data', collect);
+    const deadline = Date.now() + timeoutMs;
+    while (!/listening on http:\/\/[^:]+:(\d+)\//.test(this.log)) {
+      if (this.proc.exitCode !== null) throw new Error(`server exited early:\n${this.log}`);
+      if (Date.now() > deadline) throw new Error(`server did not start:\n${this.log}`);
+      await Promise.race([once(this.proc.stderr, 'data'), this.exited]);
+    }
+    this.port = Number(/listening on http:\/\/[^:]+:(\d+)\//.exec(this.log)[1]);
+    this.http = `http://127.0.0.1:${this.port}`;
+    this.ws = `ws://127.0.0.1:${this.port}`;
+    return this;
+  }
+
+  async json(path) {
+    const res = await fetch(this.http + path);
+    if (!res.ok) throw new Error(`${path}: HTTP ${res.status}`);
+    return res.json();
+  }
+
+  async text(path) {
+    const res = await fetch(this.http + path);
+    return { status: res.status, body: await res.text(), type: res.headers.get('content-type') };
+  }
+
+  // Value of a Prometheus sample, e.g. metric('fc_stream_frames_encoded_total',
+  // {stream: 'cam0', tier: 'high'}); sums over samples that match the labels.
+  async metric(name, labels = {}) {
+    const { body } = await this.text('/metrics');
+    let sum = 0, found = false;
+    for (const line of body.split('\n')) {
+      if (!line.startsWith(name + '{') && !line.startsWith(name + ' ')) continue;
+      const m = /^([a-z_]+)(?:\{(.*)\})? (\S+)$/.exec(line);
+      if (!m || m[1] !== name) continue;
+      const have = Object.fromEntries([...(m[2] || '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+      if (Object.entries(labels).every(([k, v]) => have[k] === String(v))) {
+        sum += Number(m[3]);
+        found = true;
+      }
+    }
+    if (!found) throw new Error(`metric ${name} ${JSON.stringify(labels)} not in /metrics`);
+    return sum;
+  }
+
+  // Sends `signal` and resolves with the exit code (or signal name).
+  async stop(signal = 'SIGTERM') {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return this.proc.exitCode;
+    this.proc.kill(signal);
+    const timer = setTimeout(() => this.proc.kill('SIGKILL'), 5000);
+    const [code, sig] = await this.exited;
+    clearTimeout(timer);
+    return code ?? sig;
+  }
+}
+
+// A subscriber that records what it receives. Parses the 16-byte header
+// (u32 frame_id, f64 timestamp, u32 length, big-endian) of every binary message.
+export class Subscriber {
+  constructor(url, { read = true } = {}) {
+    this.url = url;
+    this.texts = [];
+    this.frames = [];
+    this.errors = [];
+    this.ws = new WebSocket(url, { perMessageDeflate: false });
+    this.closed = new Promise((resolve) => {
+      this.ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() }));
+    });
+    this.opened = new Promise((resolve, reject) => {
+      this.ws.on('open', resolve);
+      this.ws.on('error', reject);
+    });
+    this.ws.on('message', (data, isBinary) => {
+      if (!isBinary) {
+        this.texts.push(JSON.parse(data.toString()));
+        return;
+      }
+      const id = data.readUInt32BE(0), ts = data.readDoubleBE(4), len = data.readUInt32BE(12);
+      if (len !== data.length - 16) this.errors.push(`frame ${id}: header says ${len} bytes, got ${data.length - 16}`);
+      const prev = this.frames.at(-1);
+      if (prev && id <= prev.id) this.errors.push(`frame id ${id} after ${prev.id}`);
+      this.frames.push({ id, ts, len, at: Date.now() / 1000, payload: this.keepPayload ? data.subarray(16) : null });
+    });
+    if (!read) this.opened.then(() => this.ws._socket.pause());
+  }
+
+  hello() {
+    return this.texts.find((t) => t.type === 'hello');
+  }
+
+  close() {
+    this.ws.close();
+    return this.closed;
+  }
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Waits until fn() returns truthy, checking at `everyMs`; throws after timeoutMs.
+export async function until(fn, { timeoutMs = 5000, everyMs = 50, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(everyMs);
+  }
+}
