@@ -277,7 +277,6 @@ static void on_stream_closed(fc_stream *s, void *arg)
     /* Everything that could touch a socket is finished: let lws go, then the
      * last handles close and uv_run returns. */
     fc_http_server_destroy(srv->http);
-    srv->http = NULL;
     uv_close((uv_handle_t *)&srv->sigint, close_handle_noop);
     uv_close((uv_handle_t *)&srv->sigterm, close_handle_noop);
     fc_loop_close(&srv->loop);
@@ -383,13 +382,13 @@ int fc_cmd_serve(int argc, char **argv)
 out:
     if (rc != 0) {
         /* Start-up failed before the loop ran: nothing is in flight. */
-        if (srv.http)
-            fc_http_server_destroy(srv.http);
+        fc_http_server_destroy(srv.http);
         for (size_t i = 0; i < srv.streams.n; i++)
             fc_stream_shutdown(srv.streams.v[i], NULL, NULL);
         fc_loop_close(&srv.loop);
         uv_run(&srv.loop.uv, UV_RUN_DEFAULT);
     }
+    fc_http_server_free(srv.http);
     fc_pool_destroy(srv.pool);
     for (size_t i = 0; i < srv.streams.n; i++)
         fc_stream_free(srv.streams.v[i]);

@@ -501,6 +501,8 @@ int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg,
     info.foreign_loops = foreign;
     info.user = srv;
     info.retry_and_idle_policy = &srv->retry;
+    /* lws clears this when the context is finally gone (see _free). */
+    info.pcontext = &srv->ctx;
     srv->ctx = lws_create_context(&info);
     if (!srv->ctx) {
         snprintf(err, errlen, "http server: cannot create the libwebsockets context");
@@ -522,14 +524,13 @@ int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg,
         snprintf(err, errlen, "http server: cannot listen on %s:%d (in use, or not an address "
                               "of this machine?)",
                  cfg->host, cfg->port);
-        lws_context_destroy(srv->ctx);
-        free(srv);
-        return -1;
     }
     uv_timer_init(&loop->uv, &srv->drain_timer);
     srv->drain_timer.data = srv;
+    /* Even without a vhost the context has handles on the loop; the caller
+     * tears it down the usual way (destroy, run the loop, free). */
     *out = srv;
-    return 0;
+    return srv->vhost ? 0 : -1;
 }
 
 int fc_http_server_port(const fc_http_server *srv)
@@ -580,17 +581,24 @@ void fc_http_server_drain(fc_http_server *srv, unsigned timeout_ms,
     maybe_drain_done(srv);
 }
 
-static void on_drain_timer_closed(uv_handle_t *h)
-{
-    free(h->data);
-}
-
 void fc_http_server_destroy(fc_http_server *srv)
 {
     if (!srv)
         return;
     /* Sessions still open are closed by lws here, which unsubscribes them
-     * through LWS_CALLBACK_CLOSED. */
+     * through LWS_CALLBACK_CLOSED. On a foreign loop lws finishes closing
+     * its handles as the loop runs on. */
     lws_context_destroy(srv->ctx);
-    uv_close((uv_handle_t *)&srv->drain_timer, on_drain_timer_closed);
+    uv_close((uv_handle_t *)&srv->drain_timer, NULL);
+}
+
+void fc_http_server_free(fc_http_server *srv)
+{
+    if (!srv)
+        return;
+    /* With a foreign loop the first destroy only starts the teardown; once
+     * the loop has closed lws's handles, a second call frees the context. */
+    if (srv->ctx)
+        lws_context_destroy(srv->ctx);
+    free(srv);
 }

@@ -27,6 +27,7 @@ typedef struct fc_http_server_config {
 
 typedef struct fc_http_server fc_http_server;
 
+/* On failure *out may still be set: destroy, run the loop, free as usual. */
 int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg,
                          const fc_stream_set *streams, fc_metrics *metrics,
                          fc_http_server **out, char *err, size_t errlen);
@@ -35,8 +36,10 @@ int fc_http_server_port(const fc_http_server *srv);
  * once they are all gone or after `timeout_ms`, whichever comes first. */
 void fc_http_server_drain(fc_http_server *srv, unsigned timeout_ms,
                           void (*done)(fc_http_server *srv, void *arg), void *arg);
-/* Destroys the lws context. Its handles close as the loop runs on; the
- * loop's uv_run returns once they have. */
+/* Starts tearing the server down: closes every connection and lws's
+ * handles, which finish closing as the loop runs on. */
 void fc_http_server_destroy(fc_http_server *srv);
+/* After the loop has stopped: frees what is left. */
+void fc_http_server_free(fc_http_server *srv);
 
 #endif
