@@ -2,6 +2,7 @@
  * streams → HTTP/WebSocket server) on one loop and one worker pool, run until
  * SIGINT/SIGTERM, then close every WebSocket with a close frame and exit. */
 #include <getopt.h>
+#include <sys/resource.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +31,7 @@ typedef struct serve_opts {
     int workers;
     const char *web_root;
     int ping_secs;
+    unsigned max_clients;
 } serve_opts;
 
 typedef struct server {
@@ -67,6 +69,7 @@ static void usage(FILE *out)
             "  --web-root DIR      static files served at / (default %s)\n"
             "  --ping-interval S   ping idle WebSockets after S seconds; close them when\n"
             "                      nothing comes back within another S (default 10)\n"
+            "  --max-clients N     WebSocket clients at once; more are refused (default 4096)\n"
             "  --log-level LEVEL   error, warn, info or debug (default info)\n"
             "  -h, --help          this text\n",
             FC_QUEUE_MAX, FC_WEB_ROOT);
@@ -102,7 +105,7 @@ static int parse_args(int argc, char **argv, serve_opts *o)
 {
     enum {
         OPT_HOST = 256, OPT_PORT, OPT_SYNTHETIC, OPT_SOURCE, OPT_SIZE, OPT_FPS, OPT_ENCODE_FPS,
-        OPT_QUALITY, OPT_QUEUE, OPT_WORKERS, OPT_WEB_ROOT, OPT_PING, OPT_LOG_LEVEL
+        OPT_QUALITY, OPT_QUEUE, OPT_WORKERS, OPT_WEB_ROOT, OPT_PING, OPT_MAX_CONN, OPT_LOG_LEVEL
     };
     static const struct option longopts[] = {
         {"host", required_argument, NULL, OPT_HOST},
@@ -117,6 +120,7 @@ static int parse_args(int argc, char **argv, serve_opts *o)
         {"workers", required_argument, NULL, OPT_WORKERS},
         {"web-root", required_argument, NULL, OPT_WEB_ROOT},
         {"ping-interval", required_argument, NULL, OPT_PING},
+        {"max-clients", required_argument, NULL, OPT_MAX_CONN},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -124,7 +128,7 @@ static int parse_args(int argc, char **argv, serve_opts *o)
     *o = (serve_opts){
         .host = "127.0.0.1", .port = 8080, .synthetic = -1, .width = 1280, .height = 720,
         .fps = 30, .quality = {85, 75, 60}, .queue = FC_QUEUE_DEFAULT, .web_root = FC_WEB_ROOT,
-        .ping_secs = 10,
+        .ping_secs = 10, .max_clients = 4096,
     };
     opterr = 0;
     optind = 1;
@@ -192,6 +196,11 @@ static int parse_args(int argc, char **argv, serve_opts *o)
             if (parse_int(optarg, 1, 3600, &n))
                 return bad("--ping-interval", optarg, "seconds from 1 to 3600");
             o->ping_secs = (int)n;
+            break;
+        case OPT_MAX_CONN:
+            if (parse_int(optarg, 1, 1000000, &n))
+                return bad("--max-clients", optarg, "a count from 1 to 1000000");
+            o->max_clients = (unsigned)n;
             break;
         case OPT_LOG_LEVEL: {
             fc_log_level lvl;
@@ -261,6 +270,27 @@ static int add_stream(server *srv, const serve_opts *o, const fc_source_spec *sp
     fc_info("stream %s: %s %dx%d at %g fps (encode cap %g fps)", id, src->description, w, h,
             fps, cfg.encode_fps);
     return 0;
+}
+
+/* Each client is a file descriptor: make sure the process may open as many
+ * as --max-clients allows, or say how many it can. */
+static void raise_fd_limit(serve_opts *o)
+{
+    struct rlimit rl;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
+        return;
+    rlim_t want = (rlim_t)o->max_clients + 64;
+    if (rl.rlim_cur < want) {
+        rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
+        setrlimit(RLIMIT_NOFILE, &rl);
+        getrlimit(RLIMIT_NOFILE, &rl);
+    }
+    if (rl.rlim_cur < want) {
+        unsigned can = rl.rlim_cur > 64 ? (unsigned)(rl.rlim_cur - 64) : 1;
+        fc_warn("open-file limit is %llu: serving at most %u clients, not %u",
+                (unsigned long long)rl.rlim_cur, can, o->max_clients);
+        o->max_clients = can;
+    }
 }
 
 static void close_handle_noop(uv_handle_t *h)
@@ -356,9 +386,11 @@ int fc_cmd_serve(int argc, char **argv)
         if (add_stream(&srv, &o, &specs[i], i) != 0)
             goto out;
 
+    raise_fd_limit(&o);
     fc_http_server_config hc = {
         .host = o.host, .port = o.port, .web_root = o.web_root, .queue_default = o.queue,
         .ping_secs = o.ping_secs, .hangup_secs = 2 * o.ping_secs,
+        .max_clients = o.max_clients,
     };
     char err[512];
     if (fc_http_server_start(&srv.loop, &hc, &srv.streams, srv.metrics, &srv.http, err,

@@ -17,6 +17,7 @@ _Static_assert(LWS_PRE <= FC_FRAME_HEADROOM, "encoded frames leave too little he
 #define MAX_CONTROL_MESSAGE 4096
 #define CLOSE_UNKNOWN_STREAM 4404
 #define CLOSE_BAD_REQUEST 4400
+#define CLOSE_TRY_AGAIN 1013
 
 typedef struct session session;
 
@@ -185,6 +186,12 @@ static void ws_established(session *ss)
     }
     if (srv->draining) {
         refuse(ss, LWS_CLOSE_STATUS_GOINGAWAY, "server is shutting down");
+        return;
+    }
+    if (srv->ws_count > srv->cfg.max_clients) {
+        srv->ws_refused++;
+        refuse(ss, CLOSE_TRY_AGAIN, "server full: %u clients already (--max-clients)",
+               srv->cfg.max_clients);
         return;
     }
     fc_sub_opts opts = {.auto_tier = true, .tier = FC_TIER_HIGH, .queue = srv->cfg.queue_default};
@@ -503,6 +510,8 @@ int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg,
     info.retry_and_idle_policy = &srv->retry;
     /* lws clears this when the context is finally gone (see _free). */
     info.pcontext = &srv->ctx;
+    /* Room for every client plus HTTP requests and lws's own handles. */
+    info.fd_limit_per_thread = cfg->max_clients + 64;
     srv->ctx = lws_create_context(&info);
     if (!srv->ctx) {
         snprintf(err, errlen, "http server: cannot create the libwebsockets context");

@@ -23,6 +23,7 @@ typedef struct fc_http_server_config {
     size_t queue_default; /* subscriber queue when the client names none */
     int ping_secs;        /* idle WebSocket gets a ping after this long */
     int hangup_secs;      /* and is closed when nothing came back by then */
+    unsigned max_clients; /* WebSocket clients at once; more are refused (1013) */
 } fc_http_server_config;
 
 typedef struct fc_http_server fc_http_server;

@@ -117,3 +117,25 @@ test('malformed control messages get an error and the connection stays usable', 
     await srv.stop();
   }
 });
+
+test('clients past --max-clients are refused with 1013 and the others keep streaming', async () => {
+  const srv = await new Server(['--synthetic', '1', '--size', '320x240', '--max-clients', '2']).start();
+  try {
+    const a = new Subscriber(`${srv.ws}/ws/streams/cam0`);
+    const b = new Subscriber(`${srv.ws}/ws/streams/cam0`);
+    await until(() => a.frames.length > 0 && b.frames.length > 0, { what: 'frames' });
+    const c = new Subscriber(`${srv.ws}/ws/streams/cam0`);
+    const closed = await c.closed;
+    assert.equal(closed.code, 1013);
+    assert.match(closed.reason, /server full/);
+    const n = a.frames.length;
+    await until(() => a.frames.length > n + 5, { what: 'frames after a refusal' });
+    await a.close();
+    // A place is free again.
+    const d = new Subscriber(`${srv.ws}/ws/streams/cam0`);
+    await until(() => d.frames.length > 0, { what: 'frames for a new client' });
+    await Promise.all([b.close(), d.close()]);
+  } finally {
+    await srv.stop();
+  }
+});
