@@ -195,3 +195,24 @@ test('SIGINT exits 0 too', async () => {
   const srv = await new Server(['--synthetic', '1', ...SMALL]).start();
   assert.equal(await srv.stop('SIGINT'), 0);
 });
+
+test('a peer that stops answering pings is disconnected and its subscription dropped', async () => {
+  const { connect } = await import('node:net');
+  const srv = await new Server(['--synthetic', '1', '--size', '320x240', '--ping-interval', '1']).start();
+  try {
+    // A raw client: completes the WebSocket handshake, then never reads or
+    // answers anything, like a peer whose network vanished.
+    const sock = connect(srv.port, '127.0.0.1');
+    await new Promise((r) => sock.on('connect', r));
+    sock.write('GET /ws/streams/cam0 HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n' +
+      'Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n');
+    sock.once('data', () => sock.pause());
+    await until(async () => (await srv.json('/api/streams'))[0].subscribers === 1, { what: 'the subscription' });
+    // Pinged after 1 s, hung up when nothing came back within 2 s more.
+    await until(async () => (await srv.json('/api/streams'))[0].subscribers === 0,
+      { timeoutMs: 10000, everyMs: 200, what: 'the server to hang up on the silent peer' });
+    sock.destroy();
+  } finally {
+    await srv.stop();
+  }
+});
