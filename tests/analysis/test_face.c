@@ -245,6 +245,13 @@ typedef struct worker_arg {
     int mismatches, failures;
 } worker_arg;
 
+/* Only the first count entries of fc_faces are written. */
+static bool same_faces(const fc_faces *a, const fc_faces *b)
+{
+    return a->count == b->count &&
+           memcmp(a->face, b->face, (size_t)a->count * sizeof a->face[0]) == 0;
+}
+
 static void *worker(void *p)
 {
     worker_arg *a = p;
@@ -254,7 +261,7 @@ static void *worker(void *p)
             a->failures++;
         else if (i == 0)
             a->first = f;
-        else if (memcmp(&f, &a->first, sizeof f) != 0)
+        else if (!same_faces(&f, &a->first))
             a->mismatches++;
     }
     return NULL;
@@ -274,7 +281,7 @@ static void concurrent_detections_agree(void **state)
     for (int i = 0; i < 3; i++) {
         assert_int_equal(args[i].failures, 0);
         assert_int_equal(args[i].mismatches, 0);
-        assert_memory_equal(&args[i].first, &args[0].first, sizeof args[0].first);
+        assert_true(same_faces(&args[i].first, &args[0].first));
         expect_astronaut(&args[i].first, 0, 0);
     }
     fc_face_detector_close(d);
