@@ -18,8 +18,8 @@
 
 #define DEFAULT_MODEL "models/blazeface-front-128.onnx"
 
-static const char *const keypoint_names[FC_FACE_KEYPOINTS] = {
-    "right_eye", "left_eye", "nose_tip", "mouth", "right_ear", "left_ear"};
+static const char *const keypoint_names[FC_FACE_KEYPOINTS] = {"right_eye", "left_eye",  "nose_tip",
+                                                              "mouth",     "right_ear", "left_ear"};
 
 static void usage(FILE *out)
 {
@@ -41,8 +41,8 @@ static void print_text(const char *path, int w, int h, const fc_faces *faces)
     printf("%s: %dx%d, %d face%s\n", path, w, h, faces->count, faces->count == 1 ? "" : "s");
     for (int i = 0; i < faces->count; i++) {
         const fc_face *f = &faces->face[i];
-        printf("face %d: score %.3f box x=%.1f y=%.1f w=%.1f h=%.1f\n", i + 1, f->score, f->x,
-               f->y, f->w, f->h);
+        printf("face %d: score %.3f box x=%.1f y=%.1f w=%.1f h=%.1f\n", i + 1, f->score, f->x, f->y,
+               f->w, f->h);
         for (int k = 0; k < FC_FACE_KEYPOINTS; k++)
             printf("  %-10s %.1f %.1f\n", keypoint_names[k], f->keypoints[k].x, f->keypoints[k].y);
     }
@@ -51,10 +51,9 @@ static void print_text(const char *path, int w, int h, const fc_faces *faces)
 static int print_json(const char *path, int w, int h, const fc_faces *faces)
 {
     json_t *arr = json_array();
-    json_t *root = json_pack("{s:s, s:i, s:i, s:o}", "image", path, "width", w, "height", h,
-                             "faces", arr);
-    if (!root)
-        return -ENOMEM;
+    json_t *root =
+        json_pack("{s:s, s:i, s:i, s:o}", "image", path, "width", w, "height", h, "faces", arr);
+    if (!root) return -ENOMEM;
     for (int i = 0; i < faces->count; i++) {
         const fc_face *f = &faces->face[i];
         json_t *kp = json_object();
@@ -62,8 +61,8 @@ static int print_json(const char *path, int w, int h, const fc_faces *faces)
             json_object_set_new(kp, keypoint_names[k],
                                 json_pack("[f,f]", f->keypoints[k].x, f->keypoints[k].y));
         json_array_append_new(arr, json_pack("{s:f, s:{s:f, s:f, s:f, s:f}, s:o}", "score",
-                                             f->score, "box", "x", f->x, "y", f->y, "w", f->w,
-                                             "h", f->h, "keypoints", kp));
+                                             f->score, "box", "x", f->x, "y", f->y, "w", f->w, "h",
+                                             f->h, "keypoints", kp));
     }
     int rc = json_dumpf(root, stdout, JSON_INDENT(2) | JSON_REAL_PRECISION(6));
     putchar('\n');
@@ -132,13 +131,11 @@ static int save_input(fc_face_detector *d, const uint8_t *rgb, int w, int h, con
     int size = fc_face_detector_input_size(d);
     uint8_t *px = malloc((size_t)size * (size_t)size * 3);
     FILE *f = NULL;
-    int ok = px && fc_face_letterbox_rgb(d, rgb, w * 3, w, h, px) == 0 &&
-             (f = fopen(path, "wb")) && fprintf(f, "P6\n%d %d\n255\n", size, size) > 0 &&
+    int ok = px && fc_face_letterbox_rgb(d, rgb, w * 3, w, h, px) == 0 && (f = fopen(path, "wb")) &&
+             fprintf(f, "P6\n%d %d\n255\n", size, size) > 0 &&
              fwrite(px, 3, (size_t)size * (size_t)size, f) == (size_t)size * (size_t)size;
-    if (f && fclose(f) != 0)
-        ok = 0;
-    if (!ok)
-        fprintf(stderr, "framecast detect: cannot write %s: %s\n", path, strerror(errno));
+    if (f && fclose(f) != 0) ok = 0;
+    if (!ok) fprintf(stderr, "framecast detect: cannot write %s: %s\n", path, strerror(errno));
     free(px);
     return ok ? 0 : 1;
 }
@@ -146,9 +143,12 @@ static int save_input(fc_face_detector *d, const uint8_t *rgb, int w, int h, con
 int fc_cmd_detect(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"model", required_argument, NULL, 'm'},      {"min-score", required_argument, NULL, 's'},
-        {"json", no_argument, NULL, 'j'},             {"bench", required_argument, NULL, 'b'},
-        {"save-input", required_argument, NULL, 'i'}, {"help", no_argument, NULL, 'h'},
+        {"model", required_argument, NULL, 'm'},
+        {"min-score", required_argument, NULL, 's'},
+        {"json", no_argument, NULL, 'j'},
+        {"bench", required_argument, NULL, 'b'},
+        {"save-input", required_argument, NULL, 'i'},
+        {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     const char *model = DEFAULT_MODEL, *save = NULL;

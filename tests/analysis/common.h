@@ -19,8 +19,7 @@ static char *test_path(const char *env, const char *name)
     }
     size_t n = strlen(dir) + strlen(name) + 2;
     char *p = malloc(n);
-    if (!p)
-        exit(1);
+    if (!p) exit(1);
     snprintf(p, n, "%s/%s", dir, name);
     return p;
 }
@@ -40,8 +39,7 @@ static char *require_model(const char *name)
 static uint8_t *read_file(const char *path, size_t *len)
 {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     fseek(f, 0, SEEK_END);
     long n = ftell(f);
     fseek(f, 0, SEEK_SET);

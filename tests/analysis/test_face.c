@@ -65,8 +65,7 @@ static fc_face_detector *open_detector(const char *path)
     char err[512];
     fc_face_detector *d;
     int rc = fc_face_detector_open(path, NULL, &d, err, sizeof err);
-    if (rc)
-        fail_msg("%s", err);
+    if (rc) fail_msg("%s", err);
     return d;
 }
 

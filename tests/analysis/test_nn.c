@@ -36,8 +36,7 @@ static void compare_with_reference(const char *model_path, const char *name, tol
     fc_nn_model *m;
     fc_nn_session *s;
     int rc = fc_nn_model_load(model_path, &m, err, sizeof err);
-    if (rc)
-        fail_msg("%s", err);
+    if (rc) fail_msg("%s", err);
     assert_int_equal(fc_nn_session_new(m, &s, err, sizeof err), 0);
 
     snprintf(file, sizeof file, "nn/face-%s.ppm", name);
@@ -92,8 +91,8 @@ static void compare_with_reference(const char *model_path, const char *name, tol
             over_abs += diff > tol.abs;
             bad += diff > fmax(tol.abs, tol.rel * fabs(r));
         }
-        printf("%s %s: max |framecast - onnxruntime| = %.3g over %zu values, %zu above %g\n",
-               name, oname, worst, n, over_abs, tol.abs);
+        printf("%s %s: max |framecast - onnxruntime| = %.3g over %zu values, %zu above %g\n", name,
+               oname, worst, n, over_abs, tol.abs);
         assert_int_equal(bad, 0);
         off += n;
     }
@@ -151,8 +150,8 @@ typedef struct graph_builder {
     size_t ninputs, noutputs;
 } graph_builder;
 
-static Onnx__NodeProto *add_node(graph_builder *g, const char *op, const char *name, const char *out,
-                                 int nin, ...)
+static Onnx__NodeProto *add_node(graph_builder *g, const char *op, const char *name,
+                                 const char *out, int nin, ...)
 {
     Onnx__NodeProto *n = own(sizeof *n);
     onnx__node_proto__init(n);
@@ -188,8 +187,7 @@ static void add_ints(Onnx__NodeProto *n, const char *name, size_t count, const i
         a->ints = (int64_t *)v;
     }
     Onnx__AttributeProto **list = own((n->n_attribute + 1) * sizeof *list);
-    if (n->n_attribute)
-        memcpy(list, n->attribute, n->n_attribute * sizeof *list);
+    if (n->n_attribute) memcpy(list, n->attribute, n->n_attribute * sizeof *list);
     list[n->n_attribute++] = a;
     n->attribute = list;
 }
@@ -201,8 +199,8 @@ static void add_init(graph_builder *g, const char *name, bool is_float, size_t r
     onnx__tensor_proto__init(t);
     t->name = (char *)name;
     t->has_data_type = 1;
-    t->data_type = is_float ? ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT
-                            : ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+    t->data_type =
+        is_float ? ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT : ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
     t->n_dims = rank;
     t->dims = (int64_t *)dims;
     size_t n = 1;
@@ -293,8 +291,7 @@ static void ref_conv(const float *in, int C, int H, int W, const float *w, const
                     for (int ky = 0; ky < kh; ky++)
                         for (int kx = 0; kx < kw; kx++) {
                             int y = oy * sh - pt + ky * dh, x = ox * sw - pl + kx * dw;
-                            if (y < 0 || y >= H || x < 0 || x >= W)
-                                continue;
+                            if (y < 0 || y >= H || x < 0 || x >= W) continue;
                             acc += (double)at(in, C, H, W, g * cpg + ci, y, x) *
                                    w[(((size_t)m * cpg + ci) * kh + ky) * kw + kx];
                         }
@@ -367,8 +364,7 @@ static void generated_model_matches_naive_reference(void **state)
     char err[512];
     fc_nn_model *m;
     int rc = load_graph(&g, &m, err, sizeof err);
-    if (rc)
-        fail_msg("%s", err);
+    if (rc) fail_msg("%s", err);
     fc_nn_session *s;
     assert_int_equal(fc_nn_session_new(m, &s, err, sizeof err), 0);
     float *x = fc_nn_session_input(s, fc_nn_model_find_input(m, "x"));
@@ -387,9 +383,8 @@ static void generated_model_matches_naive_reference(void **state)
         for (int y = 0; y < PH; y++)
             for (int xx = 0; xx < PW; xx++) {
                 int sy = y - 1, sx = xx - 2;
-                p[(c * PH + y) * PW + xx] = sy >= 0 && sy < H && sx >= 0 && sx < W
-                                                ? xc[(c * H + sy) * W + sx]
-                                                : pad_value;
+                p[(c * PH + y) * PW + xx] =
+                    sy >= 0 && sy < H && sx >= 0 && sx < W ? xc[(c * H + sy) * W + sx] : pad_value;
             }
     float cv[M * OH * OW], cc[8 * OH * OW] = {0}, a[8 * OH * OW];
     ref_conv(p, C, PH, PW, cw, cb, M, 2, 3, 3, 2, 1, 1, 2, 1, 0, OH, OW, cv);
@@ -435,10 +430,8 @@ static void expect_rejected(const void *data, size_t len, const char *want1, con
     assert_true(rc < 0);
     assert_null(m);
     assert_non_null(strstr(err, "broken.onnx"));
-    if (want1 && !strstr(err, want1))
-        fail_msg("error '%s' does not mention '%s'", err, want1);
-    if (want2 && !strstr(err, want2))
-        fail_msg("error '%s' does not mention '%s'", err, want2);
+    if (want1 && !strstr(err, want1)) fail_msg("error '%s' does not mention '%s'", err, want1);
+    if (want2 && !strstr(err, want2)) fail_msg("error '%s' does not mention '%s'", err, want2);
 }
 
 static void rejects_truncated_models(void **state)

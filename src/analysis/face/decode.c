@@ -20,8 +20,7 @@ static int layer_stride(int size, int layer)
 
 static int for_each_anchor(int size, fc_anchor *out, int cap)
 {
-    if (size < 16 || size % 16)
-        return -1;
+    if (size < 16 || size % 16) return -1;
     int n = 0;
     for (int layer = 0; layer < LAYERS;) {
         int stride = layer_stride(size, layer), per_cell = 0;
@@ -35,8 +34,7 @@ static int for_each_anchor(int size, fc_anchor *out, int cap)
             for (int x = 0; x < grid; x++)
                 for (int k = 0; k < per_cell; k++) {
                     if (out) {
-                        if (n >= cap)
-                            return -1;
+                        if (n >= cap) return -1;
                         out[n] = (fc_anchor){(x + 0.5f) / grid, (y + 0.5f) / grid};
                     }
                     n++;
@@ -64,8 +62,7 @@ int fc_face_decode(const float *scores, const float *boxes, const fc_anchor *anc
         /* MediaPipe clips raw scores to +-100 before the sigmoid. */
         float raw = fminf(fmaxf(scores[i], -100.0f), 100.0f);
         float score = 1.0f / (1.0f + expf(-raw));
-        if (!(score >= min_score))
-            continue;
+        if (!(score >= min_score)) continue;
         const float *r = boxes + (size_t)i * 16;
         float xc = r[0] / size + anchors[i].x, yc = r[1] / size + anchors[i].y;
         float w = r[2] / size, h = r[3] / size;
@@ -85,8 +82,7 @@ float fc_face_iou(float ax0, float ay0, float ax1, float ay1, float bx0, float b
                   float by1)
 {
     float iw = fminf(ax1, bx1) - fmaxf(ax0, bx0), ih = fminf(ay1, by1) - fmaxf(ay0, by0);
-    if (iw <= 0 || ih <= 0)
-        return 0.0f;
+    if (iw <= 0 || ih <= 0) return 0.0f;
     float inter = iw * ih;
     float uni = (ax1 - ax0) * (ay1 - ay0) + (bx1 - bx0) * (by1 - by0) - inter;
     return uni > 0 ? inter / uni : 0.0f;
@@ -111,8 +107,8 @@ int fc_face_weighted_nms(fc_face_candidate *c, int n, float iou, fc_face_candida
         int rest = 0;
         for (int i = 0; i < n; i++) {
             const fc_face_candidate *o = &c[i];
-            bool merge = i == 0 || fc_face_iou(best.xmin, best.ymin, best.xmax, best.ymax,
-                                               o->xmin, o->ymin, o->xmax, o->ymax) > iou;
+            bool merge = i == 0 || fc_face_iou(best.xmin, best.ymin, best.xmax, best.ymax, o->xmin,
+                                               o->ymin, o->xmax, o->ymax) > iou;
             if (!merge) {
                 c[rest++] = *o;
                 continue;

@@ -55,8 +55,7 @@ typedef struct letterbox {
 
 static void workspace_free(workspace *ws)
 {
-    if (!ws)
-        return;
+    if (!ws) return;
     fc_nn_session_free(ws->session);
     free(ws->rgb);
     free(ws->i420);
@@ -76,8 +75,7 @@ static int workspace_new(const fc_face_detector *d, workspace **out, char *err, 
         snprintf(err, errlen, "out of memory for a detector workspace");
         goto fail;
     }
-    if ((rc = fc_nn_session_new(d->model, &ws->session, err, errlen)) < 0)
-        goto fail;
+    if ((rc = fc_nn_session_new(d->model, &ws->session, err, errlen)) < 0) goto fail;
     ws->input = fc_nn_session_input(ws->session, d->input);
     *out = ws;
     return 0;
@@ -90,13 +88,11 @@ static workspace *acquire(fc_face_detector *d)
 {
     pthread_mutex_lock(&d->lock);
     workspace *ws = d->free;
-    if (ws)
-        d->free = ws->next;
+    if (ws) d->free = ws->next;
     pthread_mutex_unlock(&d->lock);
     if (!ws) {
         char err[256];
-        if (workspace_new(d, &ws, err, sizeof err) < 0)
-            return NULL;
+        if (workspace_new(d, &ws, err, sizeof err) < 0) return NULL;
     }
     return ws;
 }
@@ -159,8 +155,7 @@ int fc_face_detector_open(const char *model_path, const fc_face_detector_opts *o
     d->max_faces = o.max_faces > 0 && o.max_faces < FC_FACES_MAX ? o.max_faces : FC_FACES_MAX;
 
     int rc = fc_nn_model_load(model_path, &d->model, err, errlen);
-    if (rc < 0)
-        goto fail;
+    if (rc < 0) goto fail;
     fc_nn_shape in;
     rc = -EINVAL;
     if (fc_nn_model_input_count(d->model) != 1) {
@@ -185,12 +180,10 @@ int fc_face_detector_open(const char *model_path, const fc_face_detector_opts *o
         goto fail;
     }
     fc_blazeface_anchors(d->size, d->anchors, d->nanchors);
-    if ((rc = check_outputs(d, err, errlen, model_path)) < 0)
-        goto fail;
+    if ((rc = check_outputs(d, err, errlen, model_path)) < 0) goto fail;
     /* One workspace now proves XNNPACK accepts the graph before anyone
      * relies on the detector. */
-    if ((rc = workspace_new(d, &d->free, err, errlen)) < 0)
-        goto fail;
+    if ((rc = workspace_new(d, &d->free, err, errlen)) < 0) goto fail;
     *out = d;
     return 0;
 fail:
@@ -200,8 +193,7 @@ fail:
 
 void fc_face_detector_close(fc_face_detector *d)
 {
-    if (!d)
-        return;
+    if (!d) return;
     while (d->free) {
         workspace *next = d->free->next;
         workspace_free(d->free);
@@ -220,8 +212,7 @@ int fc_face_detector_input_size(const fc_face_detector *d)
 
 static int fit(const fc_face_detector *d, int w, int h, letterbox *lb)
 {
-    if (w < 1 || h < 1 || w > 1 << 15 || h > 1 << 15)
-        return -EINVAL;
+    if (w < 1 || h < 1 || w > 1 << 15 || h > 1 << 15) return -EINVAL;
     float s = fminf((float)d->size / (float)w, (float)d->size / (float)h);
     lb->scale = s;
     lb->w = (int)lroundf((float)w * s), lb->h = (int)lroundf((float)h * s);
@@ -241,8 +232,7 @@ static uint8_t *letterbox_origin(const fc_face_detector *d, uint8_t *rgb, const 
 static int letterbox_rgb(const fc_face_detector *d, const uint8_t *src, int stride, int w, int h,
                          uint8_t *dst, letterbox *lb)
 {
-    if (!src || stride < 3 * w || fit(d, w, h, lb) < 0)
-        return -EINVAL;
+    if (!src || stride < 3 * w || fit(d, w, h, lb) < 0) return -EINVAL;
     if (RGBScale(src, stride, w, h, letterbox_origin(d, dst, lb), d->size * 3, lb->w, lb->h,
                  kFilterBox) != 0)
         return -EINVAL;
@@ -260,11 +250,11 @@ static int letterbox_i420(const fc_face_detector *d, workspace *ws, const uint8_
      * model-sized picture. */
     int cw = (lb->w + 1) / 2, ch = (lb->h + 1) / 2;
     uint8_t *sy = ws->i420, *su = sy + (size_t)lb->w * (size_t)lb->h, *sv = su + (size_t)cw * ch;
-    if (I420Scale(y, ystride, u, ustride, v, vstride, w, h, sy, lb->w, su, cw, sv, cw, lb->w,
-                  lb->h, kFilterBox) != 0)
+    if (I420Scale(y, ystride, u, ustride, v, vstride, w, h, sy, lb->w, su, cw, sv, cw, lb->w, lb->h,
+                  kFilterBox) != 0)
         return -EINVAL;
-    if (I420ToRAW(sy, lb->w, su, cw, sv, cw, letterbox_origin(d, ws->rgb, lb), d->size * 3,
-                  lb->w, lb->h) != 0)
+    if (I420ToRAW(sy, lb->w, su, cw, sv, cw, letterbox_origin(d, ws->rgb, lb), d->size * 3, lb->w,
+                  lb->h) != 0)
         return -EINVAL;
     return 0;
 }
@@ -276,15 +266,14 @@ static void normalize(const uint8_t *rgb, float *dst, size_t n)
         dst[i] = (float)rgb[i] / 127.5f - 1.0f;
 }
 
-static int infer_and_decode(fc_face_detector *d, workspace *ws, const letterbox *lb,
-                            fc_faces *out, fc_face_timing *t)
+static int infer_and_decode(fc_face_detector *d, workspace *ws, const letterbox *lb, fc_faces *out,
+                            fc_face_timing *t)
 {
     uint64_t t0 = fc_now_ns();
     normalize(ws->rgb, ws->input, (size_t)d->size * (size_t)d->size * 3);
     uint64_t t1 = fc_now_ns();
     char err[256];
-    if (fc_nn_session_run(ws->session, err, sizeof err) < 0)
-        return -EIO;
+    if (fc_nn_session_run(ws->session, err, sizeof err) < 0) return -EIO;
     uint64_t t2 = fc_now_ns();
     int n = 0, base = 0;
     for (int g = 0; g < 2; g++) {
@@ -324,12 +313,10 @@ int fc_face_detect_i420(fc_face_detector *d, const uint8_t *y, int ystride, cons
 {
     out->count = 0;
     workspace *ws = acquire(d);
-    if (!ws)
-        return -ENOMEM;
+    if (!ws) return -ENOMEM;
     letterbox lb;
     int rc = letterbox_i420(d, ws, y, ystride, u, ustride, v, vstride, w, h, &lb);
-    if (rc == 0)
-        rc = infer_and_decode(d, ws, &lb, out, NULL);
+    if (rc == 0) rc = infer_and_decode(d, ws, &lb, out, NULL);
     release(d, ws);
     return rc;
 }
@@ -339,15 +326,12 @@ int fc_face_detect_rgb_timed(fc_face_detector *d, const uint8_t *rgb, int stride
 {
     out->count = 0;
     workspace *ws = acquire(d);
-    if (!ws)
-        return -ENOMEM;
+    if (!ws) return -ENOMEM;
     letterbox lb;
     uint64_t t0 = fc_now_ns();
     int rc = letterbox_rgb(d, rgb, stride, w, h, ws->rgb, &lb);
-    if (timing)
-        timing->preprocess_s = (double)(fc_now_ns() - t0) / 1e9;
-    if (rc == 0)
-        rc = infer_and_decode(d, ws, &lb, out, timing);
+    if (timing) timing->preprocess_s = (double)(fc_now_ns() - t0) / 1e9;
+    if (rc == 0) rc = infer_and_decode(d, ws, &lb, out, timing);
     release(d, ws);
     return rc;
 }

@@ -43,9 +43,9 @@ typedef struct fc_faces {
 } fc_faces;
 
 typedef struct fc_face_detector_opts {
-    float min_score;     /* keep detections scoring at least this; 0 = 0.5 */
-    float nms_iou;       /* merge boxes overlapping more than this; 0 = 0.3 */
-    int max_faces;       /* 0 or > FC_FACES_MAX = FC_FACES_MAX */
+    float min_score; /* keep detections scoring at least this; 0 = 0.5 */
+    float nms_iou;   /* merge boxes overlapping more than this; 0 = 0.3 */
+    int max_faces;   /* 0 or > FC_FACES_MAX = FC_FACES_MAX */
 } fc_face_detector_opts;
 
 typedef struct fc_face_detector fc_face_detector;

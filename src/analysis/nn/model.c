@@ -34,11 +34,11 @@ typedef struct tensor {
     const char *name; /* borrowed from the protobuf, alive during translation */
     tensor_kind kind;
     tensor_layout layout;
-    fc_nn_shape shape; /* logical */
-    uint32_t value;    /* T_ACT */
-    const float *f;    /* T_CONST float data */
+    fc_nn_shape shape;  /* logical */
+    uint32_t value;     /* T_ACT */
+    const float *f;     /* T_CONST float data */
     const int64_t *i64; /* T_CONST int64 data */
-    float fill;        /* T_FILL: ConstantOfShape's value */
+    float fill;         /* T_FILL: ConstantOfShape's value */
 } tensor;
 
 typedef struct ctx {
@@ -67,8 +67,8 @@ static int fail(ctx *c, int code, const char *fmt, ...)
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
     if (c->node)
-        snprintf(c->err, c->errlen, "%s: node '%s' (%s): %s", c->label,
-                 str_or_empty(c->node->name), str_or_empty(c->node->op_type), msg);
+        snprintf(c->err, c->errlen, "%s: node '%s' (%s): %s", c->label, str_or_empty(c->node->name),
+                 str_or_empty(c->node->op_type), msg);
     else
         snprintf(c->err, c->errlen, "%s: %s", c->label, msg);
     return code;
@@ -76,14 +76,12 @@ static int fail(ctx *c, int code, const char *fmt, ...)
 
 static int grow(void **p, size_t *cap, size_t need, size_t elem)
 {
-    if (need <= *cap)
-        return 0;
+    if (need <= *cap) return 0;
     size_t n = *cap ? *cap * 2 : 16;
     while (n < need)
         n *= 2;
     void *q = realloc(*p, n * elem);
-    if (!q)
-        return -ENOMEM;
+    if (!q) return -ENOMEM;
     *p = q;
     *cap = n;
     return 0;
@@ -91,11 +89,9 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
 
 static void *keep_tmp(ctx *c, size_t bytes)
 {
-    if (grow((void **)&c->tmp, &c->captmp, c->ntmp + 1, sizeof *c->tmp) < 0)
-        return NULL;
+    if (grow((void **)&c->tmp, &c->captmp, c->ntmp + 1, sizeof *c->tmp) < 0) return NULL;
     void *p = malloc(bytes ? bytes : 1);
-    if (p)
-        c->tmp[c->ntmp++] = p;
+    if (p) c->tmp[c->ntmp++] = p;
     return p;
 }
 
@@ -103,12 +99,10 @@ static float *new_blob(ctx *c, size_t n)
 {
     fc_nn_model *m = c->m;
     float **b = realloc(m->blobs, (m->nblobs + 1) * sizeof *b);
-    if (!b)
-        return NULL;
+    if (!b) return NULL;
     m->blobs = b;
     float *p = calloc(n ? n : 1, sizeof *p);
-    if (p)
-        m->blobs[m->nblobs++] = p;
+    if (p) m->blobs[m->nblobs++] = p;
     return p;
 }
 
@@ -126,8 +120,7 @@ const char *fc_nn_shape_str(const fc_nn_shape *s, char *buf, size_t len)
     o += (size_t)snprintf(buf + o, len - o, "[");
     for (int i = 0; i < s->rank && o < len; i++)
         o += (size_t)snprintf(buf + o, len - o, "%s%lld", i ? "," : "", (long long)s->dims[i]);
-    if (o < len)
-        snprintf(buf + o, len - o, "]");
+    if (o < len) snprintf(buf + o, len - o, "]");
     return buf;
 }
 
@@ -149,15 +142,13 @@ static int check_shape(ctx *c, const char *what, const fc_nn_shape *s)
 static tensor *find(ctx *c, const char *name)
 {
     for (size_t i = c->nt; i-- > 0;)
-        if (strcmp(c->t[i].name, name) == 0)
-            return &c->t[i];
+        if (strcmp(c->t[i].name, name) == 0) return &c->t[i];
     return NULL;
 }
 
 static tensor *add_tensor(ctx *c, const char *name)
 {
-    if (grow((void **)&c->t, &c->capt, c->nt + 1, sizeof *c->t) < 0)
-        return NULL;
+    if (grow((void **)&c->t, &c->capt, c->nt + 1, sizeof *c->t) < 0) return NULL;
     tensor *t = &c->t[c->nt++];
     memset(t, 0, sizeof *t);
     t->name = name;
@@ -181,13 +172,11 @@ static int new_value(ctx *c, int rank, const size_t *dims, const float *data, ui
 static fc_nn_op *new_op(ctx *c, fc_nn_op_kind kind)
 {
     fc_nn_model *m = c->m;
-    if (grow((void **)&m->ops, &c->capo, m->nops + 1, sizeof *m->ops) < 0)
-        return NULL;
+    if (grow((void **)&m->ops, &c->capo, m->nops + 1, sizeof *m->ops) < 0) return NULL;
     fc_nn_op *op = &m->ops[m->nops];
     memset(op, 0, sizeof *op);
     op->node = strdup(str_or_empty(c->node ? c->node->name : NULL));
-    if (!op->node)
-        return NULL;
+    if (!op->node) return NULL;
     m->nops++;
     op->kind = kind;
     op->out_min = -INFINITY;
@@ -219,11 +208,9 @@ static int materialize(ctx *c, tensor *t)
         return 0;
     uint32_t id;
     int rc = new_value(c, t->shape.rank, dims, NULL, &id);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     fc_nn_op *op = new_op(c, FC_NN_OP_RESHAPE);
-    if (!op)
-        return fail(c, -ENOMEM, "out of memory");
+    if (!op) return fail(c, -ENOMEM, "out of memory");
     op->in[0] = t->value;
     op->out = id;
     op->new_rank = t->shape.rank;
@@ -273,8 +260,7 @@ static int attr_ints(ctx *c, const char *name, size_t n, int64_t def, int64_t *o
 static const char *attr_str(const Onnx__NodeProto *n, const char *name, char *buf, size_t len)
 {
     const Onnx__AttributeProto *a = attr(n, name);
-    if (!a || a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING)
-        return NULL;
+    if (!a || a->type != ONNX__ATTRIBUTE_PROTO__ATTRIBUTE_TYPE__STRING) return NULL;
     snprintf(buf, len, "%.*s", (int)a->s.len, a->s.data ? (const char *)a->s.data : "");
     return buf;
 }
@@ -287,8 +273,7 @@ static int input(ctx *c, size_t i, tensor **out)
     if (i >= n->n_input || !n->input[i] || !n->input[i][0])
         return fail(c, -EINVAL, "missing input %zu", i);
     tensor *t = find(c, n->input[i]);
-    if (!t)
-        return fail(c, -EINVAL, "input '%s' is not produced by any earlier node", n->input[i]);
+    if (!t) return fail(c, -EINVAL, "input '%s' is not produced by any earlier node", n->input[i]);
     *out = t;
     return 0;
 }
@@ -296,8 +281,7 @@ static int input(ctx *c, size_t i, tensor **out)
 static int act_input(ctx *c, size_t i, tensor **out)
 {
     int rc = input(c, i, out);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     if ((*out)->kind == T_FILL)
         return fail(c, -ENOTSUP, "input '%s' comes from ConstantOfShape, which only Concat may use",
                     (*out)->name);
@@ -309,8 +293,7 @@ static int act_input(ctx *c, size_t i, tensor **out)
 static int const_input(ctx *c, size_t i, bool want_float, tensor **out)
 {
     int rc = input(c, i, out);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     if ((*out)->kind != T_CONST || (want_float ? !(*out)->f : !(*out)->i64))
         return fail(c, -ENOTSUP, "input '%s' must be a constant %s tensor", (*out)->name,
                     want_float ? "float" : "int64");
@@ -327,19 +310,16 @@ static int act_output(ctx *c, const fc_nn_shape *shape, tensor_layout layout, te
     if (find(c, n->output[0]))
         return fail(c, -EINVAL, "output '%s' is produced twice", n->output[0]);
     int rc = check_shape(c, "output", shape);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     tensor *t = add_tensor(c, n->output[0]);
-    if (!t)
-        return fail(c, -ENOMEM, "out of memory");
+    if (!t) return fail(c, -ENOMEM, "out of memory");
     t->kind = T_ACT;
     t->layout = layout;
     t->shape = *shape;
     size_t dims[FC_NN_MAX_RANK];
     physical_dims(t, dims);
     rc = new_value(c, shape->rank, dims, NULL, &t->value);
-    if (rc < 0)
-        return rc;
+    if (rc < 0) return rc;
     *out = t;
     return 0;
 }
@@ -354,8 +334,7 @@ static int alias_output(ctx *c, const tensor *src, const fc_nn_shape *shape, ten
         return fail(c, -EINVAL, "output '%s' is produced twice", n->output[0]);
     tensor copy = *src;
     tensor *t = add_tensor(c, n->output[0]);
-    if (!t)
-        return fail(c, -ENOMEM, "out of memory");
+    if (!t) return fail(c, -ENOMEM, "out of memory");
     *t = copy;
     t->name = n->output[0];
     t->shape = *shape;
@@ -382,8 +361,7 @@ static int window_attrs(ctx *c, const tensor *x, window *w)
             w->k[i] > 64)
             return fail(c, -EINVAL, "kernel, stride or dilation out of range");
     for (int i = 0; i < 4; i++)
-        if (w->pads[i] < 0 || w->pads[i] > 64)
-            return fail(c, -EINVAL, "pads out of range");
+        if (w->pads[i] < 0 || w->pads[i] > 64) return fail(c, -EINVAL, "pads out of range");
     char ap[32];
     const char *autopad = attr_str(c->node, "auto_pad", ap, sizeof ap);
     for (int i = 0; i < 2; i++) {
@@ -391,8 +369,7 @@ static int window_attrs(ctx *c, const tensor *x, window *w)
         if (autopad && (!strcmp(autopad, "SAME_UPPER") || !strcmp(autopad, "SAME_LOWER"))) {
             int64_t o = (in + w->s[i] - 1) / w->s[i];
             int64_t total = (o - 1) * w->s[i] + eff - in;
-            if (total < 0)
-                total = 0;
+            if (total < 0) total = 0;
             int64_t small = total / 2, big = total - small;
             bool upper = !strcmp(autopad, "SAME_UPPER");
             w->pads[i] = upper ? small : big;
@@ -403,8 +380,7 @@ static int window_attrs(ctx *c, const tensor *x, window *w)
             return fail(c, -ENOTSUP, "auto_pad %s is not supported", autopad);
         }
         int64_t span = in + w->pads[i] + w->pads[i + 2] - eff;
-        if (span < 0)
-            return fail(c, -EINVAL, "kernel larger than the padded input");
+        if (span < 0) return fail(c, -EINVAL, "kernel larger than the padded input");
         w->out[i] = span / w->s[i] + 1;
     }
     return 0;
@@ -426,10 +402,8 @@ static void window_to_op(const window *w, fc_nn_op *op)
 static int image_input(ctx *c, tensor **x)
 {
     int rc = act_input(c, 0, x);
-    if (rc < 0)
-        return rc;
-    if ((*x)->shape.rank != 4)
-        return fail(c, -ENOTSUP, "input '%s' is not 4-D", (*x)->name);
+    if (rc < 0) return rc;
+    if ((*x)->shape.rank != 4) return fail(c, -ENOTSUP, "input '%s' is not 4-D", (*x)->name);
     if ((*x)->layout != L_NCHW_AS_NHWC)
         return fail(c, -ENOTSUP,
                     "input '%s' is NCHW in memory; only NCHW tensors made by transposing an NHWC "
@@ -444,38 +418,32 @@ static int tr_conv(ctx *c)
 {
     tensor *x, *w, *b = NULL;
     int rc;
-    if ((rc = image_input(c, &x)) < 0 || (rc = const_input(c, 1, true, &w)) < 0)
-        return rc;
+    if ((rc = image_input(c, &x)) < 0 || (rc = const_input(c, 1, true, &w)) < 0) return rc;
     if (c->node->n_input > 2 && c->node->input[2] && c->node->input[2][0] &&
         (rc = const_input(c, 2, true, &b)) < 0)
         return rc;
-    if (w->shape.rank != 4)
-        return fail(c, -ENOTSUP, "weight '%s' is not 4-D", w->name);
+    if (w->shape.rank != 4) return fail(c, -ENOTSUP, "weight '%s' is not 4-D", w->name);
     int64_t group, ks[2];
-    if ((rc = attr_int(c, "group", 1, &group)) < 0)
-        return rc;
+    if ((rc = attr_int(c, "group", 1, &group)) < 0) return rc;
     int64_t C = x->shape.dims[1], M = w->shape.dims[0], cpg = w->shape.dims[1];
     int64_t kh = w->shape.dims[2], kw = w->shape.dims[3];
     if (group < 1 || C % group != 0 || C / group != cpg || M % group != 0)
         return fail(c, -EINVAL, "group %lld does not fit %lld input and %lld output channels",
                     (long long)group, (long long)C, (long long)M);
-    if ((rc = attr_ints(c, "kernel_shape", 2, 0, ks)) < 0)
-        return rc;
+    if ((rc = attr_ints(c, "kernel_shape", 2, 0, ks)) < 0) return rc;
     if ((ks[0] || ks[1]) && (ks[0] != kh || ks[1] != kw))
         return fail(c, -EINVAL, "kernel_shape does not match the weights");
     if (b && (b->shape.rank != 1 || b->shape.dims[0] != M))
         return fail(c, -EINVAL, "bias '%s' does not have %lld elements", b->name, (long long)M);
     window win = {.k = {kh, kw}};
-    if ((rc = window_attrs(c, x, &win)) < 0)
-        return rc;
+    if ((rc = window_attrs(c, x, &win)) < 0) return rc;
 
     /* Depthwise when every group is one input channel; XNNPACK has a faster
      * kernel for that and wants the filter as [1, kh, kw, M]. */
     bool dw = group > 1 && cpg == 1;
     size_t n = (size_t)(M * cpg * kh * kw);
     float *f = new_blob(c, n), *bias = new_blob(c, (size_t)M);
-    if (!f || !bias)
-        return fail(c, -ENOMEM, "out of memory");
+    if (!f || !bias) return fail(c, -ENOMEM, "out of memory");
     for (int64_t o = 0; o < M; o++)
         for (int64_t i = 0; i < cpg; i++)
             for (int64_t y = 0; y < kh; y++)
@@ -486,8 +454,7 @@ static int tr_conv(ctx *c)
                     else
                         f[((o * kh + y) * kw + xx) * cpg + i] = v;
                 }
-    if (b)
-        memcpy(bias, b->f, (size_t)M * sizeof *bias);
+    if (b) memcpy(bias, b->f, (size_t)M * sizeof *bias);
 
     uint32_t fid, bid;
     size_t fdims[4] = {dw ? 1 : (size_t)M, (size_t)kh, (size_t)kw, dw ? (size_t)M : (size_t)cpg};
@@ -497,11 +464,9 @@ static int tr_conv(ctx *c)
     fc_nn_shape os = {4, {x->shape.dims[0], M, win.out[0], win.out[1]}};
     uint32_t xin = x->value;
     tensor *y;
-    if ((rc = act_output(c, &os, L_NCHW_AS_NHWC, &y)) < 0)
-        return rc;
+    if ((rc = act_output(c, &os, L_NCHW_AS_NHWC, &y)) < 0) return rc;
     fc_nn_op *op = new_op(c, dw ? FC_NN_OP_DWCONV : FC_NN_OP_CONV);
-    if (!op)
-        return fail(c, -ENOMEM, "out of memory");
+    if (!op) return fail(c, -ENOMEM, "out of memory");
     window_to_op(&win, op);
     op->in[0] = xin, op->in[1] = fid, op->in[2] = bid, op->out = y->value;
     op->groups = (uint32_t)group;
@@ -514,30 +479,23 @@ static int tr_maxpool(ctx *c)
 {
     tensor *x;
     int rc;
-    if ((rc = image_input(c, &x)) < 0)
-        return rc;
+    if ((rc = image_input(c, &x)) < 0) return rc;
     int64_t ceil_mode, order;
     window win;
     if ((rc = attr_int(c, "ceil_mode", 0, &ceil_mode)) < 0 ||
         (rc = attr_int(c, "storage_order", 0, &order)) < 0 ||
         (rc = attr_ints(c, "kernel_shape", 2, 0, win.k)) < 0)
         return rc;
-    if (ceil_mode || order)
-        return fail(c, -ENOTSUP, "ceil_mode and storage_order must be 0");
-    if (c->node->n_output > 1)
-        return fail(c, -ENOTSUP, "the Indices output is not supported");
-    if ((rc = window_attrs(c, x, &win)) < 0)
-        return rc;
-    if (win.k[0] * win.k[1] < 2)
-        return fail(c, -ENOTSUP, "a 1x1 pool is not supported");
+    if (ceil_mode || order) return fail(c, -ENOTSUP, "ceil_mode and storage_order must be 0");
+    if (c->node->n_output > 1) return fail(c, -ENOTSUP, "the Indices output is not supported");
+    if ((rc = window_attrs(c, x, &win)) < 0) return rc;
+    if (win.k[0] * win.k[1] < 2) return fail(c, -ENOTSUP, "a 1x1 pool is not supported");
     fc_nn_shape os = {4, {x->shape.dims[0], x->shape.dims[1], win.out[0], win.out[1]}};
     uint32_t xin = x->value;
     tensor *y;
-    if ((rc = act_output(c, &os, L_NCHW_AS_NHWC, &y)) < 0)
-        return rc;
+    if ((rc = act_output(c, &os, L_NCHW_AS_NHWC, &y)) < 0) return rc;
     fc_nn_op *op = new_op(c, FC_NN_OP_MAXPOOL);
-    if (!op)
-        return fail(c, -ENOMEM, "out of memory");
+    if (!op) return fail(c, -ENOMEM, "out of memory");
     window_to_op(&win, op);
     op->in[0] = xin, op->out = y->value;
     return 0;
@@ -547,15 +505,12 @@ static int tr_relu(ctx *c)
 {
     tensor *x, *y;
     int rc;
-    if ((rc = act_input(c, 0, &x)) < 0 || (rc = materialize(c, x)) < 0)
-        return rc;
+    if ((rc = act_input(c, 0, &x)) < 0 || (rc = materialize(c, x)) < 0) return rc;
     uint32_t xin = x->value;
     fc_nn_shape s = x->shape;
-    if ((rc = act_output(c, &s, x->layout, &y)) < 0)
-        return rc;
+    if ((rc = act_output(c, &s, x->layout, &y)) < 0) return rc;
     fc_nn_op *op = new_op(c, FC_NN_OP_CLAMP);
-    if (!op)
-        return fail(c, -ENOMEM, "out of memory");
+    if (!op) return fail(c, -ENOMEM, "out of memory");
     op->in[0] = xin, op->out = y->value;
     op->out_min = 0.0f;
     return 0;
@@ -565,8 +520,7 @@ static int tr_add(ctx *c)
 {
     tensor *a, *b, *y;
     int rc;
-    if ((rc = act_input(c, 0, &a)) < 0 || (rc = act_input(c, 1, &b)) < 0)
-        return rc;
+    if ((rc = act_input(c, 0, &a)) < 0 || (rc = act_input(c, 1, &b)) < 0) return rc;
     char sa[96], sb[96];
     if (a->layout != b->layout || a->shape.rank != b->shape.rank)
         return fail(c, -ENOTSUP, "inputs %s and %s differ in rank or memory layout",
@@ -581,15 +535,12 @@ static int tr_add(ctx *c)
                         fc_nn_shape_str(&b->shape, sb, sizeof sb));
         s.dims[i] = da > db ? da : db;
     }
-    if ((rc = materialize(c, a)) < 0 || (rc = materialize(c, b)) < 0)
-        return rc;
+    if ((rc = materialize(c, a)) < 0 || (rc = materialize(c, b)) < 0) return rc;
     uint32_t ia = a->value, ib = b->value;
     tensor_layout layout = a->layout;
-    if ((rc = act_output(c, &s, layout, &y)) < 0)
-        return rc;
+    if ((rc = act_output(c, &s, layout, &y)) < 0) return rc;
     fc_nn_op *op = new_op(c, FC_NN_OP_ADD);
-    if (!op)
-        return fail(c, -ENOMEM, "out of memory");
+    if (!op) return fail(c, -ENOMEM, "out of memory");
     op->in[0] = ia, op->in[1] = ib, op->out = y->value;
     return 0;
 }
@@ -604,8 +555,7 @@ static int physical_axis(const tensor *t, int axis)
 static int emit_pad(ctx *c, tensor *x, const int64_t *pre, const int64_t *post, float value)
 {
     int rc;
-    if ((rc = materialize(c, x)) < 0)
-        return rc;
+    if ((rc = materialize(c, x)) < 0) return rc;
     fc_nn_shape s = x->shape;
     for (int i = 0; i < s.rank; i++)
         s.dims[i] += pre[i] + post[i];
@@ -613,11 +563,9 @@ static int emit_pad(ctx *c, tensor *x, const int64_t *pre, const int64_t *post, 
     tensor_layout layout = x->layout;
     int rank = x->shape.rank;
     tensor *y;
-    if ((rc = act_output(c, &s, layout, &y)) < 0)
-        return rc;
+    if ((rc = act_output(c, &s, layout, &y)) < 0) return rc;
     fc_nn_op *op = new_op(c, FC_NN_OP_PAD);
-    if (!op)
-        return fail(c, -ENOMEM, "out of memory");
+    if (!op) return fail(c, -ENOMEM, "out of memory");
     op->in[0] = xin, op->out = y->value;
     op->pad_value = value;
     for (int i = 0; i < rank; i++) {
@@ -632,15 +580,13 @@ static int tr_constant_of_shape(ctx *c)
 {
     tensor *s;
     int rc;
-    if ((rc = const_input(c, 0, false, &s)) < 0)
-        return rc;
+    if ((rc = const_input(c, 0, false, &s)) < 0) return rc;
     if (s->shape.rank != 1 || s->shape.dims[0] > FC_NN_MAX_RANK)
         return fail(c, -ENOTSUP, "shape input '%s' must list at most %d dimensions", s->name,
                     FC_NN_MAX_RANK);
     fc_nn_shape shape = {(int)s->shape.dims[0], {0}};
     memcpy(shape.dims, s->i64, (size_t)shape.rank * sizeof *shape.dims);
-    if ((rc = check_shape(c, "output", &shape)) < 0)
-        return rc;
+    if ((rc = check_shape(c, "output", &shape)) < 0) return rc;
     float fill = 0.0f;
     const Onnx__AttributeProto *a = attr(c->node, "value");
     if (a) {
@@ -658,8 +604,7 @@ static int tr_constant_of_shape(ctx *c)
     if (n->n_output < 1 || !n->output[0] || find(c, n->output[0]))
         return fail(c, -EINVAL, "missing or duplicate output");
     tensor *t = add_tensor(c, n->output[0]);
-    if (!t)
-        return fail(c, -ENOMEM, "out of memory");
+    if (!t) return fail(c, -ENOMEM, "out of memory");
     t->kind = T_FILL;
     t->shape = shape;
     t->fill = fill;
@@ -673,38 +618,34 @@ static int tr_concat(ctx *c)
 {
     int64_t axis;
     int rc;
-    if ((rc = attr_int(c, "axis", 0, &axis)) < 0)
-        return rc;
+    if ((rc = attr_int(c, "axis", 0, &axis)) < 0) return rc;
     tensor *x = NULL;
     int64_t pre[FC_NN_MAX_RANK] = {0}, post[FC_NN_MAX_RANK] = {0};
     bool have_fill = false;
     float fill = 0.0f;
     for (size_t i = 0; i < c->node->n_input; i++) {
         tensor *t;
-        if ((rc = input(c, i, &t)) < 0)
-            return rc;
+        if ((rc = input(c, i, &t)) < 0) return rc;
         if (t->kind == T_CONST)
             return fail(c, -ENOTSUP, "constant input '%s' is not supported", t->name);
         if (t->kind == T_ACT) {
             if (x)
-                return fail(c, -ENOTSUP, "joining two computed tensors ('%s', '%s') is not "
-                                         "supported; only padding with ConstantOfShape",
+                return fail(c, -ENOTSUP,
+                            "joining two computed tensors ('%s', '%s') is not "
+                            "supported; only padding with ConstantOfShape",
                             x->name, t->name);
             x = t;
             continue;
         }
-        if (have_fill && t->fill != fill)
-            return fail(c, -ENOTSUP, "fills with different values");
+        if (have_fill && t->fill != fill) return fail(c, -ENOTSUP, "fills with different values");
         have_fill = true;
         fill = t->fill;
     }
-    if (!x)
-        return fail(c, -ENOTSUP, "no computed input");
+    if (!x) return fail(c, -ENOTSUP, "no computed input");
     int rank = x->shape.rank;
     if (axis < -rank || axis >= rank)
         return fail(c, -EINVAL, "axis %lld out of range", (long long)axis);
-    if (axis < 0)
-        axis += rank;
+    if (axis < 0) axis += rank;
     bool before = true;
     for (size_t i = 0; i < c->node->n_input; i++) {
         tensor *t = find(c, c->node->input[i]);
@@ -712,8 +653,7 @@ static int tr_concat(ctx *c)
             before = false;
             continue;
         }
-        if (t->shape.rank != rank)
-            return fail(c, -EINVAL, "input '%s' has another rank", t->name);
+        if (t->shape.rank != rank) return fail(c, -EINVAL, "input '%s' has another rank", t->name);
         for (int d = 0; d < rank; d++)
             if (d != axis && t->shape.dims[d] != x->shape.dims[d])
                 return fail(c, -EINVAL, "input '%s' differs outside the concat axis", t->name);
@@ -726,8 +666,7 @@ static int tr_pad(ctx *c)
 {
     tensor *x;
     int rc;
-    if ((rc = act_input(c, 0, &x)) < 0)
-        return rc;
+    if ((rc = act_input(c, 0, &x)) < 0) return rc;
     char mode[32];
     const char *md = attr_str(c->node, "mode", mode, sizeof mode);
     if (md && strcmp(md, "constant") != 0)
@@ -737,26 +676,21 @@ static int tr_pad(ctx *c)
     float value = 0.0f;
     if (c->node->n_input > 1) { /* opset >= 11: pads and value are inputs */
         tensor *p, *v;
-        if ((rc = const_input(c, 1, false, &p)) < 0)
-            return rc;
+        if ((rc = const_input(c, 1, false, &p)) < 0) return rc;
         if (p->shape.rank != 1 || p->shape.dims[0] != 2 * rank)
             return fail(c, -EINVAL, "pads '%s' must hold %d values", p->name, 2 * rank);
         memcpy(pads, p->i64, (size_t)(2 * rank) * sizeof *pads);
         if (c->node->n_input > 2 && c->node->input[2] && c->node->input[2][0]) {
-            if ((rc = const_input(c, 2, true, &v)) < 0)
-                return rc;
+            if ((rc = const_input(c, 2, true, &v)) < 0) return rc;
             if (fc_nn_shape_elements(&v->shape) != 1)
                 return fail(c, -EINVAL, "constant_value must be a scalar");
             value = v->f[0];
         }
-        if (c->node->n_input > 3)
-            return fail(c, -ENOTSUP, "the axes input is not supported");
+        if (c->node->n_input > 3) return fail(c, -ENOTSUP, "the axes input is not supported");
     } else {
-        if ((rc = attr_ints(c, "pads", (size_t)(2 * rank), 0, pads)) < 0)
-            return rc;
+        if ((rc = attr_ints(c, "pads", (size_t)(2 * rank), 0, pads)) < 0) return rc;
         const Onnx__AttributeProto *a = attr(c->node, "value");
-        if (a)
-            value = a->f;
+        if (a) value = a->f;
     }
     for (int i = 0; i < 2 * rank; i++)
         if (pads[i] < 0 || pads[i] > 4096)
@@ -768,11 +702,9 @@ static int tr_reshape(ctx *c)
 {
     tensor *x, *s;
     int rc;
-    if ((rc = act_input(c, 0, &x)) < 0 || (rc = const_input(c, 1, false, &s)) < 0)
-        return rc;
+    if ((rc = act_input(c, 0, &x)) < 0 || (rc = const_input(c, 1, false, &s)) < 0) return rc;
     int64_t allowzero;
-    if ((rc = attr_int(c, "allowzero", 0, &allowzero)) < 0)
-        return rc;
+    if ((rc = attr_int(c, "allowzero", 0, &allowzero)) < 0) return rc;
     if (s->shape.rank != 1 || s->shape.dims[0] > FC_NN_MAX_RANK)
         return fail(c, -ENOTSUP, "shape '%s' must list at most %d dimensions", s->name,
                     FC_NN_MAX_RANK);
@@ -787,8 +719,7 @@ static int tr_reshape(ctx *c)
             d = x->shape.dims[i];
         }
         if (d == -1) {
-            if (infer >= 0)
-                return fail(c, -EINVAL, "more than one -1 in the shape");
+            if (infer >= 0) return fail(c, -EINVAL, "more than one -1 in the shape");
             infer = i;
             continue;
         }
@@ -796,23 +727,21 @@ static int tr_reshape(ctx *c)
             return fail(c, -EINVAL, "dimension %d is %lld", i, (long long)d);
         ns.dims[i] = d;
         known *= (size_t)d;
-        if (known > MAX_ELEMENTS)
-            return fail(c, -EINVAL, "shape too large");
+        if (known > MAX_ELEMENTS) return fail(c, -EINVAL, "shape too large");
     }
     if (infer >= 0) {
-        if (known == 0 || total % known)
-            return fail(c, -EINVAL, "cannot infer the -1 dimension");
+        if (known == 0 || total % known) return fail(c, -EINVAL, "cannot infer the -1 dimension");
         ns.dims[infer] = (int64_t)(total / known);
         known *= (size_t)ns.dims[infer];
     }
-    if (known != total)
-        return fail(c, -EINVAL, "reshape changes the element count");
+    if (known != total) return fail(c, -EINVAL, "reshape changes the element count");
     /* An NCHW tensor with one channel or one pixel has the same bytes in NHWC. */
-    bool plain = x->layout == L_PLAIN ||
-                 x->shape.dims[1] == 1 || x->shape.dims[2] * x->shape.dims[3] == 1;
+    bool plain =
+        x->layout == L_PLAIN || x->shape.dims[1] == 1 || x->shape.dims[2] * x->shape.dims[3] == 1;
     if (!plain)
-        return fail(c, -ENOTSUP, "reshaping NCHW tensor '%s' needs a transpose, which this "
-                                 "XNNPACK lacks",
+        return fail(c, -ENOTSUP,
+                    "reshaping NCHW tensor '%s' needs a transpose, which this "
+                    "XNNPACK lacks",
                     x->name);
     return alias_output(c, x, &ns, L_PLAIN);
 }
@@ -821,13 +750,11 @@ static int tr_transpose(ctx *c)
 {
     tensor *x;
     int rc;
-    if ((rc = act_input(c, 0, &x)) < 0)
-        return rc;
+    if ((rc = act_input(c, 0, &x)) < 0) return rc;
     int rank = x->shape.rank;
     int64_t perm[FC_NN_MAX_RANK];
     if (attr(c->node, "perm")) {
-        if ((rc = attr_ints(c, "perm", (size_t)rank, 0, perm)) < 0)
-            return rc;
+        if ((rc = attr_ints(c, "perm", (size_t)rank, 0, perm)) < 0) return rc;
     } else {
         for (int i = 0; i < rank; i++)
             perm[i] = rank - 1 - i;
@@ -835,20 +762,19 @@ static int tr_transpose(ctx *c)
     fc_nn_shape s = {rank, {0}};
     bool identity = true;
     for (int i = 0; i < rank; i++) {
-        if (perm[i] < 0 || perm[i] >= rank)
-            return fail(c, -EINVAL, "perm out of range");
+        if (perm[i] < 0 || perm[i] >= rank) return fail(c, -EINVAL, "perm out of range");
         s.dims[i] = x->shape.dims[perm[i]];
         identity = identity && perm[i] == i;
     }
     static const int64_t to_nchw[4] = {0, 3, 1, 2}, to_nhwc[4] = {0, 2, 3, 1};
-    if (identity)
-        return alias_output(c, x, &s, x->layout);
+    if (identity) return alias_output(c, x, &s, x->layout);
     if (rank == 4 && x->layout == L_PLAIN && !memcmp(perm, to_nchw, sizeof to_nchw))
         return alias_output(c, x, &s, L_NCHW_AS_NHWC);
     if (rank == 4 && x->layout == L_NCHW_AS_NHWC && !memcmp(perm, to_nhwc, sizeof to_nhwc))
         return alias_output(c, x, &s, L_PLAIN);
-    return fail(c, -ENOTSUP, "this permutation moves bytes; only NHWC<->NCHW relabelling is "
-                             "supported (this XNNPACK has no transpose)");
+    return fail(c, -ENOTSUP,
+                "this permutation moves bytes; only NHWC<->NCHW relabelling is "
+                "supported (this XNNPACK has no transpose)");
 }
 
 typedef struct op_entry {
@@ -857,11 +783,9 @@ typedef struct op_entry {
 } op_entry;
 
 static const op_entry ops[] = {
-    {"Conv", tr_conv},         {"Relu", tr_relu},
-    {"Add", tr_add},           {"MaxPool", tr_maxpool},
-    {"Concat", tr_concat},     {"ConstantOfShape", tr_constant_of_shape},
-    {"Pad", tr_pad},           {"Reshape", tr_reshape},
-    {"Transpose", tr_transpose},
+    {"Conv", tr_conv},       {"Relu", tr_relu},       {"Add", tr_add},
+    {"MaxPool", tr_maxpool}, {"Concat", tr_concat},   {"ConstantOfShape", tr_constant_of_shape},
+    {"Pad", tr_pad},         {"Reshape", tr_reshape}, {"Transpose", tr_transpose},
 };
 
 /* ---- graph ---- */
@@ -875,8 +799,8 @@ static int dims_of(ctx *c, const char *what, const Onnx__ValueInfoProto *vi, fc_
     if (tt->elem_type != ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT)
         return fail(c, -ENOTSUP, "%s '%s' is not float32", what, vi->name);
     if (!tt->shape || tt->shape->n_dim < 1 || tt->shape->n_dim > FC_NN_MAX_RANK)
-        return fail(c, -ENOTSUP, "%s '%s' has no shape or more than %d dimensions", what,
-                    vi->name, FC_NN_MAX_RANK);
+        return fail(c, -ENOTSUP, "%s '%s' has no shape or more than %d dimensions", what, vi->name,
+                    FC_NN_MAX_RANK);
     s->rank = (int)tt->shape->n_dim;
     for (int i = 0; i < s->rank; i++) {
         const Onnx__TensorShapeProto__Dimension *d = tt->shape->dim[i];
@@ -892,8 +816,7 @@ static int dims_of(ctx *c, const char *what, const Onnx__ValueInfoProto *vi, fc_
 
 static int add_initializer(ctx *c, const Onnx__TensorProto *tp)
 {
-    if (!tp || !tp->name || !tp->name[0])
-        return fail(c, -EINVAL, "initializer without a name");
+    if (!tp || !tp->name || !tp->name[0]) return fail(c, -EINVAL, "initializer without a name");
     if (tp->data_location == ONNX__TENSOR_PROTO__DATA_LOCATION__EXTERNAL)
         return fail(c, -ENOTSUP, "initializer '%s' keeps its data in an external file", tp->name);
     if (tp->n_dims > FC_NN_MAX_RANK)
@@ -901,17 +824,19 @@ static int add_initializer(ctx *c, const Onnx__TensorProto *tp)
     fc_nn_shape s = {(int)tp->n_dims, {0}};
     for (size_t i = 0; i < tp->n_dims; i++)
         s.dims[i] = tp->dims[i];
-    if (check_shape(c, tp->name, &s) < 0)
-        return -EINVAL;
+    if (check_shape(c, tp->name, &s) < 0) return -EINVAL;
     size_t n = fc_nn_shape_elements(&s);
     bool is_float = tp->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
     bool is_int64 = tp->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
+    tensor *t = add_tensor(c, tp->name);
+    if (!t) return fail(c, -ENOMEM, "out of memory");
+    t->kind = T_CONST;
+    t->shape = s;
     if (!is_float && !is_int64)
-        return 0; /* unused by supported ops; a node that needs it will say so */
+        return 0;                 /* without data: a node that needs it says which type it wanted */
     size_t esize = 8 >> is_float; /* float 4, int64 8 */
     void *data = keep_tmp(c, n * esize);
-    if (!data)
-        return fail(c, -ENOMEM, "out of memory");
+    if (!data) return fail(c, -ENOMEM, "out of memory");
     /* raw_data is little-endian, like every machine XNNPACK runs on. */
     if (tp->raw_data.len) {
         if (tp->raw_data.len != n * esize)
@@ -925,11 +850,6 @@ static int add_initializer(ctx *c, const Onnx__TensorProto *tp)
     } else {
         return fail(c, -EINVAL, "initializer '%s' holds fewer values than its shape", tp->name);
     }
-    tensor *t = add_tensor(c, tp->name);
-    if (!t)
-        return fail(c, -ENOMEM, "out of memory");
-    t->kind = T_CONST;
-    t->shape = s;
     if (is_float)
         t->f = data;
     else
@@ -986,8 +906,7 @@ static int add_io(ctx *c, fc_nn_io *io, const char *name, const fc_nn_shape *s, 
                   bool nchw)
 {
     io->name = strdup(name);
-    if (!io->name)
-        return fail(c, -ENOMEM, "out of memory");
+    if (!io->name) return fail(c, -ENOMEM, "out of memory");
     io->shape = *s;
     io->value = value;
     io->nchw = nchw;
@@ -998,22 +917,19 @@ static int translate(ctx *c, const Onnx__ModelProto *mp)
 {
     int rc;
     const Onnx__GraphProto *g = mp->graph;
-    if (!g)
-        return fail(c, -EINVAL, "not an ONNX model (no graph)");
+    if (!g) return fail(c, -EINVAL, "not an ONNX model (no graph)");
     for (size_t i = 0; i < mp->n_opset_import; i++) {
         const Onnx__OperatorSetIdProto *o = mp->opset_import[i];
         if (o && o->domain && o->domain[0] && strcmp(o->domain, "ai.onnx") != 0)
             return fail(c, -ENOTSUP, "operator set '%s' is not supported", o->domain);
     }
     for (size_t i = 0; i < g->n_initializer; i++)
-        if ((rc = add_initializer(c, g->initializer[i])) < 0)
-            return rc;
+        if ((rc = add_initializer(c, g->initializer[i])) < 0) return rc;
 
     fc_nn_model *m = c->m;
     m->inputs = calloc(g->n_input ? g->n_input : 1, sizeof *m->inputs);
     m->outputs = calloc(g->n_output ? g->n_output : 1, sizeof *m->outputs);
-    if (!m->inputs || !m->outputs)
-        return fail(c, -ENOMEM, "out of memory");
+    if (!m->inputs || !m->outputs) return fail(c, -ENOMEM, "out of memory");
     for (size_t i = 0; i < g->n_input; i++) {
         const Onnx__ValueInfoProto *vi = g->input[i];
         if (!vi || !vi->name || !vi->name[0])
@@ -1021,62 +937,51 @@ static int translate(ctx *c, const Onnx__ModelProto *mp)
         if (find(c, vi->name)) /* older exporters list initializers as inputs too */
             continue;
         fc_nn_shape s;
-        if ((rc = dims_of(c, "input", vi, &s)) < 0)
-            return rc;
+        if ((rc = dims_of(c, "input", vi, &s)) < 0) return rc;
         tensor *t = add_tensor(c, vi->name);
-        if (!t)
-            return fail(c, -ENOMEM, "out of memory");
+        if (!t) return fail(c, -ENOMEM, "out of memory");
         t->kind = T_ACT;
         t->layout = L_PLAIN;
         t->shape = s;
         size_t dims[FC_NN_MAX_RANK];
         physical_dims(t, dims);
-        if ((rc = new_value(c, s.rank, dims, NULL, &t->value)) < 0)
-            return rc;
+        if ((rc = new_value(c, s.rank, dims, NULL, &t->value)) < 0) return rc;
         m->values[t->value].flags = XNN_VALUE_FLAG_EXTERNAL_INPUT;
-        if ((rc = add_io(c, &m->inputs[m->ninputs], vi->name, &s, t->value, false)) < 0)
-            return rc;
+        if ((rc = add_io(c, &m->inputs[m->ninputs], vi->name, &s, t->value, false)) < 0) return rc;
         m->ninputs++;
     }
-    if (m->ninputs == 0)
-        return fail(c, -EINVAL, "the graph has no inputs");
+    if (m->ninputs == 0) return fail(c, -EINVAL, "the graph has no inputs");
 
     for (size_t i = 0; i < g->n_node; i++) {
         c->node = g->node[i];
-        if (!c->node)
-            return fail(c, -EINVAL, "node %zu is empty", i);
+        if (!c->node) return fail(c, -EINVAL, "node %zu is empty", i);
         const char *dom = c->node->domain;
         bool standard = !dom || !dom[0] || strcmp(dom, "ai.onnx") == 0;
         const char *type = str_or_empty(c->node->op_type);
         const op_entry *e = NULL;
         for (size_t k = 0; k < sizeof ops / sizeof *ops && standard; k++)
-            if (strcmp(ops[k].name, type) == 0)
-                e = &ops[k];
+            if (strcmp(ops[k].name, type) == 0) e = &ops[k];
         if (!e)
             return fail(c, -ENOTSUP, "operator %s%s%s is not supported", standard ? "" : dom,
                         standard ? "" : ".", type);
-        if ((rc = e->translate(c)) < 0)
-            return rc;
+        if ((rc = e->translate(c)) < 0) return rc;
     }
     c->node = NULL;
 
-    if (g->n_output == 0)
-        return fail(c, -EINVAL, "the graph has no outputs");
+    if (g->n_output == 0) return fail(c, -EINVAL, "the graph has no outputs");
     for (size_t i = 0; i < g->n_output; i++) {
         const Onnx__ValueInfoProto *vi = g->output[i];
-        if (!vi || !vi->name)
-            return fail(c, -EINVAL, "graph output %zu has no name", i);
+        if (!vi || !vi->name) return fail(c, -EINVAL, "graph output %zu has no name", i);
         tensor *t = find(c, vi->name);
         if (!t || t->kind != T_ACT)
             return fail(c, -EINVAL, "graph output '%s' is not computed by the graph", vi->name);
         fc_nn_shape s = {0};
-        if (vi->type && (rc = dims_of(c, "output", vi, &s)) < 0)
-            return rc;
+        if (vi->type && (rc = dims_of(c, "output", vi, &s)) < 0) return rc;
         char s1[96], s2[96];
         if (vi->type && (s.rank != t->shape.rank ||
                          memcmp(s.dims, t->shape.dims, (size_t)s.rank * sizeof *s.dims)))
-            return fail(c, -EINVAL, "graph output '%s' is declared %s but computes to %s",
-                        vi->name, fc_nn_shape_str(&s, s1, sizeof s1),
+            return fail(c, -EINVAL, "graph output '%s' is declared %s but computes to %s", vi->name,
+                        fc_nn_shape_str(&s, s1, sizeof s1),
                         fc_nn_shape_str(&t->shape, s2, sizeof s2));
         fc_nn_value *v = &m->values[t->value];
         if (v->flags & XNN_VALUE_FLAG_EXTERNAL_INPUT)
@@ -1093,8 +998,7 @@ static int translate(ctx *c, const Onnx__ModelProto *mp)
 
 void fc_nn_model_free(fc_nn_model *m)
 {
-    if (!m)
-        return;
+    if (!m) return;
     for (size_t i = 0; i < m->nops; i++)
         free(m->ops[i].node);
     for (size_t i = 0; i < m->nblobs; i++)
@@ -1117,14 +1021,13 @@ int fc_nn_model_load_buffer(const void *data, size_t len, const char *label, fc_
     *out = NULL;
     ctx c = {.label = label ? label : "model", .err = err, .errlen = errlen};
     int rc = fc_nn_xnn_init(err, errlen);
-    if (rc < 0)
-        return rc;
-    if (len == 0)
-        return fail(&c, -EINVAL, "empty file");
+    if (rc < 0) return rc;
+    if (len == 0) return fail(&c, -EINVAL, "empty file");
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, data);
     if (!mp)
-        return fail(&c, -EINVAL, "not an ONNX model (protobuf parse failed: truncated or not "
-                                 "a model file)");
+        return fail(&c, -EINVAL,
+                    "not an ONNX model (protobuf parse failed: truncated or not "
+                    "a model file)");
     c.m = calloc(1, sizeof *c.m);
     rc = c.m ? translate(&c, mp) : fail(&c, -ENOMEM, "out of memory");
     onnx__model_proto__free_unpacked(mp, NULL);
@@ -1151,8 +1054,7 @@ int fc_nn_model_load(const char *path, fc_nn_model **out, char *err, size_t errl
     int rc = 0;
     uint8_t *buf = NULL;
     long size = -1;
-    if (fseek(f, 0, SEEK_END) == 0)
-        size = ftell(f);
+    if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
     if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
         snprintf(err, errlen, "%s: cannot determine the file size", path);
         rc = -EIO;
@@ -1168,8 +1070,7 @@ int fc_nn_model_load(const char *path, fc_nn_model **out, char *err, size_t errl
         rc = -EIO;
     }
     fclose(f);
-    if (rc == 0)
-        rc = fc_nn_model_load_buffer(buf, (size_t)size, path, out, err, errlen);
+    if (rc == 0) rc = fc_nn_model_load_buffer(buf, (size_t)size, path, out, err, errlen);
     free(buf);
     return rc;
 }
@@ -1187,8 +1088,7 @@ int fc_nn_model_output_count(const fc_nn_model *m)
 static int find_io(const fc_nn_io *io, int n, const char *name)
 {
     for (int i = 0; i < n; i++)
-        if (strcmp(io[i].name, name) == 0)
-            return i;
+        if (strcmp(io[i].name, name) == 0) return i;
     return -1;
 }
 

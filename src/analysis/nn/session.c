@@ -53,24 +53,23 @@ static enum xnn_status define_op(xnn_subgraph_t sg, const fc_nn_op *op)
 {
     switch (op->kind) {
     case FC_NN_OP_CONV:
-        return xnn_define_convolution_2d(
-            sg, op->pad[0], op->pad[1], op->pad[2], op->pad[3], op->kernel[0], op->kernel[1],
-            op->stride[0], op->stride[1], op->dilation[0], op->dilation[1], op->groups,
-            op->group_in, op->group_out, op->out_min, op->out_max, op->in[0], op->in[1],
-            op->in[2], op->out, 0);
+        return xnn_define_convolution_2d(sg, op->pad[0], op->pad[1], op->pad[2], op->pad[3],
+                                         op->kernel[0], op->kernel[1], op->stride[0], op->stride[1],
+                                         op->dilation[0], op->dilation[1], op->groups, op->group_in,
+                                         op->group_out, op->out_min, op->out_max, op->in[0],
+                                         op->in[1], op->in[2], op->out, 0);
     case FC_NN_OP_DWCONV:
         return xnn_define_depthwise_convolution_2d(
             sg, op->pad[0], op->pad[1], op->pad[2], op->pad[3], op->kernel[0], op->kernel[1],
-            op->stride[0], op->stride[1], op->dilation[0], op->dilation[1],
-            (uint32_t)op->group_out, op->groups, op->out_min, op->out_max, op->in[0], op->in[1],
-            op->in[2], op->out, 0);
+            op->stride[0], op->stride[1], op->dilation[0], op->dilation[1], (uint32_t)op->group_out,
+            op->groups, op->out_min, op->out_max, op->in[0], op->in[1], op->in[2], op->out, 0);
     case FC_NN_OP_ADD:
         return xnn_define_add2(sg, op->out_min, op->out_max, op->in[0], op->in[1], op->out, 0);
     case FC_NN_OP_MAXPOOL:
         return xnn_define_max_pooling_2d(sg, op->pad[0], op->pad[1], op->pad[2], op->pad[3],
-                                         op->kernel[0], op->kernel[1], op->stride[0],
-                                         op->stride[1], op->dilation[0], op->dilation[1],
-                                         op->out_min, op->out_max, op->in[0], op->out, 0);
+                                         op->kernel[0], op->kernel[1], op->stride[0], op->stride[1],
+                                         op->dilation[0], op->dilation[1], op->out_min, op->out_max,
+                                         op->in[0], op->out, 0);
     case FC_NN_OP_PAD:
         return xnn_define_static_constant_pad(sg, op->pre, op->post, op->pad_value, op->in[0],
                                               op->out, 0);
@@ -128,17 +127,14 @@ static int bind_buffers(fc_nn_session *s, char *err, size_t errlen)
     s->vbuf = calloc(m->nvalues, sizeof *s->vbuf);
     s->nchw_out = calloc((size_t)m->noutputs, sizeof *s->nchw_out);
     struct xnn_external_value *ext = calloc(m->nvalues, sizeof *ext);
-    if (!s->vbuf || !s->nchw_out || !ext)
-        goto oom;
+    if (!s->vbuf || !s->nchw_out || !ext) goto oom;
     size_t n = 0;
     for (uint32_t i = 0; i < m->nvalues; i++) {
-        if (!m->values[i].flags)
-            continue;
+        if (!m->values[i].flags) continue;
         /* XNNPACK kernels may read up to XNN_EXTRA_BYTES past a tensor. */
         size_t bytes = value_elements(&m->values[i]) * sizeof(float) + XNN_EXTRA_BYTES;
         s->vbuf[i] = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-        if (!s->vbuf[i])
-            goto oom;
+        if (!s->vbuf[i]) goto oom;
         memset(s->vbuf[i], 0, bytes);
         ext[n++] = (struct xnn_external_value){.id = i, .data = s->vbuf[i]};
     }
@@ -169,8 +165,7 @@ int fc_nn_session_new(const fc_nn_model *m, fc_nn_session **out, char *err, size
     }
     s->m = m;
     int rc = build_runtime(s, err, errlen);
-    if (rc == 0)
-        rc = bind_buffers(s, err, errlen);
+    if (rc == 0) rc = bind_buffers(s, err, errlen);
     if (rc < 0) {
         fc_nn_session_free(s);
         return rc;
@@ -181,10 +176,8 @@ int fc_nn_session_new(const fc_nn_model *m, fc_nn_session **out, char *err, size
 
 void fc_nn_session_free(fc_nn_session *s)
 {
-    if (!s)
-        return;
-    if (s->rt)
-        xnn_delete_runtime(s->rt);
+    if (!s) return;
+    if (s->rt) xnn_delete_runtime(s->rt);
     if (s->vbuf)
         for (uint32_t i = 0; i < s->m->nvalues; i++)
             free(s->vbuf[i]);
