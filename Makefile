@@ -12,6 +12,7 @@ all: build
 
 deps:
 	@scripts/install-deps
+	@scripts/fetch-models
 
 $(BUILD)/build.ninja:
 	meson setup $(BUILD)

@@ -5,5 +5,6 @@
 #define FC_APP_COMMANDS_H
 
 int fc_cmd_serve(int argc, char **argv);
+int fc_cmd_detect(int argc, char **argv);
 
 #endif

@@ -11,6 +11,7 @@ typedef struct command {
 
 static const command commands[] = {
     {"serve", fc_cmd_serve, "run the video server (the default)"},
+    {"detect", fc_cmd_detect, "detect faces in a PNG or JPEG picture"},
 };
 
 static void usage(FILE *out)

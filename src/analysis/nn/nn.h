@@ -1,0 +1,66 @@
+/* ONNX models on XNNPACK.
+ *
+ * A model is parsed and translated once (fc_nn_model_load): the ONNX graph is
+ * checked op by op, weights are re-laid out from ONNX's NCHW/OIHW to
+ * XNNPACK's NHWC/OHWI, and layout-only Transpose/Reshape nodes become views
+ * that cost nothing at run time. Unsupported ops fail here, naming the op and
+ * the node. The model is immutable afterwards and may be shared by any number
+ * of threads.
+ *
+ * A session is one XNNPACK runtime plus its input and output buffers: the
+ * workspace of one inference at a time. Sessions run on the calling thread
+ * only (no XNNPACK thread pool); give each concurrent caller its own session.
+ * The model must outlive every session made from it.
+ *
+ * Tensors are float32, row-major in the model's own (logical) dimension order,
+ * whatever XNNPACK uses internally. */
+#ifndef FC_ANALYSIS_NN_H
+#define FC_ANALYSIS_NN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define FC_NN_MAX_RANK 6
+
+typedef struct fc_nn_model fc_nn_model;
+typedef struct fc_nn_session fc_nn_session;
+
+typedef struct fc_nn_shape {
+    int rank;
+    int64_t dims[FC_NN_MAX_RANK];
+} fc_nn_shape;
+
+/* Loads the ONNX file at `path`. On failure returns a negative code and writes
+ * what failed into err. */
+int fc_nn_model_load(const char *path, fc_nn_model **out, char *err, size_t errlen);
+/* Same from memory; `label` names the model in error messages. The bytes are
+ * not kept. */
+int fc_nn_model_load_buffer(const void *data, size_t len, const char *label, fc_nn_model **out,
+                            char *err, size_t errlen);
+void fc_nn_model_free(fc_nn_model *m);
+
+/* Graph inputs and outputs, in the model's order. Index lookups by name return
+ * the index or -1. The returned name lives as long as the model. */
+int fc_nn_model_input_count(const fc_nn_model *m);
+int fc_nn_model_output_count(const fc_nn_model *m);
+int fc_nn_model_find_input(const fc_nn_model *m, const char *name);
+int fc_nn_model_find_output(const fc_nn_model *m, const char *name);
+const char *fc_nn_model_input_name(const fc_nn_model *m, int index);
+const char *fc_nn_model_output_name(const fc_nn_model *m, int index);
+void fc_nn_model_input_shape(const fc_nn_model *m, int index, fc_nn_shape *shape);
+void fc_nn_model_output_shape(const fc_nn_model *m, int index, fc_nn_shape *shape);
+size_t fc_nn_shape_elements(const fc_nn_shape *s);
+/* Formats "[1,128,128,3]" into buf; returns buf. */
+const char *fc_nn_shape_str(const fc_nn_shape *s, char *buf, size_t len);
+
+/* A runtime for one inference at a time. */
+int fc_nn_session_new(const fc_nn_model *m, fc_nn_session **out, char *err, size_t errlen);
+void fc_nn_session_free(fc_nn_session *s);
+/* The buffer to write input `index` into before fc_nn_session_run; it holds
+ * fc_nn_shape_elements(shape) floats and stays valid for the session. */
+float *fc_nn_session_input(fc_nn_session *s, int index);
+int fc_nn_session_run(fc_nn_session *s, char *err, size_t errlen);
+/* Output `index` of the last run; valid until the next run. */
+const float *fc_nn_session_output(fc_nn_session *s, int index);
+
+#endif
