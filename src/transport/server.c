@@ -56,6 +56,8 @@ struct session {
     /* WebSocket */
     fc_stream *stream;
     fc_sub *sub;
+    fc_frame *held; /* next frame, waiting behind a tier message */
+    int tier_sent;  /* tier of the frames last sent; -1 before the first */
     text_msg *text_head, *text_tail;
     int close_code; /* non-zero: close with this once the texts are out */
     char close_reason[100];
@@ -161,6 +163,7 @@ static void ws_established(session *ss)
 {
     fc_http_server *srv = ss->srv;
     ss->is_ws = true;
+    ss->tier_sent = -1;
     ss->next = srv->sessions;
     if (srv->sessions)
         srv->sessions->prev = ss;
@@ -241,9 +244,20 @@ static int ws_writeable(session *ss)
     }
     if (!ss->sub)
         return 0;
-    fc_frame *f = fc_sub_next(ss->sub, fc_now_ns());
+    fc_frame *f = ss->held ? ss->held : fc_sub_next(ss->sub, fc_now_ns());
+    ss->held = NULL;
     if (!f)
         return 0;
+    if (f->tier != ss->tier_sent) {
+        /* Tell the client which tier the frames that follow are in; the
+         * frame itself goes out on the next writeable turn. */
+        ss->tier_sent = f->tier;
+        ss->held = f;
+        queue_json(ss, json_pack("{s:s, s:s, s:i}", "type", "tier", "tier",
+                                 fc_tier_name((fc_tier)f->tier), "quality",
+                                 fc_stream_config_of(ss->stream)->quality[f->tier]));
+        return 0;
+    }
     /* lws writes the WebSocket header into the headroom in front of `wire`;
      * the bytes it writes are the same for every subscriber. */
     int n = lws_write(ss->wsi, f->wire, fc_frame_wire_len(f), LWS_WRITE_BINARY);
@@ -302,6 +316,8 @@ static void ws_closed(session *ss)
     if (ss->sub)
         fc_stream_unsubscribe(ss->stream, ss->sub);
     ss->sub = NULL;
+    fc_frame_unref(ss->held);
+    ss->held = NULL;
     while (ss->text_head) {
         text_msg *m = ss->text_head;
         ss->text_head = m->next;

@@ -65,6 +65,9 @@ test('a pinned tier encodes only that tier', async () => {
     const low = new Subscriber(`${srv.ws}/ws/streams/cam0?quality=low`);
     await until(() => low.frames.length > 10, { what: 'frames' });
     assert.equal(low.hello().quality, 'low');
+    // Before the first frame the client is told the tier (and its JPEG quality).
+    assert.deepEqual(low.texts[1], { type: 'tier', tier: 'low', quality: 30 });
+    assert.equal(low.texts.length, 2);
     await low.close();
     const [st] = await srv.json('/api/streams');
     assert.equal(st.frames_encoded.high, 0);
@@ -101,6 +104,8 @@ test('a client that stops reading does not slow the others, and memory stays bou
     assert.ok(full, JSON.stringify(depths));
     assert.ok(full.depth <= 50, 'queue is bounded by its capacity');
     assert.equal(full.tier, 'low');
+    // The healthy client was told its tier once and it never changed.
+    assert.deepEqual(healthy.texts.filter((t) => t.type === 'tier'), [{ type: 'tier', tier: 'high', quality: 85 }]);
     assert.ok(depths.some((d) => d.tier === 'high' && d.depth < 15), JSON.stringify(depths));
     // Frames alive: the stalled queue (50) plus a handful in flight, not a backlog.
     const alive = await srv.metric('fc_frames_alive');
