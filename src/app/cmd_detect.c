@@ -12,7 +12,7 @@
 #include <jansson.h>
 
 #include "analysis/face/face.h"
-#include "analysis/image.h"
+#include "sources/image.h"
 #include "app/commands.h"
 #include "core/clock.h"
 

@@ -8,7 +8,7 @@
 
 #include <libyuv.h>
 
-#include "sources/image_load.h"
+#include "sources/image.h"
 
 typedef struct synthetic {
     fc_source base;
@@ -203,7 +203,7 @@ int fc_synthetic_create(const fc_source_spec *spec, int width, int height, doubl
         return -1;
     }
     if (strcmp(spec->mode, "image") == 0) {
-        if (fc_image_load_i420(spec->path, &s->image, err, errlen) != 0) {
+        if (fc_image_load_i420(spec->path, &s->image, err, errlen) < 0) {
             free(s);
             return -1;
         }

@@ -17,7 +17,7 @@
 
 #include "analysis/face/decode.h"
 #include "analysis/face/face.h"
-#include "analysis/image.h"
+#include "sources/image.h"
 #include "common.h"
 
 #define REF_X 178.0f

@@ -81,7 +81,7 @@ test('an unreadable image source fails at start-up with the reason', () => {
   const r = spawnSync(BIN, ['serve', '--port', '0', '--source', 'synthetic:image=/nonexistent/x.png'],
     { encoding: 'utf8', timeout: 10000 });
   assert.equal(r.status, 1);
-  assert.match(r.stderr, /image '\/nonexistent\/x\.png': No such file or directory/);
+  assert.match(r.stderr, /\/nonexistent\/x\.png: No such file or directory/);
 });
 
 test('a port in use is reported', async () => {

@@ -6,7 +6,9 @@
 #include <png.h>
 #include <turbojpeg.h>
 
-#include "analysis/image.h"
+#include <libyuv.h>
+
+#include "sources/image.h"
 
 /* Larger pictures are refused rather than decoded into gigabytes. */
 #define MAX_SIDE 16384
@@ -126,4 +128,27 @@ int fc_image_load_rgb(const char *path, uint8_t **rgb, int *w, int *h, char *err
     }
     free(data);
     return rc;
+}
+
+int fc_image_load_i420(const char *path, fc_frame **out, char *err, size_t errlen)
+{
+    uint8_t *rgb;
+    int w, h;
+    int rc = fc_image_load_rgb(path, &rgb, &w, &h, err, errlen);
+    if (rc < 0)
+        return rc;
+    int ew = w & ~1, eh = h & ~1;
+    fc_frame *f = ew >= 2 && eh >= 2 ? fc_frame_new_i420(ew, eh) : NULL;
+    if (!f) {
+        free(rgb);
+        snprintf(err, errlen, "%s: %s", path,
+                 ew < 2 || eh < 2 ? "picture smaller than 2x2" : "out of memory");
+        return ew < 2 || eh < 2 ? -EINVAL : -ENOMEM;
+    }
+    /* libyuv's "RAW" is R,G,B in memory order. */
+    RAWToI420(rgb, w * 3, f->plane[0], f->stride[0], f->plane[1], f->stride[1], f->plane[2],
+              f->stride[2], ew, eh);
+    free(rgb);
+    *out = f;
+    return 0;
 }
