@@ -8,14 +8,17 @@ export const BIN = process.env.FRAMECAST_BIN || 'build/framecast';
 export const FIXTURES = new URL('../fixtures/', import.meta.url).pathname;
 
 export class Server {
-  constructor(args) {
+  // `port`: listen on this port instead of an ephemeral one, e.g. to restart
+  // a server where its clients expect it.
+  constructor(args, { port = 0 } = {}) {
     this.args = args;
+    this.wantPort = port;
     this.log = '';
   }
 
   // Resolves once the server logged the port it listens on.
   async start({ timeoutMs = 10000 } = {}) {
-    this.proc = spawn(BIN, ['serve', '--host', '127.0.0.1', '--port', '0', ...this.args], {
+    this.proc = spawn(BIN, ['serve', '--host', '127.0.0.1', '--port', String(this.wantPort), ...this.args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.exited = once(this.proc, 'exit');
