@@ -28,8 +28,16 @@ export class Server {
     const deadline = Date.now() + timeoutMs;
     while (!/listening on http:\/\/[^:]+:(\d+)\//.test(this.log)) {
       if (this.proc.exitCode !== null) throw new Error(`server exited early:\n${this.log}`);
-      if (Date.now() > deadline) throw new Error(`server did not start:\n${this.log}`);
-      await Promise.race([once(this.proc.stderr, 'data'), this.exited]);
+      if (Date.now() >= deadline) {
+        this.proc.kill('SIGKILL'); // a failed start leaves nothing running
+        throw new Error(`server did not start:\n${this.log}`);
+      }
+      // Wake at the deadline too: a server that logs nothing (e.g. with
+      // --log-level warn) must fail the test, not hang it.
+      let timer;
+      const timeout = new Promise((r) => { timer = setTimeout(r, deadline - Date.now()); });
+      await Promise.race([once(this.proc.stderr, 'data'), this.exited, timeout]);
+      clearTimeout(timer);
     }
     this.port = Number(/listening on http:\/\/[^:]+:(\d+)\//.exec(this.log)[1]);
     this.http = `http://127.0.0.1:${this.port}`;
