@@ -20,9 +20,11 @@ let retryAttempt = 0;
 let retryTimer = null;
 let loading = false;
 
+// Only real changes touch the live region, so screen readers are not told
+// the same summary every second.
 function setStatus(state, text) {
   statusEl.dataset.state = state;
-  statusEl.textContent = text;
+  if (statusEl.textContent !== text) statusEl.textContent = text;
 }
 
 async function loadStreams() {
