@@ -8,14 +8,17 @@ export const BIN = process.env.FRAMECAST_BIN || 'build/framecast';
 export const FIXTURES = new URL('../fixtures/', import.meta.url).pathname;
 
 export class Server {
-  constructor(args) {
+  // `port`: listen on this port instead of an ephemeral one, e.g. to restart
+  // a server where its clients expect it.
+  constructor(args, { port = 0 } = {}) {
     this.args = args;
+    this.wantPort = port;
     this.log = '';
   }
 
   // Resolves once the server logged the port it listens on.
   async start({ timeoutMs = 10000 } = {}) {
-    this.proc = spawn(BIN, ['serve', '--host', '127.0.0.1', '--port', '0', ...this.args], {
+    this.proc = spawn(BIN, ['serve', '--host', '127.0.0.1', '--port', String(this.wantPort), ...this.args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.exited = once(this.proc, 'exit');
@@ -25,8 +28,16 @@ export class Server {
     const deadline = Date.now() + timeoutMs;
     while (!/listening on http:\/\/[^:]+:(\d+)\//.test(this.log)) {
       if (this.proc.exitCode !== null) throw new Error(`server exited early:\n${this.log}`);
-      if (Date.now() > deadline) throw new Error(`server did not start:\n${this.log}`);
-      await Promise.race([once(this.proc.stderr, 'data'), this.exited]);
+      if (Date.now() >= deadline) {
+        this.proc.kill('SIGKILL'); // a failed start leaves nothing running
+        throw new Error(`server did not start:\n${this.log}`);
+      }
+      // Wake at the deadline too: a server that logs nothing (e.g. with
+      // --log-level warn) must fail the test, not hang it.
+      let timer;
+      const timeout = new Promise((r) => { timer = setTimeout(r, deadline - Date.now()); });
+      await Promise.race([once(this.proc.stderr, 'data'), this.exited, timeout]);
+      clearTimeout(timer);
     }
     this.port = Number(/listening on http:\/\/[^:]+:(\d+)\//.exec(this.log)[1]);
     this.http = `http://127.0.0.1:${this.port}`;

@@ -1,0 +1,174 @@
+// The viewer page (web/) in Debian's Chromium, headless, against a real
+// framecast on a loopback port: frames decode onto every tile, counters move,
+// pause really unsubscribes, a hidden tab unsubscribes, and the page finds the
+// server again after a restart on the same port. Screenshots go to the build
+// directory (FRAMECAST_ARTIFACTS).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+import { Server, FIXTURES, sleep, until } from '../lib/server.mjs';
+
+const ARTIFACTS = process.env.FRAMECAST_ARTIFACTS || 'build';
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+// Small streams so two cores keep up: two procedural cameras and one that
+// pans over a photo.
+const ARGS = ['--synthetic', '2', '--source', `synthetic:image=${FIXTURES}face-astronaut.png`,
+  '--size', '320x180', '--fps', '15'];
+// Flags that keep Chromium from talking to anything but the page's server.
+const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+// What each tile shows, read from the page's DOM.
+const readTiles = (page) => page.$$eval('.tile', (els) => els.map((el) => ({
+  id: el.dataset.stream,
+  state: el.dataset.state,
+  frames: Number(el.querySelector('.v-frames').textContent),
+  fps: parseFloat(el.querySelector('.v-fps').textContent),
+  latency: el.querySelector('.v-latency').textContent,
+  tier: el.querySelector('.v-tier').textContent,
+  size: el.querySelector('.v-size').textContent,
+})));
+
+// Per tile: how many distinct colours a sample of the canvas has. A canvas
+// nothing was drawn on is a single colour.
+const canvasColours = (page) => page.$$eval('.tile .frame', (canvases) => canvases.map((c) => {
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  const seen = new Set();
+  for (let i = 0; i < d.length; i += 4 * 97) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
+  return seen.size;
+}));
+
+const subscribers = async (server) =>
+  Object.fromEntries((await server.json('/api/streams')).map((s) => [s.id, s.subscribers]));
+
+test('viewer page in headless Chromium', { timeout: 120000 }, async (t) => {
+  let server = await new Server(ARGS).start();
+  const userDataDir = await mkdtemp(join(tmpdir(), 'framecast-chromium-'));
+  let context;
+  try {
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS,
+      viewport: { width: 1280, height: 720 },
+    });
+    const page = context.pages()[0] || await context.newPage();
+    const origin = server.http;
+    const requests = [], sockets = [], problems = [], pageErrors = [];
+    context.on('request', (r) => requests.push(r.url()));
+    page.on('websocket', (ws) => sockets.push(ws.url()));
+    page.on('pageerror', (e) => pageErrors.push(e.message));
+    // Errors include CSP violations and failed loads. (Warnings are left out:
+    // Chromium warns about this test's own repeated getImageData.)
+    page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
+
+    const streams = await server.json('/api/streams');
+    const ids = streams.map((s) => s.id);
+
+    await t.test('every tile shows a decoded frame', async () => {
+      await page.goto(origin + '/');
+      assert.deepEqual(await page.$$eval('.tile', (els) => els.map((e) => e.dataset.stream)), ids);
+      await until(async () => (await readTiles(page)).every((x) => x.state === 'live'),
+        { timeoutMs: 10000, what: 'every tile live' });
+      await until(async () => (await canvasColours(page)).every((n) => n > 8),
+        { timeoutMs: 10000, what: 'a non-uniform picture on every canvas' });
+    });
+
+    await t.test('overlay counters advance and fps is above 0', async () => {
+      await until(async () => (await readTiles(page)).every((x) => x.fps > 0),
+        { timeoutMs: 5000, what: 'fps above 0 on every tile' });
+      const before = await readTiles(page);
+      await sleep(2000);
+      const after = await readTiles(page);
+      for (const [i, x] of after.entries()) {
+        assert.ok(x.frames > before[i].frames, `${x.id}: frame counter ${before[i].frames} -> ${x.frames}`);
+        assert.ok(x.fps > 0, `${x.id}: fps ${x.fps}`);
+        assert.match(x.latency, /^-?\d+ ms$/, `${x.id}: latency "${x.latency}"`);
+        assert.equal(x.size, '320×180', `${x.id}: size`);
+        assert.equal(x.tier, 'auto', `${x.id}: tier`);
+      }
+      assert.deepEqual(Object.values(await subscribers(server)), ids.map(() => 1));
+      await page.screenshot({ path: join(ARTIFACTS, 'viewer-1280x720.png') });
+    });
+
+    await t.test('reads on a 390x844 phone viewport', async () => {
+      await page.setViewportSize({ width: 390, height: 844 });
+      await sleep(1200); // a chart tick at the new width
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(overflow <= 0, `page is ${overflow}px wider than the phone viewport`);
+      await page.screenshot({ path: join(ARTIFACTS, 'viewer-390x844.png') });
+      await page.setViewportSize({ width: 1280, height: 720 });
+    });
+
+    await t.test('a click enlarges a tile', async () => {
+      const tile = page.locator(`.tile[data-stream="${ids[2]}"]`);
+      const small = await tile.locator('.frame').boundingBox();
+      await tile.locator('.frame').click();
+      await until(() => tile.evaluate((el) => el.classList.contains('enlarged')), { what: 'enlarged class' });
+      const big = await tile.locator('.frame').boundingBox();
+      assert.ok(big.width > small.width * 1.5, `enlarged width ${big.width} vs ${small.width}`);
+      await page.screenshot({ path: join(ARTIFACTS, 'viewer-enlarged-1280x720.png') });
+      await page.keyboard.press('Escape');
+      await until(() => tile.evaluate((el) => !el.classList.contains('enlarged')), { what: 'shrunk again' });
+    });
+
+    await t.test('pausing a tile unsubscribes it on the server', async () => {
+      const pause = page.locator(`.tile[data-stream="${ids[0]}"] .b-pause`);
+      await pause.click();
+      await until(async () => (await subscribers(server))[ids[0]] === 0,
+        { timeoutMs: 5000, what: `${ids[0]} subscribers 0` });
+      assert.equal((await subscribers(server))[ids[1]], 1, 'the other streams stay subscribed');
+      assert.equal(await pause.getAttribute('aria-pressed'), 'true');
+      await pause.click();
+      await until(async () => (await subscribers(server))[ids[0]] === 1,
+        { timeoutMs: 5000, what: `${ids[0]} subscribed again` });
+      await until(async () => (await readTiles(page))[0].state === 'live', { what: 'resumed tile live' });
+    });
+
+    await t.test('a hidden tab unsubscribes every stream', async () => {
+      // Headless Chromium keeps its only tab visible; flip what the page sees
+      // and send the event the browser would.
+      const setHidden = (hidden) => page.evaluate((h) => {
+        Object.defineProperty(document, 'hidden', { configurable: true, get: () => h });
+        Object.defineProperty(document, 'visibilityState', { configurable: true, get: () => (h ? 'hidden' : 'visible') });
+        document.dispatchEvent(new Event('visibilitychange'));
+      }, hidden);
+      await setHidden(true);
+      await until(async () => Object.values(await subscribers(server)).every((n) => n === 0),
+        { timeoutMs: 5000, what: 'no subscribers while hidden' });
+      await setHidden(false);
+      await until(async () => Object.values(await subscribers(server)).every((n) => n === 1),
+        { timeoutMs: 5000, what: 'subscribed again when visible' });
+    });
+
+    await t.test('the page reconnects after the server restarts', async () => {
+      assert.deepEqual(pageErrors, [], 'uncaught errors in the page');
+      assert.deepEqual(problems, [], 'console errors before the restart');
+      const port = server.port;
+      const code = await server.stop();
+      assert.equal(code, 0, `server exit ${code}:\n${server.log}`);
+      await until(async () => (await readTiles(page)).every((x) => x.state === 'reconnecting'),
+        { timeoutMs: 5000, what: 'tiles reconnecting' });
+      await sleep(1500); // let the page retry against a closed port at least once
+      server = await new Server(ARGS, { port }).start();
+      await until(async () => (await readTiles(page)).every((x) => x.state === 'live'),
+        { timeoutMs: 15000, what: 'every tile live after the restart' });
+      const before = await readTiles(page);
+      await until(async () => (await readTiles(page)).every((x, i) => x.frames > before[i].frames),
+        { timeoutMs: 5000, what: 'frames flowing after the restart' });
+      assert.deepEqual(Object.values(await subscribers(server)), ids.map(() => 1));
+      assert.deepEqual(pageErrors, [], 'uncaught errors in the page');
+    });
+
+    await t.test('the page fetched nothing but its own server', () => {
+      const foreign = [...requests, ...sockets].filter((u) => !u.startsWith(origin + '/') && !u.startsWith(server.ws + '/'));
+      assert.deepEqual(foreign, []);
+      assert.ok(requests.some((u) => u.endsWith('/viewer.js')) && sockets.length >= ids.length);
+    });
+  } finally {
+    await context?.close();
+    await server.stop();
+    await rm(userDataDir, { recursive: true, force: true });
+  }
+});

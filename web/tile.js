@@ -1,0 +1,269 @@
+// One stream on the page: its WebSocket, the decode of its frames onto a
+// canvas, the numbers in its overlay and its one-minute chart.
+//
+// Decoding: createImageBitmap decodes the JPEG off the page's main thread.
+// At most one decode runs per tile; a frame that arrives meanwhile takes the
+// single "next" slot and evicts an older one there (latest wins), so a slow
+// decode makes the tile skip frames instead of falling behind.
+
+import { Chart } from './chart.js';
+import { parseFrame, streamUrl } from './protocol.js';
+
+const STATE_TEXT = {
+  connecting: 'connecting…',
+  live: 'live',
+  paused: 'paused',
+  hidden: 'paused while tab hidden',
+  reconnecting: 'reconnecting…',
+  gone: 'stream gone',
+  error: 'error',
+};
+
+export class Tile {
+  // `events`: { onHello(tile), onLost(tile, closeCode) } from the page.
+  constructor(info, template, events) {
+    this.id = info.id;
+    this.events = events;
+    this.el = template.content.firstElementChild.cloneNode(true);
+    this.el.dataset.stream = this.id;
+    const q = (sel) => this.el.querySelector(sel);
+    this.canvas = q('.frame');
+    this.ctx = this.canvas.getContext('2d', { alpha: false });
+    this.chart = new Chart(q('.chart'));
+    this.out = {
+      id: q('.o-id'), state: q('.o-state'), size: q('.v-size'), fps: q('.v-fps'),
+      latency: q('.v-latency'), dropped: q('.v-dropped'), tier: q('.v-tier'), frames: q('.v-frames'),
+    };
+    this.pauseButton = q('.b-pause');
+    this.enlargeButton = q('.b-enlarge');
+    this.qualitySelect = q('.s-quality');
+    this.out.id.textContent = this.id;
+    this.canvas.setAttribute('aria-label', `live video of stream ${this.id}`);
+    q('.chart').setAttribute('aria-label', `fps and latency of stream ${this.id} over the last minute`);
+
+    this.ws = null;
+    this.userPaused = false;
+    this.hidden = false;
+    this.quality = 'auto';
+    this.hello = null;
+    this.currentTier = null;
+    this.conn = 0; // bumped per connection; decodes of an older one are ignored
+    this.resetCounters();
+    this.update(info);
+    this.setState('connecting');
+
+    this.pauseButton.addEventListener('click', () => this.setUserPaused(!this.userPaused));
+    this.qualitySelect.addEventListener('change', () => this.setQuality(this.qualitySelect.value));
+  }
+
+  // Facts from /api/streams: the nominal size until the first hello says more.
+  update(info) {
+    this.info = info;
+    if (this.state === 'gone') this.setState('reconnecting'); // listed again
+    if (!this.hello) this.setCanvasSize(info.width, info.height);
+  }
+
+  resetCounters() {
+    this.frames = 0; // received on this connection
+    this.painted = 0;
+    this.dropped = 0; // gaps in frame ids on this connection
+    this.skipped = 0; // evicted from the decode slot
+    this.lastId = null;
+    this.tickFrames = 0;
+    this.tickLatency = [];
+    this.fps = null;
+    this.latencyMs = null;
+    this.decoding = false;
+    this.next = null;
+  }
+
+  wantsOpen() {
+    return !this.userPaused && !this.hidden && this.state !== 'gone';
+  }
+
+  open() {
+    if (this.ws || !this.wantsOpen()) return;
+    this.conn++;
+    this.resetCounters();
+    this.hello = null;
+    this.currentTier = null;
+    this.setState(this.state === 'reconnecting' ? 'reconnecting' : 'connecting');
+    const ws = new WebSocket(streamUrl(location, this.id, this.quality));
+    ws.binaryType = 'arraybuffer';
+    ws.onmessage = (ev) => this.onMessage(ev.data);
+    ws.onclose = (ev) => this.onClose(ws, ev.code);
+    this.ws = ws;
+  }
+
+  // A close we asked for: the server removes the subscriber and stops
+  // encoding for it if nobody else needs that tier.
+  close(nextState) {
+    const ws = this.ws;
+    this.ws = null;
+    this.conn++;
+    this.decoding = false;
+    this.next = null;
+    if (ws) ws.close(1000);
+    this.setState(nextState);
+  }
+
+  onClose(ws, code) {
+    if (ws !== this.ws) return; // closed on purpose already
+    this.ws = null;
+    this.conn++;
+    if (code === 4404) {
+      this.setState('gone');
+    } else if (this.state !== 'error') {
+      this.setState('reconnecting');
+    }
+    this.events.onLost(this, code);
+  }
+
+  onMessage(data) {
+    if (typeof data === 'string') {
+      this.onText(data);
+      return;
+    }
+    let f;
+    try {
+      f = parseFrame(data);
+    } catch (e) {
+      console.warn(`${this.id}: ${e.message}`);
+      return;
+    }
+    if (this.lastId !== null && f.id > this.lastId + 1) this.dropped += f.id - this.lastId - 1;
+    this.lastId = f.id;
+    this.frames++;
+    this.tickFrames++;
+    if (this.decoding) {
+      if (this.next) this.skipped++;
+      this.next = f;
+    } else {
+      this.decode(f);
+    }
+  }
+
+  onText(text) {
+    let msg;
+    try {
+      msg = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (msg.type === 'hello') {
+      this.hello = msg;
+      this.setCanvasSize(msg.width, msg.height);
+      this.setState('live');
+      this.events.onHello(this);
+      this.render();
+    } else if (msg.type === 'tier' && typeof msg.tier === 'string') {
+      // Sent by servers that report a subscriber's current tier (see docs/viewer.md).
+      this.currentTier = msg.tier;
+      this.render();
+    } else if (msg.type === 'error') {
+      this.errorMessage = msg.message;
+      this.setState('error');
+    }
+  }
+
+  async decode(f) {
+    const conn = this.conn;
+    this.decoding = true;
+    let bitmap = null;
+    try {
+      bitmap = await createImageBitmap(new Blob([f.payload], { type: 'image/jpeg' }));
+    } catch (e) {
+      if (conn === this.conn) console.warn(`${this.id}: frame ${f.id} did not decode: ${e.message}`);
+    }
+    if (conn !== this.conn) {
+      bitmap?.close();
+      return;
+    }
+    if (bitmap) {
+      this.setCanvasSize(bitmap.width, bitmap.height);
+      this.ctx.drawImage(bitmap, 0, 0);
+      bitmap.close();
+      // Same-host assumption: the browser's clock and the server's capture
+      // clock are the same clock (or NTP-close); see docs/viewer.md.
+      this.tickLatency.push(Date.now() - f.ts * 1000);
+      this.painted++;
+    }
+    this.decoding = false;
+    const next = this.next;
+    this.next = null;
+    if (next) this.decode(next);
+  }
+
+  setCanvasSize(w, h) {
+    if (!w || !h || (this.canvas.width === w && this.canvas.height === h)) return;
+    this.canvas.width = w;
+    this.canvas.height = h;
+    this.el.style.setProperty('--ar', String(w / h));
+  }
+
+  setUserPaused(paused) {
+    this.userPaused = paused;
+    this.pauseButton.setAttribute('aria-pressed', String(paused));
+    this.pauseButton.textContent = paused ? 'Resume' : 'Pause';
+    if (paused) this.close('paused');
+    else this.open();
+  }
+
+  setHidden(hidden) {
+    this.hidden = hidden;
+    if (hidden && this.ws) this.close('hidden');
+    else if (!hidden && !this.ws && this.wantsOpen()) this.open();
+  }
+
+  setQuality(quality) {
+    this.quality = quality;
+    if (this.ws) {
+      this.close('connecting');
+      this.open();
+    }
+  }
+
+  setEnlarged(on) {
+    this.el.classList.toggle('enlarged', on);
+    this.enlargeButton.setAttribute('aria-expanded', String(on));
+    this.enlargeButton.textContent = on ? 'Shrink' : 'Enlarge';
+  }
+
+  setState(state) {
+    this.state = state;
+    this.el.dataset.state = state;
+    this.out.state.textContent = state === 'error' && this.errorMessage ? `error: ${this.errorMessage}` : STATE_TEXT[state];
+  }
+
+  // Once a second: the last second's fps and mean latency become the overlay
+  // numbers and the chart's next sample.
+  tick(seconds) {
+    const live = this.state === 'live';
+    this.fps = live ? this.tickFrames / seconds : null;
+    this.latencyMs = live && this.tickLatency.length
+      ? this.tickLatency.reduce((a, b) => a + b, 0) / this.tickLatency.length
+      : null;
+    this.tickFrames = 0;
+    this.tickLatency = [];
+    this.chart.push({ fps: this.fps, latencyMs: this.latencyMs });
+    this.chart.draw();
+    this.render();
+  }
+
+  render() {
+    const o = this.out;
+    o.size.textContent = `${this.canvas.width}×${this.canvas.height}`;
+    o.fps.textContent = this.fps == null ? '–' : this.fps.toFixed(1);
+    o.latency.textContent = this.latencyMs == null ? '–' : `${Math.round(this.latencyMs)} ms`;
+    o.dropped.textContent = String(this.dropped);
+    const asked = this.hello ? this.hello.quality : this.quality;
+    o.tier.textContent = this.currentTier && this.currentTier !== asked ? `${asked}→${this.currentTier}` : asked;
+    o.frames.textContent = String(this.frames);
+    o.frames.title = `${this.painted} painted, ${this.skipped} skipped while a decode was busy`;
+  }
+
+  remove() {
+    this.close('gone');
+    this.el.remove();
+  }
+}
