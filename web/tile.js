@@ -157,7 +157,7 @@ export class Tile {
       this.events.onHello(this);
       this.render();
     } else if (msg.type === 'tier' && typeof msg.tier === 'string') {
-      // Sent by servers that report a subscriber's current tier (see docs/viewer.md).
+      // The tier the following frames are in (docs/protocol.md).
       this.currentTier = msg.tier;
       this.render();
     } else if (msg.type === 'error') {

@@ -86,7 +86,8 @@ test('viewer page in headless Chromium', { timeout: 120000 }, async (t) => {
         assert.ok(x.fps > 0, `${x.id}: fps ${x.fps}`);
         assert.match(x.latency, /^-?\d+ ms$/, `${x.id}: latency "${x.latency}"`);
         assert.equal(x.size, '320×180', `${x.id}: size`);
-        assert.equal(x.tier, 'auto', `${x.id}: tier`);
+        // Asked for auto; the server says the frames are high (nothing backs up here).
+        assert.equal(x.tier, 'auto→high', `${x.id}: tier`);
       }
       assert.deepEqual(Object.values(await subscribers(server)), ids.map(() => 1));
       await page.screenshot({ path: join(ARTIFACTS, 'viewer-1280x720.png') });
