@@ -172,8 +172,9 @@ static int synthetic_render(fc_source *src, uint32_t index, double t, fc_frame *
         burn_stamp(f, index, t, scale, 4 * scale, src->height - 12 * scale);
     } else {
         render_procedural(f, index);
+        /* Large, at the bottom: viewers put their overlays at the top. */
         int scale = src->height / 90 > 1 ? src->height / 90 : 1;
-        burn_stamp(f, index, t, scale, 2 * scale, 2 * scale);
+        burn_stamp(f, index, t, scale, 2 * scale, src->height - 9 * scale);
     }
     f->id = index;
     f->timestamp = t;
