@@ -5,5 +5,7 @@
 #define FC_APP_COMMANDS_H
 
 int fc_cmd_serve(int argc, char **argv);
+int fc_cmd_client(int argc, char **argv);
+int fc_cmd_bench(int argc, char **argv);
 
 #endif
