@@ -743,25 +743,53 @@ static json_t *floor_json(const fc_floor_result *f, int frames)
 
 static json_t *result_json(const bench_result *r)
 {
-    json_t *roles = json_object();
+    json_t *roles = json_object(), *tiers = json_object();
     for (int i = 0; roles && i < ROLES; i++)
         json_object_set_new(roles, role_names[i], json_real(r->role_pct[i]));
-    return json_pack(
-        "{s:f, s:f, s:f, s:o, s:f, s:f, s:[f,f,f], s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, "
-        "s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:i, s:i}",
-        "window_s", r->window_s, "cpu_percent", r->cpu_pct, "cpu_percent_procfs",
-        r->cpu_pct_procfs, "cpu_percent_by_role", roles, "fps_in", r->fps_in,
-        "encodes_per_s", r->encodes_per_s, "encodes_per_s_by_tier", r->encodes_tier_per_s[0],
-        r->encodes_tier_per_s[1], r->encodes_tier_per_s[2], "fps_out", r->fps_out,
-        "fps_sent", r->fps_sent, "fps_per_subscriber_min", r->fps_sub_min,
-        "fps_per_subscriber_median", r->fps_sub_median, "encode_ms_p50", r->encode_ms_p50,
-        "encode_ms_p99", r->encode_ms_p99, "drops", r->drops, "gaps", r->gaps, "rss_mb",
-        r->rss_mb, "rss_peak_mb", r->rss_peak_mb, "latency_ms_p50", r->latency_p50,
-        "latency_ms_p95", r->latency_p95, "latency_ms_p99", r->latency_p99,
-        "first_frame_ms_max", r->first_frame_ms_max, "cpu_us_per_delivered_frame",
-        r->cpu_us_per_frame, "floor_cpu_percent", r->floor_pct, "overhead_ratio",
-        r->overhead_ratio, "client_cpu_percent", r->client_cpu_pct, "clients", r->clients,
-        "failed", r->failed);
+    for (int t = 0; tiers && t < FC_TIER_COUNT; t++)
+        json_object_set_new(tiers, fc_tier_name((fc_tier)t), json_real(r->encodes_tier_per_s[t]));
+    json_t *o = json_object();
+    if (!o || !roles || !tiers) {
+        json_decref(o);
+        json_decref(roles);
+        json_decref(tiers);
+        return NULL;
+    }
+    const struct {
+        const char *name;
+        double v;
+    } nums[] = {
+        {"window_s", r->window_s},
+        {"cpu_percent", r->cpu_pct},
+        {"cpu_percent_procfs", r->cpu_pct_procfs},
+        {"fps_in", r->fps_in},
+        {"encodes_per_s", r->encodes_per_s},
+        {"fps_out", r->fps_out},
+        {"fps_sent", r->fps_sent},
+        {"fps_per_subscriber_min", r->fps_sub_min},
+        {"fps_per_subscriber_median", r->fps_sub_median},
+        {"encode_ms_p50", r->encode_ms_p50},
+        {"encode_ms_p99", r->encode_ms_p99},
+        {"drops", r->drops},
+        {"gaps", r->gaps},
+        {"rss_mb", r->rss_mb},
+        {"rss_peak_mb", r->rss_peak_mb},
+        {"latency_ms_p50", r->latency_p50},
+        {"latency_ms_p95", r->latency_p95},
+        {"latency_ms_p99", r->latency_p99},
+        {"first_frame_ms_max", r->first_frame_ms_max},
+        {"cpu_us_per_delivered_frame", r->cpu_us_per_frame},
+        {"floor_cpu_percent", r->floor_pct},
+        {"overhead_ratio", r->overhead_ratio},
+        {"client_cpu_percent", r->client_cpu_pct},
+    };
+    for (size_t i = 0; i < sizeof nums / sizeof *nums; i++)
+        json_object_set_new(o, nums[i].name, json_real(nums[i].v));
+    json_object_set_new(o, "cpu_percent_by_role", roles);
+    json_object_set_new(o, "encodes_per_s_by_tier", tiers);
+    json_object_set_new(o, "clients", json_integer(r->clients));
+    json_object_set_new(o, "failed", json_integer(r->failed));
+    return o;
 }
 
 static json_t *machine_json(void)
