@@ -154,6 +154,9 @@ void fc_http_client_free(fc_http_client *c)
 {
     if (!c)
         return;
+    /* As in fc_load_free: the second destroy, after the loop drained, frees it. */
+    if (c->closed)
+        lws_context_destroy(c->ctx);
     fc_buf_free(&c->body);
     free(c);
 }

@@ -5,7 +5,8 @@
  * libuv timer, outside libwebsockets' callbacks, so `cb` may start the next
  * request or close the client. Ownership: fc_http_client_close destroys the
  * libwebsockets context (loop thread, not from inside an lws callback);
- * fc_http_client_free releases the memory once uv_run has returned. */
+ * fc_http_client_free releases the memory once uv_run has returned (and must
+ * be called then, as it finishes the context's teardown). */
 #ifndef FC_TOOLS_HTTP_GET_H
 #define FC_TOOLS_HTTP_GET_H
 

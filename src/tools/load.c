@@ -393,9 +393,9 @@ static void finish(fc_load *l)
 {
     l->finished = true;
     uv_timer_stop(&l->grace);
-    /* Never from inside an lws callback: this runs from the pump timer. */
+    /* Never from inside an lws callback: this runs from the pump timer. On a
+     * foreign loop this only starts the teardown; fc_load_free finishes it. */
     lws_context_destroy(l->ctx);
-    l->ctx = NULL;
     uv_close((uv_handle_t *)&l->pump, close_cb);
     uv_close((uv_handle_t *)&l->grace, close_cb);
     if (l->cfg.on_finished)
@@ -571,6 +571,10 @@ void fc_load_free(fc_load *l)
 {
     if (!l)
         return;
+    /* lws 4.1 on a foreign loop frees the context only when destroyed again
+     * after the loop has run its handle closes; without this it leaks. */
+    if (l->ctx)
+        lws_context_destroy(l->ctx);
     free(l->clients);
     free(l);
 }

@@ -12,7 +12,8 @@
  * slow consumer: its socket buffers fill and the server has to drop for it.
  *
  * Ownership: fc_load_start returns an fc_load the caller frees with
- * fc_load_free once on_finished has run and uv_run has returned. Every
+ * fc_load_free once on_finished has run and uv_run has returned (that call
+ * also finishes the libwebsockets teardown, so it is not optional). Every
  * function runs on the loop's thread. */
 #ifndef FC_TOOLS_LOAD_H
 #define FC_TOOLS_LOAD_H
