@@ -6,5 +6,7 @@
 
 int fc_cmd_serve(int argc, char **argv);
 int fc_cmd_detect(int argc, char **argv);
+int fc_cmd_client(int argc, char **argv);
+int fc_cmd_bench(int argc, char **argv);
 
 #endif

@@ -12,6 +12,8 @@ typedef struct command {
 static const command commands[] = {
     {"serve", fc_cmd_serve, "run the video server (the default)"},
     {"detect", fc_cmd_detect, "detect faces in a PNG or JPEG picture"},
+    {"client", fc_cmd_client, "subscribe N clients to a stream, validate and measure"},
+    {"bench", fc_cmd_bench, "start a server, load it, report CPU, fps, latency"},
 };
 
 static void usage(FILE *out)
