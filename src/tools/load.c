@@ -176,8 +176,6 @@ static unsigned tier_bit(const char *q)
         return 2;
     if (strcmp(q, "low") == 0)
         return 4;
-    if (strcmp(q, "auto") == 0)
-        return 8;
     return 0;
 }
 
@@ -200,11 +198,11 @@ static int on_text(client *c)
             snprintf(c->pub.codec, sizeof c->pub.codec, "%s", codec);
             c->got_hello = true;
         }
-        c->pub.tiers_seen |= tier_bit(json_string_value(json_object_get(msg, "quality")));
     } else if (strcmp(type, "error") == 0) {
         const char *m = json_string_value(json_object_get(msg, "message"));
         fail(c, "server error: %s", m ? m : "(no message)");
-    } else {
+    } else if (strcmp(type, "tier") == 0) {
+        /* The tier the frames that follow are in (docs/protocol.md). */
         c->pub.tiers_seen |= tier_bit(json_string_value(json_object_get(msg, "tier")));
     }
     json_decref(msg);
@@ -648,10 +646,10 @@ int fc_load_summarize(const fc_load *l, double window_s, fc_load_summary *s)
 
 void fc_load_tiers_str(unsigned tiers, char *out, size_t outlen)
 {
-    static const char *names[] = {"high", "medium", "low", "auto"};
+    static const char *names[] = {"high", "medium", "low"};
     size_t used = 0;
     out[0] = '\0';
-    for (int i = 0; i < 4; i++)
+    for (int i = 0; i < 3; i++)
         if (tiers & (1u << i) && used < outlen)
             used += (size_t)snprintf(out + used, outlen - used, "%s%s", used ? "," : "",
                                      names[i]);

@@ -74,7 +74,7 @@ typedef struct fc_load_client {
     bool stalled;
     fc_load_state state;
     char codec[16];      /* from the hello */
-    unsigned tiers_seen; /* bit per tier announced in hello/text messages: 1 high, 2 medium, 4 low, 8 auto */
+    unsigned tiers_seen; /* bit per tier the server said frames were in: 1 high, 2 medium, 4 low */
     double connect_ms;     /* connect → handshake done; < 0 if never */
     double first_frame_ms; /* connect → first video frame; < 0 if none */
     uint64_t frames_total;

@@ -38,7 +38,8 @@ test('clients against a real server validate and measure every frame', async () 
   assert.ok(rep.aggregate.latency_ms.p50 > 0);
   assert.ok(rep.aggregate.latency_ms.p99 >= rep.aggregate.latency_ms.p50);
   assert.ok(rep.aggregate.bytes_per_second > 0);
-  assert.equal(rep.aggregate.tiers, 'auto');
+  // Frames arrive in a tier the server names; nothing backs up for the readers.
+  assert.match(rep.aggregate.tiers, /high/);
   assert.equal(rep.clients.length, 4);
   for (const c of rep.clients) {
     assert.equal(c.error, null);
