@@ -142,9 +142,9 @@ static void each_sub(fc_metrics_out *out, const fc_stream_set *set, sub_field fi
         for (int view = 0; view < FC_VIEW_COUNT; view++) {
         for (const fc_sub *sub = fc_stream_view_hub(set->v[i], view)->head; sub; sub = sub->next) {
             char labels[192];
-            snprintf(labels, sizeof labels,
-                     "stream=\"%s\",view=\"%s\",subscriber=\"%llu\",tier=\"%s\"",
-                     fc_stream_id(set->v[i]), fc_view_name((fc_view)view),
+            /* Full-view subscribers keep the label set they always had. */
+            snprintf(labels, sizeof labels, "stream=\"%s\",%ssubscriber=\"%llu\",tier=\"%s\"",
+                     fc_stream_id(set->v[i]), view == FC_VIEW_PTZ ? "view=\"ptz\"," : "",
                      (unsigned long long)sub->serial, fc_tier_name(sub->tier.tier));
             double v = field == SUB_DEPTH   ? (double)fc_queue_len(&sub->queue)
                        : field == SUB_DROPS ? (double)sub->queue.dropped
