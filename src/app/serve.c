@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/face/face.h"
 #include "app/commands.h"
 #include "core/core_metrics.h"
 #include "core/log.h"
@@ -17,6 +18,7 @@
 #include "transport/server.h"
 
 #define MAX_SOURCES 256
+#define DEFAULT_MODEL FC_MODEL_DIR "/blazeface-front-128.onnx"
 
 typedef struct serve_opts {
     const char *host;
@@ -32,11 +34,18 @@ typedef struct serve_opts {
     const char *web_root;
     int ping_secs;
     unsigned max_clients;
+    bool detect;       /* --detect: every stream whose spec does not say */
+    double detect_fps;
+    double motion_threshold;
+    const char *model;
+    fc_tracker_config tracker;
+    fc_ptz_config ptz;
 } serve_opts;
 
 typedef struct server {
     fc_loop loop;
     fc_pool *pool;
+    fc_face_detector *detector; /* shared by every stream that detects */
     fc_metrics *metrics;
     fc_core_metrics core_metrics;
     fc_stream_set streams;
@@ -59,6 +68,8 @@ static void usage(FILE *out)
             "                        synthetic:procedural\n"
             "                        synthetic:image=PATH   (pan and zoom over a PNG/JPEG)\n"
             "                      keys: id=NAME size=WxH fps=F encode_fps=F\n"
+            "                        detect[=on|off|F] (face detection, at F Hz)\n"
+            "                        motion=0 (image: a still picture, no pan or zoom)\n"
             "                      streams are named cam0, cam1, ... unless id= is given\n"
             "  --size WxH          default frame size (default 1280x720)\n"
             "  --fps F             default source frame rate (default 30)\n"
@@ -71,8 +82,24 @@ static void usage(FILE *out)
             "                      nothing comes back within another S (default 10)\n"
             "  --max-clients N     WebSocket clients at once; more are refused (default 4096)\n"
             "  --log-level LEVEL   error, warn, info or debug (default info)\n"
+            "\nDetection (ws://HOST:PORT/ws/streams/ID?view=ptz is the PTZ view):\n"
+            "  --detect            face detection on every stream (a spec's detect= overrides)\n"
+            "  --detect-fps F      inferences per second per stream at most (default 2)\n"
+            "  --motion-threshold F  skip inference unless this fraction of a 64-cell-wide\n"
+            "                      luma thumbnail changed since the last one (default 0.01;\n"
+            "                      0 = always infer)\n"
+            "  --track-expiry S    forget a face unmatched for S seconds (default 1.5)\n"
+            "  --model PATH        BlazeFace ONNX model (default %s)\n"
+            "  --ptz-face-size F   PTZ view: faces fill F of its height (default 0.3)\n"
+            "  --ptz-face-y F      PTZ view: faces' centre at F of its height from the top\n"
+            "                      (default 0.4)\n"
+            "  --ptz-max-zoom Z    PTZ view: zoom in at most Z times (default 4)\n"
+            "  --ptz-speed F       PTZ view: move at most F picture widths per second\n"
+            "                      (default 0.5)\n"
+            "  --ptz-hold S        PTZ view: back to the full picture after S seconds\n"
+            "                      without a face (default 2)\n"
             "  -h, --help          this text\n",
-            FC_QUEUE_MAX, FC_WEB_ROOT);
+            FC_QUEUE_MAX, FC_WEB_ROOT, DEFAULT_MODEL);
 }
 
 static int bad(const char *flag, const char *value, const char *why)
@@ -105,7 +132,9 @@ static int parse_args(int argc, char **argv, serve_opts *o)
 {
     enum {
         OPT_HOST = 256, OPT_PORT, OPT_SYNTHETIC, OPT_SOURCE, OPT_SIZE, OPT_FPS, OPT_ENCODE_FPS,
-        OPT_QUALITY, OPT_QUEUE, OPT_WORKERS, OPT_WEB_ROOT, OPT_PING, OPT_MAX_CONN, OPT_LOG_LEVEL
+        OPT_QUALITY, OPT_QUEUE, OPT_WORKERS, OPT_WEB_ROOT, OPT_PING, OPT_MAX_CONN, OPT_LOG_LEVEL,
+        OPT_DETECT, OPT_DETECT_FPS, OPT_MOTION, OPT_EXPIRY, OPT_MODEL, OPT_PTZ_SIZE, OPT_PTZ_Y,
+        OPT_PTZ_ZOOM, OPT_PTZ_SPEED, OPT_PTZ_HOLD
     };
     static const struct option longopts[] = {
         {"host", required_argument, NULL, OPT_HOST},
@@ -122,13 +151,24 @@ static int parse_args(int argc, char **argv, serve_opts *o)
         {"ping-interval", required_argument, NULL, OPT_PING},
         {"max-clients", required_argument, NULL, OPT_MAX_CONN},
         {"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+        {"detect", no_argument, NULL, OPT_DETECT},
+        {"detect-fps", required_argument, NULL, OPT_DETECT_FPS},
+        {"motion-threshold", required_argument, NULL, OPT_MOTION},
+        {"track-expiry", required_argument, NULL, OPT_EXPIRY},
+        {"model", required_argument, NULL, OPT_MODEL},
+        {"ptz-face-size", required_argument, NULL, OPT_PTZ_SIZE},
+        {"ptz-face-y", required_argument, NULL, OPT_PTZ_Y},
+        {"ptz-max-zoom", required_argument, NULL, OPT_PTZ_ZOOM},
+        {"ptz-speed", required_argument, NULL, OPT_PTZ_SPEED},
+        {"ptz-hold", required_argument, NULL, OPT_PTZ_HOLD},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     *o = (serve_opts){
         .host = "127.0.0.1", .port = 8080, .synthetic = -1, .width = 1280, .height = 720,
         .fps = 30, .quality = {85, 75, 60}, .queue = FC_QUEUE_DEFAULT, .web_root = FC_WEB_ROOT,
-        .ping_secs = 10, .max_clients = 4096,
+        .ping_secs = 10, .max_clients = 4096, .detect_fps = 2, .motion_threshold = 0.01,
+        .model = DEFAULT_MODEL, .tracker = FC_TRACKER_CONFIG_DEFAULT, .ptz = FC_PTZ_CONFIG_DEFAULT,
     };
     opterr = 0;
     optind = 1;
@@ -209,6 +249,44 @@ static int parse_args(int argc, char **argv, serve_opts *o)
             fc_log_set_level(lvl);
             break;
         }
+        case OPT_DETECT:
+            o->detect = true;
+            break;
+        case OPT_DETECT_FPS:
+            if (parse_double(optarg, 0.1, 240, &o->detect_fps))
+                return bad("--detect-fps", optarg, "a rate from 0.1 to 240");
+            break;
+        case OPT_MOTION:
+            if (parse_double(optarg, 0, 1, &o->motion_threshold))
+                return bad("--motion-threshold", optarg, "a fraction from 0 to 1");
+            break;
+        case OPT_EXPIRY:
+            if (parse_double(optarg, 0.1, 3600, &o->tracker.expiry_s))
+                return bad("--track-expiry", optarg, "seconds from 0.1 to 3600");
+            break;
+        case OPT_MODEL:
+            o->model = optarg;
+            break;
+        case OPT_PTZ_SIZE:
+            if (parse_double(optarg, 0.05, 1, &o->ptz.face_size))
+                return bad("--ptz-face-size", optarg, "a fraction from 0.05 to 1");
+            break;
+        case OPT_PTZ_Y:
+            if (parse_double(optarg, 0, 1, &o->ptz.face_y))
+                return bad("--ptz-face-y", optarg, "a fraction from 0 to 1");
+            break;
+        case OPT_PTZ_ZOOM:
+            if (parse_double(optarg, 1, 16, &o->ptz.max_zoom))
+                return bad("--ptz-max-zoom", optarg, "a factor from 1 to 16");
+            break;
+        case OPT_PTZ_SPEED:
+            if (parse_double(optarg, 0.01, 10, &o->ptz.speed))
+                return bad("--ptz-speed", optarg, "picture widths per second, 0.01 to 10");
+            break;
+        case OPT_PTZ_HOLD:
+            if (parse_double(optarg, 0, 3600, &o->ptz.hold_s))
+                return bad("--ptz-hold", optarg, "seconds from 0 to 3600");
+            break;
         case 'h':
             usage(stdout);
             return -1;
@@ -256,6 +334,15 @@ static int add_stream(server *srv, const serve_opts *o, const fc_source_spec *sp
     }
     fc_stream_config cfg = {.fps = fps, .encode_fps = efps > 0 ? efps : fps};
     memcpy(cfg.quality, o->quality, sizeof cfg.quality);
+    if (spec->detect == 1 || (spec->detect < 0 && o->detect)) {
+        cfg.detect = (fc_detect_config){
+            .detector = srv->detector,
+            .fps = spec->detect_fps > 0 ? spec->detect_fps : o->detect_fps,
+            .motion_threshold = o->motion_threshold,
+            .tracker = o->tracker,
+            .ptz = o->ptz,
+        };
+    }
     fc_stream *s;
     if (fc_stream_create(&srv->loop, srv->pool, id, src, &cfg, &srv->core_metrics.loop_lag_ms,
                          &s) != 0) {
@@ -267,8 +354,13 @@ static int add_stream(server *srv, const serve_opts *o, const fc_source_spec *sp
         fc_stream_free(s);
         return -1;
     }
-    fc_info("stream %s: %s %dx%d at %g fps (encode cap %g fps)", id, src->description, w, h,
-            fps, cfg.encode_fps);
+    if (cfg.detect.detector)
+        fc_info("stream %s: %s %dx%d at %g fps (encode cap %g fps), face detection at %g Hz", id,
+                src->description, w, h, fps, cfg.encode_fps, fc_stream_config_of(s)->detect.fps);
+    else
+        fc_info("stream %s: %s %dx%d at %g fps (encode cap %g fps)", id, src->description, w, h,
+                fps, cfg.encode_fps);
+    fc_stream_start(s);
     return 0;
 }
 
@@ -382,6 +474,18 @@ int fc_cmd_serve(int argc, char **argv)
         fc_error("out of memory registering metrics");
         goto out;
     }
+    bool any_detect = false;
+    for (int i = 0; i < total; i++)
+        any_detect |= specs[i].detect == 1 || (specs[i].detect < 0 && o.detect);
+    if (any_detect) {
+        char derr[512];
+        if (fc_face_detector_open(o.model, NULL, &srv.detector, derr, sizeof derr) != 0) {
+            fc_error("face detection needs a model: %s (scripts/fetch-models fetches it, or "
+                     "give --model PATH)",
+                     derr);
+            goto out;
+        }
+    }
     for (int i = 0; i < total; i++)
         if (add_stream(&srv, &o, &specs[i], i) != 0)
             goto out;
@@ -422,6 +526,7 @@ out:
     }
     fc_http_server_free(srv.http);
     fc_pool_destroy(srv.pool);
+    fc_face_detector_close(srv.detector);
     for (size_t i = 0; i < srv.streams.n; i++)
         fc_stream_free(srv.streams.v[i]);
     fc_stream_set_clear(&srv.streams);

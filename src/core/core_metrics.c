@@ -104,7 +104,7 @@ int fc_core_metrics_register(fc_core_metrics *cm, fc_metrics *m)
                               "CPU time used by the whole process.", process_cpu, cm);
     rc |= fc_metrics_register(m, "fc_cpu_seconds_total", FC_METRIC_COUNTER,
                               "CPU time per thread role: the loop thread, worker time per job "
-                              "role (source, encode, analysis, other), and worker time outside "
+                              "role (source, encode, analysis, view, other), and worker time outside "
                               "jobs.",
                               role_cpu, cm);
     rc |= fc_metrics_register(m, "fc_worker_thread_cpu_seconds_total", FC_METRIC_COUNTER,

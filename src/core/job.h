@@ -17,6 +17,7 @@ typedef enum {
     FC_ROLE_SOURCE = 0, /* producing raw frames: rendering, decoding */
     FC_ROLE_ENCODE,     /* compressing frames for subscribers */
     FC_ROLE_ANALYSIS,   /* inference and its pre/post-processing */
+    FC_ROLE_VIEW,       /* derived views of a frame: the PTZ crop */
     FC_ROLE_OTHER,
     FC_ROLE_COUNT
 } fc_role;

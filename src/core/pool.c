@@ -26,7 +26,7 @@ struct fc_pool {
 
 const char *fc_role_name(fc_role role)
 {
-    static const char *names[FC_ROLE_COUNT] = {"source", "encode", "analysis", "other"};
+    static const char *names[FC_ROLE_COUNT] = {"source", "encode", "analysis", "view", "other"};
     return role < FC_ROLE_COUNT ? names[role] : "other";
 }
 

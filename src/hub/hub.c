@@ -55,6 +55,7 @@ void fc_hub_remove(fc_sub *sub)
     hub->count--;
     hub->on_tier[sub->tier.tier]--;
     fc_queue_destroy(&sub->queue);
+    fc_event_unref(sub->event);
     free(sub);
 }
 
@@ -127,4 +128,55 @@ fc_frame *fc_sub_next(fc_sub *sub, uint64_t now_ns)
         retier(sub, now_ns);
     }
     return f;
+}
+
+fc_event *fc_event_new(const char *text, size_t len)
+{
+    fc_event *e = malloc(sizeof *e + FC_FRAME_HEADROOM + len);
+    if (!e)
+        return NULL;
+    e->refs = 1;
+    e->len = len;
+    memcpy(fc_event_text(e), text, len);
+    return e;
+}
+
+fc_event *fc_event_ref(fc_event *e)
+{
+    e->refs++;
+    return e;
+}
+
+void fc_event_unref(fc_event *e)
+{
+    if (e && --e->refs == 0)
+        free(e);
+}
+
+void fc_hub_publish_event(fc_hub *hub, fc_event *e)
+{
+    for (fc_sub *sub = hub->head; sub; sub = sub->next) {
+        bool was_idle = !fc_sub_has_work(sub);
+        if (sub->event) {
+            fc_event_unref(sub->event);
+            sub->events_replaced++;
+        }
+        sub->event = fc_event_ref(e);
+        if (was_idle && sub->wake)
+            sub->wake(sub, sub->ctx);
+    }
+}
+
+fc_event *fc_sub_next_event(fc_sub *sub)
+{
+    fc_event *e = sub->event;
+    sub->event = NULL;
+    if (e)
+        sub->events_sent++;
+    return e;
+}
+
+bool fc_sub_has_work(const fc_sub *sub)
+{
+    return sub->event || fc_queue_len(&sub->queue) > 0;
 }

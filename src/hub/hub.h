@@ -7,7 +7,12 @@
  * subscriber currently on T and wakes its transport; the transport pulls with
  * fc_sub_next() when its socket is writable. The hub tells its stream which
  * tiers are wanted right now (fc_hub_tier_mask), so a tier nobody is on is
- * never encoded. Loop thread only. */
+ * never encoded.
+ *
+ * Events (JSON text such as detection results) fan out the same way, but a
+ * subscriber keeps only the latest one it has not sent yet: events describe
+ * state, so a slow client skips stale ones instead of piling them up.
+ * Loop thread only. */
 #ifndef FC_HUB_HUB_H
 #define FC_HUB_HUB_H
 
@@ -25,6 +30,24 @@
 
 typedef struct fc_hub fc_hub;
 typedef struct fc_sub fc_sub;
+
+/* A JSON text event shared by every subscriber it is queued for. The text
+ * starts FC_FRAME_HEADROOM bytes into `buf`, so the transport can write its
+ * own framing in front without a copy. Refcounted on the loop thread. */
+typedef struct fc_event {
+    unsigned refs;
+    size_t len;
+    unsigned char buf[]; /* FC_FRAME_HEADROOM, then len bytes of text */
+} fc_event;
+
+/* A new event holding a copy of `text` (one reference), or NULL on OOM. */
+fc_event *fc_event_new(const char *text, size_t len);
+fc_event *fc_event_ref(fc_event *e);
+void fc_event_unref(fc_event *e);
+static inline unsigned char *fc_event_text(fc_event *e)
+{
+    return e->buf + FC_FRAME_HEADROOM;
+}
 /* Called when a subscriber's queue goes from empty to non-empty. */
 typedef void (*fc_sub_wake_fn)(fc_sub *sub, void *ctx);
 
@@ -44,6 +67,8 @@ struct fc_sub {
     bool sent_any;
     uint32_t last_id; /* newest frame id queued: ids only ever increase */
     uint64_t frames_sent, bytes_sent;
+    fc_event *event;         /* latest event not sent yet, or NULL */
+    uint64_t events_sent, events_replaced;
     fc_sub_wake_fn wake;
     void *ctx;
 };
@@ -73,6 +98,14 @@ unsigned fc_hub_tier_mask(const fc_hub *hub);
 /* Queues `f` (an encoded frame of tier f->tier) for its subscribers; the
  * caller keeps its own reference. */
 void fc_hub_publish(fc_hub *hub, fc_frame *f, uint64_t now_ns);
+
+/* Gives every subscriber a reference to `e` as its pending event (replacing
+ * an unsent older one) and wakes it. The caller keeps its reference. */
+void fc_hub_publish_event(fc_hub *hub, fc_event *e);
+/* The pending event with its reference, or NULL. */
+fc_event *fc_sub_next_event(fc_sub *sub);
+/* True when a frame or an event is waiting. */
+bool fc_sub_has_work(const fc_sub *sub);
 
 /* The next frame to send, with a reference the caller drops after writing;
  * NULL when the queue is empty. */

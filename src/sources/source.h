@@ -24,10 +24,13 @@
 /* A parsed --source spec: `TYPE:ARG[,key=value...]`.
  *
  *   synthetic:procedural
- *   synthetic:image=PATH,size=640x360,fps=15,id=lobby
+ *   synthetic:image=PATH,size=640x360,fps=15,id=lobby,detect=2,motion=0
  *
  * TYPE picks the kind of source (later: file, rtsp, v4l2). Keys every type
- * understands: id, size, fps, encode_fps, detect. */
+ * understands: id, size, fps, encode_fps, detect (`detect` or `detect=on`:
+ * face detection at the server's --detect-fps; `detect=F`: at F Hz;
+ * `detect=off`: none even with --detect). synthetic:image also takes
+ * motion=0 (a still picture: no pan or zoom) and motion=1 (the default). */
 typedef struct fc_source_spec {
     char type[16];
     char mode[16];                /* synthetic: "procedural" or "image" */
@@ -35,6 +38,9 @@ typedef struct fc_source_spec {
     char id[FC_ID_MAX];           /* "" = assigned (cam0, cam1, ...) */
     int width, height;            /* 0 = server default */
     double fps, encode_fps;       /* 0 = server default */
+    int detect;                   /* -1 = server default, 0 = off, 1 = on */
+    double detect_fps;            /* 0 = server default */
+    int still;                    /* image: 1 = no pan or zoom */
 } fc_source_spec;
 
 /* Returns 0, or -1 with a message naming the offending part in err. */

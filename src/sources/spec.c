@@ -53,6 +53,7 @@ static int valid_id(const char *id)
 int fc_source_spec_parse(const char *spec, fc_source_spec *out, char *err, size_t errlen)
 {
     memset(out, 0, sizeof *out);
+    out->detect = -1;
     const char *colon = strchr(spec, ':');
     if (!colon || colon == spec) {
         snprintf(err, errlen, "source spec '%s': expected TYPE:ARGS, e.g. synthetic:procedural",
@@ -119,6 +120,25 @@ int fc_source_spec_parse(const char *spec, fc_source_spec *out, char *err, size_
                          spec, val);
                 rc = -1;
             }
+        } else if (strcmp(key, "detect") == 0) {
+            if (!val || strcmp(val, "on") == 0) {
+                out->detect = 1;
+            } else if (strcmp(val, "off") == 0) {
+                out->detect = 0;
+            } else if (parse_rate(val, &out->detect_fps) == 0) {
+                out->detect = 1;
+            } else {
+                snprintf(err, errlen,
+                         "source spec '%s': detect '%s' must be on, off or a rate in (0, 240]",
+                         spec, val);
+                rc = -1;
+            }
+        } else if (strcmp(key, "motion") == 0 && val) {
+            if (strcmp(val, "0") != 0 && strcmp(val, "1") != 0) {
+                snprintf(err, errlen, "source spec '%s': motion '%s' must be 0 or 1", spec, val);
+                rc = -1;
+            }
+            out->still = strcmp(val, "0") == 0;
         } else {
             snprintf(err, errlen, "source spec '%s': unknown option '%s%s'", spec, key,
                      val ? "=..." : "");
@@ -128,6 +148,10 @@ int fc_source_spec_parse(const char *spec, fc_source_spec *out, char *err, size_
     free(args);
     if (rc == 0 && !out->mode[0]) {
         snprintf(err, errlen, "source spec '%s': say procedural or image=PATH", spec);
+        rc = -1;
+    }
+    if (rc == 0 && out->still && strcmp(out->mode, "image") != 0) {
+        snprintf(err, errlen, "source spec '%s': motion=0 needs image=PATH", spec);
         rc = -1;
     }
     return rc;

@@ -1,6 +1,7 @@
 #include "sources/synthetic.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +14,7 @@
 typedef struct synthetic {
     fc_source base;
     fc_frame *image; /* image mode: the picture, I420; NULL for procedural */
+    bool still;      /* image mode: hold the first frame's pan and zoom */
 } synthetic;
 
 /* 5x7 glyphs, one byte per row, bit 4 = leftmost column. */
@@ -167,7 +169,7 @@ static int synthetic_render(fc_source *src, uint32_t index, double t, fc_frame *
     if (!f)
         return -1;
     if (s->image) {
-        render_image(s->image, f, index, src->fps);
+        render_image(s->image, f, s->still ? 0 : index, src->fps);
         int scale = src->height >= 480 ? 2 : 1;
         burn_stamp(f, index, t, scale, 4 * scale, src->height - 12 * scale);
     } else {
@@ -208,8 +210,9 @@ int fc_synthetic_create(const fc_source_spec *spec, int width, int height, doubl
             free(s);
             return -1;
         }
-        snprintf(s->base.description, sizeof s->base.description, "synthetic:image=%s",
-                 spec->path);
+        snprintf(s->base.description, sizeof s->base.description, "synthetic:image=%s%s",
+                 spec->path, spec->still ? ",motion=0" : "");
+        s->still = spec->still;
     } else {
         snprintf(s->base.description, sizeof s->base.description, "synthetic:procedural");
     }

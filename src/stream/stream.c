@@ -1,13 +1,22 @@
 #include "stream/stream.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "analysis/motion.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "encode/jpeg.h"
+
+/* One view's way out: its hub and its per-tier encode stages. */
+typedef struct output {
+    fc_hub hub;
+    fc_stage encode_stage[FC_TIER_COUNT];
+    uint64_t frames_encoded[FC_TIER_COUNT];
+} output;
 
 struct fc_stream {
     char id[FC_ID_MAX];
@@ -15,7 +24,7 @@ struct fc_stream {
     fc_pool *pool;
     fc_source *src;
     fc_stream_config cfg;
-    fc_hub hub;
+    output out[FC_VIEW_COUNT];
 
     uv_timer_t timer;
     bool running;
@@ -26,10 +35,21 @@ struct fc_stream {
     uint64_t encode_period_ns, next_encode_ns;
 
     fc_stage render_stage;
-    fc_stage encode_stage[FC_TIER_COUNT];
     int inflight; /* jobs created (running or pending) and not yet freed */
     void (*shutdown_done)(fc_stream *, void *);
     void *shutdown_arg;
+
+    /* Detection (cfg.detect.detector != NULL). `motion` belongs to the
+     * running detect job (one at a time); the rest to the loop. */
+    bool detecting;
+    uint64_t detect_period_ns, next_detect_ns;
+    fc_stage detect_stage;
+    fc_motion *motion;
+    fc_tracker tracker;
+    int sent_count; /* the tracks as last sent in an event */
+    fc_track sent[FC_FACES_MAX];
+    fc_ptz ptz;
+    fc_stage ptz_stage;
 
     fc_stream_stats stats;
     uint64_t fps_window_start_ns, fps_window_frames;
@@ -51,13 +71,47 @@ typedef struct render_job {
 typedef struct encode_job {
     fc_job job;
     fc_stream *s;
+    fc_view view;
     fc_frame *raw;
     int tier, quality;
     fc_frame *out;
     char err[160];
 } encode_job;
 
+typedef struct detect_job {
+    fc_job job;
+    fc_stream *s;
+    fc_frame *raw;
+    bool skipped; /* motion gating: the scene has not changed */
+    int rc;
+    fc_faces faces;
+} detect_job;
+
+typedef struct ptz_job {
+    fc_job job;
+    fc_stream *s;
+    fc_frame *raw;
+    fc_rect view;
+    fc_frame *out;
+} ptz_job;
+
 static const double encode_ms_bounds[] = {0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 100};
+
+const char *fc_view_name(fc_view v)
+{
+    return v == FC_VIEW_PTZ ? "ptz" : "full";
+}
+
+int fc_view_parse(const char *name, fc_view *out)
+{
+    for (int v = 0; v < FC_VIEW_COUNT; v++) {
+        if (strcmp(name, fc_view_name((fc_view)v)) == 0) {
+            *out = (fc_view)v;
+            return 0;
+        }
+    }
+    return -1;
+}
 
 static void maybe_finish_shutdown(fc_stream *s)
 {
@@ -74,6 +128,21 @@ static void log_error(fc_stream *s, const char *what)
     if (fc_ratelimit_allow(&s->error_log, fc_now_ns(), NULL))
         fc_error("stream %s: %s (%llu errors so far)", s->id, what,
                  (unsigned long long)s->stats.errors);
+}
+
+/* A frame is due for a stage that runs at most every `period` when its due
+ * time has reached the stage's next slot (half a source period of slack
+ * absorbs jitter). Every frame is due when the source is no faster. */
+static bool rate_slot(const fc_stream *s, uint64_t period, uint64_t *next, uint64_t due_ns)
+{
+    if (period <= s->period_ns)
+        return true;
+    if (due_ns + s->period_ns / 2 < *next)
+        return false;
+    *next += period;
+    if (*next < due_ns)
+        *next = due_ns + period;
+    return true;
 }
 
 /* ---- encode ---- */
@@ -97,20 +166,21 @@ static void encode_done(fc_job *job)
 {
     encode_job *e = fc_container_of(job, encode_job, job);
     fc_stream *s = e->s;
-    fc_stage_finish(&s->encode_stage[e->tier], s->pool);
+    output *o = &s->out[e->view];
+    fc_stage_finish(&o->encode_stage[e->tier], s->pool);
     if (!e->out) {
         log_error(s, e->err);
     } else {
-        s->stats.frames_encoded[e->tier]++;
+        o->frames_encoded[e->tier]++;
         fc_histogram_observe(&s->encode_ms, (double)job->cpu_ns / 1e6);
         if (!s->shutting_down)
-            fc_hub_publish(&s->hub, e->out, fc_now_ns());
+            fc_hub_publish(&o->hub, e->out, fc_now_ns());
     }
     encode_free(e);
     maybe_finish_shutdown(s);
 }
 
-static void submit_encode(fc_stream *s, fc_frame *raw, int tier)
+static void submit_encode(fc_stream *s, fc_view view, fc_frame *raw, int tier)
 {
     encode_job *e = calloc(1, sizeof *e);
     if (!e) {
@@ -120,14 +190,194 @@ static void submit_encode(fc_stream *s, fc_frame *raw, int tier)
     e->job = (fc_job){.work = encode_work, .done = encode_done, .loop = s->loop,
                       .role = FC_ROLE_ENCODE};
     e->s = s;
+    e->view = view;
     e->raw = fc_frame_ref(raw);
     e->tier = tier;
     e->quality = s->cfg.quality[tier];
     s->inflight++;
-    fc_job *replaced = fc_stage_submit(&s->encode_stage[tier], s->pool, &e->job);
-    if (replaced) {
+    fc_job *replaced = fc_stage_submit(&s->out[view].encode_stage[tier], s->pool, &e->job);
+    if (replaced)
         encode_free(fc_container_of(replaced, encode_job, job));
+}
+
+/* Encodes `raw` once for every tier some subscriber of the view is on. */
+static void encode_for_view(fc_stream *s, fc_view view, fc_frame *raw)
+{
+    unsigned mask = fc_hub_tier_mask(&s->out[view].hub);
+    for (int t = 0; t < FC_TIER_COUNT; t++)
+        if (mask & (1u << t))
+            submit_encode(s, view, raw, t);
+}
+
+/* ---- PTZ view ---- */
+
+static void ptz_work(fc_job *job)
+{
+    ptz_job *p = fc_container_of(job, ptz_job, job);
+    if (fc_ptz_render(p->raw, p->view, &p->out) != 0)
+        p->out = NULL;
+}
+
+static void ptz_free(ptz_job *p)
+{
+    p->s->inflight--;
+    fc_frame_unref(p->raw);
+    fc_frame_unref(p->out);
+    free(p);
+}
+
+static void ptz_done(fc_job *job)
+{
+    ptz_job *p = fc_container_of(job, ptz_job, job);
+    fc_stream *s = p->s;
+    fc_stage_finish(&s->ptz_stage, s->pool);
+    s->stats.ptz_cpu_ns += job->cpu_ns;
+    if (!p->out)
+        log_error(s, "out of memory for a PTZ frame");
+    else if (!s->shutting_down)
+        encode_for_view(s, FC_VIEW_PTZ, p->out);
+    ptz_free(p);
+    maybe_finish_shutdown(s);
+}
+
+static void submit_ptz(fc_stream *s, fc_frame *raw)
+{
+    ptz_job *p = calloc(1, sizeof *p);
+    if (!p) {
+        log_error(s, "out of memory for a PTZ job");
+        return;
     }
+    p->job = (fc_job){.work = ptz_work, .done = ptz_done, .loop = s->loop, .role = FC_ROLE_VIEW};
+    p->s = s;
+    p->raw = fc_frame_ref(raw);
+    p->view = fc_ptz_step(&s->ptz, raw->timestamp);
+    s->inflight++;
+    fc_job *replaced = fc_stage_submit(&s->ptz_stage, s->pool, &p->job);
+    if (replaced)
+        ptz_free(fc_container_of(replaced, ptz_job, job));
+}
+
+/* ---- detection ---- */
+
+static void detect_work(fc_job *job)
+{
+    detect_job *d = fc_container_of(job, detect_job, job);
+    fc_stream *s = d->s;
+    const fc_frame *f = d->raw;
+    double threshold = s->cfg.detect.motion_threshold;
+    if (threshold > 0 && fc_motion_measure(s->motion, f->plane[0], f->stride[0]) < threshold) {
+        d->skipped = true;
+        return;
+    }
+    d->rc = fc_face_detect_i420(s->cfg.detect.detector, f->plane[0], f->stride[0], f->plane[1],
+                                f->stride[1], f->plane[2], f->stride[2], f->width, f->height,
+                                &d->faces);
+    if (threshold > 0 && d->rc == 0)
+        fc_motion_commit(s->motion);
+}
+
+static void detect_free(detect_job *d)
+{
+    d->s->inflight--;
+    fc_frame_unref(d->raw);
+    free(d);
+}
+
+/* Worth telling clients: a track came or went, or a box moved or resized by
+ * more than 2% of the picture's larger side. */
+static bool tracks_changed(fc_stream *s)
+{
+    const fc_tracker *t = &s->tracker;
+    if (t->count != s->sent_count)
+        return true;
+    float tol = 0.02f * (float)(s->src->width > s->src->height ? s->src->width : s->src->height);
+    for (int i = 0; i < t->count; i++) {
+        const fc_track *a = &t->track[i], *b = &s->sent[i];
+        if (a->id != b->id || fabsf(a->x - b->x) > tol || fabsf(a->y - b->y) > tol ||
+            fabsf(a->w - b->w) > tol || fabsf(a->h - b->h) > tol)
+            return true;
+    }
+    return false;
+}
+
+static json_t *track_json(const fc_track *k)
+{
+    json_t *kp = json_array();
+    for (int i = 0; i < FC_FACE_KEYPOINTS; i++)
+        json_array_append_new(kp, json_pack("[f, f]", round(k->last.keypoints[i].x * 10) / 10,
+                                            round(k->last.keypoints[i].y * 10) / 10));
+    return json_pack("{s:I, s:[f, f, f, f], s:f, s:o}", "id", (json_int_t)k->id, "box",
+                     round(k->x * 10) / 10, round(k->y * 10) / 10, round(k->w * 10) / 10,
+                     round(k->h * 10) / 10, "score", round(k->last.score * 1000) / 1000,
+                     "keypoints", kp);
+}
+
+static void publish_detections(fc_stream *s, const fc_frame *f)
+{
+    const fc_tracker *t = &s->tracker;
+    json_t *faces = json_array();
+    for (int i = 0; i < t->count; i++)
+        json_array_append_new(faces, track_json(&t->track[i]));
+    json_t *msg = json_pack("{s:s, s:I, s:f, s:o}", "type", "detections", "frame_id",
+                            (json_int_t)f->id, "timestamp", f->timestamp, "faces", faces);
+    char *text = msg ? json_dumps(msg, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+    json_decref(msg);
+    fc_event *e = text ? fc_event_new(text, strlen(text)) : NULL;
+    free(text);
+    if (!e) {
+        log_error(s, "out of memory for a detections event");
+        return;
+    }
+    for (int v = 0; v < FC_VIEW_COUNT; v++)
+        fc_hub_publish_event(&s->out[v].hub, e);
+    fc_event_unref(e);
+    s->stats.events++;
+    s->sent_count = t->count;
+    memcpy(s->sent, t->track, sizeof(fc_track) * (size_t)t->count);
+}
+
+static void detect_done(fc_job *job)
+{
+    detect_job *d = fc_container_of(job, detect_job, job);
+    fc_stream *s = d->s;
+    fc_stage_finish(&s->detect_stage, s->pool);
+    s->stats.analysis_cpu_ns += job->cpu_ns;
+    double now = d->raw->timestamp;
+    if (d->skipped) {
+        s->stats.inferences_skipped++;
+        fc_tracker_hold(&s->tracker, now);
+    } else if (d->rc != 0) {
+        log_error(s, "face detection failed");
+    } else {
+        s->stats.inferences++;
+        if (d->faces.count > 0)
+            s->stats.inferences_with_faces++;
+        fc_tracker_update(&s->tracker, &d->faces, now);
+    }
+    if (!s->shutting_down) {
+        fc_ptz_set_tracks(&s->ptz, &s->tracker, now);
+        if (tracks_changed(s))
+            publish_detections(s, d->raw);
+    }
+    detect_free(d);
+    maybe_finish_shutdown(s);
+}
+
+static void submit_detect(fc_stream *s, fc_frame *raw)
+{
+    detect_job *d = calloc(1, sizeof *d);
+    if (!d) {
+        log_error(s, "out of memory for a detect job");
+        return;
+    }
+    d->job = (fc_job){.work = detect_work, .done = detect_done, .loop = s->loop,
+                      .role = FC_ROLE_ANALYSIS};
+    d->s = s;
+    d->raw = fc_frame_ref(raw);
+    s->inflight++;
+    fc_job *replaced = fc_stage_submit(&s->detect_stage, s->pool, &d->job);
+    if (replaced)
+        detect_free(fc_container_of(replaced, detect_job, job));
 }
 
 /* ---- render ---- */
@@ -143,20 +393,6 @@ static void render_free(render_job *r)
     r->s->inflight--;
     fc_frame_unref(r->out);
     free(r);
-}
-
-/* Encode at most encode_fps: a frame is encoded when its due time has reached
- * the next encode slot (half a source period of slack absorbs jitter). */
-static bool encode_slot(fc_stream *s, uint64_t due_ns)
-{
-    if (s->encode_period_ns <= s->period_ns)
-        return true;
-    if (due_ns + s->period_ns / 2 < s->next_encode_ns)
-        return false;
-    s->next_encode_ns += s->encode_period_ns;
-    if (s->next_encode_ns < due_ns)
-        s->next_encode_ns = due_ns + s->encode_period_ns;
-    return true;
 }
 
 static void count_produced(fc_stream *s, uint64_t now)
@@ -180,12 +416,14 @@ static void render_done(fc_job *job)
         log_error(s, "source failed to produce a frame");
     } else if (!s->shutting_down) {
         count_produced(s, fc_now_ns());
-        if (encode_slot(s, r->due_ns)) {
-            unsigned mask = fc_hub_tier_mask(&s->hub);
-            for (int t = 0; t < FC_TIER_COUNT; t++)
-                if (mask & (1u << t))
-                    submit_encode(s, r->out, t);
-        } else {
+        if (s->detecting && rate_slot(s, s->detect_period_ns, &s->next_detect_ns, r->due_ns))
+            submit_detect(s, r->out);
+        bool viewers = s->out[FC_VIEW_FULL].hub.count + s->out[FC_VIEW_PTZ].hub.count > 0;
+        if (viewers && rate_slot(s, s->encode_period_ns, &s->next_encode_ns, r->due_ns)) {
+            encode_for_view(s, FC_VIEW_FULL, r->out);
+            if (s->out[FC_VIEW_PTZ].hub.count > 0)
+                submit_ptz(s, r->out);
+        } else if (viewers) {
             s->stats.frames_not_encoded++;
         }
     }
@@ -236,13 +474,16 @@ static void schedule_tick(fc_stream *s, uint64_t now)
     uv_timer_start(&s->timer, on_tick, (wait_ns + 999999) / 1000000, 0);
 }
 
-/* The rate the source must run at for its consumers: today subscribers, who
- * need encode_fps. Later consumers (detection) add their own rates here. */
+/* The rate the source must run at for its consumers: subscribers of either
+ * view need encode_fps; detection, whenever it is on, needs detect_fps. */
 static double needed_fps(const fc_stream *s)
 {
-    if (s->hub.count == 0)
-        return 0;
-    return s->cfg.encode_fps < s->cfg.fps ? s->cfg.encode_fps : s->cfg.fps;
+    double need = 0;
+    if (s->out[FC_VIEW_FULL].hub.count + s->out[FC_VIEW_PTZ].hub.count > 0)
+        need = s->cfg.encode_fps;
+    if (s->detecting && s->cfg.detect.fps > need)
+        need = s->cfg.detect.fps;
+    return need < s->cfg.fps ? need : s->cfg.fps;
 }
 
 static void update_demand(fc_stream *s)
@@ -266,10 +507,11 @@ static void update_demand(fc_stream *s)
         s->running = true;
         s->next_due_ns = now;
         s->next_encode_ns = now;
+        s->next_detect_ns = now;
         s->fps_window_start_ns = now;
         s->fps_window_frames = 0;
-        fc_info("stream %s: source running at %.3g fps", s->id, need);
     }
+    fc_info("stream %s: source running at %.3g fps", s->id, need);
     schedule_tick(s, now);
 }
 
@@ -291,15 +533,39 @@ int fc_stream_create(fc_loop *loop, fc_pool *pool, const char *id, fc_source *sr
     if (s->cfg.encode_fps <= 0 || s->cfg.encode_fps > s->cfg.fps)
         s->cfg.encode_fps = s->cfg.fps;
     s->encode_period_ns = (uint64_t)(1e9 / s->cfg.encode_fps);
+    s->detecting = s->cfg.detect.detector != NULL;
+    if (s->detecting) {
+        if (s->cfg.detect.fps <= 0)
+            s->cfg.detect.fps = 2;
+        if (s->cfg.detect.fps > s->cfg.fps)
+            s->cfg.detect.fps = s->cfg.fps;
+        s->detect_period_ns = (uint64_t)(1e9 / s->cfg.detect.fps);
+        if (fc_motion_new(src->width, src->height, &s->motion) != 0) {
+            fc_source_destroy(src);
+            free(s);
+            return -1;
+        }
+        fc_tracker_init(&s->tracker, &s->cfg.detect.tracker);
+        fc_ptz_init(&s->ptz, &s->cfg.detect.ptz, src->width, src->height);
+    }
     s->loop_lag = loop_lag;
     s->error_log = (fc_ratelimit)FC_RATELIMIT_INIT(5);
-    fc_hub_init(&s->hub, s->id);
+    for (int v = 0; v < FC_VIEW_COUNT; v++) {
+        char name[FC_ID_MAX + 8];
+        snprintf(name, sizeof name, v == FC_VIEW_FULL ? "%s" : "%s (ptz)", s->id);
+        fc_hub_init(&s->out[v].hub, name);
+    }
     fc_histogram_init(&s->encode_ms, encode_ms_bounds,
                       (int)(sizeof encode_ms_bounds / sizeof *encode_ms_bounds));
     uv_timer_init(&loop->uv, &s->timer);
     s->timer.data = s;
     *out = s;
     return 0;
+}
+
+void fc_stream_start(fc_stream *s)
+{
+    update_demand(s);
 }
 
 static void on_timer_closed(uv_handle_t *h)
@@ -314,14 +580,20 @@ void fc_stream_shutdown(fc_stream *s, void (*done)(fc_stream *s, void *arg), voi
     s->shutting_down = true;
     s->shutdown_done = done;
     s->shutdown_arg = arg;
-    fc_hub_destroy(&s->hub);
+    for (int v = 0; v < FC_VIEW_COUNT; v++)
+        fc_hub_destroy(&s->out[v].hub);
     update_demand(s);
     fc_job *j;
     if ((j = fc_stage_cancel_pending(&s->render_stage)))
         render_free(fc_container_of(j, render_job, job));
-    for (int t = 0; t < FC_TIER_COUNT; t++)
-        if ((j = fc_stage_cancel_pending(&s->encode_stage[t])))
-            encode_free(fc_container_of(j, encode_job, job));
+    if ((j = fc_stage_cancel_pending(&s->detect_stage)))
+        detect_free(fc_container_of(j, detect_job, job));
+    if ((j = fc_stage_cancel_pending(&s->ptz_stage)))
+        ptz_free(fc_container_of(j, ptz_job, job));
+    for (int v = 0; v < FC_VIEW_COUNT; v++)
+        for (int t = 0; t < FC_TIER_COUNT; t++)
+            if ((j = fc_stage_cancel_pending(&s->out[v].encode_stage[t])))
+                encode_free(fc_container_of(j, encode_job, job));
     uv_close((uv_handle_t *)&s->timer, on_timer_closed);
 }
 
@@ -330,15 +602,16 @@ void fc_stream_free(fc_stream *s)
     if (!s)
         return;
     fc_source_destroy(s->src);
+    fc_motion_free(s->motion);
     free(s);
 }
 
-int fc_stream_subscribe(fc_stream *s, const fc_sub_opts *opts, fc_sub_wake_fn wake, void *ctx,
-                        fc_sub **out)
+int fc_stream_subscribe(fc_stream *s, fc_view view, const fc_sub_opts *opts, fc_sub_wake_fn wake,
+                        void *ctx, fc_sub **out)
 {
-    if (s->shutting_down)
+    if (s->shutting_down || (view == FC_VIEW_PTZ && !s->detecting))
         return -1;
-    if (fc_hub_add(&s->hub, opts, wake, ctx, out) != 0)
+    if (fc_hub_add(&s->out[view].hub, opts, wake, ctx, out) != 0)
         return -1;
     update_demand(s);
     return 0;
@@ -367,7 +640,12 @@ const fc_stream_config *fc_stream_config_of(const fc_stream *s)
 
 const fc_hub *fc_stream_hub(const fc_stream *s)
 {
-    return &s->hub;
+    return &s->out[FC_VIEW_FULL].hub;
+}
+
+const fc_hub *fc_stream_view_hub(const fc_stream *s, fc_view view)
+{
+    return &s->out[view].hub;
 }
 
 bool fc_stream_running(const fc_stream *s)
@@ -375,13 +653,34 @@ bool fc_stream_running(const fc_stream *s)
     return s->running;
 }
 
+bool fc_stream_detecting(const fc_stream *s)
+{
+    return s->detecting;
+}
+
+const fc_tracker *fc_stream_tracker(const fc_stream *s)
+{
+    return s->detecting ? &s->tracker : NULL;
+}
+
+fc_rect fc_stream_ptz_view(const fc_stream *s)
+{
+    return s->ptz.view;
+}
+
 void fc_stream_get_stats(const fc_stream *s, fc_stream_stats *out)
 {
     *out = s->stats;
     out->render_coalesced = s->render_stage.coalesced;
+    out->detect_coalesced = s->detect_stage.coalesced;
+    out->ptz_coalesced = s->ptz_stage.coalesced;
     out->encode_coalesced = 0;
-    for (int t = 0; t < FC_TIER_COUNT; t++)
-        out->encode_coalesced += s->encode_stage[t].coalesced;
+    for (int v = 0; v < FC_VIEW_COUNT; v++) {
+        for (int t = 0; t < FC_TIER_COUNT; t++) {
+            out->encode_coalesced += s->out[v].encode_stage[t].coalesced;
+            out->frames_encoded[v][t] = s->out[v].frames_encoded[t];
+        }
+    }
 }
 
 const fc_histogram *fc_stream_encode_ms(const fc_stream *s)

@@ -31,9 +31,58 @@ STREAM_FAMILY(produced, st->frames_produced)
 STREAM_FAMILY(not_encoded, st->frames_not_encoded)
 STREAM_FAMILY(source_fps, st->measured_fps)
 STREAM_FAMILY(running, fc_stream_running(s))
-STREAM_FAMILY(subscribers, fc_stream_hub(s)->count)
-STREAM_FAMILY(drops, fc_stream_hub(s)->drops)
+STREAM_FAMILY(drops, fc_stream_view_hub(s, FC_VIEW_FULL)->drops +
+                        fc_stream_view_hub(s, FC_VIEW_PTZ)->drops)
 STREAM_FAMILY(errors, st->errors)
+
+typedef double (*detect_fn)(const fc_stream *s, const fc_stream_stats *st);
+
+/* Detection families have samples only for streams that detect. */
+static void each_detecting(fc_metrics_out *out, const fc_stream_set *set, detect_fn fn)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        if (!fc_stream_detecting(set->v[i]))
+            continue;
+        fc_stream_stats st;
+        fc_stream_get_stats(set->v[i], &st);
+        char labels[96];
+        snprintf(labels, sizeof labels, "stream=\"%s\"", fc_stream_id(set->v[i]));
+        fc_metrics_sample(out, labels, fn(set->v[i], &st));
+    }
+}
+
+#define DETECT_FAMILY(fname, expr)                                                               \
+    static double fname##_value(const fc_stream *s, const fc_stream_stats *st)                  \
+    {                                                                                            \
+        (void)s;                                                                                 \
+        (void)st;                                                                                \
+        return (double)(expr);                                                                   \
+    }                                                                                            \
+    static void fname(fc_metrics_out *out, void *ctx)                                            \
+    {                                                                                            \
+        each_detecting(out, ctx, fname##_value);                                                 \
+    }
+
+DETECT_FAMILY(inferences, st->inferences)
+DETECT_FAMILY(inferences_faces, st->inferences_with_faces)
+DETECT_FAMILY(inferences_skipped, st->inferences_skipped)
+DETECT_FAMILY(analysis_cpu, (double)st->analysis_cpu_ns / 1e9)
+DETECT_FAMILY(ptz_cpu, (double)st->ptz_cpu_ns / 1e9)
+DETECT_FAMILY(detect_events, st->events)
+DETECT_FAMILY(tracks, fc_stream_tracker(s)->count)
+
+static void subscribers(fc_metrics_out *out, void *ctx)
+{
+    const fc_stream_set *set = ctx;
+    for (size_t i = 0; i < set->n; i++) {
+        for (int v = 0; v < FC_VIEW_COUNT; v++) {
+            char labels[128];
+            snprintf(labels, sizeof labels, "stream=\"%s\",view=\"%s\"",
+                     fc_stream_id(set->v[i]), fc_view_name((fc_view)v));
+            fc_metrics_sample(out, labels, (double)fc_stream_view_hub(set->v[i], v)->count);
+        }
+    }
+}
 
 static void encoded(fc_metrics_out *out, void *ctx)
 {
@@ -41,11 +90,14 @@ static void encoded(fc_metrics_out *out, void *ctx)
     for (size_t i = 0; i < set->n; i++) {
         fc_stream_stats st;
         fc_stream_get_stats(set->v[i], &st);
-        for (int t = 0; t < FC_TIER_COUNT; t++) {
-            char labels[128];
-            snprintf(labels, sizeof labels, "stream=\"%s\",tier=\"%s\"",
-                     fc_stream_id(set->v[i]), fc_tier_name((fc_tier)t));
-            fc_metrics_sample(out, labels, (double)st.frames_encoded[t]);
+        for (int v = 0; v < FC_VIEW_COUNT; v++) {
+            for (int t = 0; t < FC_TIER_COUNT; t++) {
+                char labels[160];
+                snprintf(labels, sizeof labels, "stream=\"%s\",view=\"%s\",tier=\"%s\"",
+                         fc_stream_id(set->v[i]), fc_view_name((fc_view)v),
+                         fc_tier_name((fc_tier)t));
+                fc_metrics_sample(out, labels, (double)st.frames_encoded[v][t]);
+            }
         }
     }
 }
@@ -61,6 +113,14 @@ static void coalesced(fc_metrics_out *out, void *ctx)
         fc_metrics_sample(out, labels, (double)st.render_coalesced);
         snprintf(labels, sizeof labels, "stream=\"%s\",stage=\"encode\"", fc_stream_id(set->v[i]));
         fc_metrics_sample(out, labels, (double)st.encode_coalesced);
+        if (fc_stream_detecting(set->v[i])) {
+            snprintf(labels, sizeof labels, "stream=\"%s\",stage=\"detect\"",
+                     fc_stream_id(set->v[i]));
+            fc_metrics_sample(out, labels, (double)st.detect_coalesced);
+            snprintf(labels, sizeof labels, "stream=\"%s\",stage=\"ptz\"",
+                     fc_stream_id(set->v[i]));
+            fc_metrics_sample(out, labels, (double)st.ptz_coalesced);
+        }
     }
 }
 
@@ -79,16 +139,19 @@ typedef enum { SUB_DEPTH, SUB_DROPS, SUB_SENT, SUB_BYTES } sub_field;
 static void each_sub(fc_metrics_out *out, const fc_stream_set *set, sub_field field)
 {
     for (size_t i = 0; i < set->n; i++) {
-        for (const fc_sub *sub = fc_stream_hub(set->v[i])->head; sub; sub = sub->next) {
-            char labels[160];
-            snprintf(labels, sizeof labels, "stream=\"%s\",subscriber=\"%llu\",tier=\"%s\"",
-                     fc_stream_id(set->v[i]), (unsigned long long)sub->serial,
-                     fc_tier_name(sub->tier.tier));
+        for (int view = 0; view < FC_VIEW_COUNT; view++) {
+        for (const fc_sub *sub = fc_stream_view_hub(set->v[i], view)->head; sub; sub = sub->next) {
+            char labels[192];
+            /* Full-view subscribers keep the label set they always had. */
+            snprintf(labels, sizeof labels, "stream=\"%s\",%ssubscriber=\"%llu\",tier=\"%s\"",
+                     fc_stream_id(set->v[i]), view == FC_VIEW_PTZ ? "view=\"ptz\"," : "",
+                     (unsigned long long)sub->serial, fc_tier_name(sub->tier.tier));
             double v = field == SUB_DEPTH   ? (double)fc_queue_len(&sub->queue)
                        : field == SUB_DROPS ? (double)sub->queue.dropped
                        : field == SUB_SENT  ? (double)sub->frames_sent
                                             : (double)sub->bytes_sent;
             fc_metrics_sample(out, labels, v);
+        }
         }
     }
 }
@@ -133,7 +196,7 @@ int fc_stream_metrics_register(fc_metrics *m, const fc_stream_set *streams)
                               "1 while the source runs (somebody consumes the stream).", running,
                               ctx);
     rc |= fc_metrics_register(m, "fc_stream_subscribers", FC_METRIC_GAUGE,
-                              "WebSocket subscribers of the stream.", subscribers, ctx);
+                              "WebSocket subscribers of the stream, per view.", subscribers, ctx);
     rc |= fc_metrics_register(m, "fc_stream_drops_total", FC_METRIC_COUNTER,
                               "Frames dropped from full subscriber queues.", drops, ctx);
     rc |= fc_metrics_register(m, "fc_stream_errors_total", FC_METRIC_COUNTER,
@@ -149,5 +212,23 @@ int fc_stream_metrics_register(fc_metrics *m, const fc_stream_set *streams)
     rc |= fc_metrics_register(m, "fc_subscriber_bytes_sent_total", FC_METRIC_COUNTER,
                               "Bytes (header and payload) written to a subscriber.", sub_bytes,
                               ctx);
+    rc |= fc_metrics_register(m, "fc_detect_inferences_total", FC_METRIC_COUNTER,
+                              "Face detector runs.", inferences, ctx);
+    rc |= fc_metrics_register(m, "fc_detect_inferences_with_faces_total", FC_METRIC_COUNTER,
+                              "Face detector runs that found at least one face.",
+                              inferences_faces, ctx);
+    rc |= fc_metrics_register(m, "fc_detect_skipped_total", FC_METRIC_COUNTER,
+                              "Detection slots skipped by motion gating (scene unchanged).",
+                              inferences_skipped, ctx);
+    rc |= fc_metrics_register(m, "fc_detect_cpu_seconds_total", FC_METRIC_COUNTER,
+                              "Worker CPU of the stream's detection: motion check and inference.",
+                              analysis_cpu, ctx);
+    rc |= fc_metrics_register(m, "fc_detect_events_total", FC_METRIC_COUNTER,
+                              "Detections events sent to the stream's subscribers.",
+                              detect_events, ctx);
+    rc |= fc_metrics_register(m, "fc_detect_tracks", FC_METRIC_GAUGE,
+                              "Faces tracked in the stream now.", tracks, ctx);
+    rc |= fc_metrics_register(m, "fc_ptz_cpu_seconds_total", FC_METRIC_COUNTER,
+                              "Worker CPU of the stream's PTZ view crop and scale.", ptz_cpu, ctx);
     return rc ? -1 : 0;
 }

@@ -123,7 +123,7 @@ static void on_sub_wake(fc_sub *sub, void *ctx)
     lws_callback_on_writable(ss->wsi);
 }
 
-static int parse_ws_options(session *ss, fc_sub_opts *opts)
+static int parse_ws_options(session *ss, fc_sub_opts *opts, fc_view *view)
 {
     char arg[256];
     for (int i = 0; lws_hdr_copy_fragment(ss->wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i) > 0;
@@ -151,8 +151,14 @@ static int parse_ws_options(session *ss, fc_sub_opts *opts)
                 return -1;
             }
             opts->queue = (size_t)n;
+        } else if (strcmp(arg, "view") == 0) {
+            if (fc_view_parse(val, view) != 0) {
+                refuse(ss, CLOSE_BAD_REQUEST, "bad view '%s': use full or ptz", val);
+                return -1;
+            }
         } else {
-            refuse(ss, CLOSE_BAD_REQUEST, "unknown option '%s' (known: quality, queue)", arg);
+            refuse(ss, CLOSE_BAD_REQUEST, "unknown option '%s' (known: quality, queue, view)",
+                   arg);
             return -1;
         }
     }
@@ -198,11 +204,19 @@ static void ws_established(session *ss)
         return;
     }
     fc_sub_opts opts = {.auto_tier = true, .tier = FC_TIER_HIGH, .queue = srv->cfg.queue_default};
-    if (parse_ws_options(ss, &opts) != 0) {
+    fc_view view = FC_VIEW_FULL;
+    if (parse_ws_options(ss, &opts, &view) != 0) {
         srv->ws_refused++;
         return;
     }
-    if (fc_stream_subscribe(s, &opts, on_sub_wake, ss, &ss->sub) != 0) {
+    if (view == FC_VIEW_PTZ && !fc_stream_detecting(s)) {
+        srv->ws_refused++;
+        refuse(ss, CLOSE_BAD_REQUEST,
+               "stream '%s' has no detection, so no ptz view (--detect or detect= in its spec)",
+               id);
+        return;
+    }
+    if (fc_stream_subscribe(s, view, &opts, on_sub_wake, ss, &ss->sub) != 0) {
         srv->ws_refused++;
         refuse(ss, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "cannot subscribe to '%s'", id);
         return;
@@ -211,11 +225,12 @@ static void ws_established(session *ss)
     srv->ws_accepted++;
     const fc_source *src = fc_stream_source(s);
     const fc_stream_config *cfg = fc_stream_config_of(s);
-    queue_json(ss, json_pack("{s:s, s:s, s:s, s:i, s:i, s:f, s:s, s:i}", "type", "hello",
-                             "stream", id, "codec", "jpeg", "width", src->width, "height",
-                             src->height, "fps", cfg->encode_fps, "quality",
+    queue_json(ss, json_pack("{s:s, s:s, s:s, s:i, s:i, s:f, s:s, s:i, s:s, s:b}", "type",
+                             "hello", "stream", id, "codec", "jpeg", "width", src->width,
+                             "height", src->height, "fps", cfg->encode_fps, "quality",
                              opts.auto_tier ? "auto" : fc_tier_name(opts.tier), "queue",
-                             (int)opts.queue));
+                             (int)opts.queue, "view", fc_view_name(view), "detection",
+                             fc_stream_detecting(s)));
 }
 
 static int ws_writeable(session *ss)
@@ -244,6 +259,17 @@ static int ws_writeable(session *ss)
     }
     if (!ss->sub)
         return 0;
+    /* Events first: they are small and describe the frames about to go. */
+    fc_event *e = fc_sub_next_event(ss->sub);
+    if (e) {
+        int n = lws_write(ss->wsi, fc_event_text(e), e->len, LWS_WRITE_TEXT);
+        fc_event_unref(e);
+        if (n < 0)
+            return -1;
+        if (ss->held || fc_sub_has_work(ss->sub))
+            lws_callback_on_writable(ss->wsi);
+        return 0;
+    }
     fc_frame *f = ss->held ? ss->held : fc_sub_next(ss->sub, fc_now_ns());
     ss->held = NULL;
     if (!f)
@@ -264,7 +290,7 @@ static int ws_writeable(session *ss)
     fc_frame_unref(f);
     if (n < 0)
         return -1;
-    if (fc_queue_len(&ss->sub->queue) > 0)
+    if (fc_sub_has_work(ss->sub))
         lws_callback_on_writable(ss->wsi);
     return 0;
 }

@@ -1,6 +1,7 @@
 /* fc_http_server: libwebsockets on an fc_loop's libuv loop.
  *
- *   GET /ws/streams/{id}[?quality=auto|high|medium|low&queue=N]   video (WebSocket)
+ *   GET /ws/streams/{id}[?quality=auto|high|medium|low&queue=N&view=full|ptz]
+ *                                                               video and events (WebSocket)
  *   GET /healthz, /api/streams, /metrics                        HTTP
  *   GET /...                                                    files under web root
  *
