@@ -4,7 +4,7 @@ BUILD ?= build
 ASAN_BUILD ?= build-asan
 HOST ?= 127.0.0.1
 PORT ?= 8080
-RUN_ARGS ?= --synthetic 3 --source synthetic:image=tests/fixtures/face-astronaut.png
+RUN_ARGS ?= --synthetic 3 --source synthetic:image=tests/fixtures/face-astronaut.png,detect
 
 .PHONY: all deps build run test sanitize bench clean format
 

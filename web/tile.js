@@ -33,6 +33,7 @@ export class Tile {
     this.out = {
       id: q('.o-id'), state: q('.o-state'), size: q('.v-size'), fps: q('.v-fps'),
       latency: q('.v-latency'), dropped: q('.v-dropped'), tier: q('.v-tier'), frames: q('.v-frames'),
+      faces: q('.v-faces'), facesStat: q('.faces-stat'),
     };
     this.pauseButton = q('.b-pause');
     this.enlargeButton = q('.b-enlarge');
@@ -64,6 +65,7 @@ export class Tile {
   }
 
   resetCounters() {
+    this.faces = []; // latest detections: [{id, box: [x, y, w, h], score, keypoints}]
     this.frames = 0; // received on this connection
     this.painted = 0;
     this.dropped = 0; // gaps in frame ids on this connection
@@ -160,6 +162,12 @@ export class Tile {
       // The tier the following frames are in (docs/protocol.md).
       this.currentTier = msg.tier;
       this.render();
+    } else if (msg.type === 'detections' && Array.isArray(msg.faces)) {
+      // Sent when the tracked faces change; boxes are in full-frame pixels,
+      // which is the canvas's own coordinate space for the full view.
+      this.faces = msg.faces;
+      this.el.dataset.faces = JSON.stringify(msg.faces.map((f) => ({ id: f.id, box: f.box })));
+      this.render();
     } else if (msg.type === 'error') {
       this.errorMessage = msg.message;
       this.setState('error');
@@ -183,6 +191,7 @@ export class Tile {
       this.setCanvasSize(bitmap.width, bitmap.height);
       this.ctx.drawImage(bitmap, 0, 0);
       bitmap.close();
+      this.drawFaces();
       // Same-host assumption: the browser's clock and the server's capture
       // clock are the same clock (or NTP-close); see docs/viewer.md.
       this.tickLatency.push(Date.now() - f.ts * 1000);
@@ -192,6 +201,22 @@ export class Tile {
     const next = this.next;
     this.next = null;
     if (next) this.decode(next);
+  }
+
+  // Boxes and track ids over the picture, redrawn on every painted frame.
+  drawFaces() {
+    const ctx = this.ctx;
+    const line = Math.max(2, Math.round(this.canvas.width / 240));
+    ctx.lineWidth = line;
+    ctx.font = `${6 * line}px system-ui, sans-serif`;
+    ctx.textBaseline = 'bottom';
+    for (const f of this.faces) {
+      const [x, y, w, h] = f.box;
+      ctx.strokeStyle = '#39ff14';
+      ctx.strokeRect(x, y, w, h);
+      ctx.fillStyle = '#39ff14';
+      ctx.fillText(`#${f.id}`, x, Math.max(y - line, 6 * line));
+    }
   }
 
   setCanvasSize(w, h) {
@@ -260,6 +285,10 @@ export class Tile {
     o.tier.textContent = this.currentTier && this.currentTier !== asked ? `${asked}→${this.currentTier}` : asked;
     o.frames.textContent = String(this.frames);
     o.frames.title = `${this.painted} painted, ${this.skipped} skipped while a decode was busy`;
+    o.facesStat.hidden = !(this.hello && this.hello.detection);
+    o.faces.textContent = this.faces.length
+      ? `${this.faces.length} (${this.faces.map((f) => `#${f.id}`).join(' ')})`
+      : '0';
   }
 
   remove() {

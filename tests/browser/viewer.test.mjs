@@ -14,8 +14,8 @@ import { Server, FIXTURES, sleep, until } from '../lib/server.mjs';
 const ARTIFACTS = process.env.FRAMECAST_ARTIFACTS || 'build';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 // Small streams so two cores keep up: two procedural cameras and one that
-// pans over a photo.
-const ARGS = ['--synthetic', '2', '--source', `synthetic:image=${FIXTURES}face-astronaut.png`,
+// pans over a photo with face detection on.
+const ARGS = ['--synthetic', '2', '--source', `synthetic:image=${FIXTURES}face-astronaut.png,detect`,
   '--size', '320x180', '--fps', '15'];
 // Flags that keep Chromium from talking to anything but the page's server.
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run',
@@ -73,6 +73,26 @@ test('viewer page in headless Chromium', { timeout: 120000 }, async (t) => {
         { timeoutMs: 10000, what: 'every tile live' });
       await until(async () => (await canvasColours(page)).every((n) => n > 8),
         { timeoutMs: 10000, what: 'a non-uniform picture on every canvas' });
+    });
+
+    await t.test('the face stream shows boxes and track ids from detection events', async () => {
+      const face = ids[2];
+      const sel = `.tile[data-stream="${face}"]`;
+      await until(async () => /^1 \(#\d+\)$/.test(await page.$eval(`${sel} .v-faces`, (e) => e.textContent)),
+        { timeoutMs: 10000, what: 'one tracked face in the overlay' });
+      // Shown only for streams with detection.
+      assert.equal(await page.isVisible(`${sel} .faces-stat`), true);
+      assert.equal(await page.isVisible(`.tile[data-stream="${ids[0]}"] .faces-stat`), false);
+      // The box is drawn: the middle of its left edge is the box colour on the
+      // canvas (sampled after a fresh paint).
+      await until(async () => page.$eval(sel, (el) => {
+        const [f] = JSON.parse(el.dataset.faces || '[]');
+        if (!f) return false;
+        const c = el.querySelector('.frame');
+        const [x, y, , h] = f.box;
+        const d = c.getContext('2d').getImageData(Math.round(x), Math.round(y + h / 2), 1, 1).data;
+        return d[0] < 120 && d[1] > 200 && d[2] < 120; // #39ff14
+      }), { timeoutMs: 5000, what: 'a green box edge on the face' });
     });
 
     await t.test('overlay counters advance and fps is above 0', async () => {
