@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "app/cli.h"
 #include "app/commands.h"
 #include "core/clock.h"
 #include "tools/child.h"
@@ -51,8 +52,8 @@ typedef struct bench_opts {
 } bench_opts;
 
 enum { ROLE_LOOP, ROLE_SOURCE, ROLE_ENCODE, ROLE_ANALYSIS, ROLE_OTHER, ROLE_OVERHEAD, ROLES };
-static const char *const role_names[ROLES] = {"loop", "source", "encode",
-                                              "analysis", "other", "worker_overhead"};
+static const char *const role_names[ROLES] = {"loop",     "source", "encode",
+                                              "analysis", "other",  "worker_overhead"};
 
 typedef struct bench_result {
     double window_s;
@@ -93,75 +94,56 @@ typedef struct scenario {
 
 static void usage(FILE *out)
 {
-    fprintf(out,
-            "usage: framecast bench [OPTIONS]\n"
-            "       framecast bench --encode-only [--size WxH] [--frames N]\n"
-            "       framecast bench [OPTIONS] --compare \"ARGS A\" \"ARGS B\" [--rounds R]\n\n"
-            "Starts `framecast serve` as a child with N synthetic cameras, subscribes M\n"
-            "clients per camera from this process, waits --warmup seconds, then measures\n"
-            "--seconds: server CPU (%% of one core) in total and per thread role (loop,\n"
-            "sources, encode workers, analysis, worker overhead), fps in and out (per\n"
-            "subscriber min and median), encode ms p50/p99, drops, RSS, capture→receive\n"
-            "latency, server CPU per delivered frame, and the overhead ratio: server CPU\n"
-            "divided by what bare libturbojpeg needs for the same encodes of the same\n"
-            "frames (the encode floor, measured first in this process).\n\n"
-            "  --cameras N          synthetic cameras (default 1)\n"
-            "  --size WxH           frame size (default 1280x720)\n"
-            "  --fps F              camera frame rate (default 30)\n"
-            "  --encode-fps F       cap on encodes per second (default = fps)\n"
-            "  --subscribers M      subscribers per camera (default 1; 0 = nobody watches)\n"
-            "  --stall K            of those, K stop reading after the handshake (default 0)\n"
-            "  --quality Q          what subscribers ask for: auto, high, medium, low\n"
-            "                       (default auto)\n"
-            "  --jpeg-quality H,M,L JPEG quality of the tiers (default 85,75,60)\n"
-            "  --workers N          server worker threads (default: the server's)\n"
-            "  --seconds S          measurement window (default 10)\n"
-            "  --warmup S           settling time before the window (default 2)\n"
-            "  --json               print the results as JSON on stdout\n"
-            "  --encode-only        measure only the encode floor for --size and exit\n"
-            "  --frames N           frames the floor renders and encodes (default 60)\n"
-            "  --compare A B        run two configurations, each a string of the options\n"
-            "                       above (split at spaces) applied over the rest of the\n"
-            "                       command line, alternately --rounds times; print\n"
-            "                       medians and B/A ratios\n"
-            "  --rounds R           A/B pairs for --compare (default 3)\n"
-            "  -h, --help           this text\n\n"
-            "The bench process's own CPU (the clients) is reported separately; on a small\n"
-            "machine it competes with the server for cores, so compare like with like.\n");
-}
-
-static int bad(const char *flag, const char *value, const char *why)
-{
-    fprintf(stderr, "framecast bench: bad %s '%s': %s (see --help)\n", flag, value, why);
-    return 2;
-}
-
-static int parse_long(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_double(const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (!*s || *end || !(v >= lo && v <= hi))
-        return -1;
-    *out = v;
-    return 0;
+    fprintf(out, "usage: framecast bench [OPTIONS]\n"
+                 "       framecast bench --encode-only [--size WxH] [--frames N]\n"
+                 "       framecast bench [OPTIONS] --compare \"ARGS A\" \"ARGS B\" [--rounds R]\n\n"
+                 "Starts `framecast serve` as a child with N synthetic cameras, subscribes M\n"
+                 "clients per camera from this process, waits --warmup seconds, then measures\n"
+                 "--seconds: server CPU (%% of one core) in total and per thread role (loop,\n"
+                 "sources, encode workers, analysis, worker overhead), fps in and out (per\n"
+                 "subscriber min and median), encode ms p50/p99, drops, RSS, capture→receive\n"
+                 "latency, server CPU per delivered frame, and the overhead ratio: server CPU\n"
+                 "divided by what bare libturbojpeg needs for the same encodes of the same\n"
+                 "frames (the encode floor, measured first in this process).\n\n"
+                 "  --cameras N          synthetic cameras (default 1)\n"
+                 "  --size WxH           frame size (default 1280x720)\n"
+                 "  --fps F              camera frame rate (default 30)\n"
+                 "  --encode-fps F       cap on encodes per second (default = fps)\n"
+                 "  --subscribers M      subscribers per camera (default 1; 0 = nobody watches)\n"
+                 "  --stall K            of those, K stop reading after the handshake (default 0)\n"
+                 "  --quality Q          what subscribers ask for: auto, high, medium, low\n"
+                 "                       (default auto)\n"
+                 "  --jpeg-quality H,M,L JPEG quality of the tiers (default 85,75,60)\n"
+                 "  --workers N          server worker threads (default: the server's)\n"
+                 "  --seconds S          measurement window (default 10)\n"
+                 "  --warmup S           settling time before the window (default 2)\n"
+                 "  --json               print the results as JSON on stdout\n"
+                 "  --encode-only        measure only the encode floor for --size and exit\n"
+                 "  --frames N           frames the floor renders and encodes (default 60)\n"
+                 "  --compare A B        run two configurations, each a string of the options\n"
+                 "                       above (split at spaces) applied over the rest of the\n"
+                 "                       command line, alternately --rounds times; print\n"
+                 "                       medians and B/A ratios\n"
+                 "  --rounds R           A/B pairs for --compare (default 3)\n"
+                 "  -h, --help           this text\n\n"
+                 "The bench process's own CPU (the clients) is reported separately; on a small\n"
+                 "machine it competes with the server for cores, so compare like with like.\n");
 }
 
 static void default_opts(bench_opts *o)
 {
     *o = (bench_opts){
-        .cameras = 1, .width = 1280, .height = 720, .fps = 30, .subscribers = 1,
-        .quality = "auto", .jpeg_quality = {85, 75, 60}, .seconds = 10, .warmup = 2,
-        .frames = 60, .rounds = 3,
+        .cameras = 1,
+        .width = 1280,
+        .height = 720,
+        .fps = 30,
+        .subscribers = 1,
+        .quality = "auto",
+        .jpeg_quality = {85, 75, 60},
+        .seconds = 10,
+        .warmup = 2,
+        .frames = 60,
+        .rounds = 3,
     };
 }
 
@@ -171,9 +153,22 @@ static void default_opts(bench_opts *o)
 static int parse_args(int argc, char **argv, bench_opts *o, bool whole)
 {
     enum {
-        OPT_CAMERAS = 256, OPT_SIZE, OPT_FPS, OPT_ENCODE_FPS, OPT_SUBSCRIBERS, OPT_STALL,
-        OPT_QUALITY, OPT_JPEG_QUALITY, OPT_WORKERS, OPT_SECONDS, OPT_WARMUP, OPT_JSON,
-        OPT_ENCODE_ONLY, OPT_FRAMES, OPT_COMPARE, OPT_ROUNDS
+        OPT_CAMERAS = 256,
+        OPT_SIZE,
+        OPT_FPS,
+        OPT_ENCODE_FPS,
+        OPT_SUBSCRIBERS,
+        OPT_STALL,
+        OPT_QUALITY,
+        OPT_JPEG_QUALITY,
+        OPT_WORKERS,
+        OPT_SECONDS,
+        OPT_WARMUP,
+        OPT_JSON,
+        OPT_ENCODE_ONLY,
+        OPT_FRAMES,
+        OPT_COMPARE,
+        OPT_ROUNDS
     };
     static const struct option longopts[] = {
         {"cameras", required_argument, NULL, OPT_CAMERAS},
@@ -202,69 +197,70 @@ static int parse_args(int argc, char **argv, bench_opts *o, bool whole)
     while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
         if (!whole && (c == OPT_JSON || c == OPT_COMPARE || c == OPT_ROUNDS ||
                        c == OPT_ENCODE_ONLY || c == 'h')) {
-            fprintf(stderr, "framecast bench: '%s' cannot go inside --compare\n",
-                    argv[optind - 1]);
+            fprintf(stderr, "framecast bench: '%s' cannot go inside --compare\n", argv[optind - 1]);
             return 2;
         }
         switch (c) {
         case OPT_CAMERAS:
-            if (parse_long(optarg, 1, MAX_CAMERAS, &n))
-                return bad("--cameras", optarg, "a count from 1 to 256");
+            if (fc_cli_long(optarg, 1, MAX_CAMERAS, &n))
+                return fc_cli_bad("bench", "--cameras", optarg, "a count from 1 to 256");
             o->cameras = (int)n;
             break;
         case OPT_SIZE: {
             int w, h, end = 0;
-            if (sscanf(optarg, "%dx%d%n", &w, &h, &end) != 2 || optarg[end] || w < 16 ||
-                h < 16 || w > 7680 || h > 4320 || (w & 1) || (h & 1))
-                return bad("--size", optarg, "WxH, both even, from 16x16 to 7680x4320");
+            if (sscanf(optarg, "%dx%d%n", &w, &h, &end) != 2 || optarg[end] || w < 16 || h < 16 ||
+                w > 7680 || h > 4320 || (w & 1) || (h & 1))
+                return fc_cli_bad("bench", "--size", optarg,
+                                  "WxH, both even, from 16x16 to 7680x4320");
             o->width = w;
             o->height = h;
             break;
         }
         case OPT_FPS:
-            if (parse_double(optarg, 0.1, 240, &o->fps))
-                return bad("--fps", optarg, "a rate from 0.1 to 240");
+            if (fc_cli_double(optarg, 0.1, 240, &o->fps))
+                return fc_cli_bad("bench", "--fps", optarg, "a rate from 0.1 to 240");
             break;
         case OPT_ENCODE_FPS:
-            if (parse_double(optarg, 0.1, 240, &o->encode_fps))
-                return bad("--encode-fps", optarg, "a rate from 0.1 to 240");
+            if (fc_cli_double(optarg, 0.1, 240, &o->encode_fps))
+                return fc_cli_bad("bench", "--encode-fps", optarg, "a rate from 0.1 to 240");
             break;
         case OPT_SUBSCRIBERS:
-            if (parse_long(optarg, 0, MAX_CLIENTS, &n))
-                return bad("--subscribers", optarg, "a count from 0 to 100000");
+            if (fc_cli_long(optarg, 0, MAX_CLIENTS, &n))
+                return fc_cli_bad("bench", "--subscribers", optarg, "a count from 0 to 100000");
             o->subscribers = (int)n;
             break;
         case OPT_STALL:
-            if (parse_long(optarg, 0, MAX_CLIENTS, &n))
-                return bad("--stall", optarg, "a count from 0 to --subscribers");
+            if (fc_cli_long(optarg, 0, MAX_CLIENTS, &n))
+                return fc_cli_bad("bench", "--stall", optarg, "a count from 0 to --subscribers");
             o->stall = (int)n;
             break;
         case OPT_QUALITY:
             if (strcmp(optarg, "auto") && strcmp(optarg, "high") && strcmp(optarg, "medium") &&
                 strcmp(optarg, "low"))
-                return bad("--quality", optarg, "auto, high, medium or low");
+                return fc_cli_bad("bench", "--quality", optarg, "auto, high, medium or low");
             o->quality = optarg;
             break;
         case OPT_JPEG_QUALITY: {
             int q[3], end = 0;
             if (sscanf(optarg, "%d,%d,%d%n", &q[0], &q[1], &q[2], &end) != 3 || optarg[end] ||
                 q[0] < 1 || q[0] > 100 || q[1] < 1 || q[1] > 100 || q[2] < 1 || q[2] > 100)
-                return bad("--jpeg-quality", optarg, "three JPEG qualities 1-100, e.g. 85,75,60");
+                return fc_cli_bad("bench", "--jpeg-quality", optarg,
+                                  "three JPEG qualities 1-100, e.g. 85,75,60");
             memcpy(o->jpeg_quality, q, sizeof q);
             break;
         }
         case OPT_WORKERS:
-            if (parse_long(optarg, 1, 256, &n))
-                return bad("--workers", optarg, "a thread count from 1 to 256");
+            if (fc_cli_long(optarg, 1, 256, &n))
+                return fc_cli_bad("bench", "--workers", optarg, "a thread count from 1 to 256");
             o->workers = (int)n;
             break;
         case OPT_SECONDS:
-            if (parse_double(optarg, 0.1, 86400, &o->seconds))
-                return bad("--seconds", optarg, "seconds from 0.1 to 86400");
+            if (fc_cli_double(optarg, 0.1, 86400, &o->seconds))
+                return fc_cli_bad("bench", "--seconds", optarg, "seconds from 0.1 to 86400");
             break;
         case OPT_WARMUP:
-            if (parse_double(optarg, 0, 3600, &o->warmup))
-                return bad("--warmup", optarg, "seconds from 0 to 3600");
+            if (fc_cli_double(optarg, 0, 3600, &o->warmup))
+                return fc_cli_bad("bench", "--warmup", optarg, "seconds from 0 to 3600");
             break;
         case OPT_JSON:
             o->json = true;
@@ -273,20 +269,21 @@ static int parse_args(int argc, char **argv, bench_opts *o, bool whole)
             o->encode_only = true;
             break;
         case OPT_FRAMES:
-            if (parse_long(optarg, 1, 10000, &n))
-                return bad("--frames", optarg, "a count from 1 to 10000");
+            if (fc_cli_long(optarg, 1, 10000, &n))
+                return fc_cli_bad("bench", "--frames", optarg, "a count from 1 to 10000");
             o->frames = (int)n;
             break;
         case OPT_COMPARE:
             /* getopt took A; B is the next word. */
             if (optind >= argc)
-                return bad("--compare", optarg, "needs two quoted option strings, A and B");
+                return fc_cli_bad("bench", "--compare", optarg,
+                                  "needs two quoted option strings, A and B");
             o->compare[0] = optarg;
             o->compare[1] = argv[optind++];
             break;
         case OPT_ROUNDS:
-            if (parse_long(optarg, 1, MAX_ROUNDS, &n))
-                return bad("--rounds", optarg, "a count from 1 to 50");
+            if (fc_cli_long(optarg, 1, MAX_ROUNDS, &n))
+                return fc_cli_bad("bench", "--rounds", optarg, "a count from 1 to 50");
             o->rounds = (int)n;
             break;
         case 'h':
@@ -342,16 +339,15 @@ static double procfs_cpu_seconds(int pid)
     char path[64], buf[1024];
     snprintf(path, sizeof path, "/proc/%d/stat", pid);
     FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
+    if (!f) return -1;
     size_t n = fread(buf, 1, sizeof buf - 1, f);
     fclose(f);
     buf[n] = '\0';
     /* The command name may hold spaces; the fields follow its ')'. */
     const char *p = strrchr(buf, ')');
     unsigned long long utime, stime;
-    if (!p || sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime,
-                     &stime) != 2)
+    if (!p ||
+        sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
         return -1;
     return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
@@ -363,8 +359,7 @@ static void procfs_rss(int pid, double *rss, double *peak)
     snprintf(path, sizeof path, "/proc/%d/status", pid);
     *rss = *peak = 0;
     FILE *f = fopen(path, "r");
-    if (!f)
-        return;
+    if (!f) return;
     unsigned long kb;
     while (fgets(line, sizeof line, f)) {
         if (sscanf(line, "VmRSS: %lu kB", &kb) == 1)
@@ -393,8 +388,7 @@ static void on_exit_timeout(uv_timer_t *t)
 {
     scenario *sc = t->data;
     fc_child_signal(sc->child, SIGKILL);
-    failf(sc, "the server did not exit within %d s of SIGTERM; killed it",
-          EXIT_TIMEOUT_MS / 1000);
+    failf(sc, "the server did not exit within %d s of SIGTERM; killed it", EXIT_TIMEOUT_MS / 1000);
 }
 
 /* Winds down in order: clients, then the server, then our own handles. Each
@@ -413,10 +407,8 @@ static void teardown(scenario *sc)
         return;
     }
     uv_timer_stop(&sc->timer);
-    if (!uv_is_closing((uv_handle_t *)&sc->timer))
-        uv_close((uv_handle_t *)&sc->timer, NULL);
-    if (sc->http)
-        fc_http_client_close(sc->http);
+    if (!uv_is_closing((uv_handle_t *)&sc->timer)) uv_close((uv_handle_t *)&sc->timer, NULL);
+    if (sc->http) fc_http_client_close(sc->http);
 }
 
 static void compute(scenario *sc)
@@ -427,9 +419,8 @@ static void compute(scenario *sc)
     r->window_s = w;
 #define DELTA(name, match) (fc_prom_sum(b, name, match, NULL) - fc_prom_sum(a, name, match, NULL))
     r->cpu_pct = DELTA("fc_process_cpu_seconds_total", NULL) / w * 100;
-    r->cpu_pct_procfs = sc->proc_cpu0 >= 0 && sc->proc_cpu1 >= 0
-                            ? (sc->proc_cpu1 - sc->proc_cpu0) / w * 100
-                            : -1;
+    r->cpu_pct_procfs =
+        sc->proc_cpu0 >= 0 && sc->proc_cpu1 >= 0 ? (sc->proc_cpu1 - sc->proc_cpu0) / w * 100 : -1;
     for (int i = 0; i < ROLES; i++) {
         char match[64];
         snprintf(match, sizeof match, "role=\"%s\"", role_names[i]);
@@ -480,8 +471,7 @@ static void compute(scenario *sc)
 static const char *first_error(const fc_load *load)
 {
     for (int i = 0; i < fc_load_count(load); i++)
-        if (fc_load_client_at(load, i)->error[0])
-            return fc_load_client_at(load, i)->error;
+        if (fc_load_client_at(load, i)->error[0]) return fc_load_client_at(load, i)->error;
     return "unknown";
 }
 
@@ -513,8 +503,8 @@ static void on_window_end(uv_timer_t *t)
 {
     scenario *sc = t->data;
     if (sc->load && fc_load_failed(sc->load) > 0) {
-        failf(sc, "%d subscriber(s) failed during the window (first: %s)",
-              fc_load_failed(sc->load), first_error(sc->load));
+        failf(sc, "%d subscriber(s) failed during the window (first: %s)", fc_load_failed(sc->load),
+              first_error(sc->load));
         return;
     }
     fc_http_get(sc->http, "127.0.0.1", sc->port, "/metrics", on_metrics1, sc);
@@ -531,8 +521,7 @@ static void on_metrics0(int status, const char *body, size_t len, const char *er
     sc->t0_ns = fc_now_ns();
     sc->self_cpu0 = fc_process_cpu_ns();
     sc->proc_cpu0 = procfs_cpu_seconds(fc_child_pid(sc->child));
-    if (sc->load)
-        fc_load_mark(sc->load);
+    if (sc->load) fc_load_mark(sc->load);
     sc->metrics0 = strdup(body);
     if (!sc->metrics0) {
         failf(sc, "out of memory for /metrics");
@@ -555,8 +544,7 @@ static void start_warmup(scenario *sc)
 static void on_load_ready(fc_load *load, void *arg)
 {
     scenario *sc = arg;
-    if (sc->tearing_down)
-        return;
+    if (sc->tearing_down) return;
     int failed = fc_load_failed(load);
     if (failed > 0) {
         failf(sc, "%d of %d subscriber(s) failed to connect (first: %s)", failed,
@@ -587,8 +575,7 @@ static void on_child_ready(fc_child *child, int port, void *arg)
 {
     (void)child;
     scenario *sc = arg;
-    if (sc->tearing_down)
-        return;
+    if (sc->tearing_down) return;
     sc->port = port;
     uv_timer_stop(&sc->timer);
     char err[300];
@@ -611,9 +598,15 @@ static void on_child_ready(fc_child *child, int port, void *arg)
         }
     }
     fc_load_config cfg = {
-        .host = "127.0.0.1", .port = port, .paths = (const char *const *)sc->paths,
-        .npaths = o->cameras, .clients = o->cameras * o->subscribers, .stall = o->stall,
-        .on_ready = on_load_ready, .on_finished = on_load_finished, .arg = sc,
+        .host = "127.0.0.1",
+        .port = port,
+        .paths = (const char *const *)sc->paths,
+        .npaths = o->cameras,
+        .clients = o->cameras * o->subscribers,
+        .stall = o->stall,
+        .on_ready = on_load_ready,
+        .on_finished = on_load_finished,
+        .arg = sc,
     };
     if (fc_load_start(&sc->uv, &cfg, &sc->load, err, sizeof err) != 0) {
         failf(sc, "%s", err);
@@ -664,15 +657,18 @@ static int run_scenario(const bench_opts *o, const fc_floor_result *floor, bench
     snprintf(quality, sizeof quality, "%d,%d,%d", o->jpeg_quality[0], o->jpeg_quality[1],
              o->jpeg_quality[2]);
     snprintf(workers, sizeof workers, "%d", o->workers);
-    const char *args[16] = {"--synthetic", cameras, "--size", size, "--fps", fps,
-                            "--encode-fps", efps, "--quality", quality};
+    const char *args[16] = {"--synthetic", cameras,        "--size", size,        "--fps",
+                            fps,           "--encode-fps", efps,     "--quality", quality};
     int nargs = 10;
     if (o->workers > 0) {
         args[nargs++] = "--workers";
         args[nargs++] = workers;
     }
-    fc_child_config cc = {.args = args, .nargs = nargs, .on_ready = on_child_ready,
-                          .on_exit = on_child_exit, .arg = &sc};
+    fc_child_config cc = {.args = args,
+                          .nargs = nargs,
+                          .on_ready = on_child_ready,
+                          .on_exit = on_child_exit,
+                          .arg = &sc};
     if (fc_child_start(&sc.uv, &cc, &sc.child, sc.err, sizeof sc.err) != 0) {
         uv_close((uv_handle_t *)&sc.timer, NULL);
     } else {
@@ -686,8 +682,7 @@ static int run_scenario(const bench_opts *o, const fc_floor_result *floor, bench
         for (int i = 0; i < fc_load_count(sc.load); i++) {
             const fc_load_client *c = fc_load_client_at(sc.load, i);
             if (c->error[0])
-                fprintf(stderr, "framecast bench: subscriber %d (%s): %s\n", i, c->path,
-                        c->error);
+                fprintf(stderr, "framecast bench: subscriber %d (%s): %s\n", i, c->path, c->error);
         }
     }
     fc_load_free(sc.load);
@@ -708,8 +703,8 @@ static int run_scenario(const bench_opts *o, const fc_floor_result *floor, bench
 
 static int measure_floor(const bench_opts *o, fc_floor_result *floor)
 {
-    fc_floor_config fc = {.width = o->width, .height = o->height, .fps = o->fps,
-                          .frames = o->frames};
+    fc_floor_config fc = {
+        .width = o->width, .height = o->height, .fps = o->fps, .frames = o->frames};
     memcpy(fc.quality, o->jpeg_quality, sizeof fc.quality);
     char err[300];
     if (fc_floor_measure(&fc, floor, err, sizeof err) != 0) {
@@ -804,13 +799,12 @@ static json_t *machine_json(void)
             break;
         }
     }
-    if (f)
-        fclose(f);
+    if (f) fclose(f);
     time_t now = time(NULL);
     struct tm tm;
     strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", gmtime_r(&now, &tm));
-    return json_pack("{s:s, s:i, s:s}", "cpu", model, "cores",
-                     (int)sysconf(_SC_NPROCESSORS_ONLN), "date", date);
+    return json_pack("{s:s, s:i, s:s}", "cpu", model, "cores", (int)sysconf(_SC_NPROCESSORS_ONLN),
+                     "date", date);
 }
 
 static int print_doc(json_t *doc)
@@ -861,8 +855,7 @@ static void print_text(const bench_opts *o, const fc_floor_result *f, const benc
 static int cmd_encode_only(const bench_opts *o)
 {
     fc_floor_result f;
-    if (measure_floor(o, &f) != 0)
-        return 1;
+    if (measure_floor(o, &f) != 0) return 1;
     double efps = encode_fps_of(o);
     if (o->json)
         return print_doc(json_pack("{s:o, s:o, s:o, s:f}", "machine", machine_json(), "config",
@@ -874,8 +867,8 @@ static int cmd_encode_only(const bench_opts *o)
     for (int t = 0; t < FC_TIER_COUNT; t++)
         printf("  %-6s q%-3d mean %.2f ms, p50 %.2f ms, p99 %.2f ms, %.0f bytes → %.1f%% of a "
                "core at %g fps\n",
-               fc_tier_name((fc_tier)t), o->jpeg_quality[t], f.ms_mean[t], f.ms_p50[t],
-               f.ms_p99[t], f.bytes_mean[t], f.ms_mean[t] * efps / 10, efps);
+               fc_tier_name((fc_tier)t), o->jpeg_quality[t], f.ms_mean[t], f.ms_p50[t], f.ms_p99[t],
+               f.bytes_mean[t], f.ms_mean[t] * efps / 10, efps);
     return 0;
 }
 
@@ -903,8 +896,7 @@ static int split_words(const char *s, char *store, size_t storelen, char **argv)
     argv[n++] = "bench";
     char *save = NULL;
     for (char *w = strtok_r(store, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
-        if (n == MAX_WORDS)
-            return -1;
+        if (n == MAX_WORDS) return -1;
         argv[n++] = w;
     }
     argv[n] = NULL;
@@ -922,7 +914,10 @@ typedef struct field {
     size_t offset;
 } field;
 
-#define F(n, m) {n, offsetof(bench_result, m)}
+#define F(n, m)                                                                                    \
+    {                                                                                              \
+        n, offsetof(bench_result, m)                                                               \
+    }
 static const field compare_fields[] = {
     F("cpu_percent", cpu_pct),
     F("cpu_loop_percent", role_pct[ROLE_LOOP]),
@@ -971,25 +966,21 @@ static int cmd_compare(const bench_opts *base)
         }
         side[k] = *base;
         int rc = parse_args(argc, argv, &side[k], false);
-        if (rc != 0)
-            return rc < 0 ? 0 : rc;
+        if (rc != 0) return rc < 0 ? 0 : rc;
         char what[16];
         snprintf(what, sizeof what, "compare %c", 'A' + k);
-        if ((rc = check_opts(&side[k], what)) != 0)
-            return rc;
+        if ((rc = check_opts(&side[k], what)) != 0) return rc;
     }
     raise_fd_limit(side, 2);
     fc_floor_result floor[2];
     for (int k = 0; k < 2; k++)
-        if (measure_floor(&side[k], &floor[k]) != 0)
-            return 1;
+        if (measure_floor(&side[k], &floor[k]) != 0) return 1;
     static bench_result results[2][MAX_ROUNDS];
     for (int round = 0; round < base->rounds; round++) {
         for (int k = 0; k < 2; k++) {
             fprintf(stderr, "framecast bench: round %d/%d, %c: %s\n", round + 1, base->rounds,
                     'A' + k, base->compare[k]);
-            if (run_scenario(&side[k], &floor[k], &results[k][round]) != 0)
-                return 1;
+            if (run_scenario(&side[k], &floor[k], &results[k][round]) != 0) return 1;
         }
     }
     size_t nf = sizeof compare_fields / sizeof *compare_fields;
@@ -1001,19 +992,18 @@ static int cmd_compare(const bench_opts *base)
             double b = median_of(results[1], base->rounds, &compare_fields[i]);
             json_object_set_new(med[0], compare_fields[i].name, json_real(a));
             json_object_set_new(med[1], compare_fields[i].name, json_real(b));
-            json_object_set_new(ratio, compare_fields[i].name, a != 0 ? json_real(b / a)
-                                                                      : json_null());
+            json_object_set_new(ratio, compare_fields[i].name,
+                                a != 0 ? json_real(b / a) : json_null());
         }
         for (int round = 0; rounds && round < base->rounds; round++)
-            json_array_append_new(rounds, json_pack("{s:o, s:o}", "a",
-                                                    result_json(&results[0][round]), "b",
-                                                    result_json(&results[1][round])));
-        return print_doc(json_pack("{s:o, s:s, s:s, s:o, s:o, s:i, s:o, s:o, s:o, s:o}",
-                                   "machine", machine_json(), "a", base->compare[0], "b",
-                                   base->compare[1], "config_a", config_json(&side[0]),
-                                   "config_b", config_json(&side[1]), "rounds", base->rounds,
-                                   "median_a", med[0], "median_b", med[1], "ratio_b_over_a",
-                                   ratio, "per_round", rounds));
+            json_array_append_new(rounds,
+                                  json_pack("{s:o, s:o}", "a", result_json(&results[0][round]), "b",
+                                            result_json(&results[1][round])));
+        return print_doc(json_pack(
+            "{s:o, s:s, s:s, s:o, s:o, s:i, s:o, s:o, s:o, s:o}", "machine", machine_json(), "a",
+            base->compare[0], "b", base->compare[1], "config_a", config_json(&side[0]), "config_b",
+            config_json(&side[1]), "rounds", base->rounds, "median_a", med[0], "median_b", med[1],
+            "ratio_b_over_a", ratio, "per_round", rounds));
     }
     printf("framecast bench --compare, %d round(s) of A then B, medians:\n  A: %s\n  B: %s\n\n",
            base->rounds, base->compare[0], base->compare[1]);
@@ -1034,28 +1024,22 @@ int fc_cmd_bench(int argc, char **argv)
     bench_opts o;
     default_opts(&o);
     int rc = parse_args(argc, argv, &o, true);
-    if (rc != 0)
-        return rc < 0 ? 0 : rc;
-    if ((rc = check_opts(&o, "options")) != 0)
-        return rc;
-    if (o.encode_only)
-        return cmd_encode_only(&o);
+    if (rc != 0) return rc < 0 ? 0 : rc;
+    if ((rc = check_opts(&o, "options")) != 0) return rc;
+    if (o.encode_only) return cmd_encode_only(&o);
 
     signal(SIGPIPE, SIG_IGN);
-    if (o.compare[0])
-        return cmd_compare(&o);
+    if (o.compare[0]) return cmd_compare(&o);
     raise_fd_limit(&o, 1);
 
     fc_floor_result floor;
-    if (measure_floor(&o, &floor) != 0)
-        return 1;
+    if (measure_floor(&o, &floor) != 0) return 1;
     bench_result r;
-    if (run_scenario(&o, &floor, &r) != 0)
-        return 1;
+    if (run_scenario(&o, &floor, &r) != 0) return 1;
     if (o.json)
         return print_doc(json_pack("{s:o, s:o, s:o, s:o}", "machine", machine_json(), "config",
-                                   config_json(&o), "floor", floor_json(&floor, o.frames),
-                                   "result", result_json(&r)));
+                                   config_json(&o), "floor", floor_json(&floor, o.frames), "result",
+                                   result_json(&r)));
     print_text(&o, &floor, &r);
     return 0;
 }

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/resource.h>
 
+#include "app/cli.h"
 #include "app/commands.h"
 #include "core/clock.h"
 #include "tools/load.h"
@@ -58,32 +59,23 @@ static void usage(FILE *out)
             "  -h, --help       this text\n");
 }
 
-static int bad(const char *flag, const char *value, const char *why)
-{
-    fprintf(stderr, "framecast client: bad %s '%s': %s (see --help)\n", flag, value, why);
-    return 2;
-}
-
 static int parse_url(const char *url, client_opts *o)
 {
     static const char scheme[] = "ws://";
-    if (strncmp(url, scheme, sizeof scheme - 1) != 0)
-        return -1;
+    if (strncmp(url, scheme, sizeof scheme - 1) != 0) return -1;
     const char *host = url + sizeof scheme - 1;
     const char *slash = strchr(host, '/');
     const char *colon = memchr(host, ':', slash ? (size_t)(slash - host) : strlen(host));
     const char *host_end = colon ? colon : slash ? slash : host + strlen(host);
     size_t hlen = (size_t)(host_end - host);
-    if (hlen == 0 || hlen >= sizeof o->host)
-        return -1;
+    if (hlen == 0 || hlen >= sizeof o->host) return -1;
     memcpy(o->host, host, hlen);
     o->host[hlen] = '\0';
     o->port = 80;
     if (colon) {
         char *end;
         long p = strtol(colon + 1, &end, 10);
-        if (end == colon + 1 || p < 1 || p > 65535 || (*end && *end != '/'))
-            return -1;
+        if (end == colon + 1 || p < 1 || p > 65535 || (*end && *end != '/')) return -1;
         o->port = (int)p;
     }
     int n = snprintf(o->path, sizeof o->path, "%s", slash ? slash : "/");
@@ -117,23 +109,23 @@ static int parse_args(int argc, char **argv, client_opts *o)
         case OPT_CLIENTS:
             o->clients = (int)strtol(optarg, &end, 10);
             if (!*optarg || *end || o->clients < 1 || o->clients > MAX_CLIENTS)
-                return bad("--clients", optarg, "a count from 1 to 100000");
+                return fc_cli_bad("client", "--clients", optarg, "a count from 1 to 100000");
             break;
         case OPT_SECONDS:
             o->seconds = strtod(optarg, &end);
             if (!*optarg || *end || !(o->seconds > 0 && o->seconds <= 86400))
-                return bad("--seconds", optarg, "seconds, more than 0");
+                return fc_cli_bad("client", "--seconds", optarg, "seconds, more than 0");
             break;
         case OPT_STALL:
             o->stall = (int)strtol(optarg, &end, 10);
             if (!*optarg || *end || o->stall < 0)
-                return bad("--stall", optarg, "a count from 0 to --clients");
+                return fc_cli_bad("client", "--stall", optarg, "a count from 0 to --clients");
             break;
         case OPT_QUALITY:
             quality = optarg;
             if (strcmp(quality, "auto") && strcmp(quality, "high") && strcmp(quality, "medium") &&
                 strcmp(quality, "low"))
-                return bad("--quality", optarg, "auto, high, medium or low");
+                return fc_cli_bad("client", "--quality", optarg, "auto, high, medium or low");
             break;
         case OPT_JSON:
             o->json = true;
@@ -152,24 +144,23 @@ static int parse_args(int argc, char **argv, client_opts *o)
         }
     }
     if (optind < argc) {
-        fprintf(stderr, "framecast client: unexpected argument '%s' (see --help)\n",
-                argv[optind]);
+        fprintf(stderr, "framecast client: unexpected argument '%s' (see --help)\n", argv[optind]);
         return 2;
     }
     if (!url) {
         fprintf(stderr, "framecast client: --url is required (see --help)\n");
         return 2;
     }
-    if (parse_url(url, o) != 0)
-        return bad("--url", url, "ws://HOST[:PORT]/PATH");
+    if (parse_url(url, o) != 0) return fc_cli_bad("client", "--url", url, "ws://HOST[:PORT]/PATH");
     if (o->stall > o->clients)
-        return bad("--stall", "more than --clients", "a count from 0 to --clients");
+        return fc_cli_bad("client", "--stall", "more than --clients",
+                          "a count from 0 to --clients");
     if (quality) {
         size_t used = strlen(o->path);
         int n = snprintf(o->path + used, sizeof o->path - used, "%squality=%s",
                          strchr(o->path, '?') ? "&" : "?", quality);
         if (n < 0 || (size_t)n >= sizeof o->path - used)
-            return bad("--url", url, "too long");
+            return fc_cli_bad("client", "--url", url, "too long");
     }
     return 0;
 }
@@ -229,8 +220,8 @@ static double client_fps(const fc_load_client *c, double window_s)
 static void print_text(const run *r, const fc_load_summary *s, double window_s, double cpu_pct)
 {
     const client_opts *o = r->o;
-    printf("framecast client: ws://%s:%d%s, %d client(s) (%d stalled), %.1f s window\n\n",
-           o->host, o->port, o->path, s->clients, s->stalled, window_s);
+    printf("framecast client: ws://%s:%d%s, %d client(s) (%d stalled), %.1f s window\n\n", o->host,
+           o->port, o->path, s->clients, s->stalled, window_s);
     printf("%6s %-7s %-7s %7s %6s %9s %8s %8s %8s %6s %9s %s\n", "client", "role", "state",
            "frames", "fps", "first_ms", "p50_ms", "p95_ms", "p99_ms", "gaps", "KB/s", "tiers");
     for (int i = 0; i < fc_load_count(r->load); i++) {
@@ -254,9 +245,10 @@ static void print_text(const run *r, const fc_load_summary *s, double window_s, 
            "%.2f, p99 %.2f ms\n",
            s->first_frame_ms_p50, s->first_frame_ms_max, fc_lat_hist_quantile(&s->latency, 0.50),
            fc_lat_hist_quantile(&s->latency, 0.95), fc_lat_hist_quantile(&s->latency, 0.99));
-    printf("  gaps %llu frames, %.2f MB/s, tiers %s; this client used %.1f%% of a core over the run\n",
-           (unsigned long long)s->gaps, window_s > 0 ? (double)s->bytes / window_s / 1e6 : 0,
-           tiers[0] ? tiers : "none", cpu_pct);
+    printf(
+        "  gaps %llu frames, %.2f MB/s, tiers %s; this client used %.1f%% of a core over the run\n",
+        (unsigned long long)s->gaps, window_s > 0 ? (double)s->bytes / window_s / 1e6 : 0,
+        tiers[0] ? tiers : "none", cpu_pct);
 }
 
 static json_t *latency_json(const fc_lat_hist *h)
@@ -282,20 +274,19 @@ static int print_json(const run *r, const fc_load_summary *s, double window_s, d
                             "client", i, "stalled", c->stalled, "state", state_name(c->state),
                             "frames", (json_int_t)c->frames, "fps", client_fps(c, window_s),
                             "connect_ms", c->connect_ms, "first_frame_ms", c->first_frame_ms,
-                            "latency_ms", latency_json(&c->latency), "gaps",
-                            (json_int_t)c->gaps, "bytes_per_second",
-                            window_s > 0 ? (double)c->bytes / window_s : 0, "tiers", t, "error",
-                            c->error[0] ? c->error : NULL));
+                            "latency_ms", latency_json(&c->latency), "gaps", (json_int_t)c->gaps,
+                            "bytes_per_second", window_s > 0 ? (double)c->bytes / window_s : 0,
+                            "tiers", t, "error", c->error[0] ? c->error : NULL));
     }
     json_t *doc = json_pack(
         "{s:s, s:f, s:f, s:{s:i, s:i, s:i, s:i, s:I, s:f, s:f, s:f, s:f, s:f, s:f, s:o, s:I, "
         "s:f, s:s}, s:o}",
         "url", url, "seconds", window_s, "client_cpu_percent", cpu_pct, "aggregate", "clients",
-        s->clients, "connected", s->connected, "failed", s->failed, "stalled", s->stalled,
-        "frames", (json_int_t)s->frames, "fps_total", s->fps_sum, "fps_min", s->fps_min,
-        "fps_median", s->fps_median, "fps_max", s->fps_max, "first_frame_ms_p50",
-        s->first_frame_ms_p50, "first_frame_ms_max", s->first_frame_ms_max, "latency_ms",
-        latency_json(&s->latency), "gaps", (json_int_t)s->gaps, "bytes_per_second",
+        s->clients, "connected", s->connected, "failed", s->failed, "stalled", s->stalled, "frames",
+        (json_int_t)s->frames, "fps_total", s->fps_sum, "fps_min", s->fps_min, "fps_median",
+        s->fps_median, "fps_max", s->fps_max, "first_frame_ms_p50", s->first_frame_ms_p50,
+        "first_frame_ms_max", s->first_frame_ms_max, "latency_ms", latency_json(&s->latency),
+        "gaps", (json_int_t)s->gaps, "bytes_per_second",
         window_s > 0 ? (double)s->bytes / window_s : 0, "tiers", tiers, "clients", list);
     if (!doc) {
         fprintf(stderr, "framecast client: out of memory for the JSON report\n");
@@ -311,8 +302,7 @@ int fc_cmd_client(int argc, char **argv)
 {
     client_opts o;
     int rc = parse_args(argc, argv, &o);
-    if (rc != 0)
-        return rc < 0 ? 0 : rc;
+    if (rc != 0) return rc < 0 ? 0 : rc;
 
     char msg[300];
     if (fc_load_raise_fd_limit((long)o.clients + 64, msg, sizeof msg) != 0)
@@ -330,8 +320,15 @@ int fc_cmd_client(int argc, char **argv)
     uv_signal_start(&r.sigint, on_sigint, SIGINT);
     const char *paths[1] = {o.path};
     fc_load_config cfg = {
-        .host = o.host, .port = o.port, .paths = paths, .npaths = 1, .clients = o.clients,
-        .stall = o.stall, .on_ready = on_ready, .on_finished = on_finished, .arg = &r,
+        .host = o.host,
+        .port = o.port,
+        .paths = paths,
+        .npaths = 1,
+        .clients = o.clients,
+        .stall = o.stall,
+        .on_ready = on_ready,
+        .on_finished = on_finished,
+        .arg = &r,
     };
     char err[300];
     r.start_ns = fc_now_ns();

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "analysis/face/face.h"
+#include "app/cli.h"
 #include "app/commands.h"
 #include "core/core_metrics.h"
 #include "core/log.h"
@@ -34,7 +35,7 @@ typedef struct serve_opts {
     const char *web_root;
     int ping_secs;
     unsigned max_clients;
-    bool detect;       /* --detect: every stream whose spec does not say */
+    bool detect; /* --detect: every stream whose spec does not say */
     double detect_fps;
     double motion_threshold;
     const char *model;
@@ -102,39 +103,33 @@ static void usage(FILE *out)
             FC_QUEUE_MAX, FC_WEB_ROOT, DEFAULT_MODEL);
 }
 
-static int bad(const char *flag, const char *value, const char *why)
-{
-    fprintf(stderr, "framecast serve: bad %s '%s': %s (see --help)\n", flag, value, why);
-    return 2;
-}
-
-static int parse_int(const char *s, long lo, long hi, long *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || v < lo || v > hi)
-        return -1;
-    *out = v;
-    return 0;
-}
-
-static int parse_double(const char *s, double lo, double hi, double *out)
-{
-    char *end;
-    double v = strtod(s, &end);
-    if (!*s || *end || !(v >= lo && v <= hi))
-        return -1;
-    *out = v;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, serve_opts *o)
 {
     enum {
-        OPT_HOST = 256, OPT_PORT, OPT_SYNTHETIC, OPT_SOURCE, OPT_SIZE, OPT_FPS, OPT_ENCODE_FPS,
-        OPT_QUALITY, OPT_QUEUE, OPT_WORKERS, OPT_WEB_ROOT, OPT_PING, OPT_MAX_CONN, OPT_LOG_LEVEL,
-        OPT_DETECT, OPT_DETECT_FPS, OPT_MOTION, OPT_EXPIRY, OPT_MODEL, OPT_PTZ_SIZE, OPT_PTZ_Y,
-        OPT_PTZ_ZOOM, OPT_PTZ_SPEED, OPT_PTZ_HOLD
+        OPT_HOST = 256,
+        OPT_PORT,
+        OPT_SYNTHETIC,
+        OPT_SOURCE,
+        OPT_SIZE,
+        OPT_FPS,
+        OPT_ENCODE_FPS,
+        OPT_QUALITY,
+        OPT_QUEUE,
+        OPT_WORKERS,
+        OPT_WEB_ROOT,
+        OPT_PING,
+        OPT_MAX_CONN,
+        OPT_LOG_LEVEL,
+        OPT_DETECT,
+        OPT_DETECT_FPS,
+        OPT_MOTION,
+        OPT_EXPIRY,
+        OPT_MODEL,
+        OPT_PTZ_SIZE,
+        OPT_PTZ_Y,
+        OPT_PTZ_ZOOM,
+        OPT_PTZ_SPEED,
+        OPT_PTZ_HOLD
     };
     static const struct option longopts[] = {
         {"host", required_argument, NULL, OPT_HOST},
@@ -165,10 +160,22 @@ static int parse_args(int argc, char **argv, serve_opts *o)
         {NULL, 0, NULL, 0},
     };
     *o = (serve_opts){
-        .host = "127.0.0.1", .port = 8080, .synthetic = -1, .width = 1280, .height = 720,
-        .fps = 30, .quality = {85, 75, 60}, .queue = FC_QUEUE_DEFAULT, .web_root = FC_WEB_ROOT,
-        .ping_secs = 10, .max_clients = 4096, .detect_fps = 2, .motion_threshold = 0.01,
-        .model = DEFAULT_MODEL, .tracker = FC_TRACKER_CONFIG_DEFAULT, .ptz = FC_PTZ_CONFIG_DEFAULT,
+        .host = "127.0.0.1",
+        .port = 8080,
+        .synthetic = -1,
+        .width = 1280,
+        .height = 720,
+        .fps = 30,
+        .quality = {85, 75, 60},
+        .queue = FC_QUEUE_DEFAULT,
+        .web_root = FC_WEB_ROOT,
+        .ping_secs = 10,
+        .max_clients = 4096,
+        .detect_fps = 2,
+        .motion_threshold = 0.01,
+        .model = DEFAULT_MODEL,
+        .tracker = FC_TRACKER_CONFIG_DEFAULT,
+        .ptz = FC_PTZ_CONFIG_DEFAULT,
     };
     opterr = 0;
     optind = 1;
@@ -180,72 +187,74 @@ static int parse_args(int argc, char **argv, serve_opts *o)
             o->host = optarg;
             break;
         case OPT_PORT:
-            if (parse_int(optarg, 0, 65535, &n))
-                return bad("--port", optarg, "a port number from 0 to 65535");
+            if (fc_cli_long(optarg, 0, 65535, &n))
+                return fc_cli_bad("serve", "--port", optarg, "a port number from 0 to 65535");
             o->port = (int)n;
             break;
         case OPT_SYNTHETIC:
-            if (parse_int(optarg, 0, MAX_SOURCES, &n))
-                return bad("--synthetic", optarg, "a count from 0 to 256");
+            if (fc_cli_long(optarg, 0, MAX_SOURCES, &n))
+                return fc_cli_bad("serve", "--synthetic", optarg, "a count from 0 to 256");
             o->synthetic = (int)n;
             break;
         case OPT_SOURCE:
             if (o->nspecs == MAX_SOURCES)
-                return bad("--source", optarg, "more than 256 sources");
+                return fc_cli_bad("serve", "--source", optarg, "more than 256 sources");
             o->specs[o->nspecs++] = optarg;
             break;
         case OPT_SIZE: {
             int w, h, end = 0;
-            if (sscanf(optarg, "%dx%d%n", &w, &h, &end) != 2 || optarg[end] || w < 16 ||
-                h < 16 || w > 7680 || h > 4320 || (w & 1) || (h & 1))
-                return bad("--size", optarg, "WxH, both even, from 16x16 to 7680x4320");
+            if (sscanf(optarg, "%dx%d%n", &w, &h, &end) != 2 || optarg[end] || w < 16 || h < 16 ||
+                w > 7680 || h > 4320 || (w & 1) || (h & 1))
+                return fc_cli_bad("serve", "--size", optarg,
+                                  "WxH, both even, from 16x16 to 7680x4320");
             o->width = w;
             o->height = h;
             break;
         }
         case OPT_FPS:
-            if (parse_double(optarg, 0.1, 240, &o->fps))
-                return bad("--fps", optarg, "a rate from 0.1 to 240");
+            if (fc_cli_double(optarg, 0.1, 240, &o->fps))
+                return fc_cli_bad("serve", "--fps", optarg, "a rate from 0.1 to 240");
             break;
         case OPT_ENCODE_FPS:
-            if (parse_double(optarg, 0.1, 240, &o->encode_fps))
-                return bad("--encode-fps", optarg, "a rate from 0.1 to 240");
+            if (fc_cli_double(optarg, 0.1, 240, &o->encode_fps))
+                return fc_cli_bad("serve", "--encode-fps", optarg, "a rate from 0.1 to 240");
             break;
         case OPT_QUALITY: {
             int q[3], end = 0;
             if (sscanf(optarg, "%d,%d,%d%n", &q[0], &q[1], &q[2], &end) != 3 || optarg[end] ||
                 q[0] < 1 || q[0] > 100 || q[1] < 1 || q[1] > 100 || q[2] < 1 || q[2] > 100)
-                return bad("--quality", optarg, "three JPEG qualities 1-100, e.g. 85,75,60");
+                return fc_cli_bad("serve", "--quality", optarg,
+                                  "three JPEG qualities 1-100, e.g. 85,75,60");
             memcpy(o->quality, q, sizeof q);
             break;
         }
         case OPT_QUEUE:
-            if (parse_int(optarg, 1, FC_QUEUE_MAX, &n))
-                return bad("--queue", optarg, "a frame count from 1 to 1000");
+            if (fc_cli_long(optarg, 1, FC_QUEUE_MAX, &n))
+                return fc_cli_bad("serve", "--queue", optarg, "a frame count from 1 to 1000");
             o->queue = (size_t)n;
             break;
         case OPT_WORKERS:
-            if (parse_int(optarg, 1, 256, &n))
-                return bad("--workers", optarg, "a thread count from 1 to 256");
+            if (fc_cli_long(optarg, 1, 256, &n))
+                return fc_cli_bad("serve", "--workers", optarg, "a thread count from 1 to 256");
             o->workers = (int)n;
             break;
         case OPT_WEB_ROOT:
             o->web_root = optarg;
             break;
         case OPT_PING:
-            if (parse_int(optarg, 1, 3600, &n))
-                return bad("--ping-interval", optarg, "seconds from 1 to 3600");
+            if (fc_cli_long(optarg, 1, 3600, &n))
+                return fc_cli_bad("serve", "--ping-interval", optarg, "seconds from 1 to 3600");
             o->ping_secs = (int)n;
             break;
         case OPT_MAX_CONN:
-            if (parse_int(optarg, 1, 1000000, &n))
-                return bad("--max-clients", optarg, "a count from 1 to 1000000");
+            if (fc_cli_long(optarg, 1, 1000000, &n))
+                return fc_cli_bad("serve", "--max-clients", optarg, "a count from 1 to 1000000");
             o->max_clients = (unsigned)n;
             break;
         case OPT_LOG_LEVEL: {
             fc_log_level lvl;
             if (fc_log_parse_level(optarg, &lvl))
-                return bad("--log-level", optarg, "error, warn, info or debug");
+                return fc_cli_bad("serve", "--log-level", optarg, "error, warn, info or debug");
             fc_log_set_level(lvl);
             break;
         }
@@ -253,39 +262,40 @@ static int parse_args(int argc, char **argv, serve_opts *o)
             o->detect = true;
             break;
         case OPT_DETECT_FPS:
-            if (parse_double(optarg, 0.1, 240, &o->detect_fps))
-                return bad("--detect-fps", optarg, "a rate from 0.1 to 240");
+            if (fc_cli_double(optarg, 0.1, 240, &o->detect_fps))
+                return fc_cli_bad("serve", "--detect-fps", optarg, "a rate from 0.1 to 240");
             break;
         case OPT_MOTION:
-            if (parse_double(optarg, 0, 1, &o->motion_threshold))
-                return bad("--motion-threshold", optarg, "a fraction from 0 to 1");
+            if (fc_cli_double(optarg, 0, 1, &o->motion_threshold))
+                return fc_cli_bad("serve", "--motion-threshold", optarg, "a fraction from 0 to 1");
             break;
         case OPT_EXPIRY:
-            if (parse_double(optarg, 0.1, 3600, &o->tracker.expiry_s))
-                return bad("--track-expiry", optarg, "seconds from 0.1 to 3600");
+            if (fc_cli_double(optarg, 0.1, 3600, &o->tracker.expiry_s))
+                return fc_cli_bad("serve", "--track-expiry", optarg, "seconds from 0.1 to 3600");
             break;
         case OPT_MODEL:
             o->model = optarg;
             break;
         case OPT_PTZ_SIZE:
-            if (parse_double(optarg, 0.05, 1, &o->ptz.face_size))
-                return bad("--ptz-face-size", optarg, "a fraction from 0.05 to 1");
+            if (fc_cli_double(optarg, 0.05, 1, &o->ptz.face_size))
+                return fc_cli_bad("serve", "--ptz-face-size", optarg, "a fraction from 0.05 to 1");
             break;
         case OPT_PTZ_Y:
-            if (parse_double(optarg, 0, 1, &o->ptz.face_y))
-                return bad("--ptz-face-y", optarg, "a fraction from 0 to 1");
+            if (fc_cli_double(optarg, 0, 1, &o->ptz.face_y))
+                return fc_cli_bad("serve", "--ptz-face-y", optarg, "a fraction from 0 to 1");
             break;
         case OPT_PTZ_ZOOM:
-            if (parse_double(optarg, 1, 16, &o->ptz.max_zoom))
-                return bad("--ptz-max-zoom", optarg, "a factor from 1 to 16");
+            if (fc_cli_double(optarg, 1, 16, &o->ptz.max_zoom))
+                return fc_cli_bad("serve", "--ptz-max-zoom", optarg, "a factor from 1 to 16");
             break;
         case OPT_PTZ_SPEED:
-            if (parse_double(optarg, 0.01, 10, &o->ptz.speed))
-                return bad("--ptz-speed", optarg, "picture widths per second, 0.01 to 10");
+            if (fc_cli_double(optarg, 0.01, 10, &o->ptz.speed))
+                return fc_cli_bad("serve", "--ptz-speed", optarg,
+                                  "picture widths per second, 0.01 to 10");
             break;
         case OPT_PTZ_HOLD:
-            if (parse_double(optarg, 0, 3600, &o->ptz.hold_s))
-                return bad("--ptz-hold", optarg, "seconds from 0 to 3600");
+            if (fc_cli_double(optarg, 0, 3600, &o->ptz.hold_s))
+                return fc_cli_bad("serve", "--ptz-hold", optarg, "seconds from 0 to 3600");
             break;
         case 'h':
             usage(stdout);
@@ -309,8 +319,7 @@ static int parse_args(int argc, char **argv, serve_opts *o)
                 o->fps);
         return 2;
     }
-    if (o->synthetic < 0)
-        o->synthetic = o->nspecs ? 0 : 4;
+    if (o->synthetic < 0) o->synthetic = o->nspecs ? 0 : 4;
     return 0;
 }
 
@@ -325,8 +334,7 @@ static int add_stream(server *srv, const serve_opts *o, const fc_source_spec *sp
     int h = spec->width ? spec->height : o->height;
     double fps = spec->fps > 0 ? spec->fps : o->fps;
     double efps = spec->encode_fps > 0 ? spec->encode_fps : o->encode_fps;
-    if (efps > fps)
-        efps = fps;
+    if (efps > fps) efps = fps;
     fc_source *src;
     if (fc_source_create(spec, w, h, fps, &src, err, sizeof err) != 0) {
         fc_error("%s", err);
@@ -369,8 +377,7 @@ static int add_stream(server *srv, const serve_opts *o, const fc_source_spec *sp
 static void raise_fd_limit(serve_opts *o)
 {
     struct rlimit rl;
-    if (getrlimit(RLIMIT_NOFILE, &rl) != 0)
-        return;
+    if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return;
     rlim_t want = (rlim_t)o->max_clients + 64;
     if (rl.rlim_cur < want) {
         rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
@@ -394,8 +401,7 @@ static void on_stream_closed(fc_stream *s, void *arg)
 {
     (void)s;
     server *srv = arg;
-    if (--srv->streams_open > 0)
-        return;
+    if (--srv->streams_open > 0) return;
     /* Everything that could touch a socket is finished: let lws go, then the
      * last handles close and uv_run returns. */
     fc_http_server_destroy(srv->http);
@@ -421,8 +427,7 @@ static void on_drained(fc_http_server *http, void *arg)
 static void on_signal(uv_signal_t *h, int signum)
 {
     server *srv = h->data;
-    if (srv->stopping)
-        return;
+    if (srv->stopping) return;
     srv->stopping = true;
     fc_info("%s: closing connections and stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
     fc_http_server_drain(srv->http, 1000, on_drained, srv);
@@ -432,8 +437,7 @@ int fc_cmd_serve(int argc, char **argv)
 {
     serve_opts o;
     int rc = parse_args(argc, argv, &o);
-    if (rc != 0)
-        return rc < 0 ? 0 : rc;
+    if (rc != 0) return rc < 0 ? 0 : rc;
 
     /* Parse every spec before building anything, so a typo fails fast. */
     int total = o.synthetic + o.nspecs;
@@ -487,13 +491,16 @@ int fc_cmd_serve(int argc, char **argv)
         }
     }
     for (int i = 0; i < total; i++)
-        if (add_stream(&srv, &o, &specs[i], i) != 0)
-            goto out;
+        if (add_stream(&srv, &o, &specs[i], i) != 0) goto out;
 
     raise_fd_limit(&o);
     fc_http_server_config hc = {
-        .host = o.host, .port = o.port, .web_root = o.web_root, .queue_default = o.queue,
-        .ping_secs = o.ping_secs, .hangup_secs = 2 * o.ping_secs,
+        .host = o.host,
+        .port = o.port,
+        .web_root = o.web_root,
+        .queue_default = o.queue,
+        .ping_secs = o.ping_secs,
+        .hangup_secs = 2 * o.ping_secs,
         .max_clients = o.max_clients,
     };
     char err[512];
@@ -507,9 +514,8 @@ int fc_cmd_serve(int argc, char **argv)
     srv.sigint.data = srv.sigterm.data = &srv;
     uv_signal_start(&srv.sigint, on_signal, SIGINT);
     uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
-    fc_info("framecast %s listening on http://%s:%d/ with %zu streams and %d workers",
-            FC_VERSION, o.host, fc_http_server_port(srv.http), srv.streams.n,
-            fc_pool_threads(srv.pool));
+    fc_info("framecast %s listening on http://%s:%d/ with %zu streams and %d workers", FC_VERSION,
+            o.host, fc_http_server_port(srv.http), srv.streams.n, fc_pool_threads(srv.pool));
 
     uv_run(&srv.loop.uv, UV_RUN_DEFAULT);
     rc = 0;
