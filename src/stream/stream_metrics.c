@@ -1,47 +1,17 @@
 #include "stream/stream_metrics.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 
 typedef double (*stat_fn)(const fc_stream *s, const fc_stream_stats *st);
 
-static void each_stream(fc_metrics_out *out, const fc_stream_set *set, stat_fn fn)
+/* One sample per stream; with `detecting_only`, per stream that detects
+ * (detection families have no samples for the others). */
+static void each_stream(fc_metrics_out *out, const fc_stream_set *set, stat_fn fn,
+                        bool detecting_only)
 {
     for (size_t i = 0; i < set->n; i++) {
-        fc_stream_stats st;
-        fc_stream_get_stats(set->v[i], &st);
-        char labels[96];
-        snprintf(labels, sizeof labels, "stream=\"%s\"", fc_stream_id(set->v[i]));
-        fc_metrics_sample(out, labels, fn(set->v[i], &st));
-    }
-}
-
-#define STREAM_FAMILY(fname, expr)                                                               \
-    static double fname##_value(const fc_stream *s, const fc_stream_stats *st)                  \
-    {                                                                                            \
-        (void)s;                                                                                 \
-        (void)st;                                                                                \
-        return (double)(expr);                                                                   \
-    }                                                                                            \
-    static void fname(fc_metrics_out *out, void *ctx)                                            \
-    {                                                                                            \
-        each_stream(out, ctx, fname##_value);                                                    \
-    }
-
-STREAM_FAMILY(produced, st->frames_produced)
-STREAM_FAMILY(not_encoded, st->frames_not_encoded)
-STREAM_FAMILY(source_fps, st->measured_fps)
-STREAM_FAMILY(running, fc_stream_running(s))
-STREAM_FAMILY(drops, fc_stream_view_hub(s, FC_VIEW_FULL)->drops +
-                        fc_stream_view_hub(s, FC_VIEW_PTZ)->drops)
-STREAM_FAMILY(errors, st->errors)
-
-typedef double (*detect_fn)(const fc_stream *s, const fc_stream_stats *st);
-
-/* Detection families have samples only for streams that detect. */
-static void each_detecting(fc_metrics_out *out, const fc_stream_set *set, detect_fn fn)
-{
-    for (size_t i = 0; i < set->n; i++) {
-        if (!fc_stream_detecting(set->v[i]))
+        if (detecting_only && !fc_stream_detecting(set->v[i]))
             continue;
         fc_stream_stats st;
         fc_stream_get_stats(set->v[i], &st);
@@ -51,7 +21,7 @@ static void each_detecting(fc_metrics_out *out, const fc_stream_set *set, detect
     }
 }
 
-#define DETECT_FAMILY(fname, expr)                                                               \
+#define FAMILY(fname, expr, detecting_only)                                                      \
     static double fname##_value(const fc_stream *s, const fc_stream_stats *st)                  \
     {                                                                                            \
         (void)s;                                                                                 \
@@ -60,8 +30,18 @@ static void each_detecting(fc_metrics_out *out, const fc_stream_set *set, detect
     }                                                                                            \
     static void fname(fc_metrics_out *out, void *ctx)                                            \
     {                                                                                            \
-        each_detecting(out, ctx, fname##_value);                                                 \
+        each_stream(out, ctx, fname##_value, detecting_only);                                    \
     }
+#define STREAM_FAMILY(fname, expr) FAMILY(fname, expr, false)
+#define DETECT_FAMILY(fname, expr) FAMILY(fname, expr, true)
+
+STREAM_FAMILY(produced, st->frames_produced)
+STREAM_FAMILY(not_encoded, st->frames_not_encoded)
+STREAM_FAMILY(source_fps, st->measured_fps)
+STREAM_FAMILY(running, fc_stream_running(s))
+STREAM_FAMILY(drops, fc_stream_view_hub(s, FC_VIEW_FULL)->drops +
+                        fc_stream_view_hub(s, FC_VIEW_PTZ)->drops)
+STREAM_FAMILY(errors, st->errors)
 
 DETECT_FAMILY(inferences, st->inferences)
 DETECT_FAMILY(inferences_faces, st->inferences_with_faces)
