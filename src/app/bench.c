@@ -23,6 +23,7 @@
 
 #include "app/cli.h"
 #include "app/commands.h"
+#include "sources/source.h"
 #include "core/clock.h"
 #include "tools/child.h"
 #include "tools/floor.h"
@@ -206,16 +207,11 @@ static int parse_args(int argc, char **argv, bench_opts *o, bool whole)
                 return fc_cli_bad("bench", "--cameras", optarg, "a count from 1 to 256");
             o->cameras = (int)n;
             break;
-        case OPT_SIZE: {
-            int w, h, end = 0;
-            if (sscanf(optarg, "%dx%d%n", &w, &h, &end) != 2 || optarg[end] || w < 16 || h < 16 ||
-                w > 7680 || h > 4320 || (w & 1) || (h & 1))
+        case OPT_SIZE:
+            if (fc_size_parse(optarg, &o->width, &o->height))
                 return fc_cli_bad("bench", "--size", optarg,
                                   "WxH, both even, from 16x16 to 7680x4320");
-            o->width = w;
-            o->height = h;
             break;
-        }
         case OPT_FPS:
             if (fc_cli_double(optarg, 0.1, 240, &o->fps))
                 return fc_cli_bad("bench", "--fps", optarg, "a rate from 0.1 to 240");

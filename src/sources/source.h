@@ -43,6 +43,10 @@ typedef struct fc_source_spec {
     int still;                    /* image: 1 = no pan or zoom */
 } fc_source_spec;
 
+/* "WxH", both even, 16x16 to 7680x4320 (what I420 and the encoders take):
+ * 0, or -1. */
+int fc_size_parse(const char *v, int *w, int *h);
+
 /* Returns 0, or -1 with a message naming the offending part in err. */
 int fc_source_spec_parse(const char *spec, fc_source_spec *out, char *err, size_t errlen);
 

@@ -5,7 +5,7 @@
 #include "sources/source.h"
 #include "sources/synthetic.h"
 
-static int parse_size(const char *v, int *w, int *h)
+int fc_size_parse(const char *v, int *w, int *h)
 {
     char *end;
     long a = strtol(v, &end, 10);
@@ -103,7 +103,7 @@ int fc_source_spec_parse(const char *spec, fc_source_spec *out, char *err, size_
                 rc = -1;
             }
         } else if (strcmp(key, "size") == 0 && val) {
-            if (parse_size(val, &out->width, &out->height) != 0) {
+            if (fc_size_parse(val, &out->width, &out->height) != 0) {
                 snprintf(err, errlen,
                          "source spec '%s': size '%s' must be WxH, even, 16x16 to 7680x4320",
                          spec, val);
