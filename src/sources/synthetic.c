@@ -15,6 +15,7 @@ typedef struct synthetic {
     fc_source base;
     fc_frame *image; /* image mode: the picture, I420; NULL for procedural */
     bool still;      /* image mode: hold the first frame's pan and zoom */
+    uint8_t *ramp;   /* procedural: one luma line long enough for any row's shift */
 } synthetic;
 
 /* 5x7 glyphs, one byte per row, bit 4 = leftmost column. */
@@ -95,16 +96,19 @@ static void burn_stamp(fc_frame *f, uint32_t index, double t, int scale, int x, 
 
 /* A diagonal luma ramp that scrolls, colour bands that drift, and a bright
  * square bouncing around: every frame differs from the last everywhere, like
- * a real camera, and motion is easy to judge. */
-static void render_procedural(fc_frame *f, uint32_t index)
+ * a real camera, and motion is easy to judge.
+ *
+ * Each luma row is the same ramp shifted, so rows are copied out of one
+ * precomputed line instead of computed pixel by pixel: a 720p frame costs
+ * a few hundred microseconds less, which is the synthetic source's share of
+ * every benchmark. */
+static void render_procedural(synthetic *s, fc_frame *f, uint32_t index)
 {
     int w = f->width, h = f->height;
     uint8_t *yp = f->plane[0];
     for (int y = 0; y < h; y++) {
-        uint8_t *row = yp + (size_t)y * (size_t)f->stride[0];
-        unsigned base = (unsigned)(y / 2 + index * 3);
-        for (int x = 0; x < w; x++)
-            row[x] = (uint8_t)(48 + ((base + (unsigned)x / 4) & 127));
+        unsigned base = (unsigned)(y / 2 + index * 3) & 127;
+        memcpy(yp + (size_t)y * (size_t)f->stride[0], s->ramp + 4 * base, (size_t)w);
     }
     for (int y = 0; y < h / 2; y++) {
         uint8_t u = (uint8_t)(128 + 60 * sin((y + index) * 0.02));
@@ -173,7 +177,7 @@ static int synthetic_render(fc_source *src, uint32_t index, double t, fc_frame *
         int scale = src->height >= 480 ? 2 : 1;
         burn_stamp(f, index, t, scale, 4 * scale, src->height - 12 * scale);
     } else {
-        render_procedural(f, index);
+        render_procedural(s, f, index);
         /* Large, at the bottom: viewers put their overlays at the top. */
         int scale = src->height / 90 > 1 ? src->height / 90 : 1;
         burn_stamp(f, index, t, scale, 2 * scale, src->height - 9 * scale);
@@ -188,6 +192,7 @@ static void synthetic_destroy(fc_source *src)
 {
     synthetic *s = (synthetic *)src;
     fc_frame_unref(s->image);
+    free(s->ramp);
     free(s);
 }
 
@@ -214,6 +219,16 @@ int fc_synthetic_create(const fc_source_spec *spec, int width, int height, doubl
                  spec->path, spec->still ? ",motion=0" : "");
         s->still = spec->still;
     } else {
+        /* Row y starts 4 * ((y / 2 + 3 * index) & 127) bytes in: 508 + width. */
+        size_t len = (size_t)width + 4 * 128;
+        s->ramp = malloc(len);
+        if (!s->ramp) {
+            free(s);
+            snprintf(err, errlen, "synthetic source: out of memory");
+            return -1;
+        }
+        for (size_t k = 0; k < len; k++)
+            s->ramp[k] = (uint8_t)(48 + ((k / 4) & 127));
         snprintf(s->base.description, sizeof s->base.description, "synthetic:procedural");
     }
     s->base.ops = &synthetic_ops;
