@@ -914,6 +914,9 @@ int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg,
         snprintf(srv->demo_root, sizeof srv->demo_root, "%s/demo", cfg->web_root);
         /* The avatar demo lives in web/demo/ and answers at /demo. */
         add_mount(srv, nm++, "/demo", srv->demo_root, LWSMPRO_FILE);
+        /* lws knows no audio types; the demo's bundled speech sample is WAV. */
+        static const struct lws_protocol_vhost_options wav = {NULL, NULL, ".wav", "audio/wav"};
+        srv->mounts[nm - 1].extra_mimetypes = &wav;
         add_mount(srv, nm++, "/", srv->web_root, LWSMPRO_FILE);
     }
 
