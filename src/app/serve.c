@@ -10,6 +10,9 @@
 
 #include "analysis/face/face.h"
 #include "app/cli.h"
+#include "avatar/generator.h"
+#include "avatar/media.h"
+#include "avatar/session.h"
 #include "app/commands.h"
 #include "sources/source.h"
 #include "core/core_metrics.h"
@@ -42,6 +45,9 @@ typedef struct serve_opts {
     const char *model;
     fc_tracker_config tracker;
     fc_ptz_config ptz;
+    const char *media_dir;
+    const char *generator; /* plugin path; NULL = built-in puppet */
+    size_t max_upload_image, max_upload_audio;
 } serve_opts;
 
 typedef struct server {
@@ -52,6 +58,9 @@ typedef struct server {
     fc_core_metrics core_metrics;
     fc_stream_set streams;
     fc_http_server *http;
+    fc_media media;
+    fc_generator_lib gen;
+    fc_avatar_env avatar;
     uv_signal_t sigint, sigterm;
     size_t streams_open;
     bool stopping;
@@ -84,6 +93,13 @@ static void usage(FILE *out)
             "                      nothing comes back within another S (default 10)\n"
             "  --max-clients N     WebSocket clients at once; more are refused (default 4096)\n"
             "  --log-level LEVEL   error, warn, info or debug (default info)\n"
+            "\nAvatar sessions (ws://HOST:PORT/ws/CLIENT_ID, POST /upload, the /demo page):\n"
+            "  --media-dir DIR     the only directory sessions read from and uploads go to;\n"
+            "                      created when missing (default ./media)\n"
+            "  --generator PATH    generator plugin (.so, include/framecast/generator.h);\n"
+            "                      default: the built-in puppet\n"
+            "  --max-upload-image N  bytes per uploaded picture (default 10485760)\n"
+            "  --max-upload-audio N  bytes per uploaded speech file (default 20971520)\n"
             "\nDetection (ws://HOST:PORT/ws/streams/ID?view=ptz is the PTZ view):\n"
             "  --detect            face detection on every stream (a spec's detect= overrides)\n"
             "  --detect-fps F      inferences per second per stream at most (default 2)\n"
@@ -130,7 +146,11 @@ static int parse_args(int argc, char **argv, serve_opts *o)
         OPT_PTZ_Y,
         OPT_PTZ_ZOOM,
         OPT_PTZ_SPEED,
-        OPT_PTZ_HOLD
+        OPT_PTZ_HOLD,
+        OPT_MEDIA_DIR,
+        OPT_GENERATOR,
+        OPT_MAX_UP_IMAGE,
+        OPT_MAX_UP_AUDIO
     };
     static const struct option longopts[] = {
         {"host", required_argument, NULL, OPT_HOST},
@@ -157,6 +177,10 @@ static int parse_args(int argc, char **argv, serve_opts *o)
         {"ptz-max-zoom", required_argument, NULL, OPT_PTZ_ZOOM},
         {"ptz-speed", required_argument, NULL, OPT_PTZ_SPEED},
         {"ptz-hold", required_argument, NULL, OPT_PTZ_HOLD},
+        {"media-dir", required_argument, NULL, OPT_MEDIA_DIR},
+        {"generator", required_argument, NULL, OPT_GENERATOR},
+        {"max-upload-image", required_argument, NULL, OPT_MAX_UP_IMAGE},
+        {"max-upload-audio", required_argument, NULL, OPT_MAX_UP_AUDIO},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -177,6 +201,9 @@ static int parse_args(int argc, char **argv, serve_opts *o)
         .model = DEFAULT_MODEL,
         .tracker = FC_TRACKER_CONFIG_DEFAULT,
         .ptz = FC_PTZ_CONFIG_DEFAULT,
+        .media_dir = "media",
+        .max_upload_image = 10u << 20,
+        .max_upload_audio = 20u << 20,
     };
     opterr = 0;
     optind = 1;
@@ -293,6 +320,24 @@ static int parse_args(int argc, char **argv, serve_opts *o)
             if (fc_cli_double(optarg, 0, 3600, &o->ptz.hold_s))
                 return fc_cli_bad("serve", "--ptz-hold", optarg, "seconds from 0 to 3600");
             break;
+        case OPT_MEDIA_DIR:
+            o->media_dir = optarg;
+            break;
+        case OPT_GENERATOR:
+            o->generator = optarg;
+            break;
+        case OPT_MAX_UP_IMAGE:
+            if (fc_cli_long(optarg, 1024, 1l << 30, &n))
+                return fc_cli_bad("serve", "--max-upload-image", optarg,
+                                  "bytes from 1024 to 1073741824");
+            o->max_upload_image = (size_t)n;
+            break;
+        case OPT_MAX_UP_AUDIO:
+            if (fc_cli_long(optarg, 1024, 1l << 30, &n))
+                return fc_cli_bad("serve", "--max-upload-audio", optarg,
+                                  "bytes from 1024 to 1073741824");
+            o->max_upload_audio = (size_t)n;
+            break;
         case 'h':
             usage(stdout);
             return -1;
@@ -406,9 +451,8 @@ static void on_stream_closed(fc_stream *s, void *arg)
     fc_loop_close(&srv->loop);
 }
 
-static void on_drained(fc_http_server *http, void *arg)
+static void on_avatars_idle(void *arg)
 {
-    (void)http;
     server *srv = arg;
     srv->streams_open = srv->streams.n;
     if (srv->streams_open == 0) {
@@ -418,6 +462,15 @@ static void on_drained(fc_http_server *http, void *arg)
     }
     for (size_t i = 0; i < srv->streams.n; i++)
         fc_stream_shutdown(srv->streams.v[i], on_stream_closed, srv);
+}
+
+/* Every connection is closed, so every avatar session is released; wait for
+ * their last jobs before the streams and the loop go. */
+static void on_drained(fc_http_server *http, void *arg)
+{
+    (void)http;
+    server *srv = arg;
+    fc_avatar_env_when_idle(&srv->avatar, on_avatars_idle, srv);
 }
 
 static void on_signal(uv_signal_t *h, int signum)
@@ -489,6 +542,21 @@ int fc_cmd_serve(int argc, char **argv)
     for (int i = 0; i < total; i++)
         if (add_stream(&srv, &o, &specs[i], i) != 0) goto out;
 
+    char aerr[600];
+    if (fc_media_open(o.media_dir, &srv.media, aerr, sizeof aerr) != 0 ||
+        fc_generator_load(o.generator, &srv.gen, aerr, sizeof aerr) != 0) {
+        fc_error("%s", aerr);
+        goto out;
+    }
+    fc_avatar_env_init(&srv.avatar, &srv.loop, srv.pool, srv.gen.gen, &srv.media, o.quality,
+                       o.queue);
+    if (fc_avatar_metrics_register(srv.metrics, &srv.avatar) != 0) {
+        fc_error("out of memory registering metrics");
+        goto out;
+    }
+    fc_info("avatar sessions: generator %s, media directory %s", srv.gen.gen->name,
+            srv.media.root);
+
     raise_fd_limit(&o);
     fc_http_server_config hc = {
         .host = o.host,
@@ -498,6 +566,10 @@ int fc_cmd_serve(int argc, char **argv)
         .ping_secs = o.ping_secs,
         .hangup_secs = 2 * o.ping_secs,
         .max_clients = o.max_clients,
+        .avatar = &srv.avatar,
+        .media = &srv.media,
+        .max_upload_image = o.max_upload_image,
+        .max_upload_audio = o.max_upload_audio,
     };
     char err[512];
     if (fc_http_server_start(&srv.loop, &hc, &srv.streams, srv.metrics, &srv.http, err,
@@ -529,6 +601,7 @@ out:
     fc_http_server_free(srv.http);
     fc_pool_destroy(srv.pool);
     fc_face_detector_close(srv.detector);
+    fc_generator_unload(&srv.gen);
     for (size_t i = 0; i < srv.streams.n; i++)
         fc_stream_free(srv.streams.v[i]);
     fc_stream_set_clear(&srv.streams);

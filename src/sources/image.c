@@ -5,6 +5,7 @@
 
 #include <png.h>
 #include <turbojpeg.h>
+#include <webp/decode.h>
 
 #include <libyuv.h>
 
@@ -76,6 +77,31 @@ static int load_jpeg(const char *path, const uint8_t *data, size_t len, uint8_t 
     return rc;
 }
 
+static int load_webp(const char *path, const uint8_t *data, size_t len, uint8_t **rgb, int *w,
+                     int *h, char *err, size_t errlen)
+{
+    if (!WebPGetInfo(data, len, w, h) || *w <= 0 || *h <= 0 || *w > 16384 || *h > 16384) {
+        snprintf(err, errlen, "%s: bad WebP image", path);
+        return -EINVAL;
+    }
+    /* WebPDecodeRGB allocates with WebPMalloc; hand the caller a malloc'd copy. */
+    uint8_t *px = WebPDecodeRGB(data, len, w, h);
+    if (!px) {
+        snprintf(err, errlen, "%s: bad WebP image", path);
+        return -EINVAL;
+    }
+    size_t n = (size_t)*w * (size_t)*h * 3;
+    *rgb = malloc(n);
+    if (!*rgb) {
+        WebPFree(px);
+        snprintf(err, errlen, "%s: out of memory", path);
+        return -ENOMEM;
+    }
+    memcpy(*rgb, px, n);
+    WebPFree(px);
+    return 0;
+}
+
 int fc_image_load_rgb(const char *path, uint8_t **rgb, int *w, int *h, char *err, size_t errlen)
 {
     *rgb = NULL;
@@ -121,8 +147,10 @@ int fc_image_load_rgb(const char *path, uint8_t **rgb, int *w, int *h, char *err
             rc = load_png(path, data, len, rgb, w, h, err, errlen);
         else if (len >= 3 && data[0] == 0xff && data[1] == 0xd8 && data[2] == 0xff)
             rc = load_jpeg(path, data, len, rgb, w, h, err, errlen);
+        else if (len >= 12 && memcmp(data, "RIFF", 4) == 0 && memcmp(data + 8, "WEBP", 4) == 0)
+            rc = load_webp(path, data, len, rgb, w, h, err, errlen);
         else {
-            snprintf(err, errlen, "%s: not a PNG or JPEG image", path);
+            snprintf(err, errlen, "%s: not a PNG, JPEG or WebP image", path);
             rc = -EINVAL;
         }
     }

@@ -1,4 +1,4 @@
-/* Still pictures from files (PNG, JPEG, told apart by content): as packed RGB
+/* Still pictures from files (PNG, JPEG, WebP, told apart by content): as packed RGB
  * for the detect command, as an I420 frame for the image source. Start-up and
  * command-line paths; any thread; the caller owns what is returned. */
 #ifndef FC_SOURCES_IMAGE_H

@@ -1,6 +1,7 @@
 #include "transport/server.h"
 
 #include <jansson.h>
+#include <ctype.h>
 #include <stdarg.h>
 #include <libwebsockets.h>
 #include <stdio.h>
@@ -10,6 +11,7 @@
 #include "core/buf.h"
 #include "core/clock.h"
 #include "core/log.h"
+#include "core/pool.h"
 #include "transport/api.h"
 
 _Static_assert(LWS_PRE <= FC_FRAME_HEADROOM, "encoded frames leave too little headroom for lws");
@@ -20,6 +22,7 @@ _Static_assert(LWS_PRE <= FC_FRAME_HEADROOM, "encoded frames leave too little he
 #define CLOSE_TRY_AGAIN 1013
 
 typedef struct session session;
+typedef struct fc_upload fc_upload;
 
 struct fc_http_server {
     fc_loop *loop;
@@ -29,7 +32,7 @@ struct fc_http_server {
     struct lws_context *ctx;
     struct lws_vhost *vhost;
     struct lws_protocols protocols[2];
-    struct lws_http_mount mounts[5];
+    struct lws_http_mount mounts[7];
     lws_retry_bo_t retry;
     session *sessions; /* WebSocket sessions, for draining */
     size_t ws_count;
@@ -39,6 +42,7 @@ struct fc_http_server {
     void (*drain_done)(fc_http_server *, void *);
     void *drain_arg;
     char web_root[1024];
+    char demo_root[1100];
 };
 
 /* Text messages waiting to go out before any video (hello, errors). */
@@ -62,9 +66,16 @@ struct session {
     int close_code; /* non-zero: close with this once the texts are out */
     char close_reason[100];
     fc_buf rx; /* a control message being reassembled */
+    /* Avatar WebSocket (/ws/{client_id}) */
+    bool avatar;
+    char client_id[64];
+    fc_avatar *av;      /* the current or last session, NULL before any */
+    uint8_t *audio_out; /* opt-in audio block waiting to go, FC_FRAME_HEADROOM first */
+    size_t audio_len;
     /* HTTP */
     fc_buf body; /* LWS_PRE bytes of headroom, then the body */
     size_t body_off;
+    fc_upload *upload; /* POST /upload in progress */
 };
 
 static fc_http_server *server_of(struct lws *wsi)
@@ -165,6 +176,125 @@ static int parse_ws_options(session *ss, fc_sub_opts *opts, fc_view *view)
     return 0;
 }
 
+/* /ws/{client_id}: one path segment of letters, digits, '-', '_' and '.'. */
+static bool avatar_client_id(const char *uri)
+{
+    const char *id = uri + 4;
+    if (strncmp(uri, "/ws/", 4) != 0 || !*id || strlen(id) >= 64 || strcmp(id, "streams") == 0)
+        return false;
+    for (const char *c = id; *c; c++)
+        if (!(isalnum((unsigned char)*c) || *c == '-' || *c == '_' || *c == '.'))
+            return false;
+    return true;
+}
+
+static void avatar_established(session *ss, const char *client_id)
+{
+    fc_http_server *srv = ss->srv;
+    if (srv->draining) {
+        refuse(ss, LWS_CLOSE_STATUS_GOINGAWAY, "server is shutting down");
+        return;
+    }
+    if (srv->ws_count > srv->cfg.max_clients) {
+        srv->ws_refused++;
+        refuse(ss, CLOSE_TRY_AGAIN, "server full: %u clients already (--max-clients)",
+               srv->cfg.max_clients);
+        return;
+    }
+    srv->ws_accepted++;
+    ss->avatar = true;
+    snprintf(ss->client_id, sizeof ss->client_id, "%s", client_id);
+}
+
+static void av_text(void *ctx, const char *json)
+{
+    queue_text(ctx, json);
+}
+
+static void av_audio(void *ctx, uint8_t *buf, size_t len)
+{
+    session *ss = ctx;
+    free(ss->audio_out);
+    ss->audio_out = buf;
+    ss->audio_len = len;
+    lws_callback_on_writable(ss->wsi);
+}
+
+static void av_wake(void *ctx)
+{
+    session *ss = ctx;
+    lws_callback_on_writable(ss->wsi);
+}
+
+static void avatar_error(session *ss, const char *msg)
+{
+    queue_json(ss, json_pack("{s:s, s:s}", "type", "error", "message", msg));
+}
+
+static void avatar_control(session *ss, const char *type, json_t *msg)
+{
+    fc_http_server *srv = ss->srv;
+    if (strcmp(type, "start_streaming") == 0) {
+        if (ss->av && !fc_avatar_ended(ss->av)) {
+            avatar_error(ss, "already streaming: send stop_streaming first");
+            return;
+        }
+        fc_avatar_release(ss->av);
+        ss->av = NULL;
+        free(ss->audio_out);
+        ss->audio_out = NULL;
+        static const fc_avatar_callbacks cb = {av_text, av_audio, av_wake};
+        char err[300];
+        if (fc_avatar_start(srv->cfg.avatar, ss->client_id, msg, &cb, ss, &ss->av, err,
+                            sizeof err) != 0) {
+            ss->av = NULL;
+            avatar_error(ss, err);
+        }
+    } else if (strcmp(type, "stop_streaming") == 0) {
+        if (!ss->av || fc_avatar_ended(ss->av)) {
+            avatar_error(ss, "not streaming: nothing to stop");
+            return;
+        }
+        /* Nothing of this session may follow the completion message. */
+        free(ss->audio_out);
+        ss->audio_out = NULL;
+        fc_avatar_stop(ss->av);
+    } else if (strcmp(type, "ping") == 0) {
+        queue_json(ss, json_pack("{s:s}", "type", "pong"));
+    } else {
+        char m[200];
+        snprintf(m, sizeof m,
+                 "unknown message type '%.64s' (known: start_streaming, stop_streaming, ping)",
+                 type);
+        avatar_error(ss, m);
+    }
+}
+
+/* Avatar connections: texts, then the audio block, then frames. */
+static int avatar_writeable(session *ss)
+{
+    if (ss->audio_out) {
+        uint8_t *b = ss->audio_out;
+        ss->audio_out = NULL;
+        int n = lws_write(ss->wsi, b + FC_FRAME_HEADROOM, ss->audio_len, LWS_WRITE_BINARY);
+        free(b);
+        if (n < 0)
+            return -1;
+        lws_callback_on_writable(ss->wsi);
+        return 0;
+    }
+    fc_frame *f = ss->av ? fc_avatar_next_frame(ss->av) : NULL;
+    if (!f)
+        return 0;
+    int n = lws_write(ss->wsi, f->wire, fc_frame_wire_len(f), LWS_WRITE_BINARY);
+    fc_frame_unref(f);
+    if (n < 0)
+        return -1;
+    if (ss->text_head || fc_avatar_has_frames(ss->av))
+        lws_callback_on_writable(ss->wsi);
+    return 0;
+}
+
 static void ws_established(session *ss)
 {
     fc_http_server *srv = ss->srv;
@@ -180,6 +310,11 @@ static void ws_established(session *ss)
     if (lws_hdr_copy(ss->wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0)
         uri[0] = '\0';
     static const char prefix[] = "/ws/streams/";
+    if (srv->cfg.avatar && strncmp(uri, prefix, sizeof prefix - 1) != 0 &&
+        avatar_client_id(uri)) {
+        avatar_established(ss, uri + 4);
+        return;
+    }
     if (strncmp(uri, prefix, sizeof prefix - 1) != 0) {
         srv->ws_refused++;
         refuse(ss, CLOSE_UNKNOWN_STREAM, "no WebSocket endpoint at '%s' (use /ws/streams/{id})",
@@ -257,6 +392,8 @@ static int ws_writeable(session *ss)
         lws_close_free_wsi(ss->wsi, (enum lws_close_status)ss->close_code, "framecast close");
         return 0;
     }
+    if (ss->avatar)
+        return avatar_writeable(ss);
     if (!ss->sub)
         return 0;
     /* Events first: they are small and describe the frames about to go. */
@@ -305,6 +442,8 @@ static void ws_control(session *ss, const char *text, size_t len)
     } else if (!type) {
         queue_json(ss, json_pack("{s:s, s:s}", "type", "error", "message",
                                  "message has no string \"type\""));
+    } else if (ss->avatar) {
+        avatar_control(ss, type, msg);
     } else if (strcmp(type, "ping") == 0) {
         queue_json(ss, json_pack("{s:s}", "type", "pong"));
     } else {
@@ -350,6 +489,10 @@ static void ws_closed(session *ss)
         free(m);
     }
     fc_buf_free(&ss->rx);
+    fc_avatar_release(ss->av);
+    ss->av = NULL;
+    free(ss->audio_out);
+    ss->audio_out = NULL;
     if (ss->prev)
         ss->prev->next = ss->next;
     else if (srv->sessions == ss)
@@ -381,11 +524,19 @@ static int http_respond(session *ss, unsigned status, const char *ctype, fc_buf 
     return 0;
 }
 
+static int upload_start(session *ss);
+
 static int http_request(session *ss)
 {
     fc_http_server *srv = ss->srv;
     srv->http_requests++;
     char uri[256];
+    if (lws_hdr_copy(ss->wsi, uri, sizeof uri, WSI_TOKEN_POST_URI) > 0) {
+        if (strcmp(uri, "/upload") == 0 && srv->cfg.media && srv->cfg.avatar)
+            return upload_start(ss);
+        lws_return_http_status(ss->wsi, HTTP_STATUS_NOT_FOUND, "only POST /upload takes a body");
+        return lws_http_transaction_completed(ss->wsi) ? -1 : 0;
+    }
     if (lws_hdr_copy(ss->wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0) {
         lws_return_http_status(ss->wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, "only GET is served");
         return lws_http_transaction_completed(ss->wsi) ? -1 : 0;
@@ -436,6 +587,223 @@ static int http_writeable(session *ss)
     return lws_http_transaction_completed(ss->wsi) ? -1 : 0;
 }
 
+/* ------------------------------------------------------------------ upload */
+
+enum { UP_AUDIO = 0, UP_SOURCE = 1, UP_FIELDS = 2 };
+static const char *const upload_fields[UP_FIELDS] = {"audio", "source"};
+
+/* POST /upload: lws's multipart parser hands each file's bytes to
+ * upload_file_cb; they are kept in memory (bounded by the limits), then a
+ * worker job checks their types by content and writes them into the media
+ * directory, and the loop answers. */
+struct fc_upload {
+    fc_job job;
+    session *ss; /* NULL once the connection is gone */
+    fc_http_server *srv;
+    struct lws_spa *spa;
+    int cur; /* field receiving content, -1 for none */
+    fc_buf file[UP_FIELDS];
+    bool seen[UP_FIELDS];
+    unsigned status; /* an error status, 0 while all is well */
+    char err[300];
+    char name[UP_FIELDS][64];
+    bool submitted;
+};
+
+static void upload_fail(fc_upload *up, unsigned status, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+static void upload_fail(fc_upload *up, unsigned status, const char *fmt, ...)
+{
+    if (up->status)
+        return;
+    up->status = status;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(up->err, sizeof up->err, fmt, ap);
+    va_end(ap);
+}
+
+static void upload_free(fc_upload *up)
+{
+    if (up->spa)
+        lws_spa_destroy(up->spa);
+    for (int i = 0; i < UP_FIELDS; i++)
+        fc_buf_free(&up->file[i]);
+    free(up);
+}
+
+static int upload_file_cb(void *data, const char *name, const char *filename, char *buf, int len,
+                          enum lws_spa_fileupload_states state)
+{
+    (void)filename; /* never used: stored files get generated names */
+    fc_upload *up = data;
+    if (state == LWS_UFS_OPEN) {
+        up->cur = -1;
+        for (int i = 0; i < UP_FIELDS; i++)
+            if (strcmp(name, upload_fields[i]) == 0)
+                up->cur = i;
+        if (up->cur < 0)
+            upload_fail(up, HTTP_STATUS_BAD_REQUEST, "unknown field '%.64s' (use audio, source)",
+                        name);
+        else if (up->seen[up->cur])
+            upload_fail(up, HTTP_STATUS_BAD_REQUEST, "field '%s' given twice", name);
+        else
+            up->seen[up->cur] = true;
+        return 0;
+    }
+    if ((state != LWS_UFS_CONTENT && state != LWS_UFS_FINAL_CONTENT) || up->cur < 0 ||
+        up->status || len <= 0)
+        return 0;
+    size_t limit = up->cur == UP_AUDIO ? up->srv->cfg.max_upload_audio
+                                       : up->srv->cfg.max_upload_image;
+    fc_buf *b = &up->file[up->cur];
+    if (b->len + (size_t)len > limit) {
+        upload_fail(up, HTTP_STATUS_REQ_ENTITY_TOO_LARGE, "%s larger than %zu bytes (--max-upload-%s)",
+                    upload_fields[up->cur], limit, up->cur == UP_AUDIO ? "audio" : "image");
+        fc_buf_free(b);
+        return 0;
+    }
+    fc_buf_append(b, buf, (size_t)len);
+    if (b->failed)
+        upload_fail(up, HTTP_STATUS_INTERNAL_SERVER_ERROR, "out of memory holding the upload");
+    return 0;
+}
+
+static void upload_work(fc_job *job)
+{
+    fc_upload *up = fc_container_of(job, fc_upload, job);
+    for (int i = 0; i < UP_FIELDS && !up->status; i++) {
+        if (!up->seen[i])
+            continue;
+        const fc_buf *b = &up->file[i];
+        fc_media_type t = fc_media_sniff((const uint8_t *)b->data, b->len);
+        if (i == UP_AUDIO && !fc_media_is_audio(t)) {
+            upload_fail(up, HTTP_STATUS_UNSUPPORTED_MEDIA_TYPE,
+                        "audio is not WAV, FLAC, OGG or MP3 (judged by its content)");
+        } else if (i == UP_SOURCE && !fc_media_is_image(t)) {
+            upload_fail(up, HTTP_STATUS_UNSUPPORTED_MEDIA_TYPE,
+                        "source is not a PNG, JPEG or WebP image (judged by its content)");
+        } else {
+            char err[300];
+            if (fc_media_store(up->srv->cfg.media, (const uint8_t *)b->data, b->len, t,
+                               up->name[i], sizeof up->name[i], err, sizeof err) != 0)
+                upload_fail(up, HTTP_STATUS_INTERNAL_SERVER_ERROR, "%s", err);
+        }
+    }
+}
+
+static int http_respond(session *ss, unsigned status, const char *ctype, fc_buf *body);
+
+static void upload_respond(session *ss, fc_upload *up)
+{
+    json_t *obj = json_object();
+    if (up->status) {
+        json_object_set_new(obj, "error", json_string(up->err));
+    } else {
+        if (up->seen[UP_AUDIO])
+            json_object_set_new(obj, "audio_path", json_string(up->name[UP_AUDIO]));
+        if (up->seen[UP_SOURCE])
+            json_object_set_new(obj, "source_path", json_string(up->name[UP_SOURCE]));
+    }
+    char *text = json_dumps(obj, JSON_COMPACT);
+    json_decref(obj);
+    fc_buf body = {0};
+    fc_buf_append(&body, (const char[LWS_PRE]){0}, LWS_PRE);
+    if (text)
+        fc_buf_append(&body, text, strlen(text));
+    free(text);
+    if (body.failed || !text) {
+        fc_buf_free(&body);
+        lws_return_http_status(ss->wsi, HTTP_STATUS_INTERNAL_SERVER_ERROR, "out of memory");
+        return;
+    }
+    http_respond(ss, up->status ? up->status : HTTP_STATUS_OK, "application/json", &body);
+}
+
+static void upload_done(fc_job *job)
+{
+    fc_upload *up = fc_container_of(job, fc_upload, job);
+    if (up->ss) {
+        up->ss->upload = NULL;
+        upload_respond(up->ss, up);
+    }
+    upload_free(up);
+}
+
+static int upload_start(session *ss)
+{
+    fc_http_server *srv = ss->srv;
+    fc_upload *up = calloc(1, sizeof *up);
+    if (!up) {
+        lws_return_http_status(ss->wsi, HTTP_STATUS_INTERNAL_SERVER_ERROR, "out of memory");
+        return lws_http_transaction_completed(ss->wsi) ? -1 : 0;
+    }
+    up->ss = ss;
+    up->srv = srv;
+    up->cur = -1;
+    lws_spa_create_info_t info = {
+        .param_names = upload_fields,
+        .count_params = UP_FIELDS,
+        .max_storage = 1024,
+        .opt_cb = upload_file_cb,
+        .opt_data = up,
+    };
+    up->spa = lws_spa_create_via_info(ss->wsi, &info);
+    if (!up->spa) {
+        free(up);
+        lws_return_http_status(ss->wsi, HTTP_STATUS_BAD_REQUEST,
+                               "POST /upload wants multipart/form-data");
+        return lws_http_transaction_completed(ss->wsi) ? -1 : 0;
+    }
+    ss->upload = up;
+    return 0;
+}
+
+static int upload_body(session *ss, const void *in, size_t len)
+{
+    fc_upload *up = ss->upload;
+    if (!up || up->submitted)
+        return 0;
+    if (lws_spa_process(up->spa, in, (int)len) != 0)
+        upload_fail(up, HTTP_STATUS_BAD_REQUEST, "malformed multipart body");
+    return 0;
+}
+
+static int upload_complete(session *ss)
+{
+    fc_upload *up = ss->upload;
+    if (!up || up->submitted)
+        return 0;
+    lws_spa_finalize(up->spa);
+    lws_spa_destroy(up->spa);
+    up->spa = NULL;
+    if (!up->status && !up->seen[UP_AUDIO] && !up->seen[UP_SOURCE])
+        upload_fail(up, HTTP_STATUS_BAD_REQUEST, "no file: send fields audio and/or source");
+    if (up->status) {
+        ss->upload = NULL;
+        upload_respond(ss, up);
+        upload_free(up);
+        return 0;
+    }
+    up->submitted = true;
+    up->job = (fc_job){.work = upload_work, .done = upload_done, .loop = ss->srv->loop,
+                       .role = FC_ROLE_OTHER};
+    fc_pool_submit(ss->srv->cfg.avatar->pool, &up->job);
+    return 0;
+}
+
+static void upload_closed(session *ss)
+{
+    fc_upload *up = ss->upload;
+    ss->upload = NULL;
+    if (!up)
+        return;
+    if (up->submitted)
+        up->ss = NULL; /* the job frees it */
+    else
+        upload_free(up);
+}
+
 /* ----------------------------------------------------------------- callback */
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -462,12 +830,18 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         ss->srv = server_of(wsi);
         ss->wsi = wsi;
         return http_request(ss);
+    case LWS_CALLBACK_HTTP_BODY:
+        return upload_body(ss, in, len);
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        return upload_complete(ss);
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return http_writeable(ss);
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
-        if (ss && !ss->is_ws)
+        if (ss && !ss->is_ws) {
             fc_buf_free(&ss->body);
+            upload_closed(ss);
+        }
         break;
     default:
         break;
@@ -534,8 +908,15 @@ int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg,
     add_mount(srv, nm++, "/api", "framecast", LWSMPRO_CALLBACK);
     add_mount(srv, nm++, "/metrics", "framecast", LWSMPRO_CALLBACK);
     add_mount(srv, nm++, "/healthz", "framecast", LWSMPRO_CALLBACK);
+    add_mount(srv, nm++, "/upload", "framecast", LWSMPRO_CALLBACK);
     if (cfg->web_root) {
         snprintf(srv->web_root, sizeof srv->web_root, "%s", cfg->web_root);
+        snprintf(srv->demo_root, sizeof srv->demo_root, "%s/demo", cfg->web_root);
+        /* The avatar demo lives in web/demo/ and answers at /demo. */
+        add_mount(srv, nm++, "/demo", srv->demo_root, LWSMPRO_FILE);
+        /* lws knows no audio types; the demo's bundled speech sample is WAV. */
+        static const struct lws_protocol_vhost_options wav = {NULL, NULL, ".wav", "audio/wav"};
+        srv->mounts[nm - 1].extra_mimetypes = &wav;
         add_mount(srv, nm++, "/", srv->web_root, LWSMPRO_FILE);
     }
 
@@ -610,6 +991,8 @@ static void on_drain_timeout(uv_timer_t *t)
         if (ss->sub)
             fc_stream_unsubscribe(ss->stream, ss->sub);
         ss->sub = NULL;
+        fc_avatar_release(ss->av);
+        ss->av = NULL;
     }
     srv->drain_timed_out = true;
     maybe_drain_done(srv);

@@ -2,6 +2,8 @@
  *
  *   GET /ws/streams/{id}[?quality=auto|high|medium|low&queue=N&view=full|ptz]
  *                                                               video and events (WebSocket)
+ *   GET /ws/{client_id}                                         avatar sessions (WebSocket)
+ *   POST /upload                                                a face and a speech file
  *   GET /healthz, /api/streams, /metrics                        HTTP
  *   GET /...                                                    files under web root
  *
@@ -13,6 +15,8 @@
 
 #include <stddef.h>
 
+#include "avatar/media.h"
+#include "avatar/session.h"
 #include "core/loop.h"
 #include "core/metrics.h"
 #include "stream/registry.h"
@@ -25,6 +29,10 @@ typedef struct fc_http_server_config {
     int ping_secs;        /* idle WebSocket gets a ping after this long */
     int hangup_secs;      /* and is closed when nothing came back by then */
     unsigned max_clients; /* WebSocket clients at once; more are refused (1013) */
+    fc_avatar_env *avatar;   /* avatar sessions on /ws/{client_id}; NULL = none */
+    const fc_media *media;   /* where POST /upload stores files; NULL = no uploads */
+    size_t max_upload_image; /* bytes */
+    size_t max_upload_audio;
 } fc_http_server_config;
 
 typedef struct fc_http_server fc_http_server;

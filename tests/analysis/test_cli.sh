@@ -24,7 +24,7 @@ grep -q '"right_eye"' "$tmp/out" || { echo "FAIL: no keypoints in JSON"; failure
 check "text on the face fixture" 0 $? "$tmp/out" '1 face$'
 
 "$fc" detect "$fixtures/speech-16k.wav" --model "$model" >"$tmp/out" 2>&1
-check "non-image input" 1 $? "$tmp/out" 'not a PNG or JPEG image'
+check "non-image input" 1 $? "$tmp/out" 'not a PNG, JPEG or WebP image'
 
 "$fc" detect "$tmp/missing.png" --model "$model" >"$tmp/out" 2>&1
 check "missing input" 1 $? "$tmp/out" 'missing.png: No such file'

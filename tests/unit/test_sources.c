@@ -69,7 +69,7 @@ static void image_source_refuses_bad_files(void **state)
                                           err, sizeof err),
                      0);
     assert_int_equal(fc_source_create(&s, 320, 180, 30, &src, err, sizeof err), -1);
-    assert_non_null(strstr(err, "not a PNG or JPEG"));
+    assert_non_null(strstr(err, "not a PNG, JPEG or WebP"));
 }
 
 /* Renders with the real source, encodes, decodes with turbojpeg again. */

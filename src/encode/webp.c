@@ -1,0 +1,66 @@
+#include "encode/webp.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <webp/encode.h>
+
+/* libwebp hands its output in pieces; they go straight into the frame's
+ * payload area, so nothing is copied afterwards. */
+static int write_into_frame(const uint8_t *data, size_t size, const WebPPicture *pic)
+{
+    fc_frame *f = pic->custom_ptr;
+    if (f->payload_len + size > f->payload_cap) return 0;
+    memcpy(f->payload + f->payload_len, data, size);
+    f->payload_len += size;
+    return 1;
+}
+
+int fc_webp_encode(const fc_frame *raw, int quality, int tier, fc_frame **out, char *err,
+                   size_t errlen)
+{
+    WebPConfig cfg;
+    WebPPicture pic;
+    if (!WebPConfigPreset(&cfg, WEBP_PRESET_PHOTO, (float)quality) || !WebPPictureInit(&pic)) {
+        snprintf(err, errlen, "webp: libwebp version mismatch");
+        return -1;
+    }
+    /* Real-time: the fastest method; quality still follows the tier. */
+    cfg.method = 0;
+    cfg.segments = 1;
+    cfg.partitions = 0;
+    /* A lossy WebP is smaller than the raw planes; a frame this big would be
+     * a broken encoder, and write_into_frame refuses it. */
+    size_t cap = (size_t)raw->width * (size_t)raw->height * 3 / 2 + 4096;
+    fc_frame *f = fc_frame_new_encoded(cap);
+    if (!f) {
+        snprintf(err, errlen, "webp: out of memory for a %zu-byte buffer", cap);
+        return -1;
+    }
+    pic.use_argb = 0;
+    pic.colorspace = WEBP_YUV420;
+    pic.width = raw->width;
+    pic.height = raw->height;
+    /* libwebp only reads the planes of a picture it did not allocate. */
+    pic.y = raw->plane[0];
+    pic.u = raw->plane[1];
+    pic.v = raw->plane[2];
+    pic.y_stride = raw->stride[0];
+    pic.uv_stride = raw->stride[1];
+    pic.writer = write_into_frame;
+    pic.custom_ptr = f;
+    if (!WebPEncode(&cfg, &pic)) {
+        snprintf(err, errlen, "webp: encoding failed (libwebp error %d)", pic.error_code);
+        fc_frame_unref(f);
+        return -1;
+    }
+    f->codec = FC_CODEC_WEBP;
+    f->tier = tier;
+    f->width = raw->width;
+    f->height = raw->height;
+    f->id = raw->id;
+    f->timestamp = raw->timestamp;
+    f = fc_frame_shrink(f);
+    fc_frame_seal(f);
+    *out = f;
+    return 0;
+}

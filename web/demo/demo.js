@@ -1,0 +1,143 @@
+// The avatar demo: upload a face and a speech file (or the bundled samples),
+// start a session with the audio sent back, draw each frame when the audio
+// clock reaches its media time, stop.
+const $ = (id) => document.getElementById(id);
+const status = $('status');
+const canvas = $('view');
+const ctx2d = canvas.getContext('2d');
+
+let ws = null, audioCtx = null, audioSrc = null;
+let audioInfo = null, audioBuffer = null, clockStart = null;
+let pending = [], frames = 0, expected = 0, format = 'jpeg';
+
+function setState(state, error = '') {
+  status.dataset.state = state;
+  $('s-state').textContent = state;
+  $('s-error').textContent = error;
+  $('start').disabled = state === 'starting' || state === 'streaming';
+  $('stop').disabled = state !== 'streaming' && state !== 'starting';
+}
+
+async function inputBlob(input, sample) {
+  if (input.files[0]) return input.files[0];
+  const res = await fetch(sample);
+  if (!res.ok) throw new Error(`${sample}: HTTP ${res.status}`);
+  return res.blob();
+}
+
+async function uploadInputs() {
+  const form = new FormData();
+  form.append('source', await inputBlob($('source'), '/demo/samples/face.png'), 'source');
+  form.append('audio', await inputBlob($('audio'), '/demo/samples/speech.wav'), 'audio');
+  const res = await fetch('/upload', { method: 'POST', body: form });
+  const body = await res.json();
+  if (!res.ok) throw new Error(body.error || `upload: HTTP ${res.status}`);
+  return body;
+}
+
+// The audio block is 16-bit little-endian PCM, interleaved.
+function toAudioBuffer(bytes, info) {
+  const n = bytes.byteLength / 2 / info.channels;
+  const buf = audioCtx.createBuffer(info.channels, n, info.sample_rate);
+  const view = new DataView(bytes);
+  for (let c = 0; c < info.channels; c++) {
+    const out = buf.getChannelData(c);
+    for (let i = 0; i < n; i++) out[i] = view.getInt16(2 * (i * info.channels + c), true) / 32768;
+  }
+  return buf;
+}
+
+// Media time now: the audio clock once playing, else the wall clock since
+// the first frame.
+function mediaTime() {
+  if (clockStart === null) return null;
+  return audioCtx && audioSrc ? audioCtx.currentTime - clockStart : (performance.now() / 1000) - clockStart;
+}
+
+function startClock() {
+  if (audioBuffer) {
+    audioSrc = audioCtx.createBufferSource();
+    audioSrc.buffer = audioBuffer;
+    audioSrc.connect(audioCtx.destination);
+    clockStart = audioCtx.currentTime + 0.05;
+    audioSrc.start(clockStart);
+  } else {
+    clockStart = performance.now() / 1000;
+  }
+}
+
+async function onFrame(data) {
+  const view = new DataView(data);
+  const id = view.getUint32(0), ts = view.getFloat64(4), len = view.getUint32(12);
+  const bitmap = await createImageBitmap(new Blob([new Uint8Array(data, 16, len)], { type: `image/${format}` }));
+  if (clockStart === null) startClock();
+  pending.push({ id, ts, bitmap });
+}
+
+function draw() {
+  const now = mediaTime();
+  let show = null;
+  while (pending.length && now !== null && pending[0].ts <= now) {
+    if (show) show.bitmap.close();
+    show = pending.shift();
+  }
+  if (show) {
+    if (canvas.width !== show.bitmap.width) { canvas.width = show.bitmap.width; canvas.height = show.bitmap.height; }
+    ctx2d.drawImage(show.bitmap, 0, 0);
+    show.bitmap.close();
+    frames++;
+    status.dataset.frames = frames;
+    status.dataset.lastId = show.id;
+    $('s-frames').textContent = frames;
+    $('s-time').textContent = show.ts.toFixed(2);
+  }
+  requestAnimationFrame(draw);
+}
+requestAnimationFrame(draw);
+
+function stopAudio() {
+  if (audioSrc) { try { audioSrc.stop(); } catch { /* not started yet */ } }
+  audioSrc = null;
+}
+
+async function start() {
+  setState('starting');
+  frames = 0; pending = []; audioInfo = null; audioBuffer = null; clockStart = null;
+  format = $('format').value;
+  audioCtx = audioCtx || new AudioContext();
+  await audioCtx.resume();
+  let paths;
+  try {
+    paths = await uploadInputs();
+  } catch (e) {
+    setState('error', e.message);
+    return;
+  }
+  const id = 'demo-' + Math.random().toString(36).slice(2, 10);
+  ws = new WebSocket(`${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws/${id}`);
+  ws.binaryType = 'arraybuffer';
+  ws.onopen = () => ws.send(JSON.stringify({
+    type: 'start_streaming', audio_path: paths.audio_path, source_path: paths.source_path,
+    setup_kwargs: {}, run_kwargs: { audio: true, format }, binary: true,
+  }));
+  ws.onmessage = (ev) => {
+    if (typeof ev.data !== 'string') {
+      // The one binary message after {"type":"audio"} is the audio; the rest are frames.
+      if (audioInfo && !audioBuffer) audioBuffer = toAudioBuffer(ev.data, audioInfo);
+      else onFrame(ev.data);
+      return;
+    }
+    const msg = JSON.parse(ev.data);
+    if (msg.type === 'streaming_started') setState('streaming');
+    else if (msg.type === 'metadata') { expected = msg.expected_frames; $('s-expected').textContent = expected; }
+    else if (msg.type === 'audio') audioInfo = msg;
+    else if (msg.type === 'streaming_completed') {
+      setState(msg.stopped ? 'stopped' : 'completed');
+      if (msg.stopped) { stopAudio(); pending = []; }
+    } else if (msg.type === 'error') setState('error', msg.message);
+  };
+  ws.onclose = () => { if (status.dataset.state === 'streaming') setState('closed'); };
+}
+
+$('start').onclick = () => { if (ws) ws.close(); start(); };
+$('stop').onclick = () => { if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify({ type: 'stop_streaming' })); };
