@@ -550,6 +550,16 @@ int fc_cmd_serve(int argc, char **argv)
     }
     fc_avatar_env_init(&srv.avatar, &srv.loop, srv.pool, srv.gen.gen, &srv.media, o.quality,
                        o.queue);
+    /* Avatar sessions use the detector, when the model is there, to find the
+     * face in each picture once; without it they still run. */
+    if (!srv.detector) {
+        char derr[512];
+        if (fc_face_detector_open(o.model, NULL, &srv.detector, derr, sizeof derr) != 0)
+            fc_warn("avatar sessions: no face detector (%s); generators get the face's place "
+                    "only from setup_kwargs.face",
+                    derr);
+    }
+    srv.avatar.detector = srv.detector;
     if (fc_avatar_metrics_register(srv.metrics, &srv.avatar) != 0) {
         fc_error("out of memory registering metrics");
         goto out;

@@ -8,7 +8,8 @@
  * converts that frame for callers of the plain RGB entry point.
  *
  * Where the face is: setup_kwargs.face = {"mouth":[x,y], "eyes":[[x,y],[x,y]],
- * "width":w} in source pixels; without it, the proportions of a centred
+ * "width":w} in source pixels (the session fills it in from the face detector
+ * when the client does not); without it, the proportions of a centred
  * head-and-shoulders portrait. */
 #include <jansson.h>
 #include <libyuv.h>

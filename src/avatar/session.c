@@ -368,6 +368,35 @@ static void on_tick(uv_timer_t *t)
 
 /* ---- prepare ---- */
 
+/* Worker: when the client did not say where the face is, ask the detector
+ * once and hand the generator setup_kwargs.face = {"mouth", "eyes", "width"}
+ * in picture pixels, so it animates the real mouth and eyes. Without a
+ * detector or a face, the setup stays as the client sent it. */
+static void locate_face(fc_avatar *a, const uint8_t *rgb, int w, int h)
+{
+    if (!a->env->detector)
+        return;
+    json_t *setup = json_loads(a->setup_json, 0, NULL);
+    fc_faces faces;
+    if (setup && !json_object_get(setup, "face") &&
+        fc_face_detect_rgb(a->env->detector, rgb, w * 3, w, h, &faces) == 0 && faces.count > 0) {
+        const fc_face *f = &faces.face[0]; /* best first */
+        json_object_set_new(
+            setup, "face",
+            json_pack("{s:[f,f], s:[[f,f],[f,f]], s:f}", "mouth",
+                      f->keypoints[FC_FACE_MOUTH].x, f->keypoints[FC_FACE_MOUTH].y, "eyes",
+                      f->keypoints[FC_FACE_RIGHT_EYE].x, f->keypoints[FC_FACE_RIGHT_EYE].y,
+                      f->keypoints[FC_FACE_LEFT_EYE].x, f->keypoints[FC_FACE_LEFT_EYE].y, "width",
+                      f->w));
+        char *text = json_dumps(setup, JSON_COMPACT);
+        if (text) {
+            free(a->setup_json);
+            a->setup_json = text;
+        }
+    }
+    json_decref(setup);
+}
+
 static void prepare_work(fc_job *job)
 {
     prepare_job *p = fc_container_of(job, prepare_job, job);
@@ -395,6 +424,7 @@ static void prepare_work(fc_job *job)
                  colon ? colon + 2 : why);
         return;
     }
+    locate_face(a, rgb, w, h);
     fc_generator_image img = {.width = w, .height = h, .stride = w * 3, .rgb = rgb};
     int rc = g->open(&img, a->setup_json, a->run_json, &a->gen_state, &a->info, why, sizeof why);
     free(rgb);
@@ -457,13 +487,18 @@ static void prepare_done(fc_job *job)
         fail(a, p->err);
     } else if (a->state == PREPARING) {
         a->state = RUNNING;
-        send_json(a, json_pack("{s:s, s:f, s:I, s:i, s:i, s:i, s:s, s:s, s:i, s:b}", "type",
+        /* `face`: where the generator was told the face is (the client's
+         * setup_kwargs.face, or what the detector found), or null. */
+        json_t *setup = json_loads(a->setup_json, 0, NULL);
+        json_t *face = setup ? json_object_get(setup, "face") : NULL;
+        send_json(a, json_pack("{s:s, s:f, s:I, s:i, s:i, s:i, s:s, s:s, s:i, s:b, s:O}", "type",
                                "metadata", "audio_duration", a->audio.duration, "expected_frames",
                                (json_int_t)a->expected, "fps", FC_AVATAR_FPS, "width",
                                a->info.width, "height", a->info.height, "format",
                                a->codec == FC_CODEC_WEBP ? "webp" : "jpeg", "generator",
                                a->env->gen->name, "sample_rate", a->info.sample_rate, "realtime",
-                               a->realtime));
+                               a->realtime, "face", face ? face : json_null()));
+        json_decref(setup);
         if (p->audio_block && !a->released) {
             send_json(a, json_pack("{s:s, s:i, s:i, s:s, s:I}", "type", "audio", "sample_rate",
                                    a->audio.rate, "channels", a->audio.channels, "format",

@@ -24,6 +24,7 @@
 
 #include "avatar/media.h"
 #include "core/frame.h"
+#include "analysis/face/face.h"
 #include "core/loop.h"
 #include "core/metrics.h"
 #include "core/pool.h"
@@ -48,6 +49,9 @@ typedef struct fc_avatar_env {
     fc_pool *pool;
     const fc_generator *gen;
     const fc_media *media;
+    /* Optional, borrowed: finds the face in a session's picture when the
+     * client's setup_kwargs do not say where it is. */
+    fc_face_detector *detector;
     int quality[FC_TIER_COUNT]; /* JPEG/WebP quality per tier */
     size_t queue;               /* subscriber queue unless run_kwargs.queue says */
     fc_avatar_stats stats;

@@ -93,6 +93,13 @@ test('upload, then a realtime session: metadata, exactly expected_frames frames,
   const seconds = wavSeconds(join(FIXTURES, 'speech-16k.wav'));
   assert.ok(Math.abs(meta.audio_duration - seconds) < 1e-3, `duration ${meta.audio_duration} vs ${seconds}`);
   assert.equal(meta.expected_frames, Math.ceil(seconds * 25));
+  // The detector found the face, so the puppet animates the real mouth and
+  // eyes: all inside the fixture's face box (x 178, y 78, w 94, h 88).
+  assert.ok(meta.face, 'metadata names where the face is');
+  const inFace = ([x, y]) => x > 178 && x < 178 + 94 && y > 78 && y < 78 + 88;
+  assert.ok(inFace(meta.face.mouth), `mouth ${meta.face.mouth}`);
+  assert.ok(meta.face.eyes.every(inFace), `eyes ${JSON.stringify(meta.face.eyes)}`);
+  assert.ok(meta.face.mouth[1] > meta.face.eyes[0][1] && meta.face.mouth[1] > meta.face.eyes[1][1]);
   assert.equal(c.texts()[0].type, 'streaming_started');
   const done = await c.waitText('streaming_completed', 30000);
   assert.equal(done.stopped, false);
