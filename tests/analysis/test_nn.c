@@ -146,7 +146,7 @@ typedef struct graph_builder {
     size_t nnodes;
     Onnx__TensorProto *inits[32];
     size_t ninits;
-    Onnx__ValueInfoProto *inputs[4], *outputs[4];
+    Onnx__ValueInfoProto *inputs[4], *outputs[8];
     size_t ninputs, noutputs;
 } graph_builder;
 
@@ -378,12 +378,21 @@ static void generated_model_matches_naive_reference(void **state)
     add_ints(e2, "group", 1, group8);
     add_ints(e2, "strides", 2, s2);
     add_ints(e2, "pads", 4, e2pads);
+    /* A residual connection widened by zero channels, as BlazeFace's are:
+     * Relu(d + Concat(x, zeros)), run without the padded copy. */
+    static const int64_t z4shape[4] = {1, 8 - C, H, W};
+    add_init(&g, "z4shape", false, 1, zshape_dims, z4shape);
+    add_node(&g, "ConstantOfShape", "zeros4", "z4", 1, "z4shape");
+    add_ints(add_node(&g, "Concat", "widen", "xw", 2, "xc", "z4"), "axis", 1, axis1);
+    add_node(&g, "Add", "residual", "ra", 2, "d", "xw");
+    add_node(&g, "Relu", "residual_relu", "res", 1, "ra");
     static const int64_t a_dims[4] = {1, 8, OH, OW}, f_dims[2] = {1, 8 * OH * OW};
     static const int64_t d_dims[4] = {1, 8, H, W}, e_dims[4] = {1, 8, EH, EW};
     g.outputs[g.noutputs++] = value_info("a", 4, a_dims);
     g.outputs[g.noutputs++] = value_info("f", 2, f_dims);
     g.outputs[g.noutputs++] = value_info("d", 4, d_dims);
     g.outputs[g.noutputs++] = value_info("e", 4, e_dims);
+    g.outputs[g.noutputs++] = value_info("res", 4, d_dims);
 
     char err[512];
     fc_nn_model *m;
@@ -447,6 +456,12 @@ static void generated_model_matches_naive_reference(void **state)
     const float *ge = fc_nn_session_output(s, fc_nn_model_find_output(m, "e"));
     for (int i = 0; i < 8 * EH * EW; i++)
         assert_float_equal(ge[i], ev[i], 1e-4);
+    const float *gres = fc_nn_session_output(s, fc_nn_model_find_output(m, "res"));
+    for (int c = 0; c < 8; c++)
+        for (int i = 0; i < H * W; i++)
+            assert_float_equal(gres[c * H * W + i],
+                               fmaxf(d[c * H * W + i] + (c < C ? xc[c * H * W + i] : 0.0f), 0.0f),
+                               1e-4);
     fc_nn_session_free(s);
     fc_nn_model_free(m);
     free_owned();

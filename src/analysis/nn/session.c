@@ -1,8 +1,8 @@
 /* Translated graph -> XNNPACK subgraphs -> runtimes, one set per session.
  *
  * The ops run in model order as segments: a maximal run of ops XNNPACK does
- * well is one XNNPACK runtime, and each depthwise convolution dwconv.c
- * accepts is a segment of its own. Values crossing a segment boundary are
+ * well is one XNNPACK runtime, and each op kernels.c runs is a segment of
+ * its own. Values crossing a segment boundary are
  * external to the runtimes and live in session buffers, reused once their
  * last reader has run; everything else stays in XNNPACK's own planned arena.
  *
@@ -19,12 +19,12 @@
 
 #include <xnnpack.h>
 
-#include "analysis/nn/dwconv.h"
+#include "analysis/nn/kernels.h"
 #include "analysis/nn/nn_ir.h"
 
 typedef struct segment {
     size_t first, end; /* ops [first, end) */
-    xnn_runtime_t rt;  /* NULL: the single op runs on dwconv.c */
+    xnn_runtime_t rt;  /* NULL: the single op runs on kernels.c */
 } segment;
 
 struct fc_nn_session {
@@ -93,6 +93,8 @@ static enum xnn_status define_op(xnn_subgraph_t sg, const fc_nn_op *op)
                                          op->out, 0);
     case FC_NN_OP_CLAMP:
         return xnn_define_clamp(sg, op->out_min, op->out_max, op->in[0], op->out, 0);
+    case FC_NN_OP_ADD_NARROW: /* kernels.c's, never in a subgraph */
+        break;
     }
     return xnn_status_invalid_parameter;
 }
@@ -102,7 +104,8 @@ static int op_inputs(const fc_nn_op *op)
     switch (op->kind) {
     case FC_NN_OP_CONV:
     case FC_NN_OP_DWCONV: return 3;
-    case FC_NN_OP_ADD: return 2;
+    case FC_NN_OP_ADD:
+    case FC_NN_OP_ADD_NARROW: return 2;
     default: return 1;
     }
 }
@@ -114,9 +117,9 @@ static int plan_segments(fc_nn_session *s, size_t *seg_of)
     s->seg = calloc(m->nops ? m->nops : 1, sizeof *s->seg);
     if (!s->seg) return -ENOMEM;
     for (size_t i = 0; i < m->nops; i++) {
-        bool own = fc_nn_dwconv_supported(m, &m->ops[i]);
+        bool own = fc_nn_kernel_supported(m, &m->ops[i]);
         segment *last = s->nseg ? &s->seg[s->nseg - 1] : NULL;
-        bool own_last = last && fc_nn_dwconv_supported(m, &m->ops[last->first]);
+        bool own_last = last && fc_nn_kernel_supported(m, &m->ops[last->first]);
         if (!last || own || own_last) s->seg[s->nseg++] = (segment){.first = i, .end = i};
         s->seg[s->nseg - 1].end = i + 1;
         seg_of[i] = s->nseg - 1;
@@ -315,7 +318,7 @@ static int build(fc_nn_session *s, char *err, size_t errlen)
     rc = 0;
     for (size_t k = 0; k < s->nseg && rc == 0; k++) {
         segment *g = &s->seg[k];
-        if (fc_nn_dwconv_supported(m, &m->ops[g->first])) continue;
+        if (fc_nn_kernel_supported(m, &m->ops[g->first])) continue;
         rc = build_runtime(s, g, ext_flags, err, errlen);
         if (rc == 0) rc = setup_runtime(s, g, ext_flags, err, errlen);
     }
@@ -381,8 +384,7 @@ int fc_nn_session_run(fc_nn_session *s, char *err, size_t errlen)
     for (size_t k = 0; k < s->nseg; k++) {
         const segment *g = &s->seg[k];
         if (!g->rt) {
-            const fc_nn_op *op = &m->ops[g->first];
-            fc_nn_dwconv_run(m, op, s->vbuf[op->in[0]], s->vbuf[op->out]);
+            fc_nn_kernel_run(m, &m->ops[g->first], s->vbuf);
             continue;
         }
         enum xnn_status st = xnn_invoke_runtime(g->rt);

@@ -1,5 +1,7 @@
-/* See dwconv.h for why this exists next to XNNPACK. */
-#include "analysis/nn/dwconv.h"
+/* See kernels.h for why these exist next to XNNPACK. */
+#include <math.h>
+
+#include "analysis/nn/kernels.h"
 
 /* Eight floats: one AVX register, two SSE ones; the compiler picks per clone.
  * The unaligned twin reads and writes activations, which are only float
@@ -9,9 +11,9 @@ typedef float v8u __attribute__((vector_size(32), aligned(4)));
 typedef int v8i __attribute__((vector_size(32)));
 #define load8(p) (*(const v8u *)(p))
 
-bool fc_nn_dwconv_supported(const fc_nn_model *m, const fc_nn_op *op)
+static bool dwconv_supported(const fc_nn_model *m, const fc_nn_op *op)
 {
-    if (op->kind != FC_NN_OP_DWCONV || op->group_out != 1) return false;
+    if (op->group_out != 1) return false;
     const fc_nn_value *x = &m->values[op->in[0]];
     const fc_nn_value *w = &m->values[op->in[1]];
     const fc_nn_value *b = &m->values[op->in[2]];
@@ -98,7 +100,7 @@ DWCONV_KERNEL(dwconv_fma, __attribute__((target("avx2,fma"))))
 DWCONV_KERNEL(dwconv_base, )
 #undef MAC
 
-void fc_nn_dwconv_run(const fc_nn_model *m, const fc_nn_op *op, const float *in, float *out)
+static void dwconv(const fc_nn_model *m, const fc_nn_op *op, const float *in, float *out)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
     if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
@@ -107,4 +109,51 @@ void fc_nn_dwconv_run(const fc_nn_model *m, const fc_nn_op *op, const float *in,
     }
 #endif
     dwconv_base(m, op, in, out);
+}
+
+/* Memory-bound: four-float vectors (baseline SSE) are enough. */
+typedef float v4 __attribute__((vector_size(16)));
+typedef float v4u __attribute__((vector_size(16), aligned(4)));
+typedef int v4i __attribute__((vector_size(16)));
+
+static inline v4 clamp4(v4 v, v4 lo, v4 hi)
+{
+    v4i under = v < lo, over = v > hi;
+    v = (v4)(((v4i)v & ~under) | ((v4i)lo & under));
+    return (v4)(((v4i)v & ~over) | ((v4i)hi & over));
+}
+
+static void add_narrow(const fc_nn_model *m, const fc_nn_op *op, const float *a, const float *b,
+                       float *out)
+{
+    const fc_nn_value *y = &m->values[op->out], *nb = &m->values[op->in[1]];
+    const size_t C = y->dims[3], CB = nb->dims[3];
+    const size_t pixels = y->dims[0] * y->dims[1] * y->dims[2];
+    const float lo = op->out_min, hi = op->out_max;
+    const v4 lo4 = {lo, lo, lo, lo}, hi4 = {hi, hi, hi, hi};
+    for (size_t p = 0; p < pixels; p++, a += C, b += CB, out += C) {
+        size_t c = 0;
+        for (; c + 4 <= CB; c += 4)
+            *(v4u *)(out + c) = clamp4(*(const v4u *)(a + c) + *(const v4u *)(b + c), lo4, hi4);
+        for (; c < CB; c++)
+            out[c] = fminf(fmaxf(a[c] + b[c], lo), hi);
+        for (; c + 4 <= C; c += 4)
+            *(v4u *)(out + c) = clamp4(*(const v4u *)(a + c), lo4, hi4);
+        for (; c < C; c++)
+            out[c] = fminf(fmaxf(a[c], lo), hi);
+    }
+}
+
+bool fc_nn_kernel_supported(const fc_nn_model *m, const fc_nn_op *op)
+{
+    return op->kind == FC_NN_OP_ADD_NARROW ||
+           (op->kind == FC_NN_OP_DWCONV && dwconv_supported(m, op));
+}
+
+void fc_nn_kernel_run(const fc_nn_model *m, const fc_nn_op *op, float *const *vbuf)
+{
+    if (op->kind == FC_NN_OP_ADD_NARROW)
+        add_narrow(m, op, vbuf[op->in[0]], vbuf[op->in[1]], vbuf[op->out]);
+    else
+        dwconv(m, op, vbuf[op->in[0]], vbuf[op->out]);
 }
