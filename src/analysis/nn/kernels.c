@@ -17,7 +17,7 @@ static bool dwconv_supported(const fc_nn_model *m, const fc_nn_op *op)
     const fc_nn_value *x = &m->values[op->in[0]];
     const fc_nn_value *w = &m->values[op->in[1]];
     const fc_nn_value *b = &m->values[op->in[2]];
-    if (x->rank != 4 || x->dims[0] != 1 || x->dims[3] % 8 != 0 || !w->data || !b->data)
+    if (x->rank != 4 || x->dims[0] != 1 || x->dims[3] < 8 || !w->data || !b->data)
         return false;
     if (op->kernel[0] != 3 || op->kernel[1] != 3 || op->dilation[0] != 1 || op->dilation[1] != 1)
         return false;
@@ -47,7 +47,10 @@ static bool dwconv_supported(const fc_nn_model *m, const fc_nn_op *op)
     for (long oy = 0; oy < OH; oy++) {                                                        \
         const long iy0 = oy * s - pt;                                                         \
         const bool rows_inside = iy0 >= 0 && iy0 + 3 <= H;                                    \
-        for (long c = 0; c < C; c += 8) {                                                     \
+        for (long cb = 0; cb < C; cb += 8) {                                                  \
+            /* A last partial slice is done as the last 8 channels: the  */                   \
+            /* overlap is computed twice, to the same values.            */                   \
+            const long c = cb + 8 <= C ? cb : C - 8;                                          \
             v8 k[9];                                                                          \
             for (int t = 0; t < 9; t++)                                                       \
                 k[t] = load8(filter + t * C + c);                                             \

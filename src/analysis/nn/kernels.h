@@ -24,7 +24,7 @@
 
 /* Whether fc_nn_kernel_run runs `op` of model `m` instead of XNNPACK:
  * FC_NN_OP_ADD_NARROW always; a DWCONV when it is 3x3, multiplier 1, no
- * dilation, stride 1 or 2, pads of at most 1, channels a multiple of 8. */
+ * dilation, stride 1 or 2, pads of at most 1, at least 8 channels. */
 bool fc_nn_kernel_supported(const fc_nn_model *m, const fc_nn_op *op);
 
 /* Runs `op`; vbuf[v] holds value v (NHWC) for its inputs and output. */
