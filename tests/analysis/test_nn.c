@@ -146,7 +146,7 @@ typedef struct graph_builder {
     size_t nnodes;
     Onnx__TensorProto *inits[32];
     size_t ninits;
-    Onnx__ValueInfoProto *inputs[4], *outputs[4];
+    Onnx__ValueInfoProto *inputs[4], *outputs[8];
     size_t ninputs, noutputs;
 } graph_builder;
 
@@ -317,6 +317,7 @@ static void generated_model_matches_naive_reference(void **state)
     static const int64_t pk[2] = {2, 2}, ps[2] = {1, 1}, ppads[4] = {0, 1, 1, 0};
     static const int64_t flat[2] = {1, -1}, flat_dims[1] = {2};
     static const int64_t dwdims[4] = {8, 1, 3, 3}, group4[1] = {4}, dwpads[4] = {1, 1, 1, 1};
+    static const int64_t bdims8[1] = {8};
     float cw[M * 2 * 9], cb[M], dww[8 * 9];
     for (int i = 0; i < M * 2 * 9; i++)
         cw[i] = sinf((float)i * 0.7f) * 0.5f;
@@ -355,11 +356,43 @@ static void generated_model_matches_naive_reference(void **state)
     Onnx__NodeProto *dw = add_node(&g, "Conv", "dwconv", "d", 2, "xc", "dw");
     add_ints(dw, "group", 1, group4);
     add_ints(dw, "pads", 4, dwpads);
+    /* Two chained 8-channel depthwise convolutions (stride 1 with Relu, then
+     * stride 2 with uneven pads) on "a": the shapes dwconv.c runs instead of
+     * XNNPACK, including a hand-over between two of its segments. */
+    static const int64_t dw8dims[4] = {8, 1, 3, 3}, group8[1] = {8}, s2[2] = {2, 2};
+    static const int64_t e2pads[4] = {1, 0, 0, 1};
+    enum { EH = (OH + 1 - 3) / 2 + 1, EW = (OW + 1 - 3) / 2 + 1 };
+    float ew[8 * 9], eb[8], e2w[8 * 9];
+    for (int i = 0; i < 8 * 9; i++)
+        ew[i] = sinf((float)i * 0.45f), e2w[i] = cosf((float)i * 0.8f) * 0.7f;
+    for (int i = 0; i < 8; i++)
+        eb[i] = 0.3f * (float)(i - 4);
+    add_init(&g, "ew", true, 4, dw8dims, ew);
+    add_init(&g, "eb", true, 1, bdims8, eb);
+    add_init(&g, "e2w", true, 4, dw8dims, e2w);
+    Onnx__NodeProto *e1 = add_node(&g, "Conv", "dw8", "e1", 3, "a", "ew", "eb");
+    add_ints(e1, "group", 1, group8);
+    add_ints(e1, "pads", 4, dwpads);
+    add_node(&g, "Relu", "dw8_relu", "er", 1, "e1");
+    Onnx__NodeProto *e2 = add_node(&g, "Conv", "dw8s2", "e", 2, "er", "e2w");
+    add_ints(e2, "group", 1, group8);
+    add_ints(e2, "strides", 2, s2);
+    add_ints(e2, "pads", 4, e2pads);
+    /* A residual connection widened by zero channels, as BlazeFace's are:
+     * Relu(d + Concat(x, zeros)), run without the padded copy. */
+    static const int64_t z4shape[4] = {1, 8 - C, H, W};
+    add_init(&g, "z4shape", false, 1, zshape_dims, z4shape);
+    add_node(&g, "ConstantOfShape", "zeros4", "z4", 1, "z4shape");
+    add_ints(add_node(&g, "Concat", "widen", "xw", 2, "xc", "z4"), "axis", 1, axis1);
+    add_node(&g, "Add", "residual", "ra", 2, "d", "xw");
+    add_node(&g, "Relu", "residual_relu", "res", 1, "ra");
     static const int64_t a_dims[4] = {1, 8, OH, OW}, f_dims[2] = {1, 8 * OH * OW};
-    static const int64_t d_dims[4] = {1, 8, H, W};
+    static const int64_t d_dims[4] = {1, 8, H, W}, e_dims[4] = {1, 8, EH, EW};
     g.outputs[g.noutputs++] = value_info("a", 4, a_dims);
     g.outputs[g.noutputs++] = value_info("f", 2, f_dims);
     g.outputs[g.noutputs++] = value_info("d", 4, d_dims);
+    g.outputs[g.noutputs++] = value_info("e", 4, e_dims);
+    g.outputs[g.noutputs++] = value_info("res", 4, d_dims);
 
     char err[512];
     fc_nn_model *m;
@@ -415,6 +448,20 @@ static void generated_model_matches_naive_reference(void **state)
         }
     for (int i = 0; i < 8 * H * W; i++)
         assert_float_equal(gd[i], d[i], 1e-4);
+    float e1v[8 * OH * OW], ev[8 * EH * EW];
+    ref_conv(a, 8, OH, OW, ew, eb, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, OH, OW, e1v);
+    for (int i = 0; i < 8 * OH * OW; i++)
+        e1v[i] = fmaxf(e1v[i], 0.0f);
+    ref_conv(e1v, 8, OH, OW, e2w, NULL, 8, 8, 3, 3, 2, 2, 1, 1, 1, 0, EH, EW, ev);
+    const float *ge = fc_nn_session_output(s, fc_nn_model_find_output(m, "e"));
+    for (int i = 0; i < 8 * EH * EW; i++)
+        assert_float_equal(ge[i], ev[i], 1e-4);
+    const float *gres = fc_nn_session_output(s, fc_nn_model_find_output(m, "res"));
+    for (int c = 0; c < 8; c++)
+        for (int i = 0; i < H * W; i++)
+            assert_float_equal(gres[c * H * W + i],
+                               fmaxf(d[c * H * W + i] + (c < C ? xc[c * H * W + i] : 0.0f), 0.0f),
+                               1e-4);
     fc_nn_session_free(s);
     fc_nn_model_free(m);
     free_owned();

@@ -31,6 +31,9 @@ typedef struct workspace {
     uint8_t *i420; /* scaled I420 before conversion to RGB */
     fc_face_candidate *cand;
     fc_face_candidate *kept;
+    /* Geometry whose black bars `input` holds (w == 0: none yet). Only the
+     * picture area is rewritten while it stays the same. */
+    int bars_w, bars_h;
 } workspace;
 
 struct fc_face_detector {
@@ -42,6 +45,7 @@ struct fc_face_detector {
     int nanchors;
     float min_score, nms_iou;
     int max_faces;
+    float norm[256]; /* byte -> model input value */
     pthread_mutex_t lock;
     workspace *free;
 };
@@ -153,6 +157,9 @@ int fc_face_detector_open(const char *model_path, const fc_face_detector_opts *o
     d->min_score = o.min_score > 0 ? o.min_score : 0.5f;
     d->nms_iou = o.nms_iou > 0 ? o.nms_iou : 0.3f;
     d->max_faces = o.max_faces > 0 && o.max_faces < FC_FACES_MAX ? o.max_faces : FC_FACES_MAX;
+    /* The model was trained on RGB scaled to [-1, 1]. */
+    for (int i = 0; i < 256; i++)
+        d->norm[i] = (float)i / 127.5f - 1.0f;
 
     int rc = fc_nn_model_load(model_path, &d->model, err, errlen);
     if (rc < 0) goto fail;
@@ -222,10 +229,10 @@ static int fit(const fc_face_detector *d, int w, int h, letterbox *lb)
     return 0;
 }
 
+/* Where the picture starts in a size x size x 3 letterbox. The detector
+ * writes only that area of its scratch picture; normalize() supplies the bars. */
 static uint8_t *letterbox_origin(const fc_face_detector *d, uint8_t *rgb, const letterbox *lb)
 {
-    /* Black bars, as MediaPipe's letterbox leaves them. */
-    memset(rgb, 0, (size_t)d->size * (size_t)d->size * 3);
     return rgb + ((size_t)lb->y0 * (size_t)d->size + (size_t)lb->x0) * 3;
 }
 
@@ -259,18 +266,32 @@ static int letterbox_i420(const fc_face_detector *d, workspace *ws, const uint8_
     return 0;
 }
 
-/* The model was trained on RGB scaled to [-1, 1]. */
-static void normalize(const uint8_t *rgb, float *dst, size_t n)
+/* Model input from the letterboxed picture area; the black bars (-1 after
+ * normalising) are written only when the geometry changes, which for a stream
+ * is once. */
+static void normalize(const fc_face_detector *d, workspace *ws, const letterbox *lb)
 {
-    for (size_t i = 0; i < n; i++)
-        dst[i] = (float)rgb[i] / 127.5f - 1.0f;
+    size_t S = (size_t)d->size;
+    if (ws->bars_w != lb->w || ws->bars_h != lb->h) {
+        for (size_t i = 0; i < S * S * 3; i++)
+            ws->input[i] = d->norm[0];
+        ws->bars_w = lb->w, ws->bars_h = lb->h;
+    }
+    size_t row = (size_t)lb->w * 3;
+    for (size_t y = (size_t)lb->y0; y < (size_t)(lb->y0 + lb->h); y++) {
+        size_t at = (y * S + (size_t)lb->x0) * 3;
+        const uint8_t *src = ws->rgb + at;
+        float *dst = ws->input + at;
+        for (size_t i = 0; i < row; i++)
+            dst[i] = d->norm[src[i]];
+    }
 }
 
 static int infer_and_decode(fc_face_detector *d, workspace *ws, const letterbox *lb, fc_faces *out,
                             fc_face_timing *t)
 {
     uint64_t t0 = fc_now_ns();
-    normalize(ws->rgb, ws->input, (size_t)d->size * (size_t)d->size * 3);
+    normalize(d, ws, lb);
     uint64_t t1 = fc_now_ns();
     char err[256];
     if (fc_nn_session_run(ws->session, err, sizeof err) < 0) return -EIO;
@@ -346,5 +367,7 @@ int fc_face_letterbox_rgb(fc_face_detector *d, const uint8_t *rgb, int stride, i
                           uint8_t *dst)
 {
     letterbox lb;
+    /* Black bars, as MediaPipe's letterbox leaves them. */
+    memset(dst, 0, (size_t)d->size * (size_t)d->size * 3);
     return letterbox_rgb(d, rgb, stride, w, h, dst, &lb);
 }

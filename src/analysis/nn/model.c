@@ -902,6 +902,69 @@ static void fuse_clamps(fc_nn_model *m)
     free(producer);
 }
 
+/* Turns "Pad channels with zeros, then Add" into one ADD_NARROW reading the
+ * unpadded tensor, when the padded copy has no other reader: BlazeFace's
+ * residual connections widen this way, and the copy cost more than the Add. */
+static void fuse_channel_pads(fc_nn_model *m)
+{
+    uint32_t *readers = calloc(m->nvalues, sizeof *readers);
+    int *producer = malloc(m->nvalues * sizeof *producer);
+    bool *dropped = calloc(m->nops ? m->nops : 1, sizeof *dropped);
+    if (!readers || !producer || !dropped) { /* an optimisation; skip it */
+        free(readers);
+        free(producer);
+        free(dropped);
+        return;
+    }
+    for (uint32_t v = 0; v < m->nvalues; v++)
+        producer[v] = -1;
+    for (size_t i = 0; i < m->nops; i++) {
+        const fc_nn_op *op = &m->ops[i];
+        int nin = op->kind == FC_NN_OP_ADD ? 2 : 1;
+        for (int k = 0; k < nin; k++)
+            readers[op->in[k]]++;
+        producer[op->out] = (int)i;
+    }
+    for (size_t i = 0; i < m->nops; i++) {
+        fc_nn_op *op = &m->ops[i];
+        if (op->kind != FC_NN_OP_ADD) continue;
+        const fc_nn_value *y = &m->values[op->out];
+        for (int k = 0; k < 2; k++) {
+            int p = producer[op->in[k]];
+            const fc_nn_value *full = &m->values[op->in[1 - k]];
+            if (p < 0 || y->rank != 4 || full->rank != 4 ||
+                memcmp(full->dims, y->dims, sizeof y->dims) != 0)
+                continue;
+            const fc_nn_op *pad = &m->ops[p];
+            const fc_nn_value *padded = &m->values[op->in[k]];
+            bool channels_only = pad->kind == FC_NN_OP_PAD && pad->pad_value == 0.0f &&
+                                 pad->pre[3] == 0 && readers[op->in[k]] == 1 &&
+                                 padded->flags == 0;
+            for (int d = 0; d < 3 && channels_only; d++)
+                channels_only = pad->pre[d] == 0 && pad->post[d] == 0;
+            if (!channels_only || memcmp(padded->dims, y->dims, sizeof y->dims) != 0) continue;
+            uint32_t full_id = op->in[1 - k];
+            op->kind = FC_NN_OP_ADD_NARROW;
+            op->in[0] = full_id;
+            op->in[1] = pad->in[0];
+            dropped[p] = true;
+            break;
+        }
+    }
+    size_t w = 0;
+    for (size_t i = 0; i < m->nops; i++) {
+        if (dropped[i]) {
+            free(m->ops[i].node);
+            continue;
+        }
+        m->ops[w++] = m->ops[i];
+    }
+    m->nops = w;
+    free(readers);
+    free(producer);
+    free(dropped);
+}
+
 static int add_io(ctx *c, fc_nn_io *io, const char *name, const fc_nn_shape *s, uint32_t value,
                   bool nchw)
 {
@@ -993,6 +1056,7 @@ static int translate(ctx *c, const Onnx__ModelProto *mp)
         m->noutputs++;
     }
     fuse_clamps(m);
+    fuse_channel_pads(m);
     return 0;
 }
 

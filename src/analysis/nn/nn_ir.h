@@ -29,12 +29,16 @@ typedef enum {
     FC_NN_OP_PAD,
     FC_NN_OP_RESHAPE,
     FC_NN_OP_CLAMP,
+    /* in[0] + in[1], where in[1] has fewer channels (innermost axis) and the
+     * missing ones read as zero: a channel Pad feeding an Add, without the
+     * copy. Run by kernels.c, never by XNNPACK. */
+    FC_NN_OP_ADD_NARROW,
 } fc_nn_op_kind;
 
 typedef struct fc_nn_op {
     fc_nn_op_kind kind;
     char *node;     /* ONNX node it came from, for error messages */
-    uint32_t in[3]; /* CONV/DWCONV: input, filter, bias; ADD: a, b */
+    uint32_t in[3]; /* CONV/DWCONV: input, filter, bias; ADD, ADD_NARROW: a, b */
     uint32_t out;
     float out_min, out_max;
     uint32_t pad[4]; /* top, right, bottom, left */

@@ -1,8 +1,14 @@
-/* Translated graph -> XNNPACK subgraph -> runtime, one per session.
+/* Translated graph -> XNNPACK subgraphs -> runtimes, one set per session.
  *
- * Every value keeps its index as its XNNPACK id (the subgraph reserves all of
- * them as external ids), so ops can be emitted without a mapping table. The
- * subgraph is deleted as soon as the runtime exists; the runtime packs its own
+ * The ops run in model order as segments: a maximal run of ops XNNPACK does
+ * well is one XNNPACK runtime, and each op kernels.c runs is a segment of
+ * its own. Values crossing a segment boundary are
+ * external to the runtimes and live in session buffers, reused once their
+ * last reader has run; everything else stays in XNNPACK's own planned arena.
+ *
+ * Every value keeps its index as its XNNPACK id (each subgraph reserves all of
+ * them as external ids), so ops can be emitted without a mapping table. A
+ * subgraph is deleted as soon as its runtime exists; the runtime packs its own
  * copy of the weights. No thread pool is passed: inference runs on the caller's
  * thread and nothing waits or spins between runs. */
 #include <errno.h>
@@ -13,12 +19,21 @@
 
 #include <xnnpack.h>
 
+#include "analysis/nn/kernels.h"
 #include "analysis/nn/nn_ir.h"
+
+typedef struct segment {
+    size_t first, end; /* ops [first, end) */
+    xnn_runtime_t rt;  /* NULL: the single op runs on kernels.c */
+} segment;
 
 struct fc_nn_session {
     const fc_nn_model *m;
-    xnn_runtime_t rt;
-    float **vbuf;     /* per value: buffer of external values, else NULL */
+    segment *seg;
+    size_t nseg;
+    float **vbuf;     /* per value: its buffer when external to the runtimes, else NULL */
+    float **owned;    /* buffers to free: graph inputs and outputs, boundary slots */
+    size_t nowned;
     float **nchw_out; /* per output: NCHW copy when the value is NHWC, else NULL */
 };
 
@@ -78,11 +93,44 @@ static enum xnn_status define_op(xnn_subgraph_t sg, const fc_nn_op *op)
                                          op->out, 0);
     case FC_NN_OP_CLAMP:
         return xnn_define_clamp(sg, op->out_min, op->out_max, op->in[0], op->out, 0);
+    case FC_NN_OP_ADD_NARROW: /* kernels.c's, never in a subgraph */
+        break;
     }
     return xnn_status_invalid_parameter;
 }
 
-static int build_runtime(fc_nn_session *s, char *err, size_t errlen)
+static int op_inputs(const fc_nn_op *op)
+{
+    switch (op->kind) {
+    case FC_NN_OP_CONV:
+    case FC_NN_OP_DWCONV: return 3;
+    case FC_NN_OP_ADD:
+    case FC_NN_OP_ADD_NARROW: return 2;
+    default: return 1;
+    }
+}
+
+/* Segments in op order; seg_of[i] is op i's segment. */
+static int plan_segments(fc_nn_session *s, size_t *seg_of)
+{
+    const fc_nn_model *m = s->m;
+    s->seg = calloc(m->nops ? m->nops : 1, sizeof *s->seg);
+    if (!s->seg) return -ENOMEM;
+    for (size_t i = 0; i < m->nops; i++) {
+        bool own = fc_nn_kernel_supported(m, &m->ops[i]);
+        segment *last = s->nseg ? &s->seg[s->nseg - 1] : NULL;
+        bool own_last = last && fc_nn_kernel_supported(m, &m->ops[last->first]);
+        if (!last || own || own_last) s->seg[s->nseg++] = (segment){.first = i, .end = i};
+        s->seg[s->nseg - 1].end = i + 1;
+        seg_of[i] = s->nseg - 1;
+    }
+    return 0;
+}
+
+/* ext_flags[v] is non-zero for values external to the runtimes; in a given
+ * runtime such a value is an output when one of its ops produces it. */
+static int build_runtime(fc_nn_session *s, segment *g, const uint32_t *ext_flags, char *err,
+                         size_t errlen)
 {
     const fc_nn_model *m = s->m;
     xnn_subgraph_t sg = NULL;
@@ -92,17 +140,33 @@ static int build_runtime(fc_nn_session *s, char *err, size_t errlen)
         return -ENOMEM;
     }
     int rc = 0;
-    for (uint32_t i = 0; i < m->nvalues && rc == 0; i++) {
-        const fc_nn_value *v = &m->values[i];
-        uint32_t id;
-        st = xnn_define_tensor_value(sg, xnn_datatype_fp32, (size_t)v->rank, v->dims, v->data, i,
-                                     v->flags, &id);
-        if (st != xnn_status_success) {
-            snprintf(err, errlen, "XNNPACK rejected tensor %u (status %d)", i, (int)st);
-            rc = -EINVAL;
+    /* Only the values this segment's ops touch; ids stay model-wide. */
+    bool *defined = calloc(m->nvalues, sizeof *defined);
+    if (!defined) rc = -ENOMEM, snprintf(err, errlen, "out of memory");
+    for (size_t i = g->first; i < g->end && rc == 0; i++) {
+        const fc_nn_op *op = &m->ops[i];
+        uint32_t ids[4] = {op->out, op->in[0], op->in[1], op->in[2]};
+        for (int k = 0; k < 1 + op_inputs(op) && rc == 0; k++) {
+            uint32_t v = ids[k];
+            if (defined[v]) continue;
+            defined[v] = true;
+            const fc_nn_value *val = &m->values[v];
+            uint32_t id, flags = 0;
+            if (ext_flags[v]) {
+                flags = XNN_VALUE_FLAG_EXTERNAL_INPUT;
+                for (size_t j = g->first; j < g->end; j++)
+                    if (m->ops[j].out == v) flags = XNN_VALUE_FLAG_EXTERNAL_OUTPUT;
+            }
+            st = xnn_define_tensor_value(sg, xnn_datatype_fp32, (size_t)val->rank, val->dims,
+                                         val->data, v, flags, &id);
+            if (st != xnn_status_success) {
+                snprintf(err, errlen, "XNNPACK rejected tensor %u (status %d)", v, (int)st);
+                rc = -EINVAL;
+            }
         }
     }
-    for (size_t i = 0; i < m->nops && rc == 0; i++) {
+    free(defined);
+    for (size_t i = g->first; i < g->end && rc == 0; i++) {
         st = define_op(sg, &m->ops[i]);
         if (st != xnn_status_success) {
             snprintf(err, errlen, "XNNPACK rejected node '%s' (status %d)", m->ops[i].node,
@@ -111,7 +175,7 @@ static int build_runtime(fc_nn_session *s, char *err, size_t errlen)
         }
     }
     if (rc == 0) {
-        st = xnn_create_runtime_v2(sg, NULL, 0, &s->rt);
+        st = xnn_create_runtime_v2(sg, NULL, 0, &g->rt);
         if (st != xnn_status_success) {
             snprintf(err, errlen, "XNNPACK: cannot create a runtime (status %d)", (int)st);
             rc = st == xnn_status_out_of_memory ? -ENOMEM : -EINVAL;
@@ -121,38 +185,147 @@ static int build_runtime(fc_nn_session *s, char *err, size_t errlen)
     return rc;
 }
 
-static int bind_buffers(fc_nn_session *s, char *err, size_t errlen)
+static float *own_buffer(fc_nn_session *s, size_t elements)
+{
+    /* XNNPACK kernels may read up to XNN_EXTRA_BYTES past a tensor. */
+    size_t bytes = (elements * sizeof(float) + XNN_EXTRA_BYTES + 63) & ~(size_t)63;
+    float *b = aligned_alloc(64, bytes);
+    if (!b) return NULL;
+    memset(b, 0, bytes);
+    s->owned[s->nowned++] = b;
+    return b;
+}
+
+/* Buffers for every value external to the runtimes. Graph inputs and outputs
+ * get their own; values passed between segments share slots, a slot being
+ * free again once the last op reading its value has run. */
+static int bind_values(fc_nn_session *s, const size_t *seg_of, uint32_t *ext_flags)
 {
     const fc_nn_model *m = s->m;
-    s->vbuf = calloc(m->nvalues, sizeof *s->vbuf);
-    s->nchw_out = calloc((size_t)m->noutputs, sizeof *s->nchw_out);
-    struct xnn_external_value *ext = calloc(m->nvalues, sizeof *ext);
-    if (!s->vbuf || !s->nchw_out || !ext) goto oom;
-    size_t n = 0;
-    for (uint32_t i = 0; i < m->nvalues; i++) {
-        if (!m->values[i].flags) continue;
-        /* XNNPACK kernels may read up to XNN_EXTRA_BYTES past a tensor. */
-        size_t bytes = value_elements(&m->values[i]) * sizeof(float) + XNN_EXTRA_BYTES;
-        s->vbuf[i] = aligned_alloc(64, (bytes + 63) & ~(size_t)63);
-        if (!s->vbuf[i]) goto oom;
-        memset(s->vbuf[i], 0, bytes);
-        ext[n++] = (struct xnn_external_value){.id = i, .data = s->vbuf[i]};
+    size_t n = m->nvalues;
+    size_t *producer = malloc(n * sizeof *producer), *last_use = calloc(n, sizeof *last_use);
+    bool *boundary = calloc(n, sizeof *boundary);
+    size_t *slot_of = malloc(n * sizeof *slot_of);
+    size_t *slot_size = calloc(n, sizeof *slot_size), *slot_busy = calloc(n, sizeof *slot_busy);
+    s->vbuf = calloc(n, sizeof *s->vbuf);
+    s->owned = calloc(n, sizeof *s->owned);
+    int rc = -ENOMEM;
+    if (!producer || !last_use || !boundary || !slot_of || !slot_size || !slot_busy || !s->vbuf ||
+        !s->owned)
+        goto done;
+    for (size_t v = 0; v < n; v++)
+        producer[v] = SIZE_MAX;
+    for (size_t i = 0; i < m->nops; i++)
+        producer[m->ops[i].out] = i;
+    for (size_t i = 0; i < m->nops; i++) {
+        const fc_nn_op *op = &m->ops[i];
+        for (int k = 0; k < op_inputs(op); k++) {
+            uint32_t v = op->in[k];
+            last_use[v] = i;
+            if (producer[v] != SIZE_MAX && seg_of[producer[v]] != seg_of[i]) boundary[v] = true;
+        }
     }
-    for (int i = 0; i < m->noutputs; i++)
-        if (m->outputs[i].nchw &&
-            !(s->nchw_out[i] = malloc(fc_nn_shape_elements(&m->outputs[i].shape) * sizeof(float))))
-            goto oom;
-    enum xnn_status st = xnn_setup_runtime(s->rt, n, ext);
+    for (size_t v = 0; v < n; v++) {
+        ext_flags[v] = m->values[v].flags;
+        if (m->values[v].flags) {
+            if (!(s->vbuf[v] = own_buffer(s, value_elements(&m->values[v])))) goto done;
+        } else if (boundary[v]) {
+            ext_flags[v] = 1;
+        }
+    }
+    /* Values in the order they are produced, each into the first free slot. */
+    size_t nslots = 0;
+    for (size_t i = 0; i < m->nops; i++) {
+        uint32_t v = m->ops[i].out;
+        if (!boundary[v] || m->values[v].flags) continue;
+        size_t k = 0;
+        while (k < nslots && slot_busy[k] >= i)
+            k++;
+        if (k == nslots) nslots++;
+        slot_of[v] = k;
+        slot_busy[k] = last_use[v];
+        size_t e = value_elements(&m->values[v]);
+        if (e > slot_size[k]) slot_size[k] = e;
+    }
+    float **slot = calloc(nslots ? nslots : 1, sizeof *slot);
+    if (!slot) goto done;
+    rc = 0;
+    for (size_t k = 0; k < nslots && rc == 0; k++)
+        if (!(slot[k] = own_buffer(s, slot_size[k]))) rc = -ENOMEM;
+    for (size_t v = 0; v < n && rc == 0; v++)
+        if (boundary[v] && !m->values[v].flags) s->vbuf[v] = slot[slot_of[v]];
+    free(slot);
+done:
+    free(producer);
+    free(last_use);
+    free(boundary);
+    free(slot_of);
+    free(slot_size);
+    free(slot_busy);
+    return rc;
+}
+
+static int setup_runtime(fc_nn_session *s, segment *g, const uint32_t *ext_flags, char *err,
+                         size_t errlen)
+{
+    const fc_nn_model *m = s->m;
+    struct xnn_external_value *ext = calloc(m->nvalues, sizeof *ext);
+    bool *seen = calloc(m->nvalues, sizeof *seen);
+    if (!ext || !seen) {
+        free(ext);
+        free(seen);
+        snprintf(err, errlen, "out of memory for the session's tensors");
+        return -ENOMEM;
+    }
+    size_t n = 0;
+    for (size_t i = g->first; i < g->end; i++) {
+        const fc_nn_op *op = &m->ops[i];
+        uint32_t ids[4] = {op->out, op->in[0], op->in[1], op->in[2]};
+        for (int k = 0; k < 1 + op_inputs(op); k++)
+            if (ext_flags[ids[k]] && !seen[ids[k]]) {
+                seen[ids[k]] = true;
+                ext[n++] = (struct xnn_external_value){.id = ids[k], .data = s->vbuf[ids[k]]};
+            }
+    }
+    enum xnn_status st = xnn_setup_runtime(g->rt, n, ext);
     free(ext);
+    free(seen);
     if (st != xnn_status_success) {
         snprintf(err, errlen, "XNNPACK: runtime setup failed (status %d)", (int)st);
         return -EINVAL;
     }
     return 0;
-oom:
-    free(ext);
-    snprintf(err, errlen, "out of memory for the session's tensors");
-    return -ENOMEM;
+}
+
+static int build(fc_nn_session *s, char *err, size_t errlen)
+{
+    const fc_nn_model *m = s->m;
+    size_t *seg_of = malloc((m->nops ? m->nops : 1) * sizeof *seg_of);
+    uint32_t *ext_flags = calloc(m->nvalues, sizeof *ext_flags);
+    s->nchw_out = calloc((size_t)m->noutputs, sizeof *s->nchw_out);
+    int rc = -ENOMEM;
+    if (!seg_of || !ext_flags || !s->nchw_out || plan_segments(s, seg_of) < 0 ||
+        bind_values(s, seg_of, ext_flags) < 0) {
+        snprintf(err, errlen, "out of memory for the session's tensors");
+        goto done;
+    }
+    for (int i = 0; i < m->noutputs; i++)
+        if (m->outputs[i].nchw &&
+            !(s->nchw_out[i] = malloc(fc_nn_shape_elements(&m->outputs[i].shape) * sizeof(float)))) {
+            snprintf(err, errlen, "out of memory for the session's tensors");
+            goto done;
+        }
+    rc = 0;
+    for (size_t k = 0; k < s->nseg && rc == 0; k++) {
+        segment *g = &s->seg[k];
+        if (fc_nn_kernel_supported(m, &m->ops[g->first])) continue;
+        rc = build_runtime(s, g, ext_flags, err, errlen);
+        if (rc == 0) rc = setup_runtime(s, g, ext_flags, err, errlen);
+    }
+done:
+    free(seg_of);
+    free(ext_flags);
+    return rc;
 }
 
 int fc_nn_session_new(const fc_nn_model *m, fc_nn_session **out, char *err, size_t errlen)
@@ -164,8 +337,7 @@ int fc_nn_session_new(const fc_nn_model *m, fc_nn_session **out, char *err, size
         return -ENOMEM;
     }
     s->m = m;
-    int rc = build_runtime(s, err, errlen);
-    if (rc == 0) rc = bind_buffers(s, err, errlen);
+    int rc = build(s, err, errlen);
     if (rc < 0) {
         fc_nn_session_free(s);
         return rc;
@@ -177,14 +349,16 @@ int fc_nn_session_new(const fc_nn_model *m, fc_nn_session **out, char *err, size
 void fc_nn_session_free(fc_nn_session *s)
 {
     if (!s) return;
-    if (s->rt) xnn_delete_runtime(s->rt);
-    if (s->vbuf)
-        for (uint32_t i = 0; i < s->m->nvalues; i++)
-            free(s->vbuf[i]);
+    for (size_t k = 0; s->seg && k < s->nseg; k++)
+        if (s->seg[k].rt) xnn_delete_runtime(s->seg[k].rt);
+    for (size_t k = 0; k < s->nowned; k++)
+        free(s->owned[k]);
     if (s->nchw_out)
         for (int i = 0; i < s->m->noutputs; i++)
             free(s->nchw_out[i]);
+    free(s->seg);
     free(s->vbuf);
+    free(s->owned);
     free(s->nchw_out);
     free(s);
 }
@@ -206,10 +380,18 @@ static void to_nchw(const float *src, float *dst, const int64_t *d)
 
 int fc_nn_session_run(fc_nn_session *s, char *err, size_t errlen)
 {
-    enum xnn_status st = xnn_invoke_runtime(s->rt);
-    if (st != xnn_status_success) {
-        snprintf(err, errlen, "XNNPACK: inference failed (status %d)", (int)st);
-        return -EIO;
+    const fc_nn_model *m = s->m;
+    for (size_t k = 0; k < s->nseg; k++) {
+        const segment *g = &s->seg[k];
+        if (!g->rt) {
+            fc_nn_kernel_run(m, &m->ops[g->first], s->vbuf);
+            continue;
+        }
+        enum xnn_status st = xnn_invoke_runtime(g->rt);
+        if (st != xnn_status_success) {
+            snprintf(err, errlen, "XNNPACK: inference failed (status %d)", (int)st);
+            return -EIO;
+        }
     }
     for (int i = 0; i < s->m->noutputs; i++)
         if (s->nchw_out[i])
