@@ -20,6 +20,7 @@ _Static_assert(LWS_PRE <= FC_FRAME_HEADROOM, "encoded frames leave too little he
 #define CLOSE_UNKNOWN_STREAM 4404
 #define CLOSE_BAD_REQUEST 4400
 #define CLOSE_TRY_AGAIN 1013
+#define MAX_UPLOADS_AT_ONCE 8
 
 typedef struct session session;
 typedef struct fc_upload fc_upload;
@@ -39,6 +40,7 @@ struct fc_http_server {
     uint64_t ws_accepted, ws_refused, http_requests;
     uv_timer_t drain_timer;
     bool draining, drain_timed_out;
+    unsigned uploads_active; /* POST /upload bodies held in memory now */
     void (*drain_done)(fc_http_server *, void *);
     void *drain_arg;
     char web_root[1024];
@@ -625,6 +627,7 @@ static void upload_fail(fc_upload *up, unsigned status, const char *fmt, ...)
 
 static void upload_free(fc_upload *up)
 {
+    up->srv->uploads_active--;
     if (up->spa)
         lws_spa_destroy(up->spa);
     for (int i = 0; i < UP_FIELDS; i++)
@@ -694,17 +697,9 @@ static void upload_work(fc_job *job)
 
 static int http_respond(session *ss, unsigned status, const char *ctype, fc_buf *body);
 
-static void upload_respond(session *ss, fc_upload *up)
+/* Answers with `obj` as the JSON body (takes the reference). */
+static void respond_json(session *ss, unsigned status, json_t *obj)
 {
-    json_t *obj = json_object();
-    if (up->status) {
-        json_object_set_new(obj, "error", json_string(up->err));
-    } else {
-        if (up->seen[UP_AUDIO])
-            json_object_set_new(obj, "audio_path", json_string(up->name[UP_AUDIO]));
-        if (up->seen[UP_SOURCE])
-            json_object_set_new(obj, "source_path", json_string(up->name[UP_SOURCE]));
-    }
     char *text = json_dumps(obj, JSON_COMPACT);
     json_decref(obj);
     fc_buf body = {0};
@@ -717,7 +712,21 @@ static void upload_respond(session *ss, fc_upload *up)
         lws_return_http_status(ss->wsi, HTTP_STATUS_INTERNAL_SERVER_ERROR, "out of memory");
         return;
     }
-    http_respond(ss, up->status ? up->status : HTTP_STATUS_OK, "application/json", &body);
+    http_respond(ss, status, "application/json", &body);
+}
+
+static void upload_respond(session *ss, fc_upload *up)
+{
+    json_t *obj = json_object();
+    if (up->status) {
+        json_object_set_new(obj, "error", json_string(up->err));
+    } else {
+        if (up->seen[UP_AUDIO])
+            json_object_set_new(obj, "audio_path", json_string(up->name[UP_AUDIO]));
+        if (up->seen[UP_SOURCE])
+            json_object_set_new(obj, "source_path", json_string(up->name[UP_SOURCE]));
+    }
+    respond_json(ss, up->status ? up->status : HTTP_STATUS_OK, obj);
 }
 
 static void upload_done(fc_job *job)
@@ -733,6 +742,13 @@ static void upload_done(fc_job *job)
 static int upload_start(session *ss)
 {
     fc_http_server *srv = ss->srv;
+    /* Each upload holds its files in memory until a worker has written them:
+     * the number at once bounds that memory, with the per-file limits. */
+    if (srv->uploads_active >= MAX_UPLOADS_AT_ONCE) {
+        respond_json(ss, HTTP_STATUS_SERVICE_UNAVAILABLE,
+                     json_pack("{s:s}", "error", "too many uploads at once; try again"));
+        return 0;
+    }
     fc_upload *up = calloc(1, sizeof *up);
     if (!up) {
         lws_return_http_status(ss->wsi, HTTP_STATUS_INTERNAL_SERVER_ERROR, "out of memory");
@@ -741,6 +757,7 @@ static int upload_start(session *ss)
     up->ss = ss;
     up->srv = srv;
     up->cur = -1;
+    srv->uploads_active++;
     lws_spa_create_info_t info = {
         .param_names = upload_fields,
         .count_params = UP_FIELDS,
@@ -750,7 +767,7 @@ static int upload_start(session *ss)
     };
     up->spa = lws_spa_create_via_info(ss->wsi, &info);
     if (!up->spa) {
-        free(up);
+        upload_free(up);
         lws_return_http_status(ss->wsi, HTTP_STATUS_BAD_REQUEST,
                                "POST /upload wants multipart/form-data");
         return lws_http_transaction_completed(ss->wsi) ? -1 : 0;

@@ -277,3 +277,27 @@ test('the example plugin loads and drives a session; a wrong ABI version is refu
                           process.env.FRAMECAST_EXAMPLE_PLUGIN_ABI99]);
   await assert.rejects(bad.start(), /generator ABI version 99, this framecast speaks version 1/);
 });
+
+test('uploads held open at once are bounded; the ninth waits its turn with 503', async () => {
+  const { connect } = await import('node:net');
+  // Eight uploads that sent their headers and part of a file, then stall.
+  const socks = await Promise.all(Array.from({ length: 8 }, () => new Promise((resolve) => {
+    const s = connect(srv.port, '127.0.0.1', () => {
+      const part = '--b\r\nContent-Disposition: form-data; name="audio"; filename="a.wav"\r\n\r\nRIFF';
+      s.write(`POST /upload HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=b\r\n` +
+        `Content-Length: 100000\r\n\r\n${part}`);
+      resolve(s);
+    });
+  })));
+  try {
+    await until(async () => {
+      const r = await upload({ source: join(FIXTURES, 'face-astronaut.png') });
+      return r.status === 503 && /too many uploads/.test(JSON.stringify(r.body));
+    }, { timeoutMs: 5000, what: 'a 503 for the ninth upload' });
+  } finally {
+    socks.forEach((s) => s.destroy());
+  }
+  // Once they are gone, uploads go through again.
+  await until(async () => (await upload({ source: join(FIXTURES, 'face-astronaut.png') })).status === 200,
+    { timeoutMs: 5000, what: 'uploads to be accepted again' });
+});
