@@ -891,6 +891,53 @@ static void add_mount(fc_http_server *srv, int i, const char *at, const char *or
         srv->mounts[i - 1].mount_next = m;
 }
 
+/* ------------------------------------------------------------------ metrics */
+
+static void metric_ws_clients(fc_metrics_out *out, void *ctx)
+{
+    fc_metrics_sample(out, NULL, (double)((fc_http_server *)ctx)->ws_count);
+}
+
+static void metric_ws_accepted(fc_metrics_out *out, void *ctx)
+{
+    fc_metrics_sample(out, NULL, (double)((fc_http_server *)ctx)->ws_accepted);
+}
+
+static void metric_ws_refused(fc_metrics_out *out, void *ctx)
+{
+    fc_metrics_sample(out, NULL, (double)((fc_http_server *)ctx)->ws_refused);
+}
+
+static void metric_http_requests(fc_metrics_out *out, void *ctx)
+{
+    fc_metrics_sample(out, NULL, (double)((fc_http_server *)ctx)->http_requests);
+}
+
+static void metric_uploads(fc_metrics_out *out, void *ctx)
+{
+    fc_metrics_sample(out, NULL, (double)((fc_http_server *)ctx)->uploads_active);
+}
+
+static int register_metrics(fc_http_server *srv)
+{
+    int rc = 0;
+    rc |= fc_metrics_register(srv->metrics, "fc_websocket_clients", FC_METRIC_GAUGE,
+                              "WebSocket connections open now.", metric_ws_clients, srv);
+    rc |= fc_metrics_register(srv->metrics, "fc_websocket_accepted_total", FC_METRIC_COUNTER,
+                              "WebSocket subscriptions accepted.", metric_ws_accepted, srv);
+    rc |= fc_metrics_register(srv->metrics, "fc_websocket_refused_total", FC_METRIC_COUNTER,
+                              "WebSocket connections refused (unknown stream, bad option, "
+                              "server full).",
+                              metric_ws_refused, srv);
+    rc |= fc_metrics_register(srv->metrics, "fc_http_requests_total", FC_METRIC_COUNTER,
+                              "HTTP requests answered by framecast's own handlers.",
+                              metric_http_requests, srv);
+    rc |= fc_metrics_register(srv->metrics, "fc_uploads_in_progress", FC_METRIC_GAUGE,
+                              "POST /upload bodies being received or written now.",
+                              metric_uploads, srv);
+    return rc ? -1 : 0;
+}
+
 int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg,
                          const fc_stream_set *streams, fc_metrics *metrics,
                          fc_http_server **out, char *err, size_t errlen)
@@ -904,6 +951,11 @@ int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg,
     srv->cfg = *cfg;
     srv->streams = streams;
     srv->metrics = metrics;
+    if (register_metrics(srv) != 0) {
+        snprintf(err, errlen, "http server: out of memory registering metrics");
+        free(srv);
+        return -1;
+    }
     srv->protocols[0] = (struct lws_protocols){
         .name = "framecast",
         .callback = callback,

@@ -290,10 +290,11 @@ test('uploads held open at once are bounded; the ninth waits its turn with 503',
     });
   })));
   try {
-    await until(async () => {
-      const r = await upload({ source: join(FIXTURES, 'face-astronaut.png') });
-      return r.status === 503 && /too many uploads/.test(JSON.stringify(r.body));
-    }, { timeoutMs: 5000, what: 'a 503 for the ninth upload' });
+    await until(async () => (await srv.metric('fc_uploads_in_progress')) === 8,
+      { timeoutMs: 5000, what: 'the server to hold eight uploads' });
+    const r = await upload({ source: join(FIXTURES, 'face-astronaut.png') });
+    assert.equal(r.status, 503);
+    assert.match(r.body.error, /too many uploads at once/);
   } finally {
     socks.forEach((s) => s.destroy());
   }
