@@ -190,19 +190,29 @@ static bool avatar_client_id(const char *uri)
     return true;
 }
 
-static void avatar_established(session *ss, const char *client_id)
+/* Refuses a new WebSocket while the server drains or is full; true when
+ * it may go on. */
+static bool admit(session *ss)
 {
     fc_http_server *srv = ss->srv;
     if (srv->draining) {
         refuse(ss, LWS_CLOSE_STATUS_GOINGAWAY, "server is shutting down");
-        return;
+        return false;
     }
     if (srv->ws_count > srv->cfg.max_clients) {
         srv->ws_refused++;
         refuse(ss, CLOSE_TRY_AGAIN, "server full: %u clients already (--max-clients)",
                srv->cfg.max_clients);
-        return;
+        return false;
     }
+    return true;
+}
+
+static void avatar_established(session *ss, const char *client_id)
+{
+    fc_http_server *srv = ss->srv;
+    if (!admit(ss))
+        return;
     srv->ws_accepted++;
     ss->avatar = true;
     snprintf(ss->client_id, sizeof ss->client_id, "%s", client_id);
@@ -330,16 +340,8 @@ static void ws_established(session *ss)
         refuse(ss, CLOSE_UNKNOWN_STREAM, "unknown stream '%s'", id);
         return;
     }
-    if (srv->draining) {
-        refuse(ss, LWS_CLOSE_STATUS_GOINGAWAY, "server is shutting down");
+    if (!admit(ss))
         return;
-    }
-    if (srv->ws_count > srv->cfg.max_clients) {
-        srv->ws_refused++;
-        refuse(ss, CLOSE_TRY_AGAIN, "server full: %u clients already (--max-clients)",
-               srv->cfg.max_clients);
-        return;
-    }
     fc_sub_opts opts = {.auto_tier = true, .tier = FC_TIER_HIGH, .queue = srv->cfg.queue_default};
     fc_view view = FC_VIEW_FULL;
     if (parse_ws_options(ss, &opts, &view) != 0) {
