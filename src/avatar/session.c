@@ -616,30 +616,16 @@ int fc_avatar_start(fc_avatar_env *env, const char *client_id, json_t *msg,
     }
     prepare_job *p = calloc(1, sizeof *p);
     if (!a || !p || bad || !a->audio_path || !a->source_path || !a->setup_json || !a->run_json) {
-        snprintf(err, errlen,
-                 bad ? "setup_kwargs must be an object" : "out of memory starting a session");
-        if (a) {
-            free(a->audio_path);
-            free(a->source_path);
-            free(a->setup_json);
-            free(a->run_json);
-        }
-        free(a);
-        free(p);
-        return -1;
+        snprintf(err, errlen, bad ? "setup_kwargs and run_kwargs must be objects"
+                                  : "out of memory starting a session");
+        goto fail;
     }
     char name[128];
     snprintf(name, sizeof name, "avatar %.60s", client_id);
     fc_hub_init(&a->hub, name);
     if (fc_hub_add(&a->hub, &opts, on_sub_wake, a, &a->sub) != 0) {
         snprintf(err, errlen, "out of memory starting a session");
-        free(a->audio_path);
-        free(a->source_path);
-        free(a->setup_json);
-        free(a->run_json);
-        free(a);
-        free(p);
-        return -1;
+        goto fail;
     }
     a->env = env;
     a->cb = *cb;
@@ -664,6 +650,17 @@ int fc_avatar_start(fc_avatar_env *env, const char *client_id, json_t *msg,
     fc_pool_submit(env->pool, &p->job);
     *out = a;
     return 0;
+
+fail:
+    if (a) {
+        free(a->audio_path);
+        free(a->source_path);
+        free(a->setup_json);
+        free(a->run_json);
+    }
+    free(a);
+    free(p);
+    return -1;
 }
 
 static void drop_queued(fc_avatar *a)

@@ -857,6 +857,17 @@ static int add_initializer(ctx *c, const Onnx__TensorProto *tp)
     return 0;
 }
 
+/* How many ops read each value (ADD reads two inputs, the rest one). */
+static void count_readers(const fc_nn_model *m, uint32_t *readers)
+{
+    for (size_t i = 0; i < m->nops; i++) {
+        const fc_nn_op *op = &m->ops[i];
+        int nin = op->kind == FC_NN_OP_ADD ? 2 : 1;
+        for (int k = 0; k < nin; k++)
+            readers[op->in[k]]++;
+    }
+}
+
 /* Folds a Relu (CLAMP) into the op producing its input when nothing else reads
  * that intermediate value: one op instead of two passes over memory. */
 static void fuse_clamps(fc_nn_model *m)
@@ -870,12 +881,7 @@ static void fuse_clamps(fc_nn_model *m)
     }
     for (uint32_t v = 0; v < m->nvalues; v++)
         producer[v] = -1;
-    for (size_t i = 0; i < m->nops; i++) {
-        const fc_nn_op *op = &m->ops[i];
-        int nin = op->kind == FC_NN_OP_ADD ? 2 : 1;
-        for (int k = 0; k < nin; k++)
-            readers[op->in[k]]++;
-    }
+    count_readers(m, readers);
     /* Compacts in place; producer[] holds positions in the compacted list. */
     size_t w = 0;
     for (size_t i = 0; i < m->nops; i++) {
@@ -918,13 +924,9 @@ static void fuse_channel_pads(fc_nn_model *m)
     }
     for (uint32_t v = 0; v < m->nvalues; v++)
         producer[v] = -1;
-    for (size_t i = 0; i < m->nops; i++) {
-        const fc_nn_op *op = &m->ops[i];
-        int nin = op->kind == FC_NN_OP_ADD ? 2 : 1;
-        for (int k = 0; k < nin; k++)
-            readers[op->in[k]]++;
-        producer[op->out] = (int)i;
-    }
+    count_readers(m, readers);
+    for (size_t i = 0; i < m->nops; i++)
+        producer[m->ops[i].out] = (int)i;
     for (size_t i = 0; i < m->nops; i++) {
         fc_nn_op *op = &m->ops[i];
         if (op->kind != FC_NN_OP_ADD) continue;
