@@ -126,13 +126,9 @@ static inline v4 clamp4(v4 v, v4 lo, v4 hi)
     return (v4)(((v4i)v & ~over) | ((v4i)hi & over));
 }
 
-static void add_narrow(const fc_nn_model *m, const fc_nn_op *op, const float *a, const float *b,
-                       float *out)
+static void add_narrow_base(size_t pixels, size_t C, size_t CB, float lo, float hi, const float *a,
+                            const float *b, float *out)
 {
-    const fc_nn_value *y = &m->values[op->out], *nb = &m->values[op->in[1]];
-    const size_t C = y->dims[3], CB = nb->dims[3];
-    const size_t pixels = y->dims[0] * y->dims[1] * y->dims[2];
-    const float lo = op->out_min, hi = op->out_max;
     const v4 lo4 = {lo, lo, lo, lo}, hi4 = {hi, hi, hi, hi};
     for (size_t p = 0; p < pixels; p++, a += C, b += CB, out += C) {
         size_t c = 0;
@@ -145,6 +141,53 @@ static void add_narrow(const fc_nn_model *m, const fc_nn_op *op, const float *a,
         for (; c < C; c++)
             out[c] = fminf(fmaxf(a[c], lo), hi);
     }
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+/* Eight-float vectors and no per-pixel scalar tails: a pixel's channels are
+ * covered by whole vectors, the last of each part placed to end at the part's
+ * end and so overlapping the one before it. The a-only part [CB, C) is
+ * written first, as its last vector may start below CB; the a+b part then
+ * overwrites that overlap with the right values. Nothing is read or written
+ * outside the tensors. Clamping as max(lo, v) then min(hi, v) gives what
+ * clamp4 gives, a NaN included (maxps returns its second operand on NaN). */
+__attribute__((target("avx2"))) static void add_narrow_avx2(size_t pixels, size_t C, size_t CB,
+                                                            float lo, float hi, const float *a,
+                                                            const float *b, float *out)
+{
+    const __m256 lo8 = _mm256_set1_ps(lo), hi8 = _mm256_set1_ps(hi);
+#define CLAMP8(v) _mm256_min_ps(hi8, _mm256_max_ps(lo8, (v)))
+    for (size_t p = 0; p < pixels; p++, a += C, b += CB, out += C) {
+        for (size_t c = CB; c < C; c += 8) {
+            const size_t k = c + 8 <= C ? c : C - 8;
+            _mm256_storeu_ps(out + k, CLAMP8(_mm256_loadu_ps(a + k)));
+        }
+        for (size_t c = 0; c < CB; c += 8) {
+            const size_t k = c + 8 <= CB ? c : CB - 8;
+            _mm256_storeu_ps(out + k,
+                             CLAMP8(_mm256_add_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k))));
+        }
+    }
+#undef CLAMP8
+}
+#endif
+
+/* out is a + b over b's channels and a alone above them, clamped. out never
+ * shares a buffer with a or b (an op's output slot is taken only once its
+ * inputs' last reader has run). */
+static void add_narrow(const fc_nn_model *m, const fc_nn_op *op, const float *a, const float *b,
+                       float *out)
+{
+    const fc_nn_value *y = &m->values[op->out], *nb = &m->values[op->in[1]];
+    const size_t C = y->dims[3], CB = nb->dims[3];
+    const size_t pixels = y->dims[0] * y->dims[1] * y->dims[2];
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (CB >= 8 && C >= 8 && out != a && out != b && __builtin_cpu_supports("avx2")) {
+        add_narrow_avx2(pixels, C, CB, op->out_min, op->out_max, a, b, out);
+        return;
+    }
+#endif
+    add_narrow_base(pixels, C, CB, op->out_min, op->out_max, a, b, out);
 }
 
 bool fc_nn_kernel_supported(const fc_nn_model *m, const fc_nn_op *op)
