@@ -607,6 +607,55 @@ static void rejects_what_xnnpack_cannot_express(void **state)
     free_owned();
 }
 
+/* The fully convolutional BlazeFace translated for a 128x80 band: sizes follow
+ * through the graph, the anchor-flattening reshapes shrink with the grids, and
+ * it runs. A shape the input cannot take is refused, naming the input. */
+static void resized_model_follows_the_input(void **state)
+{
+    (void)state;
+    char err[512];
+    size_t len;
+    uint8_t *onnx = read_file(front_path, &len);
+    assert_non_null(onnx);
+    fc_nn_model *m;
+    fc_nn_session *s;
+    fc_nn_shape band = {4, {1, 80, 128, 3}};
+    if (fc_nn_model_load_resized(onnx, len, "front", &band, &m, err, sizeof err)) fail_msg("%s", err);
+    static const struct {
+        const char *name;
+        int64_t anchors, values;
+    } want[] = {{"Identity:0", 320, 1}, {"Identity_1:0", 240, 1}, {"Identity_2:0", 320, 16},
+                {"Identity_3:0", 240, 16}};
+    for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
+        int idx = fc_nn_model_find_output(m, want[i].name);
+        assert_true(idx >= 0);
+        fc_nn_shape o;
+        fc_nn_model_output_shape(m, idx, &o);
+        assert_int_equal(o.rank, 3);
+        assert_int_equal(o.dims[1], want[i].anchors);
+        assert_int_equal(o.dims[2], want[i].values);
+    }
+    fc_nn_shape in;
+    fc_nn_model_input_shape(m, 0, &in);
+    assert_int_equal(in.dims[1], 80);
+    assert_int_equal(fc_nn_session_new(m, &s, err, sizeof err), 0);
+    float *x = fc_nn_session_input(s, 0);
+    for (size_t i = 0; i < 80 * 128 * 3; i++)
+        x[i] = (float)(i % 251) / 125.0f - 1.0f;
+    assert_int_equal(fc_nn_session_run(s, err, sizeof err), 0);
+    const float *boxes = fc_nn_session_output(s, fc_nn_model_find_output(m, "Identity_3:0"));
+    for (size_t i = 0; i < 240 * 16; i++)
+        assert_true(isfinite(boxes[i]));
+    fc_nn_session_free(s);
+    fc_nn_model_free(m);
+
+    fc_nn_shape flat = {3, {1, 80, 128}};
+    assert_int_equal(fc_nn_model_load_resized(onnx, len, "front", &flat, &m, err, sizeof err),
+                     -EINVAL);
+    assert_non_null(strstr(err, "is [1,128,128,3]: it cannot run as [1,80,128]"));
+    free(onnx);
+}
+
 static void missing_file_is_named(void **state)
 {
     (void)state;
@@ -629,6 +678,7 @@ int main(void)
         cmocka_unit_test(survives_corrupted_models),
         cmocka_unit_test(rejects_unsupported_op),
         cmocka_unit_test(rejects_what_xnnpack_cannot_express),
+        cmocka_unit_test(resized_model_follows_the_input),
         cmocka_unit_test(missing_file_is_named),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);

@@ -52,6 +52,7 @@ typedef struct ctx {
     size_t ntmp, captmp;
     char *err;
     size_t errlen;
+    const fc_nn_shape *resize; /* input 0's shape when run at another size, else NULL */
 } ctx;
 
 static const char *str_or_empty(const char *s)
@@ -654,8 +655,10 @@ static int tr_concat(ctx *c)
             continue;
         }
         if (t->shape.rank != rank) return fail(c, -EINVAL, "input '%s' has another rank", t->name);
+        /* In a resized model a fill's constant shape was written for the
+         * declared size; it pads whatever the computed input now is. */
         for (int d = 0; d < rank; d++)
-            if (d != axis && t->shape.dims[d] != x->shape.dims[d])
+            if (d != axis && t->shape.dims[d] != x->shape.dims[d] && !c->resize)
                 return fail(c, -EINVAL, "input '%s' differs outside the concat axis", t->name);
         (before ? pre : post)[axis] += t->shape.dims[axis];
     }
@@ -728,6 +731,14 @@ static int tr_reshape(ctx *c)
         ns.dims[i] = d;
         known *= (size_t)d;
         if (known > MAX_ELEMENTS) return fail(c, -EINVAL, "shape too large");
+    }
+    if (c->resize && infer < 0 && known != total && ns.rank > 0) {
+        /* A constant written for the declared input size: the dimension
+         * that held the spatial extent (the largest) follows the new size. */
+        infer = 0;
+        for (int i = 1; i < ns.rank; i++)
+            if (ns.dims[i] > ns.dims[infer]) infer = i;
+        known /= (size_t)ns.dims[infer];
     }
     if (infer >= 0) {
         if (known == 0 || total % known) return fail(c, -EINVAL, "cannot infer the -1 dimension");
@@ -1003,6 +1014,15 @@ static int translate(ctx *c, const Onnx__ModelProto *mp)
             continue;
         fc_nn_shape s;
         if ((rc = dims_of(c, "input", vi, &s)) < 0) return rc;
+        if (c->resize && m->ninputs == 0) {
+            char s1[96], s2[96];
+            if (c->resize->rank != s.rank || c->resize->dims[0] != s.dims[0])
+                return fail(c, -EINVAL, "input '%s' is %s: it cannot run as %s", vi->name,
+                            fc_nn_shape_str(&s, s1, sizeof s1),
+                            fc_nn_shape_str(c->resize, s2, sizeof s2));
+            s = *c->resize;
+            if ((rc = check_shape(c, "input", &s)) < 0) return rc;
+        }
         tensor *t = add_tensor(c, vi->name);
         if (!t) return fail(c, -ENOMEM, "out of memory");
         t->kind = T_ACT;
@@ -1043,7 +1063,8 @@ static int translate(ctx *c, const Onnx__ModelProto *mp)
         fc_nn_shape s = {0};
         if (vi->type && (rc = dims_of(c, "output", vi, &s)) < 0) return rc;
         char s1[96], s2[96];
-        if (vi->type && (s.rank != t->shape.rank ||
+        /* Declared shapes are for the declared input size. */
+        if (vi->type && !c->resize && (s.rank != t->shape.rank ||
                          memcmp(s.dims, t->shape.dims, (size_t)s.rank * sizeof *s.dims)))
             return fail(c, -EINVAL, "graph output '%s' is declared %s but computes to %s", vi->name,
                         fc_nn_shape_str(&s, s1, sizeof s1),
@@ -1084,8 +1105,14 @@ void fc_nn_model_free(fc_nn_model *m)
 int fc_nn_model_load_buffer(const void *data, size_t len, const char *label, fc_nn_model **out,
                             char *err, size_t errlen)
 {
+    return fc_nn_model_load_resized(data, len, label, NULL, out, err, errlen);
+}
+
+int fc_nn_model_load_resized(const void *data, size_t len, const char *label,
+                             const fc_nn_shape *input, fc_nn_model **out, char *err, size_t errlen)
+{
     *out = NULL;
-    ctx c = {.label = label ? label : "model", .err = err, .errlen = errlen};
+    ctx c = {.label = label ? label : "model", .err = err, .errlen = errlen, .resize = input};
     int rc = fc_nn_xnn_init(err, errlen);
     if (rc < 0) return rc;
     if (len == 0) return fail(&c, -EINVAL, "empty file");

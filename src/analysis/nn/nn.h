@@ -37,6 +37,18 @@ int fc_nn_model_load(const char *path, fc_nn_model **out, char *err, size_t errl
  * not kept. */
 int fc_nn_model_load_buffer(const void *data, size_t len, const char *label, fc_nn_model **out,
                             char *err, size_t errlen);
+/* Same for a fully convolutional model run at another input size: input 0
+ * takes the shape `input` (same rank and batch; the graph decides whether the
+ * rest fits) and sizes follow through the graph. A Reshape to a constant
+ * shape written for the declared size keeps its other dimensions and lets the
+ * largest one follow, so [1,384,16] (anchors x values) becomes [1,240,16] for
+ * a smaller input; a ConstantOfShape fill padding a Concat takes the other
+ * input's size outside the concat axis. Declared output shapes are not
+ * checked. input NULL: as
+ * fc_nn_model_load_buffer. */
+int fc_nn_model_load_resized(const void *data, size_t len, const char *label,
+                             const fc_nn_shape *input, fc_nn_model **out, char *err,
+                             size_t errlen);
 void fc_nn_model_free(fc_nn_model *m);
 
 /* Graph inputs and outputs, in the model's order. Index lookups by name return
