@@ -29,9 +29,12 @@ static void usage(FILE *out)
             "keypoints (eyes, nose tip, mouth, ears) in picture pixels.\n\n"
             "  --model PATH        BlazeFace ONNX model (default " DEFAULT_MODEL ")\n"
             "  --min-score S       report faces scoring at least S (default 0.5)\n"
+            "  --input band|square the model sees the band of its square input the picture\n"
+            "                      fills (default; what streams use) or the whole letterbox\n"
+            "                      square (MediaPipe's reference)\n"
             "  --json              print JSON instead of text\n"
             "  --bench N           time N detections on one thread and print latency figures\n"
-            "  --save-input FILE   write the letterboxed picture the model sees as binary PPM\n"
+            "  --save-input FILE   write the square letterboxed picture as binary PPM\n"
             "  -h, --help          this text\n\n"
             "Exit status: 0 ok, 1 the picture or model could not be used, 2 usage error.\n");
 }
@@ -146,6 +149,7 @@ int fc_cmd_detect(int argc, char **argv)
         {"model", required_argument, NULL, 'm'},
         {"min-score", required_argument, NULL, 's'},
         {"json", no_argument, NULL, 'j'},
+        {"input", required_argument, NULL, 'I'},
         {"bench", required_argument, NULL, 'b'},
         {"save-input", required_argument, NULL, 'i'},
         {"help", no_argument, NULL, 'h'},
@@ -171,6 +175,14 @@ int fc_cmd_detect(int argc, char **argv)
             break;
         case 'j':
             json = true;
+            break;
+        case 'I':
+            if (strcmp(optarg, "band") && strcmp(optarg, "square")) {
+                fprintf(stderr, "framecast detect: --input wants band or square, not '%s'\n",
+                        optarg);
+                return 2;
+            }
+            opts.square_input = strcmp(optarg, "square") == 0;
             break;
         case 'b':
             runs = (int)strtol(optarg, &end, 10);

@@ -43,6 +43,7 @@ typedef struct serve_opts {
     double detect_fps;
     double motion_threshold;
     const char *model;
+    bool square_input; /* --detect-input square */
     fc_tracker_config tracker;
     fc_ptz_config ptz;
     const char *media_dir;
@@ -108,6 +109,9 @@ static void usage(FILE *out)
             "                      0 = always infer)\n"
             "  --track-expiry S    forget a face unmatched for S seconds (default 1.5)\n"
             "  --model PATH        BlazeFace ONNX model (default %s)\n"
+            "  --detect-input band|square  the model sees the band of its square input the\n"
+            "                      picture fills (default; 128x80 for 16:9, ~35%% less CPU)\n"
+            "                      or the whole letterbox square, MediaPipe's reference\n"
             "  --ptz-face-size F   PTZ view: faces fill F of its height (default 0.3)\n"
             "  --ptz-face-y F      PTZ view: faces' centre at F of its height from the top\n"
             "                      (default 0.4)\n"
@@ -142,6 +146,7 @@ static int parse_args(int argc, char **argv, serve_opts *o)
         OPT_MOTION,
         OPT_EXPIRY,
         OPT_MODEL,
+        OPT_DETECT_INPUT,
         OPT_PTZ_SIZE,
         OPT_PTZ_Y,
         OPT_PTZ_ZOOM,
@@ -172,6 +177,7 @@ static int parse_args(int argc, char **argv, serve_opts *o)
         {"motion-threshold", required_argument, NULL, OPT_MOTION},
         {"track-expiry", required_argument, NULL, OPT_EXPIRY},
         {"model", required_argument, NULL, OPT_MODEL},
+        {"detect-input", required_argument, NULL, OPT_DETECT_INPUT},
         {"ptz-face-size", required_argument, NULL, OPT_PTZ_SIZE},
         {"ptz-face-y", required_argument, NULL, OPT_PTZ_Y},
         {"ptz-max-zoom", required_argument, NULL, OPT_PTZ_ZOOM},
@@ -295,6 +301,11 @@ static int parse_args(int argc, char **argv, serve_opts *o)
         case OPT_EXPIRY:
             if (fc_cli_double(optarg, 0.1, 3600, &o->tracker.expiry_s))
                 return fc_cli_bad("serve", "--track-expiry", optarg, "seconds from 0.1 to 3600");
+            break;
+        case OPT_DETECT_INPUT:
+            if (strcmp(optarg, "band") && strcmp(optarg, "square"))
+                return fc_cli_bad("serve", "--detect-input", optarg, "band or square");
+            o->square_input = strcmp(optarg, "square") == 0;
             break;
         case OPT_MODEL:
             o->model = optarg;
@@ -488,6 +499,7 @@ int fc_cmd_serve(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc != 0) return rc < 0 ? 0 : rc;
 
+
     /* Parse every spec before building anything, so a typo fails fast. */
     int total = o.synthetic + o.nspecs;
     fc_source_spec *specs = calloc((size_t)(total ? total : 1), sizeof *specs);
@@ -532,7 +544,8 @@ int fc_cmd_serve(int argc, char **argv)
         any_detect |= specs[i].detect == 1 || (specs[i].detect < 0 && o.detect);
     if (any_detect) {
         char derr[512];
-        if (fc_face_detector_open(o.model, NULL, &srv.detector, derr, sizeof derr) != 0) {
+        fc_face_detector_opts dopts = {.square_input = o.square_input};
+        if (fc_face_detector_open(o.model, &dopts, &srv.detector, derr, sizeof derr) != 0) {
             fc_error("face detection needs a model: %s (scripts/fetch-models fetches it, or "
                      "give --model PATH)",
                      derr);
@@ -554,7 +567,8 @@ int fc_cmd_serve(int argc, char **argv)
      * face in each picture once; without it they still run. */
     if (!srv.detector) {
         char derr[512];
-        if (fc_face_detector_open(o.model, NULL, &srv.detector, derr, sizeof derr) != 0)
+        fc_face_detector_opts dopts = {.square_input = o.square_input};
+        if (fc_face_detector_open(o.model, &dopts, &srv.detector, derr, sizeof derr) != 0)
             fc_warn("avatar sessions: no face detector (%s); generators get the face's place "
                     "only from setup_kwargs.face",
                     derr);

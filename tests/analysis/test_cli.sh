@@ -23,6 +23,12 @@ grep -q '"right_eye"' "$tmp/out" || { echo "FAIL: no keypoints in JSON"; failure
 "$fc" detect "$fixtures/face-astronaut.png" --model "$model" >"$tmp/out" 2>&1
 check "text on the face fixture" 0 $? "$tmp/out" '1 face$'
 
+"$fc" detect "$fixtures/face-astronaut.png" --model "$model" --input square >"$tmp/out" 2>&1
+check "--input square (the reference letterbox)" 0 $? "$tmp/out" '1 face$'
+
+"$fc" detect "$fixtures/face-astronaut.png" --model "$model" --input round >"$tmp/out" 2>&1
+check "bad --input" 2 $? "$tmp/out" "--input wants band or square, not 'round'"
+
 "$fc" detect "$fixtures/speech-16k.wav" --model "$model" >"$tmp/out" 2>&1
 check "non-image input" 1 $? "$tmp/out" 'not a PNG, JPEG or WebP image'
 

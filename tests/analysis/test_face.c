@@ -8,11 +8,13 @@
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include <cmocka.h>
 #include <libyuv.h>
+#include <libyuv/scale_rgb.h>
 #include <turbojpeg.h>
 
 #include "analysis/face/decode.h"
@@ -190,6 +192,112 @@ static void astronaut_i420_letterboxed(void **state)
     free(vp);
 }
 
+/* A band's anchors are the square's grid cut to the band and moved to where
+ * the band sits; for the whole square they are exactly the square's. */
+static void band_anchors_follow_the_band(void **state)
+{
+    (void)state;
+    fc_anchor sq[896], band[896];
+    assert_int_equal(fc_blazeface_anchors(128, sq, 896), 896);
+    assert_int_equal(fc_blazeface_band_anchors(128, 128, 128, 0, 0, band, 896), 896);
+    assert_memory_equal(sq, band, sizeof sq);
+    /* 128x80 at y 24: 16x10 cells of 8 px with 2 anchors, 8x5 of 16 px with 6. */
+    assert_int_equal(fc_blazeface_band_anchor_count(128, 128, 80), 16 * 10 * 2 + 8 * 5 * 6);
+    assert_int_equal(fc_blazeface_band_anchors(128, 128, 80, 0, 24, band, 896), 560);
+    assert_float_equal(band[0].x, 4.0f / 128, 1e-6);
+    assert_float_equal(band[0].y, (24 + 4.0f) / 128, 1e-6);
+    assert_float_equal(band[319].y, (24 + 76.0f) / 128, 1e-6); /* last fine cell */
+    assert_float_equal(band[320].y, (24 + 8.0f) / 128, 1e-6);  /* first coarse cell */
+    assert_float_equal(band[559].x, 120.0f / 128, 1e-6);
+    assert_float_equal(band[559].y, (24 + 72.0f) / 128, 1e-6);
+    /* Not a multiple of the coarsest stride: refused. */
+    assert_int_equal(fc_blazeface_band_anchor_count(128, 128, 72), -1);
+}
+
+static fc_face_detector *open_square(const char *path, bool square)
+{
+    char err[512];
+    fc_face_detector *d;
+    fc_face_detector_opts o = {.square_input = square};
+    if (fc_face_detector_open(path, &o, &d, err, sizeof err)) fail_msg("%s", err);
+    return d;
+}
+
+/* The astronaut, 3x, centred on a 1280x720 grey-ramp frame: what a camera
+ * stream sees. Run on the band the picture fills and on the whole square,
+ * the same face comes out. (Faces cut by the top or bottom edge of the frame
+ * differ more; docs/detection.md has the figures.) */
+static void band_and_square_agree(const char *model, int band_h)
+{
+    enum { W = 1280, H = 720, F = 3 };
+    int sw = face_w * F, sh = face_h * F;
+    uint8_t *big = malloc((size_t)sw * sh * 3), *canvas = malloc(W * H * 3);
+    uint8_t *yp = malloc(W * H), *up = malloc(W * H / 4), *vp = malloc(W * H / 4);
+    assert_true(big && canvas && yp && up && vp);
+    assert_int_equal(RGBScale(face_rgb, face_w * 3, face_w, face_h, big, sw * 3, sw, sh,
+                              kFilterBox),
+                     0);
+    for (int i = 0; i < W * H * 3; i++)
+        canvas[i] = (uint8_t)(40 + (i / 3 % W) * 60 / W);
+    /* The reference face's centre at the frame's centre. */
+    int ox = W / 2 - (int)((REF_X + REF_W / 2) * F), oy = H / 2 - (int)((REF_Y + REF_H / 2) * F);
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) {
+            int iy = y - oy, ix = x - ox;
+            if (iy >= 0 && iy < sh && ix >= 0 && ix < sw)
+                memcpy(canvas + ((size_t)y * W + x) * 3, big + ((size_t)iy * sw + ix) * 3, 3);
+        }
+    assert_int_equal(RAWToI420(canvas, W * 3, yp, W, up, W / 2, vp, W / 2, W, H), 0);
+
+    fc_face_detector *band = open_square(model, false), *square = open_square(model, true);
+    int size = fc_face_detector_input_size(band), iw, ih;
+    assert_int_equal(fc_face_detector_input_for(band, W, H, &iw, &ih), 0);
+    assert_int_equal(iw, size);
+    assert_int_equal(ih, band_h);
+    assert_int_equal(fc_face_detector_input_for(square, W, H, &iw, &ih), 0);
+    assert_int_equal(ih, size);
+    fc_faces a, b;
+    assert_int_equal(fc_face_detect_i420(band, yp, W, up, W / 2, vp, W / 2, W, H, &a), 0);
+    assert_int_equal(fc_face_detect_i420(square, yp, W, up, W / 2, vp, W / 2, W, H, &b), 0);
+    assert_int_equal(a.count, 1);
+    assert_int_equal(b.count, 1);
+    const fc_face *fa = &a.face[0], *fb = &b.face[0];
+    float iou = fc_face_iou(fa->x, fa->y, fa->x + fa->w, fa->y + fa->h, fb->x, fb->y,
+                            fb->x + fb->w, fb->y + fb->h);
+    float kp = 0;
+    for (int k = 0; k < FC_FACE_KEYPOINTS; k++)
+        kp = fmaxf(kp, hypotf(fa->keypoints[k].x - fb->keypoints[k].x,
+                              fa->keypoints[k].y - fb->keypoints[k].y));
+    printf("%s band %dx%d: IoU with square %.4f, scores %.4f / %.4f, keypoints within %.2f px\n",
+           model, iw, band_h, iou, fa->score, fb->score, kp);
+    assert_true(iou >= 0.95f);
+    assert_true(fabsf(fa->score - fb->score) <= 0.03f);
+    assert_true(kp <= 0.03f * fb->w);
+    /* And it is the astronaut's face, where it was put. */
+    assert_true(fc_face_iou(fa->x, fa->y, fa->x + fa->w, fa->y + fa->h, ox + REF_X * F,
+                            oy + REF_Y * F, ox + (REF_X + REF_W) * F,
+                            oy + (REF_Y + REF_H) * F) >= REF_IOU);
+    fc_face_detector_close(band);
+    fc_face_detector_close(square);
+    free(big);
+    free(canvas);
+    free(yp);
+    free(up);
+    free(vp);
+}
+
+static void band_and_square_agree_front(void **state)
+{
+    (void)state;
+    band_and_square_agree(front_path, 80);
+}
+
+static void band_and_square_agree_back(void **state)
+{
+    (void)state;
+    band_and_square_agree(back_path, 160);
+}
+
 /* Gradients, stripes and a checkerboard: structure, but nothing face-like. */
 static void no_face_in_generated_picture(void **state)
 {
@@ -342,6 +450,9 @@ int main(void)
         cmocka_unit_test(astronaut_front_model),
         cmocka_unit_test(astronaut_back_model),
         cmocka_unit_test(astronaut_i420_letterboxed),
+        cmocka_unit_test(band_anchors_follow_the_band),
+        cmocka_unit_test(band_and_square_agree_front),
+        cmocka_unit_test(band_and_square_agree_back),
         cmocka_unit_test(no_face_in_generated_picture),
         cmocka_unit_test(bad_pictures_are_rejected),
         cmocka_unit_test(non_blazeface_model_is_rejected),

@@ -63,6 +63,9 @@ test('bad flags exit 2 and name the flag; --help and --version exit 0', () => {
   r = run('serve', '--source', 'synthetic:image=x.png,zoom=2');
   assert.equal(r.status, 2);
   assert.match(r.stderr, /unknown option 'zoom=...'/);
+  r = run('serve', '--detect-input', 'round');
+  assert.equal(r.status, 2);
+  assert.match(r.stderr, /--detect-input 'round': band or square/);
   r = run('frobnicate');
   assert.equal(r.status, 2);
   assert.match(r.stderr, /unknown command 'frobnicate'/);

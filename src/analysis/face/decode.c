@@ -18,9 +18,11 @@ static int layer_stride(int size, int layer)
     return layer == 0 ? size / 16 : size / 8;
 }
 
-static int for_each_anchor(int size, fc_anchor *out, int cap)
+/* Anchors of a w x h input placed at (ox, oy) inside the model's size x size
+ * square; each grid cell's centre in the square's 0..1 coordinates. */
+static int for_each_anchor(int size, int w, int h, int ox, int oy, fc_anchor *out, int cap)
 {
-    if (size < 16 || size % 16) return -1;
+    if (size < 16 || size % 16 || w < 1 || h < 1 || w % (size / 8) || h % (size / 8)) return -1;
     int n = 0;
     for (int layer = 0; layer < LAYERS;) {
         int stride = layer_stride(size, layer), per_cell = 0;
@@ -29,13 +31,15 @@ static int for_each_anchor(int size, fc_anchor *out, int cap)
             per_cell += ANCHORS_PER_LAYER;
             last++;
         }
-        int grid = (size + stride - 1) / stride;
-        for (int y = 0; y < grid; y++)
-            for (int x = 0; x < grid; x++)
+        for (int y = 0; y < h / stride; y++)
+            for (int x = 0; x < w / stride; x++)
                 for (int k = 0; k < per_cell; k++) {
                     if (out) {
                         if (n >= cap) return -1;
-                        out[n] = (fc_anchor){(x + 0.5f) / grid, (y + 0.5f) / grid};
+                        out[n] = (fc_anchor){((float)(x * stride + ox) + 0.5f * (float)stride) /
+                                                 (float)size,
+                                             ((float)(y * stride + oy) + 0.5f * (float)stride) /
+                                                 (float)size};
                     }
                     n++;
                 }
@@ -46,12 +50,22 @@ static int for_each_anchor(int size, fc_anchor *out, int cap)
 
 int fc_blazeface_anchor_count(int size)
 {
-    return for_each_anchor(size, NULL, 0);
+    return for_each_anchor(size, size, size, 0, 0, NULL, 0);
 }
 
 int fc_blazeface_anchors(int size, fc_anchor *out, int cap)
 {
-    return for_each_anchor(size, out, cap);
+    return for_each_anchor(size, size, size, 0, 0, out, cap);
+}
+
+int fc_blazeface_band_anchor_count(int size, int w, int h)
+{
+    return for_each_anchor(size, w, h, 0, 0, NULL, 0);
+}
+
+int fc_blazeface_band_anchors(int size, int w, int h, int ox, int oy, fc_anchor *out, int cap)
+{
+    return for_each_anchor(size, w, h, ox, oy, out, cap);
 }
 
 int fc_face_decode(const float *scores, const float *boxes, const fc_anchor *anchors, int n,

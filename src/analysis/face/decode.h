@@ -24,6 +24,14 @@ int fc_blazeface_anchor_count(int size);
  * count, or -1 if cap is too small. */
 int fc_blazeface_anchors(int size, fc_anchor *out, int cap);
 
+/* The same for a w x h input (multiples of size / 8, the coarsest stride)
+ * that covers the part of the size x size square starting at (ox, oy): the
+ * fully convolutional model run on a band of the letterbox. Centres stay in
+ * the square's coordinates, so decoding and the letterbox mapping do not
+ * change. */
+int fc_blazeface_band_anchor_count(int size, int w, int h);
+int fc_blazeface_band_anchors(int size, int w, int h, int ox, int oy, fc_anchor *out, int cap);
+
 /* Decodes `n` anchors' raw scores (n) and regressors (n x 16) into candidates
  * scoring at least min_score. Returns the candidate count. */
 int fc_face_decode(const float *scores, const float *boxes, const fc_anchor *anchors, int n,
