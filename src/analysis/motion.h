@@ -8,6 +8,10 @@
  * pixels at 720p) absorbs sensor noise and small overlays such as a burned-in
  * clock, which changes under 1% of the cells.
  *
+ * Streams hand it the luma the face detector already scaled the frame to
+ * (128x72 for 720p with the 128 model), so a detection slot reads the full
+ * frame once, whether it then infers or skips.
+ *
  * Owned by one stream's analysis stage; the stage runs one job at a time, so
  * the worker running it is the only thread that touches the motion state. */
 #ifndef FC_ANALYSIS_MOTION_H

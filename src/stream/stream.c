@@ -259,19 +259,29 @@ static void submit_ptz(fc_stream *s, fc_frame *raw)
 
 /* ---- detection ---- */
 
+/* The frame is read once, scaled to the model's size; the motion check
+ * looks at that small luma plane. */
 static void detect_work(fc_job *job)
 {
     detect_job *d = fc_container_of(job, detect_job, job);
     fc_stream *s = d->s;
     const fc_frame *f = d->raw;
     double threshold = s->cfg.detect.motion_threshold;
-    if (threshold > 0 && fc_motion_measure(s->motion, f->plane[0], f->stride[0]) < threshold) {
-        d->skipped = true;
+    fc_face_input *in;
+    d->rc = fc_face_prepare_i420(s->cfg.detect.detector, f->plane[0], f->stride[0], f->plane[1],
+                                 f->stride[1], f->plane[2], f->stride[2], f->width, f->height, &in);
+    if (d->rc != 0)
         return;
+    if (threshold > 0) {
+        int w, h;
+        const uint8_t *luma = fc_face_input_luma(in, &w, &h);
+        if (fc_motion_measure(s->motion, luma, w) < threshold) {
+            fc_face_input_drop(in);
+            d->skipped = true;
+            return;
+        }
     }
-    d->rc = fc_face_detect_i420(s->cfg.detect.detector, f->plane[0], f->stride[0], f->plane[1],
-                                f->stride[1], f->plane[2], f->stride[2], f->width, f->height,
-                                &d->faces);
+    d->rc = fc_face_input_detect(in, &d->faces);
     if (threshold > 0 && d->rc == 0)
         fc_motion_commit(s->motion);
 }
@@ -502,14 +512,24 @@ static void update_demand(fc_stream *s)
     if (s->running && period == s->period_ns)
         return;
     uint64_t now = fc_now_ns();
+    bool viewers = s->out[FC_VIEW_FULL].hub.count + s->out[FC_VIEW_PTZ].hub.count > 0;
     s->period_ns = period;
     if (!s->running) {
         s->running = true;
-        s->next_due_ns = now;
         s->next_encode_ns = now;
         s->next_detect_ns = now;
         s->fps_window_start_ns = now;
         s->fps_window_frames = 0;
+    }
+    if (viewers) {
+        /* Someone is waiting for a picture: the first one now. */
+        s->next_due_ns = now;
+    } else {
+        /* Only detection consumes: tick on a grid every stream at this rate
+         * shares, so the pool runs all their detections back to back every
+         * period, on warm caches, instead of waking for each one (a detection
+         * after an idle gap costs about 25% more CPU; docs/benchmarks.md). */
+        s->next_due_ns = (now / period + 1) * period;
     }
     fc_info("stream %s: source running at %.3g fps", s->id, need);
     schedule_tick(s, now);
@@ -540,7 +560,10 @@ int fc_stream_create(fc_loop *loop, fc_pool *pool, const char *id, fc_source *sr
         if (s->cfg.detect.fps > s->cfg.fps)
             s->cfg.detect.fps = s->cfg.fps;
         s->detect_period_ns = (uint64_t)(1e9 / s->cfg.detect.fps);
-        if (fc_motion_new(src->width, src->height, &s->motion) != 0) {
+        int lw, lh;
+        if (fc_face_detector_scaled_size(s->cfg.detect.detector, src->width, src->height, &lw,
+                                         &lh) != 0 ||
+            fc_motion_new(lw, lh, &s->motion) != 0) {
             fc_source_destroy(src);
             free(s);
             return -1;
