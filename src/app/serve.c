@@ -2,6 +2,7 @@
  * streams → HTTP/WebSocket server) on one loop and one worker pool, run until
  * SIGINT/SIGTERM, then close every WebSocket with a close frame and exit. */
 #include <getopt.h>
+#include <malloc.h>
 #include <sys/resource.h>
 #include <signal.h>
 #include <stdio.h>
@@ -499,6 +500,14 @@ int fc_cmd_serve(int argc, char **argv)
     int rc = parse_args(argc, argv, &o);
     if (rc != 0) return rc < 0 ? 0 : rc;
 
+    /* Frames (1.4 MB at 720p) come and go many times a second. By default
+     * glibc maps blocks that size afresh, or trims its heaps as soon as a
+     * burst of them is freed, so every frame was written into new pages the
+     * kernel had to fault in and zero (over half the source CPU with 16
+     * cameras). Keep them in the heap and keep the heap: memory stays at its
+     * peak, which a server sized for its streams has anyway. */
+    mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
 
     /* Parse every spec before building anything, so a typo fails fast. */
     int total = o.synthetic + o.nspecs;
