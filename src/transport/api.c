@@ -1,5 +1,7 @@
 #include "transport/api.h"
 
+#include "analysis/face/face.h"
+
 #include <jansson.h>
 #include <math.h>
 #include <stdlib.h>
@@ -16,7 +18,10 @@ static json_t *detection_json(const fc_stream *s, const fc_stream_stats *st)
     if (!fc_stream_detecting(s))
         return json_null();
     const fc_detect_config *dc = &fc_stream_config_of(s)->detect;
+    const fc_source *src = fc_stream_source(s);
     const fc_tracker *t = fc_stream_tracker(s);
+    int iw = 0, ih = 0;
+    fc_face_detector_input_for(dc->detector, src->width, src->height, &iw, &ih);
     json_t *faces = json_array();
     for (int i = 0; i < t->count; i++) {
         const fc_track *k = &t->track[i];
@@ -25,8 +30,9 @@ static json_t *detection_json(const fc_stream *s, const fc_stream_stats *st)
                                         rect_json((fc_rect){k->x, k->y, k->w, k->h}), "score",
                                         round(k->last.score * 1000) / 1000));
     }
-    return json_pack("{s:f, s:f, s:I, s:I, s:I, s:f, s:o, s:{s:o, s:I}}", "fps", dc->fps,
-                     "motion_threshold", dc->motion_threshold, "inferences",
+    return json_pack("{s:f, s:f, s:[i, i], s:I, s:I, s:I, s:f, s:o, s:{s:o, s:I}}", "fps",
+                     dc->fps, "motion_threshold", dc->motion_threshold, "model_input", iw, ih,
+                     "inferences",
                      (json_int_t)st->inferences, "inferences_with_faces",
                      (json_int_t)st->inferences_with_faces, "skipped",
                      (json_int_t)st->inferences_skipped, "cpu_seconds",

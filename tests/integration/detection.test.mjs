@@ -34,6 +34,8 @@ test('a panning face: found in >= 95% of runs, one stable track id, the PTZ view
     `synthetic:image=${FACE},size=${W}x${H},fps=30,id=face,detect=5`, ...PTZ]).start();
   try {
     await until(async () => (await detectionOf(srv, 'face')).faces.length === 1, { what: 'a track' });
+    // 16:9 runs on the 128x80 band of the model's square by default.
+    assert.deepEqual((await detectionOf(srv, 'face')).model_input, [128, 80]);
     const full = new Subscriber(`${srv.ws}/ws/streams/face`);
     const ptz = new Subscriber(`${srv.ws}/ws/streams/face?view=ptz&quality=high`);
     ptz.keepPayload = true;
@@ -138,7 +140,7 @@ test('motion gating: a still picture costs one inference, keeps its track, and t
 test('no face, no events; --motion-threshold 0 infers on every slot; ptz needs detection', async () => {
   const srv = await new Server(['--synthetic', '1', '--size', `${W}x${H}`, '--source',
     `synthetic:image=${FACE},size=${W}x${H},id=still,detect=10,motion=0`, '--motion-threshold', '0',
-    '--source', 'synthetic:procedural,id=proc,detect']).start();
+    '--source', 'synthetic:procedural,id=proc,detect', '--detect-input', 'square']).start();
   try {
     const proc = new Subscriber(`${srv.ws}/ws/streams/proc`);
     await until(() => proc.frames.length > 20, { what: 'frames' });
@@ -147,6 +149,10 @@ test('no face, no events; --motion-threshold 0 infers on every slot; ptz needs d
     const d = await detectionOf(srv, 'still');
     assert.equal(d.skipped, 0);
     assert.ok(d.inferences >= 15, JSON.stringify(d));
+    // --detect-input square: the whole letterbox, and the face is still found.
+    assert.deepEqual(d.model_input, [128, 128]);
+    assert.ok(d.inferences_with_faces >= d.inferences - 1, JSON.stringify(d));
+    assert.equal(d.faces.length, 1);
     const [cam0] = await srv.json('/api/streams');
     assert.equal(cam0.detection, null);
     assert.equal(cam0.running, false, 'a stream without detection or viewers stays paused');
