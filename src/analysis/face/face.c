@@ -27,6 +27,7 @@
 #include "analysis/face/face.h"
 #include "analysis/nn/nn.h"
 #include "core/clock.h"
+#include "core/log.h"
 
 /* Output names of the BlazeFace ONNX conversion: scores (classificators) and
  * regressors of the fine grid, then of the coarse grid, in anchor order. */
@@ -236,7 +237,10 @@ static workspace *acquire(fc_face_detector *d, int w, int h, variant **vout)
         variant *nv = NULL;
         if (variant_new(d, w, h, (d->size - w) / 2, (d->size - h) / 2, &nv, err, sizeof err) < 0) {
             /* A model that only runs at its declared size: run the square. */
-            __atomic_store_n(&d->band_failed, true, __ATOMIC_RELAXED);
+            if (!__atomic_exchange_n(&d->band_failed, true, __ATOMIC_RELAXED))
+                fc_warn("face detector: %dx%d input unavailable, running the whole %dx%d "
+                        "square from now on: %s",
+                        w, h, d->size, d->size, err);
             w = h = d->size;
         }
         pthread_mutex_lock(&d->lock);
@@ -269,34 +273,6 @@ static void release(fc_face_detector *d, variant *v, workspace *ws)
     pthread_mutex_unlock(&d->lock);
 }
 
-static int read_model(const char *path, uint8_t **out, size_t *len, char *err, size_t errlen)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        return -errno;
-    }
-    int rc = 0;
-    long size = -1;
-    if (fseek(f, 0, SEEK_END) == 0) size = ftell(f);
-    if (size < 0 || fseek(f, 0, SEEK_SET) != 0) {
-        snprintf(err, errlen, "%s: cannot determine the file size", path);
-        rc = -EIO;
-    } else if (size > (64l << 20)) {
-        snprintf(err, errlen, "%s: %ld bytes is too large for a BlazeFace model", path, size);
-        rc = -EFBIG;
-    } else if (!(*out = malloc(size ? (size_t)size : 1))) {
-        snprintf(err, errlen, "%s: out of memory", path);
-        rc = -ENOMEM;
-    } else if (fread(*out, 1, (size_t)size, f) != (size_t)size) {
-        snprintf(err, errlen, "%s: read error", path);
-        rc = -EIO;
-    }
-    fclose(f);
-    *len = (size_t)size;
-    return rc;
-}
-
 int fc_face_detector_open(const char *model_path, const fc_face_detector_opts *opts,
                           fc_face_detector **out, char *err, size_t errlen)
 {
@@ -318,7 +294,7 @@ int fc_face_detector_open(const char *model_path, const fc_face_detector_opts *o
         d->norm[i] = (float)i / 127.5f - 1.0f;
 
     fc_nn_model *m = NULL;
-    int rc = read_model(model_path, &d->onnx, &d->onnx_len, err, errlen);
+    int rc = fc_nn_model_read(model_path, &d->onnx, &d->onnx_len, err, errlen);
     if (rc == 0) rc = fc_nn_model_load_buffer(d->onnx, d->onnx_len, model_path, &m, err, errlen);
     if (rc < 0) goto fail;
     fc_nn_shape in;

@@ -1136,9 +1136,10 @@ int fc_nn_model_load_resized(const void *data, size_t len, const char *label,
     return 0;
 }
 
-int fc_nn_model_load(const char *path, fc_nn_model **out, char *err, size_t errlen)
+int fc_nn_model_read(const char *path, uint8_t **data, size_t *len, char *err, size_t errlen)
 {
-    *out = NULL;
+    *data = NULL;
+    *len = 0;
     FILE *f = fopen(path, "rb");
     if (!f) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
@@ -1163,7 +1164,22 @@ int fc_nn_model_load(const char *path, fc_nn_model **out, char *err, size_t errl
         rc = -EIO;
     }
     fclose(f);
-    if (rc == 0) rc = fc_nn_model_load_buffer(buf, (size_t)size, path, out, err, errlen);
+    if (rc < 0) {
+        free(buf);
+        return rc;
+    }
+    *data = buf;
+    *len = (size_t)size;
+    return 0;
+}
+
+int fc_nn_model_load(const char *path, fc_nn_model **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    uint8_t *buf;
+    size_t len;
+    int rc = fc_nn_model_read(path, &buf, &len, err, errlen);
+    if (rc == 0) rc = fc_nn_model_load_buffer(buf, len, path, out, err, errlen);
     free(buf);
     return rc;
 }

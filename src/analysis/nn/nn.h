@@ -33,6 +33,9 @@ typedef struct fc_nn_shape {
 /* Loads the ONNX file at `path`. On failure returns a negative code and writes
  * what failed into err. */
 int fc_nn_model_load(const char *path, fc_nn_model **out, char *err, size_t errlen);
+/* The file's bytes, for loading more than once (fc_nn_model_load_resized);
+ * the caller frees *data. Refuses files larger than any model this loads. */
+int fc_nn_model_read(const char *path, uint8_t **data, size_t *len, char *err, size_t errlen);
 /* Same from memory; `label` names the model in error messages. The bytes are
  * not kept. */
 int fc_nn_model_load_buffer(const void *data, size_t len, const char *label, fc_nn_model **out,
