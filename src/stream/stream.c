@@ -83,6 +83,7 @@ typedef struct detect_job {
     fc_stream *s;
     fc_frame *raw;
     bool skipped; /* motion gating: the scene has not changed */
+    bool square;  /* a tracked face near an edge the band input cuts */
     int rc;
     fc_faces faces;
 } detect_job;
@@ -269,7 +270,8 @@ static void detect_work(fc_job *job)
     double threshold = s->cfg.detect.motion_threshold;
     fc_face_input *in;
     d->rc = fc_face_prepare_i420(s->cfg.detect.detector, f->plane[0], f->stride[0], f->plane[1],
-                                 f->stride[1], f->plane[2], f->stride[2], f->width, f->height, &in);
+                                 f->stride[1], f->plane[2], f->stride[2], f->width, f->height,
+                                 d->square ? FC_FACE_SQUARE : 0, &in);
     if (d->rc != 0)
         return;
     if (threshold > 0) {
@@ -360,6 +362,8 @@ static void detect_done(fc_job *job)
         log_error(s, "face detection failed");
     } else {
         s->stats.inferences++;
+        if (d->square)
+            s->stats.inferences_square++;
         if (d->faces.count > 0)
             s->stats.inferences_with_faces++;
         fc_tracker_update(&s->tracker, &d->faces, now);
@@ -384,6 +388,12 @@ static void submit_detect(fc_stream *s, fc_frame *raw)
                       .role = FC_ROLE_ANALYSIS};
     d->s = s;
     d->raw = fc_frame_ref(raw);
+    /* Faces the band input would see differently run on the whole square. */
+    for (int i = 0; i < s->tracker.count && !d->square; i++) {
+        const fc_track *k = &s->tracker.track[i];
+        d->square = fc_face_near_band_edge(s->cfg.detect.detector, raw->width, raw->height, k->x,
+                                           k->y, k->w, k->h);
+    }
     s->inflight++;
     fc_job *replaced = fc_stage_submit(&s->detect_stage, s->pool, &d->job);
     if (replaced)

@@ -78,6 +78,7 @@ typedef struct fc_stream_stats {
     uint64_t inferences;            /* detector runs */
     uint64_t inferences_with_faces; /* runs that found at least one face */
     uint64_t inferences_skipped;    /* skipped by motion gating */
+    uint64_t inferences_square;     /* run on the whole square: a face near a band edge */
     uint64_t analysis_cpu_ns;       /* CPU of detect jobs: gating and inference */
     uint64_t ptz_cpu_ns;            /* CPU of PTZ crop jobs */
     uint64_t events;                /* detection events published */

@@ -46,6 +46,7 @@ STREAM_FAMILY(errors, st->errors)
 DETECT_FAMILY(inferences, st->inferences)
 DETECT_FAMILY(inferences_faces, st->inferences_with_faces)
 DETECT_FAMILY(inferences_skipped, st->inferences_skipped)
+DETECT_FAMILY(inferences_square, st->inferences_square)
 DETECT_FAMILY(analysis_cpu, (double)st->analysis_cpu_ns / 1e9)
 DETECT_FAMILY(ptz_cpu, (double)st->ptz_cpu_ns / 1e9)
 DETECT_FAMILY(detect_events, st->events)
@@ -200,6 +201,10 @@ int fc_stream_metrics_register(fc_metrics *m, const fc_stream_set *streams)
     rc |= fc_metrics_register(m, "fc_detect_skipped_total", FC_METRIC_COUNTER,
                               "Detection slots skipped by motion gating (scene unchanged).",
                               inferences_skipped, ctx);
+    rc |= fc_metrics_register(m, "fc_detect_square_inferences_total", FC_METRIC_COUNTER,
+                              "Face detector runs on the whole square input because a tracked "
+                              "face was near an edge the band input cuts.",
+                              inferences_square, ctx);
     rc |= fc_metrics_register(m, "fc_detect_cpu_seconds_total", FC_METRIC_COUNTER,
                               "Worker CPU of the stream's detection: motion check and inference.",
                               analysis_cpu, ctx);

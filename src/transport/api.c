@@ -30,9 +30,9 @@ static json_t *detection_json(const fc_stream *s, const fc_stream_stats *st)
                                         rect_json((fc_rect){k->x, k->y, k->w, k->h}), "score",
                                         round(k->last.score * 1000) / 1000));
     }
-    return json_pack("{s:f, s:f, s:[i, i], s:I, s:I, s:I, s:f, s:o, s:{s:o, s:I}}", "fps",
-                     dc->fps, "motion_threshold", dc->motion_threshold, "model_input", iw, ih,
-                     "inferences",
+    return json_pack("{s:f, s:f, s:[i, i], s:I, s:I, s:I, s:I, s:f, s:o, s:{s:o, s:I}}",
+                     "fps", dc->fps, "motion_threshold", dc->motion_threshold, "model_input", iw,
+                     ih, "square_inferences", (json_int_t)st->inferences_square, "inferences",
                      (json_int_t)st->inferences, "inferences_with_faces",
                      (json_int_t)st->inferences_with_faces, "skipped",
                      (json_int_t)st->inferences_skipped, "cpu_seconds",

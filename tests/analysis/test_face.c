@@ -286,6 +286,62 @@ static void band_and_square_agree(const char *model, int band_h)
     free(vp);
 }
 
+/* Which boxes send a picture to the square: across or within 5% of the
+ * edges the band cuts. */
+static void band_edges(void **state)
+{
+    (void)state;
+    fc_face_detector *band = open_square(front_path, false), *square = open_square(front_path, true);
+    /* 1280x720: the band cuts top and bottom; 5% is 36 px. */
+    assert_true(fc_face_near_band_edge(band, 1280, 720, 500, 30, 200, 200));
+    assert_true(fc_face_near_band_edge(band, 1280, 720, 500, -30, 200, 200));
+    assert_true(fc_face_near_band_edge(band, 1280, 720, 500, 490, 200, 200));
+    assert_false(fc_face_near_band_edge(band, 1280, 720, 500, 40, 200, 200));
+    assert_false(fc_face_near_band_edge(band, 1280, 720, 500, 480, 200, 200));
+    assert_false(fc_face_near_band_edge(band, 1280, 720, 0, 100, 200, 200)); /* sides: no */
+    /* 720x1280: the sides. */
+    assert_true(fc_face_near_band_edge(band, 720, 1280, 20, 500, 200, 200));
+    assert_false(fc_face_near_band_edge(band, 720, 1280, 40, 0, 200, 200));
+    /* Square pictures and the square input have no band edges. */
+    assert_false(fc_face_near_band_edge(band, 512, 512, 0, 0, 100, 100));
+    assert_false(fc_face_near_band_edge(square, 1280, 720, 500, 0, 200, 200));
+    fc_face_detector_close(band);
+    fc_face_detector_close(square);
+}
+
+/* FC_FACE_SQUARE runs a band detector's picture on the square: exactly what a
+ * square detector answers. */
+static void square_flag_is_the_square(void **state)
+{
+    (void)state;
+    enum { W = 640, H = 360 };
+    uint8_t *canvas = malloc(W * H * 3), *yp = malloc(W * H), *up = malloc(W * H / 4),
+            *vp = malloc(W * H / 4);
+    assert_true(canvas && yp && up && vp);
+    memset(canvas, 90, W * H * 3);
+    for (int y = 0; y < H; y++) /* the top of the face fixture, cut by the frame's top */
+        memcpy(canvas + ((size_t)y * W + 64) * 3, face_rgb + (size_t)(y + 60) * face_w * 3,
+               (size_t)face_w * 3);
+    assert_int_equal(RAWToI420(canvas, W * 3, yp, W, up, W / 2, vp, W / 2, W, H), 0);
+    fc_face_detector *band = open_square(front_path, false), *square = open_square(front_path, true);
+    fc_face_input *in;
+    fc_faces a, b;
+    assert_int_equal(fc_face_prepare_i420(band, yp, W, up, W / 2, vp, W / 2, W, H, FC_FACE_SQUARE,
+                                          &in),
+                     0);
+    assert_int_equal(fc_face_input_detect(in, &a), 0);
+    assert_int_equal(fc_face_detect_i420(square, yp, W, up, W / 2, vp, W / 2, W, H, &b), 0);
+    assert_true(b.count >= 1);
+    assert_int_equal(a.count, b.count);
+    assert_memory_equal(a.face, b.face, (size_t)a.count * sizeof a.face[0]);
+    fc_face_detector_close(band);
+    fc_face_detector_close(square);
+    free(canvas);
+    free(yp);
+    free(up);
+    free(vp);
+}
+
 static void band_and_square_agree_front(void **state)
 {
     (void)state;
@@ -453,6 +509,8 @@ int main(void)
         cmocka_unit_test(band_anchors_follow_the_band),
         cmocka_unit_test(band_and_square_agree_front),
         cmocka_unit_test(band_and_square_agree_back),
+        cmocka_unit_test(band_edges),
+        cmocka_unit_test(square_flag_is_the_square),
         cmocka_unit_test(no_face_in_generated_picture),
         cmocka_unit_test(bad_pictures_are_rejected),
         cmocka_unit_test(non_blazeface_model_is_rejected),

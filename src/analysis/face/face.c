@@ -371,6 +371,18 @@ int fc_face_detector_input_for(const fc_face_detector *d, int w, int h, int *iw,
     return 0;
 }
 
+bool fc_face_near_band_edge(const fc_face_detector *d, int w, int h, float x, float y,
+                            float bw, float bh)
+{
+    int iw, ih;
+    if (fc_face_detector_input_for(d, w, h, &iw, &ih) < 0) return false;
+    if (ih < d->size) /* top and bottom cut */
+        return y < FC_FACE_BAND_EDGE * (float)h || y + bh > (1 - FC_FACE_BAND_EDGE) * (float)h;
+    if (iw < d->size) /* sides cut */
+        return x < FC_FACE_BAND_EDGE * (float)w || x + bw > (1 - FC_FACE_BAND_EDGE) * (float)w;
+    return false;
+}
+
 /* Where the picture starts in a variant's input-sized scratch picture. */
 static size_t origin(const variant *v, const letterbox *lb)
 {
@@ -449,12 +461,12 @@ struct fc_face_input {
     int ustride, vstride, w, h;
 };
 
-static fc_face_input *input_new(fc_face_detector *d, const letterbox *lb)
+static fc_face_input *input_new(fc_face_detector *d, const letterbox *lb, bool square)
 {
     fc_face_input *in = malloc(sizeof *in);
     if (!in) return NULL;
-    int w, h;
-    input_geometry(d, lb->w, lb->h, &w, &h);
+    int w = d->size, h = d->size;
+    if (!square) input_geometry(d, lb->w, lb->h, &w, &h);
     in->d = d;
     in->lb = *lb;
     if (!(in->ws = acquire(d, w, h, &in->v))) {
@@ -473,14 +485,14 @@ void fc_face_input_drop(fc_face_input *in)
 
 int fc_face_prepare_i420(fc_face_detector *d, const uint8_t *y, int ystride, const uint8_t *u,
                          int ustride, const uint8_t *v, int vstride, int w, int h,
-                         fc_face_input **out)
+                         unsigned flags, fc_face_input **out)
 {
     *out = NULL;
     letterbox lb;
     if (!y || !u || !v || ystride < w || ustride < (w + 1) / 2 || vstride < (w + 1) / 2 ||
         fit(d, w, h, &lb) < 0)
         return -EINVAL;
-    fc_face_input *in = input_new(d, &lb);
+    fc_face_input *in = input_new(d, &lb, flags & FC_FACE_SQUARE);
     if (!in) return -ENOMEM;
     /* Scale in I420 first: fewer bytes than RGB, then convert only the
      * model-sized picture. Luma now (2/3 of the bytes, and all a motion check
@@ -521,7 +533,7 @@ int fc_face_detect_i420(fc_face_detector *d, const uint8_t *y, int ystride, cons
 {
     out->count = 0;
     fc_face_input *in;
-    int rc = fc_face_prepare_i420(d, y, ystride, u, ustride, v, vstride, w, h, &in);
+    int rc = fc_face_prepare_i420(d, y, ystride, u, ustride, v, vstride, w, h, 0, &in);
     return rc < 0 ? rc : fc_face_input_detect(in, out);
 }
 
@@ -531,7 +543,7 @@ int fc_face_detect_rgb_timed(fc_face_detector *d, const uint8_t *rgb, int stride
     out->count = 0;
     letterbox lb;
     if (!rgb || stride < 3 * w || fit(d, w, h, &lb) < 0) return -EINVAL;
-    fc_face_input *in = input_new(d, &lb);
+    fc_face_input *in = input_new(d, &lb, false);
     if (!in) return -ENOMEM;
     uint64_t t0 = fc_now_ns();
     int rc = RGBScale(rgb, stride, w, h, in->ws->rgb + origin(in->v, &lb), in->v->in_w * 3, lb.w,
