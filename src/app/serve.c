@@ -21,6 +21,7 @@
 #include "core/pool.h"
 #include "stream/registry.h"
 #include "stream/stream_metrics.h"
+#include "transport/listener.h"
 #include "transport/server.h"
 
 #define MAX_SOURCES 256
@@ -494,6 +495,19 @@ static void on_signal(uv_signal_t *h, int signum)
     fc_http_server_drain(srv->http, 1000, on_drained, srv);
 }
 
+/* One line that says exactly where we listen: every bound address. */
+static void log_listening(const fc_http_server *http, size_t streams, int workers)
+{
+    const fc_listener *l = fc_http_server_listener(http);
+    char where[FC_LISTEN_MAX * 80] = "";
+    size_t n = 0;
+    for (size_t i = 0; i < fc_listener_count(l) && n < sizeof where; i++)
+        n += (size_t)snprintf(where + n, sizeof where - n, "%shttp://%s/", i ? " and " : "",
+                              fc_listener_address(l, i));
+    fc_info("framecast %s listening on %s with %zu streams and %d workers", FC_VERSION, where,
+            streams, workers);
+}
+
 int fc_cmd_serve(int argc, char **argv)
 {
     serve_opts o;
@@ -615,8 +629,7 @@ int fc_cmd_serve(int argc, char **argv)
     srv.sigint.data = srv.sigterm.data = &srv;
     uv_signal_start(&srv.sigint, on_signal, SIGINT);
     uv_signal_start(&srv.sigterm, on_signal, SIGTERM);
-    fc_info("framecast %s listening on http://%s:%d/ with %zu streams and %d workers", FC_VERSION,
-            o.host, fc_http_server_port(srv.http), srv.streams.n, fc_pool_threads(srv.pool));
+    log_listening(srv.http, srv.streams.n, fc_pool_threads(srv.pool));
 
     uv_run(&srv.loop.uv, UV_RUN_DEFAULT);
     rc = 0;

@@ -13,6 +13,7 @@
 #include "core/log.h"
 #include "core/pool.h"
 #include "transport/api.h"
+#include "transport/listener.h"
 
 _Static_assert(LWS_PRE <= FC_FRAME_HEADROOM, "encoded frames leave too little headroom for lws");
 
@@ -32,6 +33,7 @@ struct fc_http_server {
     fc_metrics *metrics;
     struct lws_context *ctx;
     struct lws_vhost *vhost;
+    fc_listener *listener;
     struct lws_protocols protocols[2];
     struct lws_http_mount mounts[7];
     lws_retry_bo_t retry;
@@ -530,6 +532,23 @@ static int http_respond(session *ss, unsigned status, const char *ctype, fc_buf 
 
 static int upload_start(session *ss);
 
+/* GET /api/server: who we are and exactly where we listen. */
+static void server_json(fc_http_server *srv, fc_buf *body)
+{
+    json_t *listen = json_array();
+    for (size_t i = 0; i < fc_listener_count(srv->listener); i++)
+        json_array_append_new(listen, json_string(fc_listener_address(srv->listener, i)));
+    json_t *obj = json_pack("{s:s, s:o, s:i}", "version", FC_VERSION, "listen", listen, "port",
+                            fc_listener_port(srv->listener));
+    char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
+    json_decref(obj);
+    if (text)
+        fc_buf_append(body, text, strlen(text));
+    else
+        body->failed = true;
+    free(text);
+}
+
 static int http_request(session *ss)
 {
     fc_http_server *srv = ss->srv;
@@ -551,6 +570,9 @@ static int http_request(session *ss)
     const char *ctype = "text/plain; charset=utf-8";
     if (strcmp(uri, "/healthz") == 0) {
         fc_buf_append(&body, "ok\n", 3);
+    } else if (strcmp(uri, "/api/server") == 0) {
+        server_json(srv, &body);
+        ctype = "application/json";
     } else if (strcmp(uri, "/api/streams") == 0) {
         fc_api_streams_json(srv->streams, &body);
         ctype = "application/json";
@@ -825,6 +847,26 @@ static void upload_closed(session *ss)
 
 /* ----------------------------------------------------------------- callback */
 
+/* Before lws upgrades a request: a handshake it would fail (no key, another
+ * version) gets a 400 that says why instead of a bare hang-up. Returns what
+ * LWS_CALLBACK_HTTP_CONFIRM_UPGRADE wants: 0 go on, 1 answered. */
+static int confirm_upgrade(struct lws *wsi, const char *to)
+{
+    const char *why = NULL;
+    char version[8] = "";
+    lws_hdr_copy(wsi, version, sizeof version, WSI_TOKEN_VERSION);
+    if (!to || strcmp(to, "websocket") != 0)
+        why = "only Upgrade: websocket is served (no h2c: speak HTTP/1.1)";
+    else if (lws_hdr_total_length(wsi, WSI_TOKEN_KEY) <= 0)
+        why = "WebSocket handshake without Sec-WebSocket-Key";
+    else if (strcmp(version, "13") != 0)
+        why = "WebSocket handshake needs Sec-WebSocket-Version: 13";
+    if (!why)
+        return 0;
+    lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, why);
+    return 1;
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
 {
@@ -837,13 +879,20 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         ws_established(ss);
         return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
-        return ws_writeable(ss);
+        return ss && ss->is_ws ? ws_writeable(ss) : 0;
     case LWS_CALLBACK_RECEIVE:
-        ws_receive(ss, in, len);
+        if (ss && ss->is_ws)
+            ws_receive(ss, in, len);
         return 0;
     case LWS_CALLBACK_CLOSED:
-        ws_closed(ss);
+        /* lws also reports CLOSED for a connection whose upgrade failed
+         * (no Sec-WebSocket-Key, say) and that never reached ESTABLISHED:
+         * its session is zeroed or still an HTTP one. */
+        if (ss && ss->is_ws)
+            ws_closed(ss);
         return 0;
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return confirm_upgrade(wsi, in);
     case LWS_CALLBACK_HTTP:
         memset(ss, 0, sizeof *ss);
         ss->srv = server_of(wsi);
@@ -940,6 +989,21 @@ static int register_metrics(fc_http_server *srv)
     return rc ? -1 : 0;
 }
 
+/* A connection our listener accepted: lws serves it from here on (HTTP, and
+ * WebSocket after an upgrade); on failure lws has closed the fd. */
+static void on_accept(int fd, const struct sockaddr_storage *peer, void *ctx)
+{
+    (void)peer;
+    fc_http_server *srv = ctx;
+    lws_adopt_desc_t desc = {
+        .vh = srv->vhost,
+        .type = LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP,
+        .fd.sockfd = fd,
+    };
+    if (!lws_adopt_descriptor_vhost_via_info(&desc))
+        fc_warn("http server: could not take a new connection (lws refused it)");
+}
+
 int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg,
                          const fc_stream_set *streams, fc_metrics *metrics,
                          fc_http_server **out, char *err, size_t errlen)
@@ -1014,8 +1078,8 @@ int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg,
     }
 
     memset(&info, 0, sizeof info);
-    info.port = cfg->port; /* 0: the kernel picks a free port */
-    info.iface = cfg->host;
+    /* framecast listens itself (listener.h) and hands lws each connection. */
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = srv->protocols;
     info.mounts = srv->mounts;
     info.retry_and_idle_policy = &srv->retry;
@@ -1023,22 +1087,28 @@ int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg,
     info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE |
                    LWS_SERVER_OPTION_VALIDATE_UTF8;
     srv->vhost = lws_create_vhost(srv->ctx, &info);
-    if (!srv->vhost) {
-        snprintf(err, errlen, "http server: cannot listen on %s:%d (in use, or not an address "
-                              "of this machine?)",
-                 cfg->host, cfg->port);
-    }
+    int rc = -1;
+    if (!srv->vhost)
+        snprintf(err, errlen, "http server: cannot create the libwebsockets vhost");
+    else
+        rc = fc_listener_open(loop, cfg->host, cfg->port, on_accept, srv, &srv->listener, err,
+                              errlen);
     uv_timer_init(&loop->uv, &srv->drain_timer);
     srv->drain_timer.data = srv;
     /* Even without a vhost the context has handles on the loop; the caller
      * tears it down the usual way (destroy, run the loop, free). */
     *out = srv;
-    return srv->vhost ? 0 : -1;
+    return rc;
 }
 
 int fc_http_server_port(const fc_http_server *srv)
 {
-    return lws_get_vhost_listen_port(srv->vhost);
+    return fc_listener_port(srv->listener);
+}
+
+const fc_listener *fc_http_server_listener(const fc_http_server *srv)
+{
+    return srv->listener;
 }
 
 static void maybe_drain_done(fc_http_server *srv)
@@ -1093,6 +1163,8 @@ void fc_http_server_destroy(fc_http_server *srv)
     /* Sessions still open are closed by lws here, which unsubscribes them
      * through LWS_CALLBACK_CLOSED. On a foreign loop lws finishes closing
      * its handles as the loop runs on. */
+    fc_listener_close(srv->listener);
+    srv->listener = NULL;
     lws_context_destroy(srv->ctx);
     uv_close((uv_handle_t *)&srv->drain_timer, NULL);
 }

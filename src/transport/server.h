@@ -4,7 +4,7 @@
  *                                                               video and events (WebSocket)
  *   GET /ws/{client_id}                                         avatar sessions (WebSocket)
  *   POST /upload                                                a face and a speech file
- *   GET /healthz, /api/streams, /metrics                        HTTP
+ *   GET /healthz, /api/server, /api/streams, /metrics                       HTTP
  *   GET /...                                                    files under web root
  *
  * It owns every socket and every WebSocket subscriber's session. Loop thread
@@ -42,6 +42,8 @@ int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg,
                          const fc_stream_set *streams, fc_metrics *metrics,
                          fc_http_server **out, char *err, size_t errlen);
 int fc_http_server_port(const fc_http_server *srv);
+/* The sockets it listens on (their addresses, for the log and /api/server). */
+const struct fc_listener *fc_http_server_listener(const fc_http_server *srv);
 /* Sends every WebSocket a close frame (1001 going away) and calls `done`
  * once they are all gone or after `timeout_ms`, whichever comes first. */
 void fc_http_server_drain(fc_http_server *srv, unsigned timeout_ms,

@@ -7,18 +7,22 @@ import WebSocket from 'ws';
 export const BIN = process.env.FRAMECAST_BIN || 'build/framecast';
 export const FIXTURES = new URL('../fixtures/', import.meta.url).pathname;
 
+// "listening on http://127.0.0.1:8080/" or "http://[::1]:8080/": host, port.
+const LISTENING = /listening on http:\/\/(\[[^\]]+\]|[^:/]+):(\d+)\//;
+
 export class Server {
   // `port`: listen on this port instead of an ephemeral one, e.g. to restart
   // a server where its clients expect it.
-  constructor(args, { port = 0 } = {}) {
+  constructor(args, { port = 0, host = '127.0.0.1' } = {}) {
     this.args = args;
     this.wantPort = port;
+    this.host = host;
     this.log = '';
   }
 
   // Resolves once the server logged the port it listens on.
   async start({ timeoutMs = 10000 } = {}) {
-    this.proc = spawn(BIN, ['serve', '--host', '127.0.0.1', '--port', String(this.wantPort), ...this.args], {
+    this.proc = spawn(BIN, ['serve', '--host', this.host, '--port', String(this.wantPort), ...this.args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.exited = once(this.proc, 'exit');
@@ -26,7 +30,7 @@ export class Server {
     this.proc.stdout.on('data', collect);
     this.proc.stderr.on('data', collect);
     const deadline = Date.now() + timeoutMs;
-    while (!/listening on http:\/\/[^:]+:(\d+)\//.test(this.log)) {
+    while (!LISTENING.test(this.log)) {
       if (this.proc.exitCode !== null) throw new Error(`server exited early:\n${this.log}`);
       if (Date.now() >= deadline) {
         this.proc.kill('SIGKILL'); // a failed start leaves nothing running
@@ -39,9 +43,10 @@ export class Server {
       await Promise.race([once(this.proc.stderr, 'data'), this.exited, timeout]);
       clearTimeout(timer);
     }
-    this.port = Number(/listening on http:\/\/[^:]+:(\d+)\//.exec(this.log)[1]);
-    this.http = `http://127.0.0.1:${this.port}`;
-    this.ws = `ws://127.0.0.1:${this.port}`;
+    const m = LISTENING.exec(this.log);
+    this.port = Number(m[2]);
+    this.http = `http://${m[1]}:${this.port}`;
+    this.ws = `ws://${m[1]}:${this.port}`;
     return this;
   }
 
