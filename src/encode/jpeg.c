@@ -1,7 +1,9 @@
 #include "encode/jpeg.h"
 
 #include <pthread.h>
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <turbojpeg.h>
 
 static pthread_key_t tj_key;
@@ -55,6 +57,7 @@ int fc_jpeg_encode(const fc_frame *raw, int quality, int tier, fc_frame **out, c
         return -1;
     }
     f->codec = FC_CODEC_JPEG;
+    f->key = true;
     f->tier = tier;
     f->width = raw->width;
     f->height = raw->height;
@@ -66,3 +69,50 @@ int fc_jpeg_encode(const fc_frame *raw, int quality, int tier, fc_frame **out, c
     *out = f;
     return 0;
 }
+
+/* Behind the codec table: JPEG keeps no state between frames, so an
+ * instance is only its quality and tier. */
+struct jpeg_encoder {
+    int quality, tier;
+};
+
+static int jpeg_open(const fc_codec_config *cfg, fc_encoder **out, char *err, size_t errlen)
+{
+    if (cfg->quality < 1 || cfg->quality > 100) {
+        snprintf(err, errlen, "jpeg: quality %d is not 1..100", cfg->quality);
+        return -EINVAL;
+    }
+    struct jpeg_encoder *e = malloc(sizeof *e);
+    if (!e) {
+        snprintf(err, errlen, "jpeg: out of memory");
+        return -ENOMEM;
+    }
+    e->quality = cfg->quality;
+    e->tier = cfg->tier;
+    *out = (fc_encoder *)e;
+    return 0;
+}
+
+static int jpeg_encode_frame(fc_encoder *enc, const fc_frame *raw, const fc_encode_args *args,
+                             fc_frame **out, char *err, size_t errlen)
+{
+    (void)args; /* every frame is a key frame; there is no bitrate */
+    const struct jpeg_encoder *e = (const struct jpeg_encoder *)enc;
+    return fc_jpeg_encode(raw, e->quality, e->tier, out, err, errlen) == 0 ? 0 : -EIO;
+}
+
+static void jpeg_close(fc_encoder *enc)
+{
+    free(enc);
+}
+
+const fc_codec_ops fc_jpeg_codec = {
+    .abi_version = FC_CODEC_ABI_VERSION,
+    .struct_size = sizeof(fc_codec_ops),
+    .name = "jpeg",
+    .id = FC_CODEC_JPEG,
+    .inter_frame = false,
+    .open = jpeg_open,
+    .encode = jpeg_encode_frame,
+    .close = jpeg_close,
+};

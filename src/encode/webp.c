@@ -1,6 +1,8 @@
 #include "encode/webp.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <webp/encode.h>
 
@@ -54,6 +56,7 @@ int fc_webp_encode(const fc_frame *raw, int quality, int tier, fc_frame **out, c
         return -1;
     }
     f->codec = FC_CODEC_WEBP;
+    f->key = true;
     f->tier = tier;
     f->width = raw->width;
     f->height = raw->height;
@@ -64,3 +67,50 @@ int fc_webp_encode(const fc_frame *raw, int quality, int tier, fc_frame **out, c
     *out = f;
     return 0;
 }
+
+/* Behind the codec table: WebP keeps no state between frames, so an
+ * instance is only its quality and tier. */
+struct webp_encoder {
+    int quality, tier;
+};
+
+static int webp_open(const fc_codec_config *cfg, fc_encoder **out, char *err, size_t errlen)
+{
+    if (cfg->quality < 1 || cfg->quality > 100) {
+        snprintf(err, errlen, "webp: quality %d is not 1..100", cfg->quality);
+        return -EINVAL;
+    }
+    struct webp_encoder *e = malloc(sizeof *e);
+    if (!e) {
+        snprintf(err, errlen, "webp: out of memory");
+        return -ENOMEM;
+    }
+    e->quality = cfg->quality;
+    e->tier = cfg->tier;
+    *out = (fc_encoder *)e;
+    return 0;
+}
+
+static int webp_encode_frame(fc_encoder *enc, const fc_frame *raw, const fc_encode_args *args,
+                             fc_frame **out, char *err, size_t errlen)
+{
+    (void)args; /* every frame is a key frame; there is no bitrate */
+    const struct webp_encoder *e = (const struct webp_encoder *)enc;
+    return fc_webp_encode(raw, e->quality, e->tier, out, err, errlen) == 0 ? 0 : -EIO;
+}
+
+static void webp_close(fc_encoder *enc)
+{
+    free(enc);
+}
+
+const fc_codec_ops fc_webp_codec = {
+    .abi_version = FC_CODEC_ABI_VERSION,
+    .struct_size = sizeof(fc_codec_ops),
+    .name = "webp",
+    .id = FC_CODEC_WEBP,
+    .inter_frame = false,
+    .open = webp_open,
+    .encode = webp_encode_frame,
+    .close = webp_close,
+};
