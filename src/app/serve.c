@@ -23,6 +23,7 @@
 #include "stream/stream_metrics.h"
 #include "transport/listener.h"
 #include "transport/server.h"
+#include "transport/ws_stream.h"
 
 #define MAX_SOURCES 256
 #define DEFAULT_MODEL FC_MODEL_DIR "/blazeface-front-128.onnx"
@@ -403,12 +404,13 @@ static int add_stream(server *srv, const serve_opts *o, const fc_source_spec *sp
             .motion_threshold = o->motion_threshold,
             .tracker = o->tracker,
             .ptz = o->ptz,
+            .event = fc_ws_stream_detections_event,
         };
     }
     fc_stream *s;
-    if (fc_stream_create(&srv->loop, srv->pool, id, src, &cfg, &srv->core_metrics.loop_lag_ms,
-                         &s) != 0) {
-        fc_error("stream %s: out of memory", id);
+    if (fc_stream_create(&srv->loop, srv->pool, id, src, &cfg, &srv->core_metrics.loop_lag_ms, &s,
+                         err, sizeof err) != 0) {
+        fc_error("%s", err);
         return -1;
     }
     if (fc_stream_set_add(&srv->streams, s) != 0) {
@@ -601,14 +603,14 @@ int fc_cmd_serve(int argc, char **argv)
         fc_error("out of memory registering metrics");
         goto out;
     }
-    fc_info("avatar sessions: generator %s, media directory %s", srv.gen.gen->name,
-            srv.media.root);
+    fc_info("avatar sessions: generator %s, media directory %s", srv.gen.gen->name, srv.media.root);
 
     raise_fd_limit(&o);
     fc_http_server_config hc = {
         .host = o.host,
         .port = o.port,
         .web_root = o.web_root,
+        .pool = srv.pool,
         .queue_default = o.queue,
         .ping_secs = o.ping_secs,
         .hangup_secs = 2 * o.ping_secs,

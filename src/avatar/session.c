@@ -1,19 +1,17 @@
 #include "avatar/session.h"
 
+#include <errno.h>
+#include <jansson.h>
 #include <libyuv.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "avatar/audio.h"
 #include "avatar/generator.h"
+#include "avatar/prepare.h"
 #include "core/clock.h"
-#include "core/log.h"
 #include "core/stage.h"
-#include "encode/jpeg.h"
-#include "encode/webp.h"
-#include "sources/image.h"
+#include "encode/output.h"
 
 #define FRAME_NS (1000000000ull / FC_AVATAR_FPS)
 /* Without realtime pacing, frames generated ahead of the client at most:
@@ -26,43 +24,34 @@ struct fc_avatar {
     fc_avatar_env *env;
     fc_avatar_callbacks cb;
     void *ctx;
-    char client_id[64];
     av_state state;
     bool released;
-
-    /* The request. */
-    char *audio_path, *source_path, *setup_json, *run_json;
-    bool realtime, want_audio;
-    fc_codec codec;
-
-    /* Set by the prepare job, then used by frame jobs one at a time. */
-    void *gen_state;
-    fc_generator_info info;
-    fc_audio audio;
+    fc_avatar_request req;
+    /* Made by the prepare job, then used by frame jobs one at a time. */
+    fc_avatar_prepared prep;
     size_t audio_pushed; /* sample frames given to the generator */
-    uint8_t *rgb;        /* scratch for generators without render_i420 */
-    uint32_t expected;
 
     /* Pacing (loop thread). */
     uv_timer_t timer;
     bool timer_closed;
     uint64_t start_ns, t0_ns;
     uint32_t next_index; /* next frame to schedule */
-    fc_stage stage;
-    int inflight;   /* jobs alive (running or pending) */
-    bool torn_down; /* the generator is closed, the audio freed */
+    fc_stage stage;      /* frame generation, latest wins */
+    int inflight;        /* prepare, frame and teardown jobs alive */
+    bool torn_down;      /* the generator is closed, the audio freed */
     bool first_sent;
 
-    fc_hub hub;
+    /* The way out: the client is the output's one subscriber. */
+    fc_output *out;
     fc_sub *sub;
+    bool out_closed;
+    uint64_t drops_seen, coalesced_seen;
 };
 
 typedef struct prepare_job {
     fc_job job;
     fc_avatar *a;
     int rc;
-    uint8_t *audio_block; /* FC_FRAME_HEADROOM, then PCM */
-    size_t audio_len;
     char err[600];
 } prepare_job;
 
@@ -71,9 +60,7 @@ typedef struct frame_job {
     fc_avatar *a;
     uint32_t index;
     uint64_t due_ns;
-    int tier, quality;
-    fc_frame *out;
-    uint64_t generate_ns, encode_ns;
+    fc_frame *raw;
     char err[200];
 } frame_job;
 
@@ -85,7 +72,7 @@ typedef struct teardown_job {
 static const double first_frame_bounds[] = {10, 20, 30, 50, 75, 100, 150, 200, 300, 500, 1000};
 
 void fc_avatar_env_init(fc_avatar_env *env, fc_loop *loop, fc_pool *pool, const fc_generator *gen,
-                        const fc_media *media, const int quality[3], size_t queue)
+                        const fc_media *media, const int quality[FC_TIER_COUNT], size_t queue)
 {
     memset(env, 0, sizeof *env);
     env->loop = loop;
@@ -98,30 +85,23 @@ void fc_avatar_env_init(fc_avatar_env *env, fc_loop *loop, fc_pool *pool, const 
                       (int)(sizeof first_frame_bounds / sizeof *first_frame_bounds));
 }
 
-static void send_json(fc_avatar *a, json_t *obj)
+void fc_avatar_request_free(fc_avatar_request *r)
 {
-    char *s = obj ? json_dumps(obj, JSON_COMPACT | JSON_REAL_PRECISION(10)) : NULL;
-    json_decref(obj);
-    if (s && !a->released) a->cb.text(a->ctx, s);
-    free(s);
-}
-
-static void send_error(fc_avatar *a, const char *msg)
-{
-    send_json(a, json_pack("{s:s, s:s}", "type", "error", "message", msg));
+    free(r->audio_path);
+    free(r->source_path);
+    free(r->setup_json);
+    free(r->run_json);
+    r->audio_path = r->source_path = r->setup_json = r->run_json = NULL;
 }
 
 /* ---- teardown and freeing ---- */
 
 static void maybe_free(fc_avatar *a)
 {
-    if (!a->released || a->inflight > 0 || !a->torn_down || !a->timer_closed) return;
+    if (!a->released || a->inflight > 0 || !a->torn_down || !a->timer_closed || !a->out_closed)
+        return;
     fc_avatar_env *env = a->env;
-    fc_hub_destroy(&a->hub);
-    free(a->audio_path);
-    free(a->source_path);
-    free(a->setup_json);
-    free(a->run_json);
+    fc_avatar_request_free(&a->req);
     free(a);
     if (--env->alive == 0 && env->idle_cb) {
         void (*cb)(void *) = env->idle_cb;
@@ -143,11 +123,7 @@ void fc_avatar_env_when_idle(fc_avatar_env *env, void (*cb)(void *arg), void *ar
 static void teardown_work(fc_job *job)
 {
     fc_avatar *a = fc_container_of(job, teardown_job, job)->a;
-    if (a->gen_state) a->env->gen->close(a->gen_state);
-    a->gen_state = NULL;
-    fc_audio_free(&a->audio);
-    free(a->rgb);
-    a->rgb = NULL;
+    fc_avatar_prepared_release(a->env->gen, &a->prep);
 }
 
 static void teardown_done(fc_job *job)
@@ -180,128 +156,116 @@ static void maybe_teardown(fc_avatar *a)
     fc_pool_submit(a->env->pool, &t->job);
 }
 
-static void end_session(fc_avatar *a)
+static void output_closed(void *arg)
 {
-    if (a->state == ENDED) return;
-    a->state = ENDED;
-    a->env->stats.active--;
-    uv_timer_stop(&a->timer);
-}
-
-/* All frames are out of the generator and out of the queue: done. */
-static void check_end(fc_avatar *a)
-{
-    if (a->state != RUNNING || a->next_index < a->expected || a->inflight > 0 ||
-        (a->sub && fc_queue_len(&a->sub->queue) > 0))
-        return;
-    end_session(a);
-    a->env->stats.completed++;
-    send_json(a, json_pack("{s:s, s:b, s:I}", "type", "streaming_completed", "stopped", 0, "frames",
-                           (json_int_t)a->expected));
-    maybe_teardown(a);
-}
-
-/* ---- frames ---- */
-
-static void frame_work(fc_job *job)
-{
-    frame_job *j = fc_container_of(job, frame_job, job);
-    fc_avatar *a = j->a;
-    const fc_generator *g = a->env->gen;
-    uint64_t t0 = fc_thread_cpu_ns();
-    /* All audio up to the end of this frame, including that of frames a
-     * late realtime session skipped. */
-    size_t end = (size_t)(((uint64_t)j->index + 1) * (uint64_t)a->audio.rate / FC_AVATAR_FPS);
-    if (end > a->audio.frames) end = a->audio.frames;
-    if (end > a->audio_pushed &&
-        g->push_audio(a->gen_state, a->audio.samples + a->audio_pushed * (size_t)a->audio.channels,
-                      end - a->audio_pushed) != 0) {
-        snprintf(j->err, sizeof j->err, "generator %s: push_audio failed", g->name);
-        return;
-    }
-    if (end > a->audio_pushed) a->audio_pushed = end;
-    fc_frame *raw = fc_frame_new_i420(a->info.width, a->info.height);
-    if (!raw) {
-        snprintf(j->err, sizeof j->err, "out of memory for a %dx%d frame", a->info.width,
-                 a->info.height);
-        return;
-    }
-    int rc;
-    if (fc_generator_has_i420(g)) {
-        rc = g->render_i420(a->gen_state, j->index, raw->plane[0], raw->stride[0], raw->plane[1],
-                            raw->stride[1], raw->plane[2], raw->stride[2]);
-    } else {
-        rc = g->render_rgb(a->gen_state, j->index, a->rgb, a->info.width * 3);
-        if (rc == 0)
-            RAWToI420(a->rgb, a->info.width * 3, raw->plane[0], raw->stride[0], raw->plane[1],
-                      raw->stride[1], raw->plane[2], raw->stride[2], a->info.width, a->info.height);
-    }
-    raw->id = j->index;
-    raw->timestamp = (double)j->index / FC_AVATAR_FPS;
-    uint64_t t1 = fc_thread_cpu_ns();
-    j->generate_ns = t1 - t0;
-    if (rc != 0) {
-        snprintf(j->err, sizeof j->err, "generator %s: frame %u failed", g->name, j->index);
-        fc_frame_unref(raw);
-        return;
-    }
-    if (a->codec == FC_CODEC_WEBP)
-        rc = fc_webp_encode(raw, j->quality, j->tier, &j->out, j->err, sizeof j->err);
-    else
-        rc = fc_jpeg_encode(raw, j->quality, j->tier, &j->out, j->err, sizeof j->err);
-    if (rc != 0) j->out = NULL;
-    fc_frame_unref(raw);
-    j->encode_ns = fc_thread_cpu_ns() - t1;
+    fc_avatar *a = arg;
+    a->out_closed = true;
+    maybe_free(a);
 }
 
 static void frame_free(frame_job *j)
 {
     j->a->inflight--;
-    fc_frame_unref(j->out);
+    fc_frame_unref(j->raw);
     free(j);
 }
 
-static void maybe_submit_ahead(fc_avatar *a);
+/* Ends the session: no frame is generated, encoded or queued from now on. */
+static void end_session(fc_avatar *a)
+{
+    a->state = ENDED;
+    a->env->stats.active--;
+    uv_timer_stop(&a->timer);
+    fc_job *j = fc_stage_cancel_pending(&a->stage);
+    if (j) frame_free(fc_container_of(j, frame_job, job));
+    fc_output *o = a->out;
+    a->out = NULL;
+    a->sub = NULL;
+    fc_output_close(o, output_closed, a);
+}
 
 static void fail(fc_avatar *a, const char *msg)
 {
     if (a->state == ENDED) return;
     end_session(a);
     a->env->stats.failed++;
-    fc_job *j = fc_stage_cancel_pending(&a->stage);
-    if (j) frame_free(fc_container_of(j, frame_job, job));
-    send_error(a, msg);
+    if (!a->released) a->cb.failed(a->ctx, msg);
     maybe_teardown(a);
 }
+
+/* Every frame is out of the generator, the encoder and the queue: done. */
+static void check_end(fc_avatar *a)
+{
+    if (a->state != RUNNING || a->next_index < a->prep.expected_frames || a->inflight > 0 ||
+        fc_output_busy(a->out) || fc_sub_depth(a->sub) > 0)
+        return;
+    end_session(a);
+    a->env->stats.completed++;
+    if (!a->released) a->cb.completed(a->ctx, false, a->prep.expected_frames);
+    maybe_teardown(a);
+}
+
+/* ---- frames ---- */
+
+/* Worker: the generator gets all audio up to the end of this frame
+ * (including that of frames a late realtime session skipped), then draws. */
+static void frame_work(fc_job *job)
+{
+    frame_job *j = fc_container_of(job, frame_job, job);
+    fc_avatar *a = j->a;
+    fc_avatar_prepared *p = &a->prep;
+    const fc_generator *g = a->env->gen;
+    size_t end = (size_t)(((uint64_t)j->index + 1) * (uint64_t)p->audio.rate / FC_AVATAR_FPS);
+    if (end > p->audio.frames) end = p->audio.frames;
+    if (end > a->audio_pushed &&
+        g->push_audio(p->gen_state, p->audio.samples + a->audio_pushed * (size_t)p->audio.channels,
+                      end - a->audio_pushed) != 0) {
+        snprintf(j->err, sizeof j->err, "generator %s: push_audio failed", g->name);
+        return;
+    }
+    if (end > a->audio_pushed) a->audio_pushed = end;
+    int w = p->info.width, h = p->info.height;
+    fc_frame *raw = fc_frame_new_i420(w, h);
+    if (!raw) {
+        snprintf(j->err, sizeof j->err, "out of memory for a %dx%d frame", w, h);
+        return;
+    }
+    int rc;
+    if (fc_generator_has_i420(g)) {
+        rc = g->render_i420(p->gen_state, j->index, raw->plane[0], raw->stride[0], raw->plane[1],
+                            raw->stride[1], raw->plane[2], raw->stride[2]);
+    } else {
+        rc = g->render_rgb(p->gen_state, j->index, p->rgb, w * 3);
+        if (rc == 0)
+            RAWToI420(p->rgb, w * 3, raw->plane[0], raw->stride[0], raw->plane[1], raw->stride[1],
+                      raw->plane[2], raw->stride[2], w, h);
+    }
+    if (rc != 0) {
+        snprintf(j->err, sizeof j->err, "generator %s: frame %u failed", g->name, j->index);
+        fc_frame_unref(raw);
+        return;
+    }
+    raw->id = j->index;
+    raw->timestamp = (double)j->index / FC_AVATAR_FPS;
+    j->raw = raw;
+}
+
+static void maybe_submit_ahead(fc_avatar *a);
 
 static void frame_done(fc_job *job)
 {
     frame_job *j = fc_container_of(job, frame_job, job);
     fc_avatar *a = j->a;
-    fc_avatar_stats *st = &a->env->stats;
     fc_stage_finish(&a->stage, a->env->pool);
-    st->generate_cpu_ns += j->generate_ns;
-    st->encode_cpu_ns += j->encode_ns;
-    if (a->state == RUNNING && !j->out) {
+    a->env->stats.generate_cpu_ns += job->cpu_ns;
+    if (a->state == RUNNING && !j->raw) {
         char why[sizeof j->err];
         snprintf(why, sizeof why, "%s", j->err[0] ? j->err : "frame generation failed");
         frame_free(j);
         fail(a, why);
-        maybe_teardown(a);
         return;
     }
-    if (a->state == RUNNING) {
-        st->frames_generated++;
-        /* Ready after the next frame was due: the client saw a stall. */
-        if (a->realtime && fc_now_ns() > j->due_ns + FRAME_NS) st->missed_deadlines++;
-        /* A frame encoded just before the client's tier changed keeps its
-         * old quality rather than being lost. */
-        fc_tier tier = a->sub->tier.tier;
-        j->out->tier = (int)tier;
-        uint64_t drops = a->hub.drops;
-        fc_hub_publish(&a->hub, j->out, fc_now_ns());
-        st->frames_dropped += a->hub.drops - drops;
-    }
+    if (a->state == RUNNING) fc_output_push(a->out, j->raw);
     frame_free(j);
     if (a->state == RUNNING) {
         maybe_submit_ahead(a);
@@ -317,14 +281,11 @@ static void submit_frame(fc_avatar *a, uint32_t index, uint64_t due_ns)
         fail(a, "out of memory for a frame job");
         return;
     }
-    fc_tier tier = a->sub->tier.tier;
     j->job = (fc_job){
         .work = frame_work, .done = frame_done, .loop = a->env->loop, .role = FC_ROLE_SOURCE};
     j->a = a;
     j->index = index;
     j->due_ns = due_ns;
-    j->tier = (int)tier;
-    j->quality = a->env->quality[tier];
     a->inflight++;
     fc_job *replaced = fc_stage_submit(&a->stage, a->env->pool, &j->job);
     if (replaced) {
@@ -335,12 +296,16 @@ static void submit_frame(fc_avatar *a, uint32_t index, uint64_t due_ns)
 }
 
 /* Flow control without realtime pacing: the next frame when the client's
- * queue has room, one job at a time, so nothing is ever dropped. */
+ * queue has room and the last one is through the encoder, one at a time,
+ * so nothing is ever dropped. */
 static void maybe_submit_ahead(fc_avatar *a)
 {
-    if (a->realtime || a->state != RUNNING || a->stage.busy || a->next_index >= a->expected) return;
-    size_t ahead = a->sub->queue.cap < AHEAD_MAX ? a->sub->queue.cap : AHEAD_MAX;
-    if (fc_queue_len(&a->sub->queue) >= ahead) return;
+    if (a->req.realtime || a->state != RUNNING || a->stage.busy || fc_output_busy(a->out) ||
+        a->next_index >= a->prep.expected_frames)
+        return;
+    fc_sub_stats st;
+    fc_sub_get_stats(a->sub, &st);
+    if (st.depth >= (st.capacity < AHEAD_MAX ? st.capacity : AHEAD_MAX)) return;
     submit_frame(a, a->next_index, fc_now_ns());
     a->next_index++;
 }
@@ -349,132 +314,93 @@ static void on_tick(uv_timer_t *t)
 {
     fc_avatar *a = t->data;
     uint64_t now = fc_now_ns();
+    uint32_t expected = a->prep.expected_frames;
     /* Frames whose slot passed entirely while the loop was away are skipped
      * (their audio still reaches the generator with the next frame). */
     uint32_t due_index = (uint32_t)((now - a->t0_ns) / FRAME_NS);
-    if (due_index >= a->expected) due_index = a->expected - 1;
+    if (due_index >= expected) due_index = expected - 1;
     if (due_index > a->next_index) {
         a->env->stats.missed_deadlines += due_index - a->next_index;
         a->next_index = due_index;
     }
     submit_frame(a, a->next_index, a->t0_ns + (uint64_t)a->next_index * FRAME_NS);
     a->next_index++;
-    if (a->state != RUNNING || a->next_index >= a->expected) return;
+    if (a->state != RUNNING || a->next_index >= expected) return;
     uint64_t next_due = a->t0_ns + (uint64_t)a->next_index * FRAME_NS;
     uint64_t wait = next_due > now ? next_due - now : 0;
     /* libuv timers count whole milliseconds; round up so we never fire early. */
     uv_timer_start(&a->timer, on_tick, (wait + 999999) / 1000000, 0);
 }
 
-/* ---- prepare ---- */
-
-/* Worker: when the client did not say where the face is, ask the detector
- * once and hand the generator setup_kwargs.face = {"mouth", "eyes", "width"}
- * in picture pixels, so it animates the real mouth and eyes. Without a
- * detector or a face, the setup stays as the client sent it. */
-static void locate_face(fc_avatar *a, const uint8_t *rgb, int w, int h)
+/* The output put a frame in the client's queue. */
+static void on_published(void *arg, const fc_frame *f, uint64_t cpu_ns)
 {
-    if (!a->env->detector)
-        return;
-    json_t *setup = json_loads(a->setup_json, 0, NULL);
-    fc_faces faces;
-    if (setup && !json_object_get(setup, "face") &&
-        fc_face_detect_rgb(a->env->detector, rgb, w * 3, w, h, &faces) == 0 && faces.count > 0) {
-        const fc_face *f = &faces.face[0]; /* best first */
-        json_object_set_new(
-            setup, "face",
-            json_pack("{s:[f,f], s:[[f,f],[f,f]], s:f}", "mouth",
-                      f->keypoints[FC_FACE_MOUTH].x, f->keypoints[FC_FACE_MOUTH].y, "eyes",
-                      f->keypoints[FC_FACE_RIGHT_EYE].x, f->keypoints[FC_FACE_RIGHT_EYE].y,
-                      f->keypoints[FC_FACE_LEFT_EYE].x, f->keypoints[FC_FACE_LEFT_EYE].y, "width",
-                      f->w));
-        char *text = json_dumps(setup, JSON_COMPACT);
-        if (text) {
-            free(a->setup_json);
-            a->setup_json = text;
-        }
-    }
-    json_decref(setup);
+    fc_avatar *a = arg;
+    fc_avatar_stats *st = &a->env->stats;
+    st->frames_generated++;
+    st->encode_cpu_ns += cpu_ns;
+    /* Ready after the next frame was due: the client saw a stall. */
+    if (a->req.realtime && fc_now_ns() > a->t0_ns + ((uint64_t)f->id + 1) * FRAME_NS)
+        st->missed_deadlines++;
+    /* Frames the client's full queue pushed out, and frames replaced in the
+     * encoder before they were encoded: each is a frame the client missed. */
+    fc_hub_stats hs;
+    fc_hub_get_stats(fc_output_hub(a->out), &hs);
+    st->frames_dropped += hs.drops - a->drops_seen;
+    a->drops_seen = hs.drops;
+    fc_output_stats os;
+    fc_output_get_stats(a->out, &os);
+    st->missed_deadlines += os.coalesced - a->coalesced_seen;
+    a->coalesced_seen = os.coalesced;
+    maybe_submit_ahead(a);
+    check_end(a);
 }
+
+static void on_encode_failed(void *arg, const char *msg)
+{
+    fail(arg, msg);
+}
+
+/* ---- prepare ---- */
 
 static void prepare_work(fc_job *job)
 {
     prepare_job *p = fc_container_of(job, prepare_job, job);
     fc_avatar *a = p->a;
-    const fc_generator *g = a->env->gen;
-    char audio_real[4096], source_real[4096], why[300];
-    p->rc = -1;
-    if (fc_media_resolve(a->env->media, a->source_path, source_real, sizeof source_real, why,
-                         sizeof why) != 0) {
-        snprintf(p->err, sizeof p->err, "source_path: %s", why);
-        return;
+    p->rc = fc_avatar_prepare(a->env, &a->req, &a->prep, p->err, sizeof p->err);
+}
+
+/* Tells the client what is coming: the metadata, then the opt-in audio. */
+static void announce(fc_avatar *a)
+{
+    fc_avatar_prepared *p = &a->prep;
+    json_t *setup = json_loads(a->req.setup_json, 0, NULL);
+    json_t *face = setup ? json_object_get(setup, "face") : NULL;
+    char *face_json = face ? json_dumps(face, JSON_COMPACT | JSON_ENCODE_ANY) : NULL;
+    json_decref(setup);
+    fc_avatar_metadata m = {
+        .audio_duration = p->audio.duration,
+        .expected_frames = p->expected_frames,
+        .fps = FC_AVATAR_FPS,
+        .width = p->info.width,
+        .height = p->info.height,
+        .sample_rate = p->info.sample_rate,
+        .format = a->req.codec->name,
+        .generator = a->env->gen->name,
+        .realtime = a->req.realtime,
+        .face_json = face_json,
+    };
+    a->cb.metadata(a->ctx, &m);
+    free(face_json);
+    if (p->audio_block) {
+        fc_avatar_audio au = {.sample_rate = p->audio.rate,
+                              .channels = p->audio.channels,
+                              .format = "pcm_s16le",
+                              .block = p->audio_block,
+                              .len = p->audio_len};
+        p->audio_block = NULL;
+        a->cb.audio(a->ctx, &au);
     }
-    if (fc_media_resolve(a->env->media, a->audio_path, audio_real, sizeof audio_real, why,
-                         sizeof why) != 0) {
-        snprintf(p->err, sizeof p->err, "audio_path: %s", why);
-        return;
-    }
-    uint8_t *rgb;
-    int w, h;
-    if (fc_image_load_rgb(source_real, &rgb, &w, &h, why, sizeof why) != 0) {
-        /* The loader names the file by its full path; the client knows it by
-         * its own. */
-        const char *colon = strstr(why, ": ");
-        snprintf(p->err, sizeof p->err, "source_path '%.200s': %s", a->source_path,
-                 colon ? colon + 2 : why);
-        return;
-    }
-    locate_face(a, rgb, w, h);
-    fc_generator_image img = {.width = w, .height = h, .stride = w * 3, .rgb = rgb};
-    int rc = g->open(&img, a->setup_json, a->run_json, &a->gen_state, &a->info, why, sizeof why);
-    free(rgb);
-    if (rc != 0) {
-        a->gen_state = NULL;
-        snprintf(p->err, sizeof p->err, "generator %s: %s", g->name, why);
-        return;
-    }
-    if (a->info.width < 2 || a->info.height < 2 || (a->info.width | a->info.height) & 1 ||
-        a->info.sample_rate < 8000 || a->info.sample_rate > 192000 || a->info.channels < 1 ||
-        a->info.channels > 2) {
-        snprintf(p->err, sizeof p->err,
-                 "generator %s: reported %dx%d frames at %d Hz, %d channels (even sizes, "
-                 "8-192 kHz, 1-2 channels)",
-                 g->name, a->info.width, a->info.height, a->info.sample_rate, a->info.channels);
-        return;
-    }
-    if (!fc_generator_has_i420(g)) {
-        a->rgb = malloc((size_t)a->info.width * (size_t)a->info.height * 3);
-        if (!a->rgb) {
-            snprintf(p->err, sizeof p->err, "out of memory for a %dx%d frame", a->info.width,
-                     a->info.height);
-            return;
-        }
-    }
-    if (fc_audio_load(audio_real, a->info.sample_rate, a->info.channels, &a->audio, why,
-                      sizeof why) != 0) {
-        snprintf(p->err, sizeof p->err, "audio_path '%.200s': %s", a->audio_path, why);
-        return;
-    }
-    double frames = ceil(a->audio.duration * FC_AVATAR_FPS - 1e-9);
-    a->expected = frames < 1 ? 1 : (uint32_t)frames;
-    if (a->want_audio) {
-        size_t n = a->audio.frames * (size_t)a->audio.channels;
-        p->audio_block = malloc(FC_FRAME_HEADROOM + 2 * n);
-        if (!p->audio_block) {
-            snprintf(p->err, sizeof p->err, "out of memory for %zu audio samples", n);
-            return;
-        }
-        uint8_t *d = p->audio_block + FC_FRAME_HEADROOM;
-        for (size_t i = 0; i < n; i++) {
-            float s = a->audio.samples[i];
-            s = s > 1 ? 1 : s < -1 ? -1 : s;
-            int16_t v = (int16_t)lrintf(s * 32767.0f);
-            d[2 * i] = (uint8_t)(v & 0xff);
-            d[2 * i + 1] = (uint8_t)((uint16_t)v >> 8);
-        }
-        p->audio_len = 2 * n;
-    }
-    p->rc = 0;
 }
 
 static void prepare_done(fc_job *job)
@@ -487,48 +413,21 @@ static void prepare_done(fc_job *job)
         fail(a, p->err);
     } else if (a->state == PREPARING) {
         a->state = RUNNING;
-        /* `face`: where the generator was told the face is (the client's
-         * setup_kwargs.face, or what the detector found), or null. */
-        json_t *setup = json_loads(a->setup_json, 0, NULL);
-        json_t *face = setup ? json_object_get(setup, "face") : NULL;
-        send_json(a, json_pack("{s:s, s:f, s:I, s:i, s:i, s:i, s:s, s:s, s:i, s:b, s:O}", "type",
-                               "metadata", "audio_duration", a->audio.duration, "expected_frames",
-                               (json_int_t)a->expected, "fps", FC_AVATAR_FPS, "width",
-                               a->info.width, "height", a->info.height, "format",
-                               a->codec == FC_CODEC_WEBP ? "webp" : "jpeg", "generator",
-                               a->env->gen->name, "sample_rate", a->info.sample_rate, "realtime",
-                               a->realtime, "face", face ? face : json_null()));
-        json_decref(setup);
-        if (p->audio_block && !a->released) {
-            send_json(a, json_pack("{s:s, s:i, s:i, s:s, s:I}", "type", "audio", "sample_rate",
-                                   a->audio.rate, "channels", a->audio.channels, "format",
-                                   "pcm_s16le", "bytes", (json_int_t)p->audio_len));
-            a->cb.audio(a->ctx, p->audio_block, p->audio_len);
-            p->audio_block = NULL;
-        }
+        if (!a->released) announce(a);
         /* The audio clock starts now: frame i is due i/25 s from here. */
         a->t0_ns = fc_now_ns();
-        if (a->realtime)
+        if (a->req.realtime)
             on_tick(&a->timer);
         else
             maybe_submit_ahead(a);
     }
-    free(p->audio_block);
+    free(a->prep.audio_block);
+    a->prep.audio_block = NULL;
     free(p);
     maybe_teardown(a);
 }
 
-/* ---- requests ---- */
-
-static char *kwargs_json(json_t *msg, const char *key, int *bad)
-{
-    json_t *v = json_object_get(msg, key);
-    if (v && !json_is_object(v) && !json_is_null(v)) {
-        *bad = 1;
-        return NULL;
-    }
-    return v && json_is_object(v) ? json_dumps(v, JSON_COMPACT) : strdup("{}");
-}
+/* ---- the transport's calls ---- */
 
 static void on_sub_wake(fc_sub *sub, void *ctx)
 {
@@ -537,103 +436,49 @@ static void on_sub_wake(fc_sub *sub, void *ctx)
     if (!a->released) a->cb.wake(a->ctx);
 }
 
-int fc_avatar_start(fc_avatar_env *env, const char *client_id, json_t *msg,
+static const fc_output_hooks output_hooks = {.published = on_published, .failed = on_encode_failed};
+
+int fc_avatar_start(fc_avatar_env *env, const char *client_id, fc_avatar_request *req,
                     const fc_avatar_callbacks *cb, void *ctx, fc_avatar **out, char *err,
                     size_t errlen)
 {
-    const char *audio = json_string_value(json_object_get(msg, "audio_path"));
-    const char *source = json_string_value(json_object_get(msg, "source_path"));
-    json_t *binary = json_object_get(msg, "binary");
-    json_t *run = json_object_get(msg, "run_kwargs");
-    if (!audio || !source) {
-        snprintf(err, errlen, "start_streaming needs string audio_path and source_path");
-        return -1;
-    }
-    if (binary && !json_is_true(binary)) {
-        snprintf(err, errlen, "only binary frames are served: \"binary\" must be true");
-        return -1;
-    }
-    bool realtime = true, want_audio = false;
-    fc_codec codec = FC_CODEC_JPEG;
-    fc_sub_opts opts = {.auto_tier = true, .tier = FC_TIER_HIGH, .queue = env->queue};
-    if (json_is_object(run)) {
-        json_t *v;
-        if ((v = json_object_get(run, "realtime"))) {
-            if (!json_is_boolean(v)) {
-                snprintf(err, errlen, "run_kwargs.realtime must be true or false");
-                return -1;
-            }
-            realtime = json_is_true(v);
-        }
-        if ((v = json_object_get(run, "audio"))) {
-            if (!json_is_boolean(v)) {
-                snprintf(err, errlen, "run_kwargs.audio must be true or false");
-                return -1;
-            }
-            want_audio = json_is_true(v);
-        }
-        if ((v = json_object_get(run, "format"))) {
-            const char *f = json_string_value(v);
-            if (f && strcmp(f, "webp") == 0) {
-                codec = FC_CODEC_WEBP;
-            } else if (!f || strcmp(f, "jpeg") != 0) {
-                snprintf(err, errlen, "run_kwargs.format must be \"jpeg\" or \"webp\"");
-                return -1;
-            }
-        }
-        if ((v = json_object_get(run, "quality"))) {
-            const char *q = json_string_value(v);
-            if (q && strcmp(q, "auto") == 0) {
-                opts.auto_tier = true;
-            } else if (q && fc_tier_parse(q, &opts.tier) == 0) {
-                opts.auto_tier = false;
-            } else {
-                snprintf(err, errlen,
-                         "run_kwargs.quality must be \"auto\", \"high\", \"medium\" or \"low\"");
-                return -1;
-            }
-        }
-        if ((v = json_object_get(run, "queue"))) {
-            json_int_t n = json_integer_value(v);
-            if (!json_is_integer(v) || n < 1 || n > FC_QUEUE_MAX) {
-                snprintf(err, errlen, "run_kwargs.queue must be a whole number from 1 to %d",
-                         FC_QUEUE_MAX);
-                return -1;
-            }
-            opts.queue = (size_t)n;
-        }
-    } else if (run && !json_is_null(run)) {
-        snprintf(err, errlen, "run_kwargs must be an object");
-        return -1;
-    }
-    int bad = 0;
     fc_avatar *a = calloc(1, sizeof *a);
-    if (a) {
-        a->audio_path = strdup(audio);
-        a->source_path = strdup(source);
-        a->setup_json = kwargs_json(msg, "setup_kwargs", &bad);
-        a->run_json = kwargs_json(msg, "run_kwargs", &bad);
-    }
     prepare_job *p = calloc(1, sizeof *p);
-    if (!a || !p || bad || !a->audio_path || !a->source_path || !a->setup_json || !a->run_json) {
-        snprintf(err, errlen, bad ? "setup_kwargs and run_kwargs must be objects"
-                                  : "out of memory starting a session");
-        goto fail;
-    }
-    char name[128];
-    snprintf(name, sizeof name, "avatar %.60s", client_id);
-    fc_hub_init(&a->hub, name);
-    if (fc_hub_add(&a->hub, &opts, on_sub_wake, a, &a->sub) != 0) {
+    if (!a || !p) {
+        free(a);
+        free(p);
+        fc_avatar_request_free(req);
         snprintf(err, errlen, "out of memory starting a session");
-        goto fail;
+        return -ENOMEM;
     }
+    a->req = *req;
+    *req = (fc_avatar_request){0};
     a->env = env;
     a->cb = *cb;
     a->ctx = ctx;
-    snprintf(a->client_id, sizeof a->client_id, "%s", client_id);
-    a->realtime = realtime;
-    a->want_audio = want_audio;
-    a->codec = codec;
+    char name[128];
+    snprintf(name, sizeof name, "avatar %.60s", client_id);
+    fc_output_config oc = {
+        .name = name, .codec = a->req.codec, .fps = FC_AVATAR_FPS, .deliver_late = true};
+    memcpy(oc.quality, env->quality, sizeof oc.quality);
+    int rc = fc_output_create(env->loop, env->pool, &oc, &output_hooks, a, &a->out, err, errlen);
+    if (rc != 0) {
+        fc_avatar_request_free(&a->req);
+        free(a);
+        free(p);
+        return rc;
+    }
+    rc = fc_output_subscribe(a->out, &a->req.sub, on_sub_wake, a, &a->sub);
+    if (rc != 0) {
+        snprintf(err, errlen, "out of memory starting a session");
+        /* Nothing runs yet: the session goes once its output has. */
+        a->state = ENDED;
+        a->released = a->torn_down = a->timer_closed = true;
+        env->alive++;
+        fc_output_close(a->out, output_closed, a);
+        free(p);
+        return rc;
+    }
     a->state = PREPARING;
     a->start_ns = fc_now_ns();
     uv_timer_init(&env->loop->uv, &a->timer);
@@ -641,7 +486,6 @@ int fc_avatar_start(fc_avatar_env *env, const char *client_id, json_t *msg,
     env->stats.started++;
     env->stats.active++;
     env->alive++;
-    send_json(a, json_pack("{s:s}", "type", "streaming_started"));
 
     p->job = (fc_job){
         .work = prepare_work, .done = prepare_done, .loop = env->loop, .role = FC_ROLE_SOURCE};
@@ -650,37 +494,16 @@ int fc_avatar_start(fc_avatar_env *env, const char *client_id, json_t *msg,
     fc_pool_submit(env->pool, &p->job);
     *out = a;
     return 0;
-
-fail:
-    if (a) {
-        free(a->audio_path);
-        free(a->source_path);
-        free(a->setup_json);
-        free(a->run_json);
-    }
-    free(a);
-    free(p);
-    return -1;
-}
-
-static void drop_queued(fc_avatar *a)
-{
-    fc_frame *f;
-    while ((f = fc_queue_pop(&a->sub->queue)))
-        fc_frame_unref(f);
 }
 
 void fc_avatar_stop(fc_avatar *a)
 {
     if (a->state == ENDED) return;
-    uint32_t sent = (uint32_t)a->sub->frames_sent;
+    fc_sub_stats st;
+    fc_sub_get_stats(a->sub, &st);
     end_session(a);
     a->env->stats.stopped++;
-    fc_job *j = fc_stage_cancel_pending(&a->stage);
-    if (j) frame_free(fc_container_of(j, frame_job, job));
-    drop_queued(a);
-    send_json(a, json_pack("{s:s, s:b, s:I}", "type", "streaming_completed", "stopped", 1, "frames",
-                           (json_int_t)sent));
+    a->cb.completed(a->ctx, true, (uint32_t)st.frames_sent);
     maybe_teardown(a);
 }
 
@@ -691,12 +514,12 @@ bool fc_avatar_ended(const fc_avatar *a)
 
 bool fc_avatar_has_frames(const fc_avatar *a)
 {
-    return fc_queue_len(&a->sub->queue) > 0;
+    return a->sub && fc_sub_depth(a->sub) > 0;
 }
 
 fc_frame *fc_avatar_next_frame(fc_avatar *a)
 {
-    fc_frame *f = fc_sub_next(a->sub, fc_now_ns());
+    fc_frame *f = a->sub ? fc_sub_next(a->sub, fc_now_ns()) : NULL;
     if (!f) return NULL;
     a->env->stats.frames_sent++;
     if (!a->first_sent) {
@@ -722,87 +545,8 @@ void fc_avatar_release(fc_avatar *a)
     if (a->state != ENDED) {
         end_session(a);
         a->env->stats.stopped++;
-        fc_job *j = fc_stage_cancel_pending(&a->stage);
-        if (j) frame_free(fc_container_of(j, frame_job, job));
     }
     a->released = true;
-    drop_queued(a);
     uv_close((uv_handle_t *)&a->timer, on_timer_closed);
     maybe_teardown(a);
-}
-
-/* ---- metrics ---- */
-
-static void m_counter(fc_metrics_out *out, void *ctx, size_t off)
-{
-    fc_avatar_env *env = ctx;
-    fc_metrics_sample(out, NULL, (double)*(uint64_t *)((char *)&env->stats + off));
-}
-
-#define COUNTER_FN(field)                                                                          \
-    static void m_##field(fc_metrics_out *out, void *ctx)                                          \
-    {                                                                                              \
-        m_counter(out, ctx, offsetof(fc_avatar_stats, field));                                     \
-    }
-COUNTER_FN(active)
-COUNTER_FN(frames_generated)
-COUNTER_FN(frames_sent)
-COUNTER_FN(frames_dropped)
-COUNTER_FN(missed_deadlines)
-
-static void m_sessions(fc_metrics_out *out, void *ctx)
-{
-    fc_avatar_stats *s = &((fc_avatar_env *)ctx)->stats;
-    fc_metrics_sample(out, "outcome=\"started\"", (double)s->started);
-    fc_metrics_sample(out, "outcome=\"completed\"", (double)s->completed);
-    fc_metrics_sample(out, "outcome=\"stopped\"", (double)s->stopped);
-    fc_metrics_sample(out, "outcome=\"failed\"", (double)s->failed);
-}
-
-static void m_cpu(fc_metrics_out *out, void *ctx)
-{
-    fc_avatar_stats *s = &((fc_avatar_env *)ctx)->stats;
-    fc_metrics_sample(out, "stage=\"prepare\"", (double)s->prepare_cpu_ns / 1e9);
-    fc_metrics_sample(out, "stage=\"generate\"", (double)s->generate_cpu_ns / 1e9);
-    fc_metrics_sample(out, "stage=\"encode\"", (double)s->encode_cpu_ns / 1e9);
-}
-
-static void m_resamplers(fc_metrics_out *out, void *ctx)
-{
-    (void)ctx;
-    fc_metrics_sample(out, NULL, (double)fc_audio_resamplers_created());
-}
-
-static void m_first_frame(fc_metrics_out *out, void *ctx)
-{
-    fc_metrics_histogram(out, NULL, &((fc_avatar_env *)ctx)->stats.first_frame_ms);
-}
-
-int fc_avatar_metrics_register(fc_metrics *m, fc_avatar_env *env)
-{
-    int rc = 0;
-    rc |= fc_metrics_register(m, "fc_avatar_sessions_active", FC_METRIC_GAUGE,
-                              "Avatar sessions preparing or streaming now", m_active, env);
-    rc |= fc_metrics_register(m, "fc_avatar_sessions_total", FC_METRIC_COUNTER,
-                              "Avatar sessions by outcome (started counts every one)", m_sessions,
-                              env);
-    rc |= fc_metrics_register(m, "fc_avatar_frames_generated_total", FC_METRIC_COUNTER,
-                              "Avatar frames generated and encoded", m_frames_generated, env);
-    rc |= fc_metrics_register(m, "fc_avatar_frames_sent_total", FC_METRIC_COUNTER,
-                              "Avatar frames handed to client sockets", m_frames_sent, env);
-    rc |=
-        fc_metrics_register(m, "fc_avatar_frames_dropped_total", FC_METRIC_COUNTER,
-                            "Avatar frames dropped from full client queues", m_frames_dropped, env);
-    rc |= fc_metrics_register(m, "fc_avatar_missed_deadlines_total", FC_METRIC_COUNTER,
-                              "Realtime avatar frames skipped or ready after the next was due",
-                              m_missed_deadlines, env);
-    rc |=
-        fc_metrics_register(m, "fc_avatar_resamplers_created_total", FC_METRIC_COUNTER,
-                            "Audio resamplers created (none when rates match)", m_resamplers, env);
-    rc |= fc_metrics_register(m, "fc_avatar_cpu_seconds_total", FC_METRIC_COUNTER,
-                              "Worker CPU used by avatar sessions, by stage", m_cpu, env);
-    rc |= fc_metrics_register(m, "fc_avatar_first_frame_ms", FC_METRIC_HISTOGRAM,
-                              "start_streaming to the first frame handed to the socket, ms",
-                              m_first_frame, env);
-    return rc ? -1 : 0;
 }

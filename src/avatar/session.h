@@ -1,33 +1,33 @@
 /* fc_avatar: one avatar session, a client's start_streaming from the moment it
- * arrives until streaming_completed (or an error, or stop_streaming).
+ * arrives until it completes (or fails, or is stopped).
  *
  * On the worker pool it resolves the client's paths inside the media
  * directory, decodes the picture and the speech, opens the generator and
- * converts the audio to the generator's format (resampling only when the rate
- * differs). Then it paces frames at 25 fps against absolute deadlines on the
- * audio clock (or as fast as the client takes them with run_kwargs.realtime
- * false), generating and encoding each frame in one worker job, and publishes
- * them into its own fc_hub with the client as the one subscriber: the same
- * bounded drop-oldest queue and adaptive quality tiers as camera viewers.
+ * converts the audio to the generator's format (avatar/prepare.h). Then it
+ * paces frames at 25 fps against absolute deadlines on the audio clock (or as
+ * fast as the client takes them with realtime false), generating each frame
+ * in a worker job and pushing it into its own output (encode/output.h): the
+ * same per-tier encode stages, bounded drop-oldest queue and adaptive quality
+ * tiers as camera viewers, with the client as the one subscriber.
  *
- * The transport owns the connection and calls in; the session calls back
- * through fc_avatar_callbacks (JSON text to send, the opt-in audio block, a
- * wake-up when frames wait). Loop thread only; the session's heavy work runs
- * in jobs it owns. */
+ * The session knows nothing of the wire: it reports what happens through
+ * typed callbacks (fc_avatar_callbacks), and the endpoint that owns the
+ * connection (transport/ws_avatar.c) puts it into messages. Loop thread only;
+ * the session's heavy work runs in jobs it owns. */
 #ifndef FC_AVATAR_SESSION_H
 #define FC_AVATAR_SESSION_H
 
-#include <jansson.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
+#include "analysis/face/face.h"
 #include "avatar/media.h"
 #include "core/frame.h"
-#include "analysis/face/face.h"
 #include "core/loop.h"
 #include "core/metrics.h"
 #include "core/pool.h"
+#include "encode/codec.h"
 #include "framecast/generator.h"
 #include "hub/hub.h"
 
@@ -61,43 +61,78 @@ typedef struct fc_avatar_env {
 } fc_avatar_env;
 
 void fc_avatar_env_init(fc_avatar_env *env, fc_loop *loop, fc_pool *pool, const fc_generator *gen,
-                        const fc_media *media, const int quality[3], size_t queue);
+                        const fc_media *media, const int quality[FC_TIER_COUNT], size_t queue);
 /* Calls cb once no session is left (at once if none is): the server waits for
  * this before it stops the loop, so no job outlives it. */
 void fc_avatar_env_when_idle(fc_avatar_env *env, void (*cb)(void *arg), void *arg);
 int fc_avatar_metrics_register(fc_metrics *m, fc_avatar_env *env);
 
+/* A start_streaming request, checked (transport/avatar_msg.h parses it).
+ * The strings are malloc'd and belong to the request until
+ * fc_avatar_start takes them. */
+typedef struct fc_avatar_request {
+    char *audio_path, *source_path; /* relative to the media directory */
+    char *setup_json, *run_json;    /* setup_kwargs, run_kwargs: JSON objects */
+    bool realtime, want_audio;
+    const fc_codec_ops *codec;
+    fc_sub_opts sub;
+} fc_avatar_request;
+
+void fc_avatar_request_free(fc_avatar_request *r);
+
+/* What the client is told once the session is prepared. */
+typedef struct fc_avatar_metadata {
+    double audio_duration;
+    uint32_t expected_frames;
+    int fps, width, height, sample_rate;
+    const char *format, *generator;
+    bool realtime;
+    /* Where the generator was told the face is (setup_kwargs.face, the
+     * client's or the detector's), as JSON text; NULL when nowhere. */
+    const char *face_json;
+} fc_avatar_metadata;
+
+/* The opt-in audio: PCM the client plays in sync with the frames. */
+typedef struct fc_avatar_audio {
+    int sample_rate, channels;
+    const char *format; /* "pcm_s16le" */
+    uint8_t *block;     /* malloc'd, the callee's: FC_FRAME_HEADROOM bytes, then len */
+    size_t len;
+} fc_avatar_audio;
+
+/* What the session reports, in the order the client must see it; a message
+ * goes out before any frame that is waiting after it. None is called after
+ * fc_avatar_release. */
 typedef struct fc_avatar_callbacks {
-    /* A JSON text message for the client, to go out before any frame queued
-     * after it. */
-    void (*text)(void *ctx, const char *json);
-    /* The opt-in audio block: `buf` (malloc'd, now the callee's) holds
-     * FC_FRAME_HEADROOM scratch bytes, then `len` bytes to send as one binary
-     * message, after the texts already given and before any frame. */
-    void (*audio)(void *ctx, uint8_t *buf, size_t len);
+    void (*metadata)(void *ctx, const fc_avatar_metadata *m);
+    void (*audio)(void *ctx, fc_avatar_audio *a);
+    /* Ended: every frame sent (stopped false), or stop_streaming after
+     * `frames` frames. */
+    void (*completed)(void *ctx, bool stopped, uint32_t frames);
+    /* Ended by an error; `msg` names the cause. */
+    void (*failed)(void *ctx, const char *msg);
     /* Frames are waiting (fc_avatar_next_frame). */
     void (*wake)(void *ctx);
 } fc_avatar_callbacks;
 
 typedef struct fc_avatar fc_avatar;
 
-/* Starts a session for a start_streaming message. Returns 0 (and has sent
- * streaming_started), or -1 with err saying what is wrong with the request
- * (nothing was sent). */
-int fc_avatar_start(fc_avatar_env *env, const char *client_id, json_t *msg,
+/* Starts a session for `req` (its strings are taken, also on failure).
+ * 0, or a negative errno with err saying why (nothing was reported). */
+int fc_avatar_start(fc_avatar_env *env, const char *client_id, fc_avatar_request *req,
                     const fc_avatar_callbacks *cb, void *ctx, fc_avatar **out, char *err,
                     size_t errlen);
-/* stop_streaming: no frame generated or queued after this is sent; sends
- * streaming_completed with "stopped":true at once. */
+/* stop_streaming: nothing generated or queued after this goes out;
+ * `completed` with stopped true is reported at once. */
 void fc_avatar_stop(fc_avatar *a);
-/* True once streaming_completed or an error ended the session. */
+/* True once the session completed, failed or was stopped. */
 bool fc_avatar_ended(const fc_avatar *a);
 /* The next frame to write (the caller drops the reference after writing),
  * or NULL. */
 fc_frame *fc_avatar_next_frame(fc_avatar *a);
 bool fc_avatar_has_frames(const fc_avatar *a);
 /* The transport lets go (connection closed, or a new session replaces this
- * one): no more callbacks; freed once its jobs are done. */
+ * one): no more callbacks; freed once its jobs are done. NULL is fine. */
 void fc_avatar_release(fc_avatar *a);
 
 #endif

@@ -17,16 +17,14 @@ static const fc_codec_ops *const registry[] = {
 const fc_codec_ops *fc_codec_find(const char *name)
 {
     for (size_t i = 0; i < REGISTERED; i++)
-        if (strcmp(registry[i]->name, name) == 0)
-            return registry[i];
+        if (strcmp(registry[i]->name, name) == 0) return registry[i];
     return NULL;
 }
 
 const fc_codec_ops *fc_codec_by_id(fc_codec id)
 {
     for (size_t i = 0; i < REGISTERED; i++)
-        if (registry[i]->id == id)
-            return registry[i];
+        if (registry[i]->id == id) return registry[i];
     return NULL;
 }
 

@@ -33,12 +33,12 @@
 #define FC_CODEC_ABI_VERSION 1u
 
 typedef struct fc_codec_config {
-    int width, height;  /* every frame given to encode has this size (even) */
-    double fps;         /* the most frames per second it is fed (rate control) */
-    int quality;        /* still-picture codecs: 1..100 */
-    int bitrate_kbps;   /* inter-frame codecs: target; 0 = the codec's default for the size */
-    int keyint;         /* inter-frame codecs: a key frame at least every keyint frames; 0 = default */
-    int tier;           /* stamped on every frame this instance makes */
+    int width, height; /* every frame given to encode has this size (even) */
+    double fps;        /* the most frames per second it is fed (rate control) */
+    int quality;       /* still-picture codecs: 1..100 */
+    int bitrate_kbps;  /* inter-frame codecs: target; 0 = the codec's default for the size */
+    int keyint; /* inter-frame codecs: a key frame at least every keyint frames; 0 = default */
+    int tier;   /* stamped on every frame this instance makes */
 } fc_codec_config;
 
 /* What the loop asks of one encode, decided when the job is submitted. */
@@ -61,8 +61,8 @@ typedef struct fc_codec_ops {
      * the wire (frame.h), carrying raw's id and timestamp, cfg's tier, and
      * `key` set when it decodes on its own. *out may be NULL with 0 returned
      * when the codec's rate control chose to skip this frame. */
-    int (*encode)(fc_encoder *enc, const fc_frame *raw, const fc_encode_args *args,
-                  fc_frame **out, char *err, size_t errlen);
+    int (*encode)(fc_encoder *enc, const fc_frame *raw, const fc_encode_args *args, fc_frame **out,
+                  char *err, size_t errlen);
     void (*close)(fc_encoder *enc);
 } fc_codec_ops;
 

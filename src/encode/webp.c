@@ -17,59 +17,7 @@ static int write_into_frame(const uint8_t *data, size_t size, const WebPPicture 
     return 1;
 }
 
-int fc_webp_encode(const fc_frame *raw, int quality, int tier, fc_frame **out, char *err,
-                   size_t errlen)
-{
-    WebPConfig cfg;
-    WebPPicture pic;
-    if (!WebPConfigPreset(&cfg, WEBP_PRESET_PHOTO, (float)quality) || !WebPPictureInit(&pic)) {
-        snprintf(err, errlen, "webp: libwebp version mismatch");
-        return -1;
-    }
-    /* Real-time: the fastest method; quality still follows the tier. */
-    cfg.method = 0;
-    cfg.segments = 1;
-    cfg.partitions = 0;
-    /* A lossy WebP is smaller than the raw planes; a frame this big would be
-     * a broken encoder, and write_into_frame refuses it. */
-    size_t cap = (size_t)raw->width * (size_t)raw->height * 3 / 2 + 4096;
-    fc_frame *f = fc_frame_new_encoded(cap);
-    if (!f) {
-        snprintf(err, errlen, "webp: out of memory for a %zu-byte buffer", cap);
-        return -1;
-    }
-    pic.use_argb = 0;
-    pic.colorspace = WEBP_YUV420;
-    pic.width = raw->width;
-    pic.height = raw->height;
-    /* libwebp only reads the planes of a picture it did not allocate. */
-    pic.y = raw->plane[0];
-    pic.u = raw->plane[1];
-    pic.v = raw->plane[2];
-    pic.y_stride = raw->stride[0];
-    pic.uv_stride = raw->stride[1];
-    pic.writer = write_into_frame;
-    pic.custom_ptr = f;
-    if (!WebPEncode(&cfg, &pic)) {
-        snprintf(err, errlen, "webp: encoding failed (libwebp error %d)", pic.error_code);
-        fc_frame_unref(f);
-        return -1;
-    }
-    f->codec = FC_CODEC_WEBP;
-    f->key = true;
-    f->tier = tier;
-    f->width = raw->width;
-    f->height = raw->height;
-    f->id = raw->id;
-    f->timestamp = raw->timestamp;
-    f = fc_frame_shrink(f);
-    fc_frame_seal(f);
-    *out = f;
-    return 0;
-}
-
-/* Behind the codec table: WebP keeps no state between frames, so an
- * instance is only its quality and tier. */
+/* WebP keeps no state between frames: an instance is its settings. */
 struct webp_encoder {
     int quality, tier;
 };
@@ -91,12 +39,57 @@ static int webp_open(const fc_codec_config *cfg, fc_encoder **out, char *err, si
     return 0;
 }
 
-static int webp_encode_frame(fc_encoder *enc, const fc_frame *raw, const fc_encode_args *args,
-                             fc_frame **out, char *err, size_t errlen)
+static int webp_encode(fc_encoder *enc, const fc_frame *raw, const fc_encode_args *args,
+                       fc_frame **out, char *err, size_t errlen)
 {
     (void)args; /* every frame is a key frame; there is no bitrate */
     const struct webp_encoder *e = (const struct webp_encoder *)enc;
-    return fc_webp_encode(raw, e->quality, e->tier, out, err, errlen) == 0 ? 0 : -EIO;
+    WebPConfig cfg;
+    WebPPicture pic;
+    if (!WebPConfigPreset(&cfg, WEBP_PRESET_PHOTO, (float)e->quality) || !WebPPictureInit(&pic)) {
+        snprintf(err, errlen, "webp: libwebp version mismatch");
+        return -EINVAL;
+    }
+    /* Real-time: the fastest method; quality still follows the tier. */
+    cfg.method = 0;
+    cfg.segments = 1;
+    cfg.partitions = 0;
+    /* A lossy WebP is smaller than the raw planes; a frame this big would be
+     * a broken encoder, and write_into_frame refuses it. */
+    size_t cap = (size_t)raw->width * (size_t)raw->height * 3 / 2 + 4096;
+    fc_frame *f = fc_frame_new_encoded(cap);
+    if (!f) {
+        snprintf(err, errlen, "webp: out of memory for a %zu-byte buffer", cap);
+        return -ENOMEM;
+    }
+    pic.use_argb = 0;
+    pic.colorspace = WEBP_YUV420;
+    pic.width = raw->width;
+    pic.height = raw->height;
+    /* libwebp only reads the planes of a picture it did not allocate. */
+    pic.y = raw->plane[0];
+    pic.u = raw->plane[1];
+    pic.v = raw->plane[2];
+    pic.y_stride = raw->stride[0];
+    pic.uv_stride = raw->stride[1];
+    pic.writer = write_into_frame;
+    pic.custom_ptr = f;
+    if (!WebPEncode(&cfg, &pic)) {
+        snprintf(err, errlen, "webp: encoding failed (libwebp error %d)", pic.error_code);
+        fc_frame_unref(f);
+        return -EIO;
+    }
+    f->codec = FC_CODEC_WEBP;
+    f->key = true;
+    f->tier = e->tier;
+    f->width = raw->width;
+    f->height = raw->height;
+    f->id = raw->id;
+    f->timestamp = raw->timestamp;
+    f = fc_frame_shrink(f);
+    fc_frame_seal(f);
+    *out = f;
+    return 0;
 }
 
 static void webp_close(fc_encoder *enc)
@@ -111,6 +104,6 @@ const fc_codec_ops fc_webp_codec = {
     .id = FC_CODEC_WEBP,
     .inter_frame = false,
     .open = webp_open,
-    .encode = webp_encode_frame,
+    .encode = webp_encode,
     .close = webp_close,
 };

@@ -5,8 +5,7 @@
 int fc_queue_init(fc_queue *q, size_t cap)
 {
     q->slots = calloc(cap ? cap : 1, sizeof *q->slots);
-    if (!q->slots)
-        return -1;
+    if (!q->slots) return -1;
     q->cap = cap ? cap : 1;
     q->head = q->len = 0;
     q->dropped = 0;
@@ -36,8 +35,7 @@ fc_frame *fc_queue_push(fc_queue *q, fc_frame *f)
 
 fc_frame *fc_queue_pop(fc_queue *q)
 {
-    if (q->len == 0)
-        return NULL;
+    if (q->len == 0) return NULL;
     fc_frame *f = q->slots[q->head];
     q->slots[q->head] = NULL;
     q->head = (q->head + 1) % q->cap;

@@ -36,8 +36,7 @@ fc_tier fc_tier_update(fc_tier_state *st, const fc_tier_policy *p, size_t depth,
         st->calm_since_ns = 0;
         return st->tier;
     }
-    if (st->tier == FC_TIER_HIGH)
-        return st->tier;
+    if (st->tier == FC_TIER_HIGH) return st->tier;
     /* up[0] guards medium->high, up[1] guards low->medium. */
     size_t limit = p->up[st->tier - 1];
     if (depth > limit) {

@@ -18,8 +18,8 @@ const char *fc_tier_name(fc_tier t);
 int fc_tier_parse(const char *name, fc_tier *out);
 
 typedef struct fc_tier_policy {
-    size_t down[2]; /* depth above which to fall to medium, to low: 15, 30 */
-    size_t up[2];   /* depth at or below which to climb to high, to medium: 5, 15 */
+    size_t down[2];   /* depth above which to fall to medium, to low: 15, 30 */
+    size_t up[2];     /* depth at or below which to climb to high, to medium: 5, 15 */
     uint64_t hold_ns; /* how long the queue must stay short before a climb: 1 s */
 } fc_tier_policy;
 

@@ -5,13 +5,11 @@
 
 int fc_stream_set_add(fc_stream_set *set, fc_stream *s)
 {
-    if (fc_stream_set_find(set, fc_stream_id(s)))
-        return -1;
+    if (fc_stream_set_find(set, fc_stream_id(s))) return -1;
     if (set->n == set->cap) {
         size_t cap = set->cap ? set->cap * 2 : 8;
         fc_stream **v = realloc(set->v, cap * sizeof *v);
-        if (!v)
-            return -1;
+        if (!v) return -1;
         set->v = v;
         set->cap = cap;
     }
@@ -22,8 +20,7 @@ int fc_stream_set_add(fc_stream_set *set, fc_stream *s)
 fc_stream *fc_stream_set_find(const fc_stream_set *set, const char *id)
 {
     for (size_t i = 0; i < set->n; i++)
-        if (strcmp(fc_stream_id(set->v[i]), id) == 0)
-            return set->v[i];
+        if (strcmp(fc_stream_id(set->v[i]), id) == 0) return set->v[i];
     return NULL;
 }
 

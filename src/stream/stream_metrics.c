@@ -11,8 +11,7 @@ static void each_stream(fc_metrics_out *out, const fc_stream_set *set, stat_fn f
                         bool detecting_only)
 {
     for (size_t i = 0; i < set->n; i++) {
-        if (detecting_only && !fc_stream_detecting(set->v[i]))
-            continue;
+        if (detecting_only && !fc_stream_detect(set->v[i])) continue;
         fc_stream_stats st;
         fc_stream_get_stats(set->v[i], &st);
         char labels[96];
@@ -21,16 +20,16 @@ static void each_stream(fc_metrics_out *out, const fc_stream_set *set, stat_fn f
     }
 }
 
-#define FAMILY(fname, expr, detecting_only)                                                      \
-    static double fname##_value(const fc_stream *s, const fc_stream_stats *st)                  \
-    {                                                                                            \
-        (void)s;                                                                                 \
-        (void)st;                                                                                \
-        return (double)(expr);                                                                   \
-    }                                                                                            \
-    static void fname(fc_metrics_out *out, void *ctx)                                            \
-    {                                                                                            \
-        each_stream(out, ctx, fname##_value, detecting_only);                                    \
+#define FAMILY(fname, expr, detecting_only)                                                        \
+    static double fname##_value(const fc_stream *s, const fc_stream_stats *st)                     \
+    {                                                                                              \
+        (void)s;                                                                                   \
+        (void)st;                                                                                  \
+        return (double)(expr);                                                                     \
+    }                                                                                              \
+    static void fname(fc_metrics_out *out, void *ctx)                                              \
+    {                                                                                              \
+        each_stream(out, ctx, fname##_value, detecting_only);                                      \
     }
 #define STREAM_FAMILY(fname, expr) FAMILY(fname, expr, false)
 #define DETECT_FAMILY(fname, expr) FAMILY(fname, expr, true)
@@ -39,18 +38,17 @@ STREAM_FAMILY(produced, st->frames_produced)
 STREAM_FAMILY(not_encoded, st->frames_not_encoded)
 STREAM_FAMILY(source_fps, st->measured_fps)
 STREAM_FAMILY(running, fc_stream_running(s))
-STREAM_FAMILY(drops, fc_stream_view_hub(s, FC_VIEW_FULL)->drops +
-                        fc_stream_view_hub(s, FC_VIEW_PTZ)->drops)
+STREAM_FAMILY(drops, st->drops)
 STREAM_FAMILY(errors, st->errors)
 
-DETECT_FAMILY(inferences, st->inferences)
-DETECT_FAMILY(inferences_faces, st->inferences_with_faces)
-DETECT_FAMILY(inferences_skipped, st->inferences_skipped)
-DETECT_FAMILY(inferences_square, st->inferences_square)
-DETECT_FAMILY(analysis_cpu, (double)st->analysis_cpu_ns / 1e9)
+DETECT_FAMILY(inferences, st->detect.inferences)
+DETECT_FAMILY(inferences_faces, st->detect.inferences_with_faces)
+DETECT_FAMILY(inferences_skipped, st->detect.inferences_skipped)
+DETECT_FAMILY(inferences_square, st->detect.inferences_square)
+DETECT_FAMILY(analysis_cpu, (double)st->detect.cpu_ns / 1e9)
 DETECT_FAMILY(ptz_cpu, (double)st->ptz_cpu_ns / 1e9)
-DETECT_FAMILY(detect_events, st->events)
-DETECT_FAMILY(tracks, fc_stream_tracker(s)->count)
+DETECT_FAMILY(detect_events, st->detect.events)
+DETECT_FAMILY(tracks, fc_detect_tracker(fc_stream_detect(s))->count)
 
 static void subscribers(fc_metrics_out *out, void *ctx)
 {
@@ -58,9 +56,10 @@ static void subscribers(fc_metrics_out *out, void *ctx)
     for (size_t i = 0; i < set->n; i++) {
         for (int v = 0; v < FC_VIEW_COUNT; v++) {
             char labels[128];
-            snprintf(labels, sizeof labels, "stream=\"%s\",view=\"%s\"",
-                     fc_stream_id(set->v[i]), fc_view_name((fc_view)v));
-            fc_metrics_sample(out, labels, (double)fc_stream_view_hub(set->v[i], v)->count);
+            snprintf(labels, sizeof labels, "stream=\"%s\",view=\"%s\"", fc_stream_id(set->v[i]),
+                     fc_view_name((fc_view)v));
+            const fc_hub *hub = fc_stream_view_hub(set->v[i], v);
+            fc_metrics_sample(out, labels, hub ? (double)fc_hub_count(hub) : 0);
         }
     }
 }
@@ -94,12 +93,11 @@ static void coalesced(fc_metrics_out *out, void *ctx)
         fc_metrics_sample(out, labels, (double)st.render_coalesced);
         snprintf(labels, sizeof labels, "stream=\"%s\",stage=\"encode\"", fc_stream_id(set->v[i]));
         fc_metrics_sample(out, labels, (double)st.encode_coalesced);
-        if (fc_stream_detecting(set->v[i])) {
+        if (fc_stream_detect(set->v[i])) {
             snprintf(labels, sizeof labels, "stream=\"%s\",stage=\"detect\"",
                      fc_stream_id(set->v[i]));
-            fc_metrics_sample(out, labels, (double)st.detect_coalesced);
-            snprintf(labels, sizeof labels, "stream=\"%s\",stage=\"ptz\"",
-                     fc_stream_id(set->v[i]));
+            fc_metrics_sample(out, labels, (double)st.detect.coalesced);
+            snprintf(labels, sizeof labels, "stream=\"%s\",stage=\"ptz\"", fc_stream_id(set->v[i]));
             fc_metrics_sample(out, labels, (double)st.ptz_coalesced);
         }
     }
@@ -121,18 +119,22 @@ static void each_sub(fc_metrics_out *out, const fc_stream_set *set, sub_field fi
 {
     for (size_t i = 0; i < set->n; i++) {
         for (int view = 0; view < FC_VIEW_COUNT; view++) {
-        for (const fc_sub *sub = fc_stream_view_hub(set->v[i], view)->head; sub; sub = sub->next) {
-            char labels[192];
-            /* Full-view subscribers keep the label set they always had. */
-            snprintf(labels, sizeof labels, "stream=\"%s\",%ssubscriber=\"%llu\",tier=\"%s\"",
-                     fc_stream_id(set->v[i]), view == FC_VIEW_PTZ ? "view=\"ptz\"," : "",
-                     (unsigned long long)sub->serial, fc_tier_name(sub->tier.tier));
-            double v = field == SUB_DEPTH   ? (double)fc_queue_len(&sub->queue)
-                       : field == SUB_DROPS ? (double)sub->queue.dropped
-                       : field == SUB_SENT  ? (double)sub->frames_sent
-                                            : (double)sub->bytes_sent;
-            fc_metrics_sample(out, labels, v);
-        }
+            const fc_hub *hub = fc_stream_view_hub(set->v[i], view);
+            for (const fc_sub *sub = hub ? fc_hub_next_sub(hub, NULL) : NULL; sub;
+                 sub = fc_hub_next_sub(hub, sub)) {
+                fc_sub_stats ss;
+                fc_sub_get_stats(sub, &ss);
+                char labels[192];
+                /* Full-view subscribers keep the label set they always had. */
+                snprintf(labels, sizeof labels, "stream=\"%s\",%ssubscriber=\"%llu\",tier=\"%s\"",
+                         fc_stream_id(set->v[i]), view == FC_VIEW_PTZ ? "view=\"ptz\"," : "",
+                         (unsigned long long)ss.serial, fc_tier_name(ss.tier));
+                double v = field == SUB_DEPTH   ? (double)ss.depth
+                           : field == SUB_DROPS ? (double)ss.dropped
+                           : field == SUB_SENT  ? (double)ss.frames_sent
+                                                : (double)ss.bytes_sent;
+                fc_metrics_sample(out, labels, v);
+            }
         }
     }
 }
@@ -164,9 +166,9 @@ int fc_stream_metrics_register(fc_metrics *m, const fc_stream_set *streams)
                               "Frames encoded, per quality tier (once per frame and tier, "
                               "shared by all subscribers).",
                               encoded, ctx);
-    rc |= fc_metrics_register(m, "fc_stream_frames_not_encoded_total", FC_METRIC_COUNTER,
-                              "Frames produced but skipped by the encode fps cap.", not_encoded,
-                              ctx);
+    rc |=
+        fc_metrics_register(m, "fc_stream_frames_not_encoded_total", FC_METRIC_COUNTER,
+                            "Frames produced but skipped by the encode fps cap.", not_encoded, ctx);
     rc |= fc_metrics_register(m, "fc_stream_coalesced_total", FC_METRIC_COUNTER,
                               "Jobs replaced by a newer frame before they ran (latest wins).",
                               coalesced, ctx);
@@ -190,14 +192,14 @@ int fc_stream_metrics_register(fc_metrics *m, const fc_stream_set *streams)
                               "Frames dropped from a subscriber's full queue.", sub_drops, ctx);
     rc |= fc_metrics_register(m, "fc_subscriber_frames_sent_total", FC_METRIC_COUNTER,
                               "Frames written to a subscriber.", sub_sent, ctx);
-    rc |= fc_metrics_register(m, "fc_subscriber_bytes_sent_total", FC_METRIC_COUNTER,
-                              "Bytes (header and payload) written to a subscriber.", sub_bytes,
-                              ctx);
+    rc |=
+        fc_metrics_register(m, "fc_subscriber_bytes_sent_total", FC_METRIC_COUNTER,
+                            "Bytes (header and payload) written to a subscriber.", sub_bytes, ctx);
     rc |= fc_metrics_register(m, "fc_detect_inferences_total", FC_METRIC_COUNTER,
                               "Face detector runs.", inferences, ctx);
     rc |= fc_metrics_register(m, "fc_detect_inferences_with_faces_total", FC_METRIC_COUNTER,
-                              "Face detector runs that found at least one face.",
-                              inferences_faces, ctx);
+                              "Face detector runs that found at least one face.", inferences_faces,
+                              ctx);
     rc |= fc_metrics_register(m, "fc_detect_skipped_total", FC_METRIC_COUNTER,
                               "Detection slots skipped by motion gating (scene unchanged).",
                               inferences_skipped, ctx);
@@ -209,8 +211,8 @@ int fc_stream_metrics_register(fc_metrics *m, const fc_stream_set *streams)
                               "Worker CPU of the stream's detection: motion check and inference.",
                               analysis_cpu, ctx);
     rc |= fc_metrics_register(m, "fc_detect_events_total", FC_METRIC_COUNTER,
-                              "Detections events sent to the stream's subscribers.",
-                              detect_events, ctx);
+                              "Detections events sent to the stream's subscribers.", detect_events,
+                              ctx);
     rc |= fc_metrics_register(m, "fc_detect_tracks", FC_METRIC_GAUGE,
                               "Faces tracked in the stream now.", tracks, ctx);
     rc |= fc_metrics_register(m, "fc_ptz_cpu_seconds_total", FC_METRIC_COUNTER,

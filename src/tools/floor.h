@@ -4,7 +4,7 @@
  * a multiple of it.
  *
  * Frames are rendered by the real synthetic source and encoded by the
- * server's own fc_jpeg_encode, on the calling thread; only the encodes are
+ * JPEG codec the server opens (encode/jpeg.h), on the calling thread; only the encodes are
  * timed, on the thread's CPU clock (as the server's fc_encode_milliseconds
  * is). Synchronous; any thread; keeps at most `frames` timings. */
 #ifndef FC_TOOLS_FLOOR_H
@@ -16,9 +16,9 @@
 
 typedef struct fc_floor_config {
     int width, height;
-    double fps;                   /* the camera's rate: frames are rendered at its timestamps */
-    int quality[FC_TIER_COUNT];   /* JPEG quality of each tier */
-    int frames;                   /* frames rendered and encoded once per tier */
+    double fps;                 /* the camera's rate: frames are rendered at its timestamps */
+    int quality[FC_TIER_COUNT]; /* JPEG quality of each tier */
+    int frames;                 /* frames rendered and encoded once per tier */
 } fc_floor_config;
 
 typedef struct fc_floor_result {
@@ -28,7 +28,7 @@ typedef struct fc_floor_result {
     double bytes_mean[FC_TIER_COUNT]; /* JPEG payload size */
 } fc_floor_result;
 
-/* Returns 0, or -1 with the reason in err. */
+/* Returns 0, or a negative errno with the reason in err. */
 int fc_floor_measure(const fc_floor_config *cfg, fc_floor_result *out, char *err, size_t errlen);
 
 #endif

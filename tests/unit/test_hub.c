@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include "hub/hub.h"
+#include "hub/queue.h"
 
 static fc_frame *encoded(uint32_t id, int tier)
 {
@@ -96,8 +97,7 @@ static void tier_does_not_flap(void **state)
     for (int i = 0; i < 1000; i++) {
         size_t depth = 14 + (size_t)(i % 4);
         fc_tier t = fc_tier_update(&st, p, depth, (uint64_t)(i + 1) * 33000000ull);
-        if (t != last)
-            changes++;
+        if (t != last) changes++;
         last = t;
     }
     assert_int_equal(changes, 1);
@@ -115,19 +115,19 @@ static void on_wake(fc_sub *sub, void *ctx)
 static void hub_fans_out_by_tier_without_copies(void **state)
 {
     (void)state;
-    fc_hub hub;
-    fc_hub_init(&hub, "t");
+    fc_hub *hub;
+    assert_int_equal(fc_hub_new("t", &hub), 0);
     fc_sub *a, *b, *c;
     fc_sub_opts auto_opts = {.auto_tier = true, .queue = 4};
     fc_sub_opts low_opts = {.auto_tier = false, .tier = FC_TIER_LOW, .queue = 4};
-    assert_int_equal(fc_hub_add(&hub, &auto_opts, on_wake, NULL, &a), 0);
-    assert_int_equal(fc_hub_add(&hub, &auto_opts, on_wake, NULL, &b), 0);
-    assert_int_equal(fc_hub_add(&hub, &low_opts, on_wake, NULL, &c), 0);
-    assert_int_equal(fc_hub_tier_mask(&hub), (1u << FC_TIER_HIGH) | (1u << FC_TIER_LOW));
+    assert_int_equal(fc_hub_add(hub, &auto_opts, on_wake, NULL, &a), 0);
+    assert_int_equal(fc_hub_add(hub, &auto_opts, on_wake, NULL, &b), 0);
+    assert_int_equal(fc_hub_add(hub, &low_opts, on_wake, NULL, &c), 0);
+    assert_int_equal(fc_hub_tier_mask(hub), (1u << FC_TIER_HIGH) | (1u << FC_TIER_LOW));
 
     fc_frame *high = encoded(1, FC_TIER_HIGH);
     wakes = 0;
-    fc_hub_publish(&hub, high, 1);
+    fc_hub_publish(hub, high, 0, 1);
     assert_int_equal(wakes, 2);
     /* Both auto subscribers hold the very same frame: references, not copies. */
     fc_frame *fa = fc_sub_next(a, 2), *fb = fc_sub_next(b, 2);
@@ -140,63 +140,69 @@ static void hub_fans_out_by_tier_without_copies(void **state)
 
     /* Never the same id twice or backwards, even across tiers. */
     fc_frame *low = encoded(1, FC_TIER_LOW);
-    fc_hub_publish(&hub, low, 3);
+    fc_hub_publish(hub, low, 0, 3);
     fc_frame *fc = fc_sub_next(c, 3);
     assert_ptr_equal(fc, low);
     fc_frame_unref(fc);
-    fc_hub_publish(&hub, low, 4);
+    fc_hub_publish(hub, low, 0, 4);
     assert_null(fc_sub_next(c, 4));
 
     fc_frame_unref(high);
     fc_frame_unref(low);
-    fc_hub_destroy(&hub);
-    assert_int_equal(hub.count, 0);
+    assert_int_equal(fc_hub_count(hub), 3);
+    fc_hub_free(hub);
     assert_int_equal(fc_frame_live_count(), 0);
 }
 
 static void hub_auto_subscriber_falls_to_cheaper_tier(void **state)
 {
     (void)state;
-    fc_hub hub;
-    fc_hub_init(&hub, "t");
+    fc_hub *hub;
+    assert_int_equal(fc_hub_new("t", &hub), 0);
     fc_sub *slow;
     fc_sub_opts opts = {.auto_tier = true, .queue = 50};
-    assert_int_equal(fc_hub_add(&hub, &opts, NULL, NULL, &slow), 0);
+    assert_int_equal(fc_hub_add(hub, &opts, NULL, NULL, &slow), 0);
     for (uint32_t id = 1; id <= 16; id++) {
         fc_frame *f = encoded(id, FC_TIER_HIGH);
-        fc_hub_publish(&hub, f, id);
+        fc_hub_publish(hub, f, 0, id);
         fc_frame_unref(f);
     }
     /* 16 queued > 15: it now wants medium, and the hub says so. */
-    assert_int_equal(slow->tier.tier, FC_TIER_MEDIUM);
-    assert_int_equal(fc_hub_tier_mask(&hub), 1u << FC_TIER_MEDIUM);
+    fc_sub_stats st;
+    fc_sub_get_stats(slow, &st);
+    assert_int_equal(st.tier, FC_TIER_MEDIUM);
+    assert_int_equal(fc_hub_tier_mask(hub), 1u << FC_TIER_MEDIUM);
     fc_frame *f = encoded(17, FC_TIER_HIGH);
-    fc_hub_publish(&hub, f, 17);
+    fc_hub_publish(hub, f, 0, 17);
     fc_frame_unref(f);
-    assert_int_equal(fc_queue_len(&slow->queue), 16); /* high frames no longer reach it */
-    fc_hub_destroy(&hub);
+    assert_int_equal(fc_sub_depth(slow), 16); /* high frames no longer reach it */
+    fc_hub_free(hub);
     assert_int_equal(fc_frame_live_count(), 0);
 }
 
 static void hub_counts_drops(void **state)
 {
     (void)state;
-    fc_hub hub;
-    fc_hub_init(&hub, "t");
+    fc_hub *hub;
+    assert_int_equal(fc_hub_new("t", &hub), 0);
     fc_sub *s;
     fc_sub_opts opts = {.auto_tier = false, .tier = FC_TIER_HIGH, .queue = 2};
-    assert_int_equal(fc_hub_add(&hub, &opts, NULL, NULL, &s), 0);
+    assert_int_equal(fc_hub_add(hub, &opts, NULL, NULL, &s), 0);
     for (uint32_t id = 1; id <= 10; id++) {
         fc_frame *f = encoded(id, FC_TIER_HIGH);
-        fc_hub_publish(&hub, f, id);
+        fc_hub_publish(hub, f, 0, id);
         fc_frame_unref(f);
     }
-    assert_int_equal(hub.drops, 8);
-    assert_int_equal(s->queue.dropped, 8);
+    fc_hub_stats hs;
+    fc_hub_get_stats(hub, &hs);
+    assert_int_equal(hs.drops, 8);
+    fc_sub_stats ss;
+    fc_sub_get_stats(s, &ss);
+    assert_int_equal(ss.dropped, 8);
     fc_frame *f = fc_sub_next(s, 11);
     assert_int_equal(f->id, 9);
     fc_frame_unref(f);
-    fc_hub_destroy(&hub);
+    fc_hub_free(hub);
 }
 
 int main(void)

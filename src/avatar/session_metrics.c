@@ -1,0 +1,79 @@
+#include "avatar/session.h"
+
+#include <stddef.h>
+
+#include "avatar/audio.h"
+
+static void m_counter(fc_metrics_out *out, void *ctx, size_t off)
+{
+    fc_avatar_env *env = ctx;
+    fc_metrics_sample(out, NULL, (double)*(uint64_t *)((char *)&env->stats + off));
+}
+
+#define COUNTER_FN(field)                                                                          \
+    static void m_##field(fc_metrics_out *out, void *ctx)                                          \
+    {                                                                                              \
+        m_counter(out, ctx, offsetof(fc_avatar_stats, field));                                     \
+    }
+COUNTER_FN(active)
+COUNTER_FN(frames_generated)
+COUNTER_FN(frames_sent)
+COUNTER_FN(frames_dropped)
+COUNTER_FN(missed_deadlines)
+
+static void m_sessions(fc_metrics_out *out, void *ctx)
+{
+    fc_avatar_stats *s = &((fc_avatar_env *)ctx)->stats;
+    fc_metrics_sample(out, "outcome=\"started\"", (double)s->started);
+    fc_metrics_sample(out, "outcome=\"completed\"", (double)s->completed);
+    fc_metrics_sample(out, "outcome=\"stopped\"", (double)s->stopped);
+    fc_metrics_sample(out, "outcome=\"failed\"", (double)s->failed);
+}
+
+static void m_cpu(fc_metrics_out *out, void *ctx)
+{
+    fc_avatar_stats *s = &((fc_avatar_env *)ctx)->stats;
+    fc_metrics_sample(out, "stage=\"prepare\"", (double)s->prepare_cpu_ns / 1e9);
+    fc_metrics_sample(out, "stage=\"generate\"", (double)s->generate_cpu_ns / 1e9);
+    fc_metrics_sample(out, "stage=\"encode\"", (double)s->encode_cpu_ns / 1e9);
+}
+
+static void m_resamplers(fc_metrics_out *out, void *ctx)
+{
+    (void)ctx;
+    fc_metrics_sample(out, NULL, (double)fc_audio_resamplers_created());
+}
+
+static void m_first_frame(fc_metrics_out *out, void *ctx)
+{
+    fc_metrics_histogram(out, NULL, &((fc_avatar_env *)ctx)->stats.first_frame_ms);
+}
+
+int fc_avatar_metrics_register(fc_metrics *m, fc_avatar_env *env)
+{
+    int rc = 0;
+    rc |= fc_metrics_register(m, "fc_avatar_sessions_active", FC_METRIC_GAUGE,
+                              "Avatar sessions preparing or streaming now", m_active, env);
+    rc |= fc_metrics_register(m, "fc_avatar_sessions_total", FC_METRIC_COUNTER,
+                              "Avatar sessions by outcome (started counts every one)", m_sessions,
+                              env);
+    rc |= fc_metrics_register(m, "fc_avatar_frames_generated_total", FC_METRIC_COUNTER,
+                              "Avatar frames generated and encoded", m_frames_generated, env);
+    rc |= fc_metrics_register(m, "fc_avatar_frames_sent_total", FC_METRIC_COUNTER,
+                              "Avatar frames handed to client sockets", m_frames_sent, env);
+    rc |=
+        fc_metrics_register(m, "fc_avatar_frames_dropped_total", FC_METRIC_COUNTER,
+                            "Avatar frames dropped from full client queues", m_frames_dropped, env);
+    rc |= fc_metrics_register(m, "fc_avatar_missed_deadlines_total", FC_METRIC_COUNTER,
+                              "Realtime avatar frames skipped or ready after the next was due",
+                              m_missed_deadlines, env);
+    rc |=
+        fc_metrics_register(m, "fc_avatar_resamplers_created_total", FC_METRIC_COUNTER,
+                            "Audio resamplers created (none when rates match)", m_resamplers, env);
+    rc |= fc_metrics_register(m, "fc_avatar_cpu_seconds_total", FC_METRIC_COUNTER,
+                              "Worker CPU used by avatar sessions, by stage", m_cpu, env);
+    rc |= fc_metrics_register(m, "fc_avatar_first_frame_ms", FC_METRIC_HISTOGRAM,
+                              "start_streaming to the first frame handed to the socket, ms",
+                              m_first_frame, env);
+    return rc ? -1 : 0;
+}

@@ -1,0 +1,321 @@
+#include "encode/output.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/clock.h"
+#include "core/stage.h"
+
+typedef struct tier_slot {
+    fc_stage stage;
+    /* The tier's codec instance. While the stage is busy only its running
+     * job touches these three; otherwise only the loop. */
+    fc_encoder *enc;
+    int enc_w, enc_h;
+    /* Loop thread. */
+    bool enc_open; /* enc != NULL, as the last finished job left it */
+    bool key_wanted;
+    uint64_t last_needed_ns; /* last push while somebody was on the tier */
+    uint64_t encoded, opened;
+} tier_slot;
+
+struct fc_output {
+    fc_loop *loop;
+    fc_pool *pool;
+    fc_output_config cfg;
+    fc_output_hooks hooks;
+    void *arg;
+    fc_hub *hub;
+    tier_slot tier[FC_TIER_COUNT];
+    uint64_t coalesced;
+    uv_timer_t idle_timer;
+    int inflight; /* encode jobs alive, running or pending */
+    bool closing, timer_closed;
+    void (*closed)(void *arg);
+    void *closed_arg;
+};
+
+typedef struct encode_job {
+    fc_job job;
+    fc_output *o;
+    int tier;
+    fc_frame *raw;
+    fc_encode_args args;
+    fc_frame *out;
+    bool opened;     /* this job opened the tier's instance */
+    bool open_after; /* the instance exists when the job ends */
+    char err[200];
+} encode_job;
+
+static const uint64_t idle_close_ns = (uint64_t)FC_OUTPUT_IDLE_CLOSE_MS * 1000000ull;
+
+/* Worker: (re)opens the tier's instance when it has none or the picture
+ * changed size, then encodes. */
+static void encode_work(fc_job *job)
+{
+    encode_job *j = fc_container_of(job, encode_job, job);
+    fc_output *o = j->o;
+    tier_slot *slot = &o->tier[j->tier];
+    const fc_codec_ops *c = o->cfg.codec;
+    const fc_frame *raw = j->raw;
+    if (slot->enc && (slot->enc_w != raw->width || slot->enc_h != raw->height)) {
+        c->close(slot->enc);
+        slot->enc = NULL;
+    }
+    if (!slot->enc) {
+        fc_codec_config cc = {.width = raw->width,
+                              .height = raw->height,
+                              .fps = o->cfg.fps,
+                              .quality = o->cfg.quality[j->tier],
+                              .tier = j->tier};
+        if (c->open(&cc, &slot->enc, j->err, sizeof j->err) != 0) {
+            slot->enc = NULL;
+            return;
+        }
+        slot->enc_w = raw->width;
+        slot->enc_h = raw->height;
+        j->opened = true;
+    }
+    j->open_after = true;
+    if (c->encode(slot->enc, raw, &j->args, &j->out, j->err, sizeof j->err) != 0) j->out = NULL;
+}
+
+static void job_free(encode_job *j)
+{
+    j->o->inflight--;
+    fc_frame_unref(j->raw);
+    fc_frame_unref(j->out);
+    free(j);
+}
+
+static void maybe_finish_close(fc_output *o)
+{
+    if (!o->closing || o->inflight > 0 || !o->timer_closed) return;
+    for (int t = 0; t < FC_TIER_COUNT; t++)
+        if (o->tier[t].enc) o->cfg.codec->close(o->tier[t].enc);
+    void (*closed)(void *) = o->closed;
+    void *arg = o->closed_arg;
+    free(o);
+    if (closed) closed(arg);
+}
+
+static void on_idle_timer(uv_timer_t *t);
+
+/* Arms the one-shot timer for the earliest instance that nobody needs now,
+ * if there is one and the timer is not already set. A tier whose job is
+ * running is left to that job's done, which calls here again. */
+static void arm_idle(fc_output *o, uint64_t now)
+{
+    if (o->closing || uv_is_active((uv_handle_t *)&o->idle_timer)) return;
+    unsigned mask = fc_hub_tier_mask(o->hub);
+    uint64_t due = UINT64_MAX;
+    for (int t = 0; t < FC_TIER_COUNT; t++) {
+        const tier_slot *slot = &o->tier[t];
+        if (slot->enc_open && !slot->stage.busy && !(mask & (1u << t)) &&
+            slot->last_needed_ns + idle_close_ns < due)
+            due = slot->last_needed_ns + idle_close_ns;
+    }
+    if (due == UINT64_MAX) return;
+    uint64_t wait = due > now ? due - now : 0;
+    uv_timer_start(&o->idle_timer, on_idle_timer, (wait + 999999) / 1000000, 0);
+}
+
+/* Closes the instances of tiers nobody has been on for the idle time. Only
+ * an idle stage's instance is touched: a running job owns its own. */
+static void on_idle_timer(uv_timer_t *timer)
+{
+    fc_output *o = timer->data;
+    uint64_t now = fc_now_ns();
+    unsigned mask = fc_hub_tier_mask(o->hub);
+    for (int t = 0; t < FC_TIER_COUNT; t++) {
+        tier_slot *slot = &o->tier[t];
+        if (!slot->enc_open || slot->stage.busy) continue;
+        if (mask & (1u << t)) {
+            slot->last_needed_ns = now;
+        } else if (now >= slot->last_needed_ns + idle_close_ns) {
+            o->cfg.codec->close(slot->enc);
+            slot->enc = NULL;
+            slot->enc_open = false;
+        }
+    }
+    arm_idle(o, now);
+}
+
+static void encode_done(fc_job *job)
+{
+    encode_job *j = fc_container_of(job, encode_job, job);
+    fc_output *o = j->o;
+    int t = j->tier;
+    tier_slot *slot = &o->tier[t];
+    fc_stage_finish(&slot->stage, o->pool);
+    slot->enc_open = j->open_after;
+    slot->opened += j->opened;
+    fc_frame *out = j->out;
+    j->out = NULL;
+    uint64_t cpu_ns = job->cpu_ns;
+    if (!out && !o->closing) {
+        /* The key frame it was to make is still owed. */
+        slot->key_wanted |= j->args.force_key;
+        if (o->hooks.failed) o->hooks.failed(o->arg, j->err[0] ? j->err : "encoding failed");
+    }
+    /* Freed before the hooks run, so fc_output_busy tells them the truth. */
+    job_free(j);
+    if (out) {
+        slot->encoded++;
+        if (!o->closing) {
+            unsigned mask = fc_hub_tier_mask(o->hub);
+            unsigned flags = o->cfg.deliver_late && !(mask & (1u << t)) ? FC_HUB_ANY_TIER : 0;
+            fc_hub_publish(o->hub, out, flags, fc_now_ns());
+            if (o->hooks.published) o->hooks.published(o->arg, out, cpu_ns);
+        }
+        fc_frame_unref(out);
+    }
+    /* The hooks may have closed the output; it is freed only here or from
+     * the timer's close callback, never under them. */
+    if (o->closing)
+        maybe_finish_close(o);
+    else
+        arm_idle(o, fc_now_ns());
+}
+
+static void submit(fc_output *o, int t, fc_frame *raw)
+{
+    tier_slot *slot = &o->tier[t];
+    encode_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        if (o->hooks.failed) o->hooks.failed(o->arg, "out of memory for an encode job");
+        return;
+    }
+    j->job =
+        (fc_job){.work = encode_work, .done = encode_done, .loop = o->loop, .role = FC_ROLE_ENCODE};
+    j->o = o;
+    j->tier = t;
+    j->raw = fc_frame_ref(raw);
+    j->args.force_key = slot->key_wanted;
+    slot->key_wanted = false;
+    o->inflight++;
+    fc_job *replaced = fc_stage_submit(&slot->stage, o->pool, &j->job);
+    if (replaced) {
+        encode_job *r = fc_container_of(replaced, encode_job, job);
+        /* The replacement has not started either: it takes over the key
+         * frame the replaced job was to make. */
+        j->args.force_key |= r->args.force_key;
+        o->coalesced++;
+        job_free(r);
+    }
+}
+
+int fc_output_create(fc_loop *loop, fc_pool *pool, const fc_output_config *cfg,
+                     const fc_output_hooks *hooks, void *arg, fc_output **out, char *err,
+                     size_t errlen)
+{
+    if (!cfg->codec || !(cfg->fps > 0)) {
+        snprintf(err, errlen, "output %s: needs a codec and a rate above 0", cfg->name);
+        return -EINVAL;
+    }
+    fc_output *o = calloc(1, sizeof *o);
+    if (!o || fc_hub_new(cfg->name, &o->hub) != 0) {
+        free(o);
+        snprintf(err, errlen, "output %s: out of memory", cfg->name);
+        return -ENOMEM;
+    }
+    o->loop = loop;
+    o->pool = pool;
+    o->cfg = *cfg;
+    o->cfg.name = NULL; /* the hub keeps its own copy */
+    if (hooks) o->hooks = *hooks;
+    o->arg = arg;
+    uv_timer_init(&loop->uv, &o->idle_timer);
+    o->idle_timer.data = o;
+    *out = o;
+    return 0;
+}
+
+static void on_timer_closed(uv_handle_t *h)
+{
+    fc_output *o = h->data;
+    o->timer_closed = true;
+    maybe_finish_close(o);
+}
+
+void fc_output_close(fc_output *o, void (*done)(void *arg), void *arg)
+{
+    o->closing = true;
+    o->closed = done;
+    o->closed_arg = arg;
+    fc_hub_free(o->hub);
+    o->hub = NULL;
+    for (int t = 0; t < FC_TIER_COUNT; t++) {
+        fc_job *j = fc_stage_cancel_pending(&o->tier[t].stage);
+        if (j) job_free(fc_container_of(j, encode_job, job));
+    }
+    uv_timer_stop(&o->idle_timer);
+    uv_close((uv_handle_t *)&o->idle_timer, on_timer_closed);
+}
+
+int fc_output_subscribe(fc_output *o, const fc_sub_opts *opts, fc_sub_wake_fn wake, void *ctx,
+                        fc_sub **out)
+{
+    if (o->closing) return -ESHUTDOWN;
+    return fc_hub_add(o->hub, opts, wake, ctx, out);
+}
+
+void fc_output_unsubscribe(fc_output *o, fc_sub *sub)
+{
+    fc_hub_remove(sub);
+    arm_idle(o, fc_now_ns());
+}
+
+size_t fc_output_subscribers(const fc_output *o)
+{
+    return o->hub ? fc_hub_count(o->hub) : 0;
+}
+
+void fc_output_push(fc_output *o, fc_frame *raw)
+{
+    if (o->closing) return;
+    uint64_t now = fc_now_ns();
+    unsigned joined = fc_hub_take_joined(o->hub);
+    unsigned mask = fc_hub_tier_mask(o->hub);
+    for (int t = 0; t < FC_TIER_COUNT; t++) {
+        if (joined & (1u << t)) o->tier[t].key_wanted = true;
+        if (mask & (1u << t)) {
+            o->tier[t].last_needed_ns = now;
+            submit(o, t, raw);
+        }
+    }
+    arm_idle(o, now);
+}
+
+void fc_output_publish_event(fc_output *o, fc_event *e)
+{
+    if (!o->closing) fc_hub_publish_event(o->hub, e);
+}
+
+bool fc_output_busy(const fc_output *o)
+{
+    return o->inflight > 0;
+}
+
+const fc_hub *fc_output_hub(const fc_output *o)
+{
+    return o->hub;
+}
+
+const fc_codec_ops *fc_output_codec(const fc_output *o)
+{
+    return o->cfg.codec;
+}
+
+void fc_output_get_stats(const fc_output *o, fc_output_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    out->coalesced = o->coalesced;
+    for (int t = 0; t < FC_TIER_COUNT; t++) {
+        out->encoded[t] = o->tier[t].encoded;
+        out->encoders_opened += o->tier[t].opened;
+        out->encoders_open += o->tier[t].enc_open;
+    }
+}

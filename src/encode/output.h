@@ -1,0 +1,97 @@
+/* fc_output: the one way out of the pipeline for raw pictures. A stream's
+ * full view, its PTZ view and every avatar session each own one.
+ *
+ *   fc_output_push(raw) ─► per tier some subscriber is on now:
+ *        latest-wins encode stage (worker) ─► the tier's codec instance
+ *        ─► fc_hub_publish ─► every subscriber on that tier
+ *
+ * An output is a hub (hub/hub.h), one latest-wins fc_stage per quality tier
+ * and one codec instance per tier, opened through encode/codec.h. A tier
+ * nobody is on is not encoded. The instance is opened by the first encode
+ * job of its tier (on the worker: an inter-frame codec's set-up is not
+ * loop work), reopened when the picture size changes, and closed once no
+ * subscriber has been on its tier for FC_OUTPUT_IDLE_CLOSE_MS (a one-shot
+ * timer armed only while such an instance is open) or when the output
+ * closes. What each encode does differently is decided on the loop when it
+ * is submitted: a subscriber arriving on a tier asks that tier for a key
+ * frame (coalesced: one key frame for any number of arrivals, carried over
+ * to the job that replaces one that never ran).
+ *
+ * Every tier encodes the frame at the size it arrives in. A tier of another
+ * size would add a scale step (libyuv) between the raw frame and its encoder,
+ * in the encode job; docs/architecture.md says where.
+ *
+ * Ownership: the creator owns the output and ends it with fc_output_close;
+ * the output owns its hub, jobs and encoders. Raw frames given to push are
+ * referenced, not taken. Loop thread only; encoders run on the workers. */
+#ifndef FC_ENCODE_OUTPUT_H
+#define FC_ENCODE_OUTPUT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/loop.h"
+#include "core/pool.h"
+#include "encode/codec.h"
+#include "hub/hub.h"
+
+#define FC_OUTPUT_IDLE_CLOSE_MS 5000
+
+typedef struct fc_output fc_output;
+
+typedef struct fc_output_config {
+    const char *name; /* the hub's name in log lines: "cam0", "cam0 (ptz)" */
+    const fc_codec_ops *codec;
+    int quality[FC_TIER_COUNT]; /* still-picture codecs: per tier, 1..100 */
+    double fps;                 /* the most frames per second it is pushed */
+    /* Every pushed frame counts (an avatar session's one client): a frame
+     * that finishes for a tier its subscriber has just left still goes out,
+     * rather than being lost. */
+    bool deliver_late;
+} fc_output_config;
+
+/* What the output tells its owner, on the loop. Either may be NULL. */
+typedef struct fc_output_hooks {
+    /* `f` was handed to the subscribers; its encode took `cpu_ns` of CPU. */
+    void (*published)(void *arg, const fc_frame *f, uint64_t cpu_ns);
+    /* An encode failed; `msg` names the codec and the cause. */
+    void (*failed)(void *arg, const char *msg);
+} fc_output_hooks;
+
+typedef struct fc_output_stats {
+    uint64_t encoded[FC_TIER_COUNT];
+    uint64_t coalesced; /* encode jobs replaced by a newer frame before they ran */
+    uint64_t encoders_opened;
+    int encoders_open;
+} fc_output_stats;
+
+/* 0, or a negative errno with err saying what failed. */
+int fc_output_create(fc_loop *loop, fc_pool *pool, const fc_output_config *cfg,
+                     const fc_output_hooks *hooks, void *arg, fc_output **out, char *err,
+                     size_t errlen);
+/* Closes the output: nothing is published from now on, every subscriber is
+ * removed, pending encodes are dropped; `done` runs once the last running
+ * encode is back and every encoder is closed, and the output is freed then
+ * (before `done`, which may run before this returns). */
+void fc_output_close(fc_output *o, void (*done)(void *arg), void *arg);
+
+/* 0, or -ENOMEM. */
+int fc_output_subscribe(fc_output *o, const fc_sub_opts *opts, fc_sub_wake_fn wake, void *ctx,
+                        fc_sub **out);
+void fc_output_unsubscribe(fc_output *o, fc_sub *sub);
+size_t fc_output_subscribers(const fc_output *o);
+
+/* Encodes `raw` once for every tier some subscriber is on. */
+void fc_output_push(fc_output *o, fc_frame *raw);
+/* Every subscriber's pending event becomes `e` (the caller keeps its
+ * reference). */
+void fc_output_publish_event(fc_output *o, fc_event *e);
+/* True while an encode job is running or waiting. */
+bool fc_output_busy(const fc_output *o);
+
+const fc_hub *fc_output_hub(const fc_output *o);
+const fc_codec_ops *fc_output_codec(const fc_output *o);
+void fc_output_get_stats(const fc_output *o, fc_output_stats *out);
+
+#endif

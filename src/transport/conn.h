@@ -1,0 +1,101 @@
+/* fc_conn: one client connection as the server and its endpoints see it.
+ *
+ * libwebsockets gives every connection fc_conn_size() bytes; the fc_conn
+ * lives at the front and the endpoint's own state (endpoint.h, state_size)
+ * after it. A WebSocket connection has a bounded queue of text messages
+ * that go out before anything the endpoint writes itself (the hello, errors,
+ * control answers), and may be closed with a code once those are out. An
+ * HTTP connection answers with one response body written in chunks.
+ *
+ * Ownership: lws owns the memory; the server initialises and releases it;
+ * the endpoint owns what its state points to. Loop thread only. */
+#ifndef FC_TRANSPORT_CONN_H
+#define FC_TRANSPORT_CONN_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "transport/endpoint.h"
+
+struct lws;
+
+/* Texts a WebSocket may have waiting; a client that lets more pile up (it
+ * sends requests and reads no answers) is closed. */
+#define FC_CONN_MAX_TEXTS 256
+
+/* ---- for endpoints ---- */
+
+fc_server_env *fc_conn_env(const fc_conn *c);
+struct lws *fc_conn_wsi(const fc_conn *c);
+void *fc_conn_state(fc_conn *c);
+
+/* WebSocket: queues a copy of `text` to go out before anything the endpoint
+ * writes next. 0, or -ENOMEM / -ENOBUFS (the connection is being closed). */
+int fc_conn_send_text(fc_conn *c, const char *text);
+/* The same for a JSON value (takes the reference). */
+int fc_conn_send_json(fc_conn *c, json_t *obj);
+/* {"type":"error","message":msg} */
+int fc_conn_send_error(fc_conn *c, const char *msg);
+/* Tells the client why in an error message, then closes with `code` once
+ * the queued texts are out. */
+void fc_conn_refuse(fc_conn *c, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Asks for a writeable callback. */
+void fc_conn_want_write(fc_conn *c);
+bool fc_conn_texts_pending(const fc_conn *c);
+/* Writes one WebSocket message; `data` has FC_FRAME_HEADROOM bytes before
+ * it that lws may use for its framing. 0, or -1 when the socket failed. */
+int fc_conn_write(fc_conn *c, uint8_t *data, size_t len, bool binary);
+
+/* HTTP: the request's method, one of lws's LWSHUMETH_GET, _POST, ... */
+int fc_conn_method(const fc_conn *c);
+/* HTTP: an empty response body with room in front for lws's framing. */
+void fc_conn_body_init(fc_buf *body);
+/* Answers with `body` (from fc_conn_body_init; taken over). 0, or -1: the
+ * connection is to be dropped. */
+int fc_conn_respond(fc_conn *c, unsigned status, const char *ctype, fc_buf *body);
+int fc_conn_respond_json(fc_conn *c, unsigned status, json_t *obj);
+/* A status with a short text reason and no body of ours. */
+int fc_conn_respond_status(fc_conn *c, unsigned status, const char *reason);
+/* 404 with "not found: PATH" as the body. */
+int fc_conn_respond_not_found(fc_conn *c, const char *path);
+
+/* ---- for server.c ---- */
+
+/* Bytes per connection for endpoint states of at most `state_size`. */
+size_t fc_conn_size(size_t state_size);
+/* `method`: HTTP only (LWSHUMETH_*), -1 for a WebSocket. */
+void fc_conn_init(fc_conn *c, struct lws *wsi, fc_server_env *env, const fc_endpoint *ep,
+                  bool websocket, int method);
+const fc_endpoint *fc_conn_endpoint(const fc_conn *c);
+bool fc_conn_is_websocket(const fc_conn *c);
+/* WebSocket writeable: writes a queued text or the close. 1 when it did
+ * (the endpoint waits for the next turn), 0 when the endpoint may write,
+ * -1 on a write error. */
+int fc_conn_flush(fc_conn *c);
+/* Reassembles a text message from WebSocket fragments, at most `max`
+ * bytes: 1 with *msg, *msglen set when one is whole (valid until
+ * fc_conn_receive_done), 0 while it is not (or it was too long: the client
+ * was told). */
+int fc_conn_receive(fc_conn *c, const void *in, size_t len, size_t max, const char **msg,
+                    size_t *msglen);
+void fc_conn_receive_done(fc_conn *c);
+/* HTTP writeable: the next chunk of the response. 0, or -1 to drop. */
+int fc_conn_http_writeable(fc_conn *c);
+/* Asks a WebSocket to close with `code` after its texts, unless it already
+ * is closing. */
+void fc_conn_close_soon(fc_conn *c, int code, const char *reason);
+/* Calls the endpoint's `closed` once, however often it is asked. */
+void fc_conn_release(fc_conn *c);
+/* Frees what the connection itself holds (texts, buffers). */
+void fc_conn_cleanup(fc_conn *c);
+
+/* The server's list of open WebSockets, for draining. */
+void fc_conn_link(fc_conn **head, fc_conn *c);
+void fc_conn_unlink(fc_conn **head, fc_conn *c);
+fc_conn *fc_conn_next(const fc_conn *c);
+
+#endif

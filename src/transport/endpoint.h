@@ -1,0 +1,85 @@
+/* fc_endpoint: one thing the server answers at a path, behind one small
+ * table of callbacks. Each endpoint lives in its own file and is registered
+ * with one line in server.c's table; the server knows no feature.
+ *
+ *   ws_stream.c   /ws/streams/{id}   video and events (WebSocket)
+ *   ws_avatar.c   /ws/{client_id}    avatar sessions (WebSocket)
+ *   upload.c      POST /upload       a face and a speech file
+ *   http_api.c    /healthz /api/... /metrics   HTTP, a table of routes
+ *   static.c      everything else    files under the web root (lws serves them)
+ *
+ * The server (server.c) owns the libwebsockets context, the listening
+ * sockets, the mounts, admission (--max-clients, draining) and drain; it
+ * picks the endpoint whose prefix is the longest match for the request path,
+ * gives each connection `state_size` zeroed bytes of the endpoint's own, and
+ * calls the endpoint's functions on the loop thread:
+ *
+ *   open       a WebSocket is established (after admission) or an HTTP
+ *              request's headers are in. `path` has no query string (the
+ *              endpoint reads it from the connection). WebSocket: refuse
+ *              with fc_conn_refuse; HTTP: answer with fc_conn_respond*.
+ *              Return 0, or -1 to drop the connection at once.
+ *   text       one whole WebSocket text message (bounded, reassembled).
+ *   body       HTTP request body bytes; body_done when all have come.
+ *   writeable  a WebSocket may write one message: after the texts queued on
+ *              the connection are out. Return 0, or -1 on a write error.
+ *   closed     the connection is gone (or the server lets go of it at the
+ *              end of a drain): release what `state` holds. Called once.
+ *
+ * Any member may be NULL when the endpoint does not need it. */
+#ifndef FC_TRANSPORT_ENDPOINT_H
+#define FC_TRANSPORT_ENDPOINT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "avatar/media.h"
+#include "avatar/session.h"
+#include "core/loop.h"
+#include "core/metrics.h"
+#include "core/pool.h"
+#include "stream/registry.h"
+
+struct fc_listener;
+typedef struct fc_conn fc_conn;
+
+/* What every endpoint of one server shares: set up by the server from its
+ * configuration, counters updated by the endpoints. Loop thread. */
+typedef struct fc_server_env {
+    fc_loop *loop;
+    fc_pool *pool;
+    const fc_stream_set *streams;
+    fc_avatar_env *avatar; /* avatar sessions; NULL = none */
+    const fc_media *media; /* where uploads go; NULL = no uploads */
+    fc_metrics *metrics;
+    const struct fc_listener *listener;
+    size_t queue_default; /* subscriber queue when the client names none */
+    size_t max_upload_image, max_upload_audio;
+    uint64_t ws_accepted, ws_refused, http_requests;
+    unsigned uploads_active;
+} fc_server_env;
+
+/* A directory under the web root that lws serves as files at `at`. */
+typedef struct fc_file_mount {
+    const char *at;       /* "/demo" */
+    const char *dir;      /* under the web root: "demo"; "" = the root */
+    const char *wav_mime; /* non-NULL: serve .wav as this type (lws knows no audio) */
+} fc_file_mount;
+
+typedef struct fc_endpoint {
+    const char *name;
+    const char *const *prefixes; /* NULL-terminated: "/ws/streams/", ... */
+    bool websocket;
+    size_t state_size;
+    int (*open)(fc_conn *c, void *state, const char *path);
+    void (*text)(fc_conn *c, void *state, const char *msg, size_t len);
+    int (*body)(fc_conn *c, void *state, const void *in, size_t len);
+    int (*body_done)(fc_conn *c, void *state);
+    int (*writeable)(fc_conn *c, void *state);
+    void (*closed)(fc_conn *c, void *state);
+    /* Instead of callbacks: file mounts, {NULL}-terminated. */
+    const fc_file_mount *files;
+} fc_endpoint;
+
+#endif
