@@ -23,6 +23,7 @@ typedef struct tier_slot {
 
 struct fc_output {
     fc_loop *loop;
+    uint64_t idle_close_ns;
     fc_pool *pool;
     fc_output_config cfg;
     fc_output_hooks hooks;
@@ -48,8 +49,6 @@ typedef struct encode_job {
     bool open_after; /* the instance exists when the job ends */
     char err[200];
 } encode_job;
-
-static const uint64_t idle_close_ns = (uint64_t)FC_OUTPUT_IDLE_CLOSE_MS * 1000000ull;
 
 /* Worker: (re)opens the tier's instance when it has none or the picture
  * changed size, then encodes. */
@@ -114,8 +113,8 @@ static void arm_idle(fc_output *o, uint64_t now)
     for (int t = 0; t < FC_TIER_COUNT; t++) {
         const tier_slot *slot = &o->tier[t];
         if (slot->enc_open && !slot->stage.busy && !(mask & (1u << t)) &&
-            slot->last_needed_ns + idle_close_ns < due)
-            due = slot->last_needed_ns + idle_close_ns;
+            slot->last_needed_ns + o->idle_close_ns < due)
+            due = slot->last_needed_ns + o->idle_close_ns;
     }
     if (due == UINT64_MAX) return;
     uint64_t wait = due > now ? due - now : 0;
@@ -134,7 +133,7 @@ static void on_idle_timer(uv_timer_t *timer)
         if (!slot->enc_open || slot->stage.busy) continue;
         if (mask & (1u << t)) {
             slot->last_needed_ns = now;
-        } else if (now >= slot->last_needed_ns + idle_close_ns) {
+        } else if (now >= slot->last_needed_ns + o->idle_close_ns) {
             o->cfg.codec->close(slot->enc);
             slot->enc = NULL;
             slot->enc_open = false;
@@ -225,6 +224,8 @@ int fc_output_create(fc_loop *loop, fc_pool *pool, const fc_output_config *cfg,
     o->pool = pool;
     o->cfg = *cfg;
     o->cfg.name = NULL; /* the hub keeps its own copy */
+    o->idle_close_ns =
+        (uint64_t)(cfg->idle_close_ms ? cfg->idle_close_ms : FC_OUTPUT_IDLE_CLOSE_MS) * 1000000ull;
     if (hooks) o->hooks = *hooks;
     o->arg = arg;
     uv_timer_init(&loop->uv, &o->idle_timer);

@@ -49,6 +49,9 @@ typedef struct fc_output_config {
      * that finishes for a tier its subscriber has just left still goes out,
      * rather than being lost. */
     bool deliver_late;
+    /* Close a tier's codec instance once nobody has been on the tier this
+     * long; 0 = FC_OUTPUT_IDLE_CLOSE_MS. */
+    unsigned idle_close_ms;
 } fc_output_config;
 
 /* What the output tells its owner, on the loop. Either may be NULL. */

@@ -142,3 +142,34 @@ test('clients past --max-clients are refused with 1013 and the others keep strea
     await srv.stop();
   }
 });
+
+test('/api/streams/{id} answers one stream; unknown ids, paths and methods are named', async () => {
+  const srv = await new Server(['--synthetic', '2', '--size', '320x240']).start();
+  try {
+    const one = await srv.json('/api/streams/cam1');
+    assert.equal(one.id, 'cam1');
+    assert.equal(one.codec, 'jpeg');
+    assert.equal(one.width, 320);
+    // The same object as the list's entry (counters aside, they move).
+    const listed = (await srv.json('/api/streams')).find((x) => x.id === 'cam1');
+    const fixed = ({ id, source, codec, width, height, fps, encode_fps, detection }) =>
+      ({ id, source, codec, width, height, fps, encode_fps, detection });
+    assert.deepEqual(fixed(one), fixed(listed));
+    let r = await srv.text('/api/streams/nope');
+    assert.equal(r.status, 404);
+    assert.deepEqual(JSON.parse(r.body), { error: "no stream 'nope'" });
+    r = await srv.text('/api/streams/cam0/extra');
+    assert.equal(r.status, 404);
+    r = await srv.text('/api/nothing');
+    assert.equal(r.status, 404);
+    assert.equal(r.body, 'not found: /api/nothing\n');
+    const post = await fetch(srv.http + '/api/streams', { method: 'POST', body: '{}' });
+    assert.equal(post.status, 405);
+    const del = await fetch(srv.http + '/api/streams/cam0', { method: 'DELETE' });
+    assert.equal(del.status, 405);
+    // The server goes on answering.
+    assert.equal((await srv.text('/healthz')).body, 'ok\n');
+  } finally {
+    assert.equal(await srv.stop(), 0);
+  }
+});

@@ -1,0 +1,195 @@
+/* The pure parsers of the transport, on byte buffers (no lws, no loop):
+ * stream WebSocket query options and avatar control messages. Every error
+ * names the option or field and what it takes. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "transport/avatar_msg.h"
+#include "transport/stream_query.h"
+
+static int query(const char *q, fc_stream_query *out, char *err, size_t errlen)
+{
+    return fc_stream_query_parse(q, strlen(q), 50, out, err, errlen);
+}
+
+static void stream_query_defaults_and_options(void **state)
+{
+    (void)state;
+    fc_stream_query q;
+    char err[200];
+    assert_int_equal(query("", &q, err, sizeof err), 0);
+    assert_true(q.sub.auto_tier);
+    assert_int_equal(q.sub.queue, 50);
+    assert_int_equal(q.view, FC_VIEW_FULL);
+    assert_int_equal(query("quality=low&queue=7&view=ptz", &q, err, sizeof err), 0);
+    assert_false(q.sub.auto_tier);
+    assert_int_equal(q.sub.tier, FC_TIER_LOW);
+    assert_int_equal(q.sub.queue, 7);
+    assert_int_equal(q.view, FC_VIEW_PTZ);
+    /* Empty pieces are nothing; the last word on an option wins. */
+    assert_int_equal(query("&quality=high&&quality=auto&", &q, err, sizeof err), 0);
+    assert_true(q.sub.auto_tier);
+    assert_int_equal(query("queue=1000", &q, err, sizeof err), 0);
+    assert_int_equal(q.sub.queue, 1000);
+}
+
+static void stream_query_errors_name_the_option(void **state)
+{
+    (void)state;
+    fc_stream_query q;
+    char err[200];
+    assert_int_equal(query("quality=ultra", &q, err, sizeof err), -EINVAL);
+    assert_string_equal(err, "bad quality 'ultra': use auto, high, medium or low");
+    assert_int_equal(query("queue=0", &q, err, sizeof err), -EINVAL);
+    assert_string_equal(err, "bad queue '0': a whole number from 1 to 1000");
+    assert_int_equal(query("queue=1001", &q, err, sizeof err), -EINVAL);
+    assert_int_equal(query("queue=5x", &q, err, sizeof err), -EINVAL);
+    assert_int_equal(query("queue", &q, err, sizeof err), -EINVAL);
+    assert_string_equal(err, "bad queue '': a whole number from 1 to 1000");
+    assert_int_equal(query("view=sideways", &q, err, sizeof err), -EINVAL);
+    assert_string_equal(err, "bad view 'sideways': use full or ptz");
+    assert_int_equal(query("fps=60", &q, err, sizeof err), -EINVAL);
+    assert_string_equal(err, "unknown option 'fps' (known: quality, queue, view)");
+    /* A NUL inside the buffer is refused, not read past. */
+    const char nul[] = "quality=high\0&queue=1";
+    assert_int_equal(fc_stream_query_parse(nul, sizeof nul - 1, 50, &q, err, sizeof err), -EINVAL);
+    /* A value far longer than any option is cut in the message, not overrun. */
+    char big[5000];
+    memset(big, 'a', sizeof big);
+    memcpy(big, "view=", 5);
+    assert_int_equal(fc_stream_query_parse(big, sizeof big, 50, &q, err, sizeof err), -EINVAL);
+    assert_true(strncmp(err, "bad view 'aaaa", 14) == 0);
+}
+
+static int avatar(const char *text, fc_avatar_msg *m, char *err, size_t errlen)
+{
+    return fc_avatar_msg_parse(text, strlen(text), 50, m, err, errlen);
+}
+
+static void avatar_start_defaults_and_kwargs(void **state)
+{
+    (void)state;
+    fc_avatar_msg m;
+    char err[300];
+    assert_int_equal(avatar("{\"type\":\"start_streaming\",\"audio_path\":\"a.wav\","
+                            "\"source_path\":\"f.png\",\"binary\":true}",
+                            &m, err, sizeof err),
+                     0);
+    assert_int_equal(m.type, FC_AVATAR_MSG_START);
+    fc_avatar_request *r = &m.start;
+    assert_string_equal(r->audio_path, "a.wav");
+    assert_string_equal(r->source_path, "f.png");
+    assert_string_equal(r->setup_json, "{}");
+    assert_string_equal(r->run_json, "{}");
+    assert_true(r->realtime);
+    assert_false(r->want_audio);
+    assert_string_equal(r->codec->name, "jpeg");
+    assert_true(r->sub.auto_tier);
+    assert_int_equal(r->sub.queue, 50);
+    fc_avatar_request_free(r);
+
+    assert_int_equal(
+        avatar("{\"type\":\"start_streaming\",\"audio_path\":\"a\",\"source_path\":\"b\","
+               "\"setup_kwargs\":{\"face\":null},\"run_kwargs\":{\"realtime\":false,"
+               "\"audio\":true,\"format\":\"webp\",\"quality\":\"medium\",\"queue\":3}}",
+               &m, err, sizeof err),
+        0);
+    assert_false(r->realtime);
+    assert_true(r->want_audio);
+    assert_string_equal(r->codec->name, "webp");
+    assert_false(r->sub.auto_tier);
+    assert_int_equal(r->sub.tier, FC_TIER_MEDIUM);
+    assert_int_equal(r->sub.queue, 3);
+    assert_string_equal(r->setup_json, "{\"face\":null}");
+    assert_non_null(strstr(r->run_json, "\"queue\":3"));
+    fc_avatar_request_free(r);
+}
+
+static void avatar_other_messages(void **state)
+{
+    (void)state;
+    fc_avatar_msg m;
+    char err[300];
+    assert_int_equal(avatar("{\"type\":\"stop_streaming\"}", &m, err, sizeof err), 0);
+    assert_int_equal(m.type, FC_AVATAR_MSG_STOP);
+    assert_int_equal(avatar("{\"type\":\"ping\",\"extra\":1}", &m, err, sizeof err), 0);
+    assert_int_equal(m.type, FC_AVATAR_MSG_PING);
+}
+
+/* Each bad message and the start of its error text. */
+static const struct {
+    const char *text;
+    fc_avatar_msg_type type;
+    const char *err;
+} bad[] = {
+    {"{not json", FC_AVATAR_MSG_INVALID, "malformed JSON"},
+    {"[1,2]", FC_AVATAR_MSG_INVALID, "message has no string \"type\""},
+    {"{\"type\":7}", FC_AVATAR_MSG_INVALID, "message has no string \"type\""},
+    {"{\"type\":\"dance\"}", FC_AVATAR_MSG_INVALID,
+     "unknown message type 'dance' (known: start_streaming, stop_streaming, ping)"},
+    {"{\"type\":\"start_streaming\",\"source_path\":\"x\"}", FC_AVATAR_MSG_START,
+     "start_streaming needs string audio_path and source_path"},
+    {"{\"type\":\"start_streaming\",\"audio_path\":1,\"source_path\":\"x\"}", FC_AVATAR_MSG_START,
+     "start_streaming needs string audio_path and source_path"},
+    {"{\"type\":\"start_streaming\",\"audio_path\":\"a\",\"source_path\":\"b\",\"binary\":false}",
+     FC_AVATAR_MSG_START, "only binary frames are served: \"binary\" must be true"},
+    {"{\"type\":\"start_streaming\",\"audio_path\":\"a\",\"source_path\":\"b\",\"run_kwargs\":3}",
+     FC_AVATAR_MSG_START, "run_kwargs must be an object"},
+    {"{\"type\":\"start_streaming\",\"audio_path\":\"a\",\"source_path\":\"b\","
+     "\"setup_kwargs\":[]}",
+     FC_AVATAR_MSG_START, "setup_kwargs and run_kwargs must be objects"},
+    {"{\"type\":\"start_streaming\",\"audio_path\":\"a\",\"source_path\":\"b\","
+     "\"run_kwargs\":{\"realtime\":1}}",
+     FC_AVATAR_MSG_START, "run_kwargs.realtime must be true or false"},
+    {"{\"type\":\"start_streaming\",\"audio_path\":\"a\",\"source_path\":\"b\","
+     "\"run_kwargs\":{\"audio\":\"yes\"}}",
+     FC_AVATAR_MSG_START, "run_kwargs.audio must be true or false"},
+    {"{\"type\":\"start_streaming\",\"audio_path\":\"a\",\"source_path\":\"b\","
+     "\"run_kwargs\":{\"format\":\"gif\"}}",
+     FC_AVATAR_MSG_START, "run_kwargs.format must be one of: jpeg, webp"},
+    {"{\"type\":\"start_streaming\",\"audio_path\":\"a\",\"source_path\":\"b\","
+     "\"run_kwargs\":{\"quality\":\"best\"}}",
+     FC_AVATAR_MSG_START, "run_kwargs.quality must be \"auto\""},
+    {"{\"type\":\"start_streaming\",\"audio_path\":\"a\",\"source_path\":\"b\","
+     "\"run_kwargs\":{\"queue\":0}}",
+     FC_AVATAR_MSG_START, "run_kwargs.queue must be a whole number from 1 to 1000"},
+    {"{\"type\":\"start_streaming\",\"audio_path\":\"a\",\"source_path\":\"b\","
+     "\"run_kwargs\":{\"queue\":2.5}}",
+     FC_AVATAR_MSG_START, "run_kwargs.queue must be a whole number"},
+};
+
+static void avatar_errors_name_the_field(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        fc_avatar_msg m;
+        char err[300] = "";
+        assert_int_equal(avatar(bad[i].text, &m, err, sizeof err), -EINVAL);
+        assert_int_equal(m.type, bad[i].type);
+        if (strncmp(err, bad[i].err, strlen(bad[i].err)) != 0)
+            fail_msg("%s: got '%s', want '%s...'", bad[i].text, err, bad[i].err);
+    }
+    /* Bytes that are not even text. */
+    const char junk[] = {'{', 0, '\xff', '"'};
+    fc_avatar_msg m;
+    char err[300];
+    assert_int_equal(fc_avatar_msg_parse(junk, sizeof junk, 50, &m, err, sizeof err), -EINVAL);
+    assert_string_equal(err, "malformed JSON");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(stream_query_defaults_and_options),
+        cmocka_unit_test(stream_query_errors_name_the_option),
+        cmocka_unit_test(avatar_start_defaults_and_kwargs),
+        cmocka_unit_test(avatar_other_messages),
+        cmocka_unit_test(avatar_errors_name_the_field),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
