@@ -2,15 +2,15 @@
  * each message validated, then a report per client and in aggregate. Exits 1
  * with the reasons when a client could not connect or saw a malformed
  * message, so it doubles as a protocol conformance check. */
-#include <getopt.h>
 #include <jansson.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
-#include "app/cli.h"
+#include "app/options.h"
 #include "app/commands.h"
 #include "core/clock.h"
 #include "tools/load.h"
@@ -18,12 +18,14 @@
 #define MAX_CLIENTS 100000
 
 typedef struct client_opts {
-    char host[256];
-    int port;
-    char path[1024];
+    const char *url, *quality;
     int clients, stall;
     double seconds;
     bool json;
+    /* From the URL. */
+    char host[256];
+    int port;
+    char path[1024];
 } client_opts;
 
 typedef struct run {
@@ -37,27 +39,41 @@ typedef struct run {
     bool interrupted;
 } run;
 
-static void usage(FILE *out)
-{
-    fprintf(out,
-            "usage: framecast client --url ws://HOST:PORT/ws/streams/ID [OPTIONS]\n\n"
-            "Opens N WebSocket subscribers to one stream in this process, checks every\n"
-            "message (header length = payload length, ids strictly increasing, payload of\n"
-            "the codec the hello announced) and reports, per client and in aggregate:\n"
-            "frames, fps, connect→first-frame ms, capture→receive latency p50/p95/p99,\n"
-            "frame id gaps (frames dropped upstream), bytes/s and quality tiers seen.\n"
-            "Exits 1 naming the reason when a client cannot connect, is closed by the\n"
-            "server or receives a malformed message.\n\n"
-            "  --url URL        ws://HOST[:PORT]/PATH of the stream (required)\n"
-            "  --clients N      concurrent subscribers (default 1; the open-file limit is\n"
-            "                   raised to fit, with a warning when it cannot be)\n"
-            "  --seconds S      receive for S seconds once all are connected (default 10)\n"
-            "  --stall K        K of the N complete the handshake, then stop reading, to\n"
-            "                   play slow consumers (default 0)\n"
-            "  --quality Q      ask for auto, high, medium or low (adds quality=Q to the URL)\n"
-            "  --json           print the report as JSON on stdout\n"
-            "  -h, --help       this text\n");
-}
+static const char *const qualities[] = {"auto", "high", "medium", "low", NULL};
+
+#define ROW(...) FC_OPT_ROW(client_opts, __VA_ARGS__)
+static const fc_option options[] = {
+    ROW(FC_OPT_STRING, "url", url, .arg = "URL",
+        .help = "ws://HOST[:PORT]/PATH of the stream (required)"),
+    ROW(FC_OPT_LONG, "clients", clients, .min = 1, .max = MAX_CLIENTS, .arg = "N",
+        .help = "concurrent subscribers (the open-file limit is\n"
+                "raised to fit, with a warning when it cannot be)",
+        .want = "a count from 1 to 100000"),
+    ROW(FC_OPT_DOUBLE, "seconds", seconds, .min = 0.001, .max = 86400, .arg = "S",
+        .help = "receive for S seconds once all are connected", .want = "seconds, more than 0"),
+    ROW(FC_OPT_LONG, "stall", stall, .min = 0, .max = MAX_CLIENTS, .arg = "K",
+        .help = "K of the N complete the handshake, then stop reading, to\n"
+                "play slow consumers",
+        .want = "a count from 0 to --clients"),
+    ROW(FC_OPT_CHOICE, "quality", quality, .arg = "Q",
+        .help = "ask for auto, high, medium or low (adds quality=Q to the URL)",
+        .choices = qualities, .dflt = "the server's"),
+    ROW(FC_OPT_FLAG, "json", json, .help = "print the report as JSON on stdout"),
+};
+
+static const fc_command_line client_cl = {
+    .cmd = "client",
+    .usage = "usage: framecast client --url ws://HOST:PORT/ws/streams/ID [OPTIONS]\n\n"
+             "Opens N WebSocket subscribers to one stream in this process, checks every\n"
+             "message (header length = payload length, ids strictly increasing, payload of\n"
+             "the codec the hello announced) and reports, per client and in aggregate:\n"
+             "frames, fps, connect→first-frame ms, capture→receive latency p50/p95/p99,\n"
+             "frame id gaps (frames dropped upstream), bytes/s and quality tiers seen.\n"
+             "Exits 1 naming the reason when a client cannot connect, is closed by the\n"
+             "server or receives a malformed message.\n\n",
+    .options = options,
+    .count = sizeof options / sizeof *options,
+};
 
 static int parse_url(const char *url, client_opts *o)
 {
@@ -84,83 +100,21 @@ static int parse_url(const char *url, client_opts *o)
 
 static int parse_args(int argc, char **argv, client_opts *o)
 {
-    enum { OPT_URL = 256, OPT_CLIENTS, OPT_SECONDS, OPT_STALL, OPT_QUALITY, OPT_JSON };
-    static const struct option longopts[] = {
-        {"url", required_argument, NULL, OPT_URL},
-        {"clients", required_argument, NULL, OPT_CLIENTS},
-        {"seconds", required_argument, NULL, OPT_SECONDS},
-        {"stall", required_argument, NULL, OPT_STALL},
-        {"quality", required_argument, NULL, OPT_QUALITY},
-        {"json", no_argument, NULL, OPT_JSON},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
     *o = (client_opts){.clients = 1, .seconds = 10};
-    const char *url = NULL, *quality = NULL;
-    opterr = 0;
-    optind = 1;
-    int c;
-    while ((c = getopt_long(argc, argv, ":h", longopts, NULL)) != -1) {
-        char *end;
-        switch (c) {
-        case OPT_URL:
-            url = optarg;
-            break;
-        case OPT_CLIENTS:
-            o->clients = (int)strtol(optarg, &end, 10);
-            if (!*optarg || *end || o->clients < 1 || o->clients > MAX_CLIENTS)
-                return fc_cli_bad("client", "--clients", optarg, "a count from 1 to 100000");
-            break;
-        case OPT_SECONDS:
-            o->seconds = strtod(optarg, &end);
-            if (!*optarg || *end || !(o->seconds > 0 && o->seconds <= 86400))
-                return fc_cli_bad("client", "--seconds", optarg, "seconds, more than 0");
-            break;
-        case OPT_STALL:
-            o->stall = (int)strtol(optarg, &end, 10);
-            if (!*optarg || *end || o->stall < 0)
-                return fc_cli_bad("client", "--stall", optarg, "a count from 0 to --clients");
-            break;
-        case OPT_QUALITY:
-            quality = optarg;
-            if (strcmp(quality, "auto") && strcmp(quality, "high") && strcmp(quality, "medium") &&
-                strcmp(quality, "low"))
-                return fc_cli_bad("client", "--quality", optarg, "auto, high, medium or low");
-            break;
-        case OPT_JSON:
-            o->json = true;
-            break;
-        case 'h':
-            usage(stdout);
-            return -1;
-        case ':':
-            fprintf(stderr, "framecast client: option '%s' needs a value (see --help)\n",
-                    argv[optind - 1]);
-            return 2;
-        default:
-            fprintf(stderr, "framecast client: unknown option '%s' (see --help)\n",
-                    argv[optind - 1]);
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "framecast client: unexpected argument '%s' (see --help)\n", argv[optind]);
-        return 2;
-    }
-    if (!url) {
-        fprintf(stderr, "framecast client: --url is required (see --help)\n");
-        return 2;
-    }
-    if (parse_url(url, o) != 0) return fc_cli_bad("client", "--url", url, "ws://HOST[:PORT]/PATH");
+    int rc = fc_opts_parse(&client_cl, argc, argv, o, NULL);
+    if (rc != 0) return rc;
+    if (!o->url) return fc_opts_usage_error("client", "--url is required");
+    if (parse_url(o->url, o) != 0)
+        return fc_opts_bad("client", "--url", o->url, "ws://HOST[:PORT]/PATH");
     if (o->stall > o->clients)
-        return fc_cli_bad("client", "--stall", "more than --clients",
-                          "a count from 0 to --clients");
-    if (quality) {
+        return fc_opts_bad("client", "--stall", "more than --clients",
+                           "a count from 0 to --clients");
+    if (o->quality) {
         size_t used = strlen(o->path);
         int n = snprintf(o->path + used, sizeof o->path - used, "%squality=%s",
-                         strchr(o->path, '?') ? "&" : "?", quality);
+                         strchr(o->path, '?') ? "&" : "?", o->quality);
         if (n < 0 || (size_t)n >= sizeof o->path - used)
-            return fc_cli_bad("client", "--url", url, "too long");
+            return fc_opts_bad("client", "--url", o->url, "too long");
     }
     return 0;
 }
@@ -302,7 +256,7 @@ int fc_cmd_client(int argc, char **argv)
 {
     client_opts o;
     int rc = parse_args(argc, argv, &o);
-    if (rc != 0) return rc < 0 ? 0 : rc;
+    if (rc != 0) return rc == 1 ? 0 : rc;
 
     char msg[300];
     if (fc_load_raise_fd_limit((long)o.clients + 64, msg, sizeof msg) != 0)

@@ -14,20 +14,19 @@
 #include "analysis/face/face.h"
 #include "sources/image.h"
 #include "app/commands.h"
+#include "app/paths.h"
 #include "core/clock.h"
-
-#define DEFAULT_MODEL "models/blazeface-front-128.onnx"
 
 static const char *const keypoint_names[FC_FACE_KEYPOINTS] = {"right_eye", "left_eye",  "nose_tip",
                                                               "mouth",     "right_ear", "left_ear"};
 
-static void usage(FILE *out)
+static void usage(FILE *out, const char *model)
 {
     fprintf(out,
             "usage: framecast detect IMAGE [OPTIONS]\n\n"
             "Detects faces in a PNG or JPEG picture and prints each face's box, score and six\n"
             "keypoints (eyes, nose tip, mouth, ears) in picture pixels.\n\n"
-            "  --model PATH        BlazeFace ONNX model (default " DEFAULT_MODEL ")\n"
+            "  --model PATH        BlazeFace ONNX model (default %s)\n"
             "  --min-score S       report faces scoring at least S (default 0.5)\n"
             "  --input band|square the model sees the band of its square input the picture\n"
             "                      fills (default; what streams use) or the whole letterbox\n"
@@ -36,7 +35,8 @@ static void usage(FILE *out)
             "  --bench N           time N detections on one thread and print latency figures\n"
             "  --save-input FILE   write the square letterboxed picture as binary PPM\n"
             "  -h, --help          this text\n\n"
-            "Exit status: 0 ok, 1 the picture or model could not be used, 2 usage error.\n");
+            "Exit status: 0 ok, 1 the picture or model could not be used, 2 usage error.\n",
+            model);
 }
 
 static void print_text(const char *path, int w, int h, const fc_faces *faces)
@@ -146,16 +146,14 @@ static int save_input(fc_face_detector *d, const uint8_t *rgb, int w, int h, con
 int fc_cmd_detect(int argc, char **argv)
 {
     static const struct option longopts[] = {
-        {"model", required_argument, NULL, 'm'},
-        {"min-score", required_argument, NULL, 's'},
-        {"json", no_argument, NULL, 'j'},
-        {"input", required_argument, NULL, 'I'},
-        {"bench", required_argument, NULL, 'b'},
-        {"save-input", required_argument, NULL, 'i'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
+        {"model", required_argument, NULL, 'm'}, {"min-score", required_argument, NULL, 's'},
+        {"json", no_argument, NULL, 'j'},        {"input", required_argument, NULL, 'I'},
+        {"bench", required_argument, NULL, 'b'}, {"save-input", required_argument, NULL, 'i'},
+        {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
-    const char *model = DEFAULT_MODEL, *save = NULL;
+    static fc_paths paths;
+    fc_paths_get(&paths);
+    const char *model = paths.model, *save = NULL;
     bool json = false;
     int runs = 0;
     fc_face_detector_opts opts = {0};
@@ -195,15 +193,15 @@ int fc_cmd_detect(int argc, char **argv)
             save = optarg;
             break;
         case 'h':
-            usage(stdout);
+            usage(stdout, paths.model);
             return 0;
         default:
-            usage(stderr);
+            usage(stderr, paths.model);
             return 2;
         }
     }
     if (optind != argc - 1) {
-        usage(stderr);
+        usage(stderr, paths.model);
         return 2;
     }
     const char *path = argv[optind];

@@ -41,8 +41,7 @@ int main(int argc, char **argv)
     }
     if (argc > 1 && argv[1][0] != '-') {
         for (size_t i = 0; i < sizeof commands / sizeof *commands; i++)
-            if (strcmp(argv[1], commands[i].name) == 0)
-                return commands[i].run(argc - 1, argv + 1);
+            if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
         fprintf(stderr, "framecast: unknown command '%s' (see framecast --help)\n", argv[1]);
         return 2;
     }

@@ -13,11 +13,6 @@ void fc_log_set_level(fc_log_level level)
     atomic_store(&g_level, (int)level);
 }
 
-fc_log_level fc_log_get_level(void)
-{
-    return (fc_log_level)atomic_load(&g_level);
-}
-
 int fc_log_parse_level(const char *name, fc_log_level *out)
 {
     static const char *names[] = {"error", "warn", "info", "debug"};
@@ -32,8 +27,7 @@ int fc_log_parse_level(const char *name, fc_log_level *out)
 
 void fc_log(fc_log_level level, const char *fmt, ...)
 {
-    if ((int)level > atomic_load(&g_level))
-        return;
+    if ((int)level > atomic_load(&g_level)) return;
     static const char *tags[] = {"error", "warn", "info", "debug"};
     char line[1024];
     struct timespec ts;
@@ -47,8 +41,7 @@ void fc_log(fc_log_level level, const char *fmt, ...)
     int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
     va_end(ap);
     size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-    if (len > sizeof line - 2)
-        len = sizeof line - 2;
+    if (len > sizeof line - 2) len = sizeof line - 2;
     line[len++] = '\n';
     /* One write per line keeps lines from different threads whole. */
     fwrite(line, 1, len, stderr);
@@ -60,8 +53,7 @@ bool fc_ratelimit_allow(fc_ratelimit *rl, uint64_t now_ns, uint64_t *suppressed)
         rl->suppressed++;
         return false;
     }
-    if (suppressed)
-        *suppressed = rl->suppressed;
+    if (suppressed) *suppressed = rl->suppressed;
     rl->suppressed = 0;
     rl->last_ns = now_ns;
     return true;

@@ -12,7 +12,6 @@
 typedef enum { FC_LOG_ERROR = 0, FC_LOG_WARN, FC_LOG_INFO, FC_LOG_DEBUG } fc_log_level;
 
 void fc_log_set_level(fc_log_level level);
-fc_log_level fc_log_get_level(void);
 /* Parses "error", "warn", "info", "debug"; returns 0 or -1 if unknown. */
 int fc_log_parse_level(const char *name, fc_log_level *out);
 
@@ -31,7 +30,10 @@ typedef struct fc_ratelimit {
     uint64_t suppressed; /* events since then that printed nothing */
 } fc_ratelimit;
 
-#define FC_RATELIMIT_INIT(seconds) {(uint64_t)(seconds) * 1000000000ull, 0, 0}
+#define FC_RATELIMIT_INIT(seconds)                                                                 \
+    {                                                                                              \
+        (uint64_t)(seconds) * 1000000000ull, 0, 0                                                  \
+    }
 
 /* Returns true when a line may be printed now; *suppressed then holds how many
  * events were swallowed since the previous line (and the count restarts). */

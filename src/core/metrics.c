@@ -27,8 +27,7 @@ fc_metrics *fc_metrics_new(void)
 
 void fc_metrics_free(fc_metrics *m)
 {
-    if (!m)
-        return;
+    if (!m) return;
     free(m->fam);
     free(m);
 }
@@ -39,8 +38,7 @@ int fc_metrics_register(fc_metrics *m, const char *name, fc_metric_type type, co
     if (m->n == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 32;
         family *f = realloc(m->fam, cap * sizeof *f);
-        if (!f)
-            return -1;
+        if (!f) return -1;
         m->fam = f;
         m->cap = cap;
     }
@@ -83,19 +81,6 @@ void fc_histogram_observe(fc_histogram *h, double v)
     h->counts[i]++;
     h->total++;
     h->sum += v;
-}
-
-double fc_histogram_quantile(const fc_histogram *h, double q)
-{
-    if (h->total == 0)
-        return 0;
-    uint64_t want = (uint64_t)(q * (double)h->total + 0.5), seen = 0;
-    for (int i = 0; i < h->n; i++) {
-        seen += h->counts[i];
-        if (seen >= want)
-            return h->bounds[i];
-    }
-    return h->n ? h->bounds[h->n - 1] : 0;
 }
 
 void fc_metrics_histogram(fc_metrics_out *out, const char *labels, const fc_histogram *h)

@@ -42,8 +42,6 @@ typedef struct fc_histogram {
 
 void fc_histogram_init(fc_histogram *h, const double *bounds, int n);
 void fc_histogram_observe(fc_histogram *h, double v);
-/* Value below which fraction q of observations fall (bucket upper bound). */
-double fc_histogram_quantile(const fc_histogram *h, double q);
 void fc_metrics_histogram(fc_metrics_out *out, const char *labels, const fc_histogram *h);
 
 #endif

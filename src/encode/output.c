@@ -305,11 +305,6 @@ const fc_hub *fc_output_hub(const fc_output *o)
     return o->hub;
 }
 
-const fc_codec_ops *fc_output_codec(const fc_output *o)
-{
-    return o->cfg.codec;
-}
-
 void fc_output_get_stats(const fc_output *o, fc_output_stats *out)
 {
     memset(out, 0, sizeof *out);

@@ -94,7 +94,6 @@ void fc_output_publish_event(fc_output *o, fc_event *e);
 bool fc_output_busy(const fc_output *o);
 
 const fc_hub *fc_output_hub(const fc_output *o);
-const fc_codec_ops *fc_output_codec(const fc_output *o);
 void fc_output_get_stats(const fc_output *o, fc_output_stats *out);
 
 #endif

@@ -1,15 +1,16 @@
 #include "stream/registry.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 int fc_stream_set_add(fc_stream_set *set, fc_stream *s)
 {
-    if (fc_stream_set_find(set, fc_stream_id(s))) return -1;
+    if (fc_stream_set_find(set, fc_stream_id(s))) return -EEXIST;
     if (set->n == set->cap) {
         size_t cap = set->cap ? set->cap * 2 : 8;
         fc_stream **v = realloc(set->v, cap * sizeof *v);
-        if (!v) return -1;
+        if (!v) return -ENOMEM;
         set->v = v;
         set->cap = cap;
     }

@@ -12,7 +12,8 @@ typedef struct fc_stream_set {
     size_t n, cap;
 } fc_stream_set;
 
-/* Takes the stream; -1 on OOM or if the id is taken (the caller still owns it then). */
+/* Takes the stream: 0, or -EEXIST when the id is taken, -ENOMEM (the caller
+ * still owns it then). */
 int fc_stream_set_add(fc_stream_set *set, fc_stream *s);
 fc_stream *fc_stream_set_find(const fc_stream_set *set, const char *id);
 /* Frees the array, not the streams. */

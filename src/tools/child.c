@@ -1,5 +1,6 @@
 #include "tools/child.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,8 +24,7 @@ static void on_exit_cb(uv_process_t *p, int64_t status, int term_signal)
     fc_child *c = p->data;
     c->exited = true;
     uv_close((uv_handle_t *)p, NULL);
-    if (c->cfg.on_exit)
-        c->cfg.on_exit(c, status, term_signal, c->cfg.arg);
+    if (c->cfg.on_exit) c->cfg.on_exit(c, status, term_signal, c->cfg.arg);
 }
 
 static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
@@ -54,11 +54,9 @@ static void keep_tail(fc_child *c, const char *data, size_t n)
 static int find_port(const char *log)
 {
     const char *p = strstr(log, "listening on http://");
-    if (!p)
-        return 0;
+    if (!p) return 0;
     const char *slash = strchr(p + 20, '/');
-    if (!slash)
-        return 0;
+    if (!slash) return 0;
     const char *colon = slash;
     while (colon > p && *colon != ':')
         colon--;
@@ -73,13 +71,11 @@ static void on_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         return;
     }
     keep_tail(c, buf->base, (size_t)n);
-    if (c->ready)
-        return;
+    if (c->ready) return;
     int port = find_port(c->tail);
     if (port > 0) {
         c->ready = true;
-        if (c->cfg.on_ready)
-            c->cfg.on_ready(c, port, c->cfg.arg);
+        if (c->cfg.on_ready) c->cfg.on_ready(c, port, c->cfg.arg);
     }
 }
 
@@ -88,21 +84,25 @@ int fc_child_start(uv_loop_t *loop, const fc_child_config *cfg, fc_child **out, 
 {
     if (cfg->nargs > MAX_ARGS - 8) {
         snprintf(err, errlen, "server: too many options (%d)", cfg->nargs);
-        return -1;
+        return -E2BIG;
     }
     fc_child *c = calloc(1, sizeof *c);
     if (!c) {
         snprintf(err, errlen, "server: out of memory");
-        return -1;
+        return -ENOMEM;
     }
     c->cfg = *cfg;
     char exe[4096];
     size_t exe_len = sizeof exe;
-    int rc = uv_exepath(exe, &exe_len);
+    int rc = 0;
+    if (cfg->program)
+        snprintf(exe, sizeof exe, "%s", cfg->program);
+    else
+        rc = uv_exepath(exe, &exe_len);
     if (rc != 0) {
         snprintf(err, errlen, "server: cannot find this program's path: %s", uv_strerror(rc));
         free(c);
-        return -1;
+        return rc;
     }
     char *argv[MAX_ARGS];
     int n = 0;
@@ -124,7 +124,11 @@ int fc_child_start(uv_loop_t *loop, const fc_child_config *cfg, fc_child **out, 
         {.flags = UV_CREATE_PIPE | UV_WRITABLE_PIPE, .data.stream = (uv_stream_t *)&c->err_pipe},
     };
     uv_process_options_t po = {
-        .exit_cb = on_exit_cb, .file = exe, .args = argv, .stdio_count = 3, .stdio = stdio,
+        .exit_cb = on_exit_cb,
+        .file = exe,
+        .args = argv,
+        .stdio_count = 3,
+        .stdio = stdio,
     };
     rc = uv_spawn(loop, &c->proc, &po);
     if (rc != 0) {
@@ -134,7 +138,7 @@ int fc_child_start(uv_loop_t *loop, const fc_child_config *cfg, fc_child **out, 
         uv_close((uv_handle_t *)&c->err_pipe, NULL);
         uv_run(loop, UV_RUN_DEFAULT);
         free(c);
-        return -1;
+        return rc;
     }
     uv_read_start((uv_stream_t *)&c->err_pipe, on_alloc, on_read);
     *out = c;
@@ -148,8 +152,7 @@ int fc_child_pid(const fc_child *c)
 
 void fc_child_signal(fc_child *c, int signum)
 {
-    if (!c->exited)
-        uv_process_kill(&c->proc, signum);
+    if (!c->exited) uv_process_kill(&c->proc, signum);
 }
 
 const char *fc_child_log_tail(const fc_child *c)

@@ -1,5 +1,6 @@
 /* fc_child: a `framecast serve` child process on an ephemeral loopback port,
- * for the bench. The child is this very binary (/proc/self/exe), started as
+ * for the bench. The child is this very binary (/proc/self/exe), or another
+ * framecast build for an A/B of two, started as
  * `serve --host 127.0.0.1 --port 0 ARGS...`; its port is read from the
  * "listening on http://HOST:PORT/" line it logs, and the last few kilobytes of
  * its log are kept to explain a failure. SIGTERM makes the server close its
@@ -16,6 +17,7 @@
 typedef struct fc_child fc_child;
 
 typedef struct fc_child_config {
+    const char *program;     /* the framecast binary; NULL = this program */
     const char *const *args; /* serve options after the host and port */
     int nargs;
     void (*on_ready)(fc_child *child, int port, void *arg);
@@ -24,6 +26,7 @@ typedef struct fc_child_config {
     void *arg;
 } fc_child_config;
 
+/* 0, or a negative errno with err naming the program and the cause. */
 int fc_child_start(uv_loop_t *loop, const fc_child_config *cfg, fc_child **out, char *err,
                    size_t errlen);
 int fc_child_pid(const fc_child *child);

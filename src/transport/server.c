@@ -467,11 +467,6 @@ int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg,
     return rc;
 }
 
-int fc_http_server_port(const fc_http_server *srv)
-{
-    return fc_listener_port(srv->listener);
-}
-
 const fc_listener *fc_http_server_listener(const fc_http_server *srv)
 {
     return srv->listener;

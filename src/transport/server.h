@@ -24,7 +24,7 @@ struct fc_listener;
 
 typedef struct fc_http_server_config {
     const char *host;             /* address to bind, e.g. 127.0.0.1 */
-    int port;                     /* 0 = pick a free one (see fc_http_server_port) */
+    int port;                     /* 0 = pick a free one (the listener says which) */
     const char *web_root;         /* directory of static files; NULL = none */
     fc_pool *pool;                /* where endpoints' jobs run (uploads) */
     size_t queue_default;         /* subscriber queue when the client names none */
@@ -44,7 +44,6 @@ typedef struct fc_http_server fc_http_server;
 int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg,
                          const struct fc_stream_set *streams, fc_metrics *metrics,
                          fc_http_server **out, char *err, size_t errlen);
-int fc_http_server_port(const fc_http_server *srv);
 /* The sockets it listens on (their addresses, for the log and /api/server). */
 const struct fc_listener *fc_http_server_listener(const fc_http_server *srv);
 /* Sends every WebSocket a close frame (1001 going away) and calls `done`

@@ -1,0 +1,144 @@
+#include "app/serve.h"
+
+#include <stddef.h>
+#include <string.h>
+
+#include "hub/hub.h"
+
+#define ROW(...) FC_OPT_ROW(fc_serve_opts, __VA_ARGS__)
+
+static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
+static const char *const detect_inputs[] = {"band", "square", NULL};
+static const char rate[] = "a rate from 0.1 to 240";
+
+static const fc_option options[] = {
+    ROW(FC_OPT_STRING, "host", host, .arg = "ADDR", .help = "address to listen on, exactly"),
+    ROW(FC_OPT_LONG, "port", port, .min = 0, .max = 65535, .arg = "N",
+        .help = "TCP port; 0 picks a free one", .want = "a port number from 0 to 65535"),
+    ROW(FC_OPT_LONG, "synthetic", synthetic, .min = 0, .max = FC_OPT_LIST_MAX, .arg = "N",
+        .help = "add N procedural test cameras", .want = "a count from 0 to 256",
+        .dflt = "4 when no --source"),
+    ROW(FC_OPT_LIST, "source", sources, .arg = "SPEC",
+        .help = "add a stream; repeatable. SPEC is TYPE:ARGS[,key=value...]:\n"
+                "  synthetic:procedural\n"
+                "  synthetic:image=PATH   (pan and zoom over a PNG/JPEG)\n"
+                "keys: id=NAME size=WxH fps=F encode_fps=F\n"
+                "  detect[=on|off|F] (face detection, at F Hz)\n"
+                "  motion=0 (image: a still picture, no pan or zoom)\n"
+                "streams are named cam0, cam1, ... unless id= is given",
+        .want = "more than 256 sources"),
+    ROW(FC_OPT_PARSE, "size", size, .arg = "WxH", .help = "default frame size",
+        .want = "WxH, both even, from 16x16 to 7680x4320", .parse = fc_opt_parse_size,
+        .dflt = "1280x720"),
+    ROW(FC_OPT_DOUBLE, "fps", fps, .min = 0.1, .max = 240, .arg = "F",
+        .help = "default source frame rate", .want = rate),
+    ROW(FC_OPT_DOUBLE, "encode-fps", encode_fps, .min = 0.1, .max = 240, .arg = "F",
+        .help = "default cap on encodes per second, <= fps", .want = rate, .dflt = "= fps"),
+    ROW(FC_OPT_PARSE, "quality", quality, .arg = "H,M,L",
+        .help = "JPEG quality of the high, medium, low tiers",
+        .want = "three JPEG qualities 1-100, e.g. 85,75,60", .parse = fc_opt_parse_quality,
+        .dflt = "85,75,60"),
+    ROW(FC_OPT_LONG, "queue", queue, .min = 1, .max = FC_QUEUE_MAX, .arg = "N",
+        .help = "frames a subscriber may have queued, at most 1000",
+        .want = "a frame count from 1 to 1000"),
+    ROW(FC_OPT_LONG, "workers", workers, .min = 1, .max = 256, .arg = "N", .help = "worker threads",
+        .want = "a thread count from 1 to 256", .dflt = "one per online core"),
+    ROW(FC_OPT_STRING, "web-root", web_root, .arg = "DIR", .help = "static files served at /"),
+    ROW(FC_OPT_LONG, "ping-interval", ping_secs, .min = 1, .max = 3600, .arg = "S",
+        .help = "ping idle WebSockets after S seconds; close them when\n"
+                "nothing comes back within another S",
+        .want = "seconds from 1 to 3600"),
+    ROW(FC_OPT_LONG, "max-clients", max_clients, .min = 1, .max = 1000000, .arg = "N",
+        .help = "WebSocket clients at once; more are refused", .want = "a count from 1 to 1000000"),
+    ROW(FC_OPT_CHOICE, "log-level", log_level, .arg = "LEVEL", .help = "error, warn, info or debug",
+        .choices = log_levels),
+    FC_OPT_SECTION_ROW(
+        "\nAvatar sessions (ws://HOST:PORT/ws/CLIENT_ID, POST /upload, the /demo page):"),
+    ROW(FC_OPT_STRING, "media-dir", media_dir, .arg = "DIR",
+        .help = "the only directory sessions read from and uploads go to;\ncreated when missing"),
+    ROW(FC_OPT_STRING, "generator", generator, .arg = "PATH",
+        .help = "generator plugin (.so, include/framecast/generator.h)",
+        .dflt = "the built-in puppet"),
+    ROW(FC_OPT_LONG, "max-upload-image", max_upload_image, .min = 1024, .max = 1l << 30, .arg = "N",
+        .help = "bytes per uploaded picture", .want = "bytes from 1024 to 1073741824"),
+    ROW(FC_OPT_LONG, "max-upload-audio", max_upload_audio, .min = 1024, .max = 1l << 30, .arg = "N",
+        .help = "bytes per uploaded speech file", .want = "bytes from 1024 to 1073741824"),
+    FC_OPT_SECTION_ROW("\nDetection (ws://HOST:PORT/ws/streams/ID?view=ptz is the PTZ view):"),
+    ROW(FC_OPT_FLAG, "detect", detect,
+        .help = "face detection on every stream (a spec's detect= overrides)"),
+    ROW(FC_OPT_DOUBLE, "detect-fps", detect_fps, .min = 0.1, .max = 240, .arg = "F",
+        .help = "inferences per second per stream at most", .want = rate),
+    ROW(FC_OPT_DOUBLE, "motion-threshold", motion_threshold, .min = 0, .max = 1, .arg = "F",
+        .help = "skip inference unless this fraction of a 64-cell-wide\n"
+                "luma thumbnail changed since the last one (0 = always infer)",
+        .want = "a fraction from 0 to 1"),
+    ROW(FC_OPT_DOUBLE, "track-expiry", tracker.expiry_s, .min = 0.1, .max = 3600, .arg = "S",
+        .help = "forget a face unmatched for S seconds", .want = "seconds from 0.1 to 3600"),
+    ROW(FC_OPT_STRING, "model", model, .arg = "PATH", .help = "BlazeFace ONNX model"),
+    ROW(FC_OPT_CHOICE, "detect-input", detect_input, .arg = "band|square",
+        .help = "the model sees the band of its square input the\n"
+                "picture fills (128x80 for 16:9, ~35% less CPU) or the\n"
+                "whole letterbox square, MediaPipe's reference",
+        .choices = detect_inputs),
+    ROW(FC_OPT_DOUBLE, "ptz-face-size", ptz.face_size, .min = 0.05, .max = 1, .arg = "F",
+        .help = "PTZ view: faces fill F of its height", .want = "a fraction from 0.05 to 1"),
+    ROW(FC_OPT_DOUBLE, "ptz-face-y", ptz.face_y, .min = 0, .max = 1, .arg = "F",
+        .help = "PTZ view: faces' centre at F of its height from the top",
+        .want = "a fraction from 0 to 1"),
+    ROW(FC_OPT_DOUBLE, "ptz-max-zoom", ptz.max_zoom, .min = 1, .max = 16, .arg = "Z",
+        .help = "PTZ view: zoom in at most Z times", .want = "a factor from 1 to 16"),
+    ROW(FC_OPT_DOUBLE, "ptz-speed", ptz.speed, .min = 0.01, .max = 10, .arg = "F",
+        .help = "PTZ view: move at most F picture widths per second",
+        .want = "picture widths per second, 0.01 to 10"),
+    ROW(FC_OPT_DOUBLE, "ptz-hold", ptz.hold_s, .min = 0, .max = 3600, .arg = "S",
+        .help = "PTZ view: back to the full picture after S seconds\nwithout a face",
+        .want = "seconds from 0 to 3600"),
+};
+
+static const fc_command_line serve_cl = {
+    .cmd = "serve",
+    .usage = "usage: framecast serve [OPTIONS]\n\n"
+             "Serves live streams over WebSocket (ws://HOST:PORT/ws/streams/ID) and HTTP\n"
+             "(/, /healthz, /api/server, /api/streams, /metrics).\n\n",
+    .options = options,
+    .count = sizeof options / sizeof *options,
+};
+
+static void defaults(fc_serve_opts *o)
+{
+    memset(o, 0, sizeof *o);
+    fc_paths_get(&o->paths);
+    o->host = "127.0.0.1";
+    o->port = 8080;
+    o->synthetic = -1;
+    o->size[0] = 1280;
+    o->size[1] = 720;
+    o->fps = 30;
+    memcpy(o->quality, (int[3]){85, 75, 60}, sizeof o->quality);
+    o->queue = FC_QUEUE_DEFAULT;
+    o->web_root = o->paths.web_root;
+    o->ping_secs = 10;
+    o->max_clients = 4096;
+    o->log_level = "info";
+    o->detect_fps = 2;
+    o->motion_threshold = 0.01;
+    o->model = o->paths.model;
+    o->detect_input = "band";
+    o->tracker = (fc_tracker_config)FC_TRACKER_CONFIG_DEFAULT;
+    o->ptz = (fc_ptz_config)FC_PTZ_CONFIG_DEFAULT;
+    o->media_dir = "media";
+    o->max_upload_image = 10u << 20;
+    o->max_upload_audio = 20u << 20;
+}
+
+int fc_serve_parse(int argc, char **argv, fc_serve_opts *o)
+{
+    defaults(o);
+    int rc = fc_opts_parse(&serve_cl, argc, argv, o, NULL);
+    if (rc != 0) return rc;
+    if (o->encode_fps > o->fps)
+        return fc_opts_usage_error("serve", "--encode-fps %g is above --fps %g", o->encode_fps,
+                                   o->fps);
+    if (o->synthetic < 0) o->synthetic = o->sources.n ? 0 : 4;
+    return 0;
+}
