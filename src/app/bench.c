@@ -9,6 +9,7 @@
  * `--compare "A" "B"` alternates two configurations R times in one run and
  * reports medians and ratios, so an A/B holds on a noisy machine; with
  * `--server PATH` on one side, the two configurations are two builds. */
+#include <errno.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stddef.h>
@@ -134,9 +135,10 @@ static int measure_floor(const fc_bench_opts *o, fc_floor_result *floor)
         .width = o->size[0], .height = o->size[1], .fps = o->fps, .frames = o->frames};
     memcpy(fc.quality, o->jpeg_quality, sizeof fc.quality);
     char err[300];
-    if (fc_floor_measure(&fc, floor, err, sizeof err) != 0) {
+    int rc = fc_floor_measure(&fc, floor, err, sizeof err);
+    if (rc != 0) {
         fprintf(stderr, "framecast bench: %s\n", err);
-        return -1;
+        return rc;
     }
     return 0;
 }
@@ -186,7 +188,7 @@ static int split_words(const char *s, char *store, size_t storelen, char **argv)
     argv[n++] = "bench";
     char *save = NULL;
     for (char *w = strtok_r(store, " \t", &save); w; w = strtok_r(NULL, " \t", &save)) {
-        if (n == MAX_WORDS) return -1;
+        if (n == MAX_WORDS) return -E2BIG;
         argv[n++] = w;
     }
     argv[n] = NULL;

@@ -50,7 +50,8 @@ typedef struct fc_bench_result {
 
 double fc_bench_encode_fps(const fc_bench_opts *o);
 
-/* Runs one scenario to completion: 0, or -1 with the reason printed. */
+/* Runs one scenario to completion: 0, or a negative errno with the reason
+ * printed. */
 int fc_bench_run(const fc_bench_opts *o, const fc_floor_result *floor, fc_bench_result *res);
 
 json_t *fc_bench_config_json(const fc_bench_opts *o);

@@ -3,6 +3,7 @@
  * settling time, then a window of S seconds measured from the server's
  * /metrics (and /proc) at both ends. Everything waits on libuv: the child's
  * log pipe, lws callbacks, timers. */
+#include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -354,7 +355,7 @@ int fc_bench_run(const fc_bench_opts *o, const fc_floor_result *floor, fc_bench_
     memset(res, 0, sizeof *res);
     if (uv_loop_init(&sc.uv) != 0) {
         fprintf(stderr, "framecast bench: cannot start the event loop\n");
-        return -1;
+        return -ENOMEM;
     }
     uv_timer_init(&sc.uv, &sc.timer);
     sc.timer.data = &sc;
@@ -405,7 +406,7 @@ int fc_bench_run(const fc_bench_opts *o, const fc_floor_result *floor, fc_bench_
     free(sc.metrics1);
     if (sc.err[0]) {
         fprintf(stderr, "framecast bench: %s\n", sc.err);
-        return -1;
+        return -EIO;
     }
     return 0;
 }

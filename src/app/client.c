@@ -2,6 +2,7 @@
  * each message validated, then a report per client and in aggregate. Exits 1
  * with the reasons when a client could not connect or saw a malformed
  * message, so it doubles as a protocol conformance check. */
+#include <errno.h>
 #include <jansson.h>
 #include <signal.h>
 #include <stddef.h>
@@ -78,24 +79,24 @@ static const fc_command_line client_cl = {
 static int parse_url(const char *url, client_opts *o)
 {
     static const char scheme[] = "ws://";
-    if (strncmp(url, scheme, sizeof scheme - 1) != 0) return -1;
+    if (strncmp(url, scheme, sizeof scheme - 1) != 0) return -EINVAL;
     const char *host = url + sizeof scheme - 1;
     const char *slash = strchr(host, '/');
     const char *colon = memchr(host, ':', slash ? (size_t)(slash - host) : strlen(host));
     const char *host_end = colon ? colon : slash ? slash : host + strlen(host);
     size_t hlen = (size_t)(host_end - host);
-    if (hlen == 0 || hlen >= sizeof o->host) return -1;
+    if (hlen == 0 || hlen >= sizeof o->host) return -EINVAL;
     memcpy(o->host, host, hlen);
     o->host[hlen] = '\0';
     o->port = 80;
     if (colon) {
         char *end;
         long p = strtol(colon + 1, &end, 10);
-        if (end == colon + 1 || p < 1 || p > 65535 || (*end && *end != '/')) return -1;
+        if (end == colon + 1 || p < 1 || p > 65535 || (*end && *end != '/')) return -EINVAL;
         o->port = (int)p;
     }
     int n = snprintf(o->path, sizeof o->path, "%s", slash ? slash : "/");
-    return n < 0 || (size_t)n >= sizeof o->path ? -1 : 0;
+    return n < 0 || (size_t)n >= sizeof o->path ? -ENAMETOOLONG : 0;
 }
 
 static int parse_args(int argc, char **argv, client_opts *o)
@@ -244,7 +245,7 @@ static int print_json(const run *r, const fc_load_summary *s, double window_s, d
         window_s > 0 ? (double)s->bytes / window_s : 0, "tiers", tiers, "clients", list);
     if (!doc) {
         fprintf(stderr, "framecast client: out of memory for the JSON report\n");
-        return -1;
+        return -ENOMEM;
     }
     json_dumpf(doc, stdout, JSON_INDENT(2));
     fputc('\n', stdout);

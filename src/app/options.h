@@ -44,7 +44,7 @@ typedef struct fc_option {
      * 65535". FC_OPT_CHOICE says its choices when NULL. */
     const char *want;
     const char *const *choices;               /* FC_OPT_CHOICE, NULL-terminated */
-    int (*parse)(const char *v, void *field); /* FC_OPT_PARSE: 0 or -1 */
+    int (*parse)(const char *v, void *field); /* FC_OPT_PARSE: 0, or nonzero: bad */
     /* In --help: the default when the field does not show it ("" = none). */
     const char *dflt;
     bool once; /* refused inside a nested parse (bench --compare strings) */

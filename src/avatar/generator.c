@@ -1,5 +1,6 @@
 #include "avatar/generator.h"
 
+#include <errno.h>
 #include <dlfcn.h>
 #include <stdio.h>
 
@@ -23,7 +24,7 @@ int fc_generator_load(const char *path, fc_generator_lib *out, char *err, size_t
     void *h = dlopen(path, RTLD_NOW | RTLD_LOCAL);
     if (!h) {
         snprintf(err, errlen, "generator %s: cannot load: %s", path, dlerror());
-        return -1;
+        return -ENOENT;
     }
     fc_generator_entry_fn entry;
     /* POSIX's sanctioned way from void * to a function pointer. */
@@ -51,7 +52,7 @@ int fc_generator_load(const char *path, fc_generator_lib *out, char *err, size_t
     }
     if (!g) {
         dlclose(h);
-        return -1;
+        return -EINVAL;
     }
     out->gen = g;
     out->handle = h;

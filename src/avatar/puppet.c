@@ -11,6 +11,7 @@
  * "width":w} in source pixels (the session fills it in from the face detector
  * when the client does not); without it, the proportions of a centred
  * head-and-shoulders portrait. */
+#include <errno.h>
 #include <jansson.h>
 #include <libyuv.h>
 #include <math.h>
@@ -42,7 +43,7 @@ static int read_point(json_t *a, float *x, float *y)
 {
     if (!json_is_array(a) || json_array_size(a) != 2 || !json_is_number(json_array_get(a, 0)) ||
         !json_is_number(json_array_get(a, 1)))
-        return -1;
+        return -EINVAL;
     *x = (float)json_number_value(json_array_get(a, 0));
     *y = (float)json_number_value(json_array_get(a, 1));
     return 0;
@@ -100,7 +101,7 @@ static int puppet_open(const fc_generator_image *source, const char *setup_json,
     if (w < 16 || h < 16) {
         snprintf(err, errlen, "puppet: source picture %dx%d is smaller than 16x16", source->width,
                  source->height);
-        return -1;
+        return -EINVAL;
     }
     puppet *p = calloc(1, sizeof *p);
     size_t ysize = (size_t)w * (size_t)h, csize = ysize / 4;
@@ -111,7 +112,7 @@ static int puppet_open(const fc_generator_image *source, const char *setup_json,
     if (!p || !p->src[0] || !p->scratch) {
         puppet_close(p);
         snprintf(err, errlen, "puppet: out of memory for a %dx%d picture", w, h);
-        return -1;
+        return -ENOMEM;
     }
     p->w = w;
     p->h = h;
@@ -121,7 +122,7 @@ static int puppet_open(const fc_generator_image *source, const char *setup_json,
     p->src[2] = p->src[1] + csize;
     if (read_face(p, setup_json, err, errlen) != 0) {
         puppet_close(p);
-        return -1;
+        return -EINVAL;
     }
     /* libyuv's "RAW" is R, G, B in memory order. */
     RAWToI420(source->rgb, source->stride, p->src[0], w, p->src[1], p->cw, p->src[2], p->cw, w, h);

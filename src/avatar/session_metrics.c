@@ -1,5 +1,6 @@
 #include "avatar/session.h"
 
+#include <errno.h>
 #include <stddef.h>
 
 #include "avatar/audio.h"
@@ -75,5 +76,5 @@ int fc_avatar_metrics_register(fc_metrics *m, fc_avatar_env *env)
     rc |= fc_metrics_register(m, "fc_avatar_first_frame_ms", FC_METRIC_HISTOGRAM,
                               "start_streaming to the first frame handed to the socket, ms",
                               m_first_frame, env);
-    return rc ? -1 : 0;
+    return rc ? -ENOMEM : 0;
 }

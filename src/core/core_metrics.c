@@ -1,5 +1,6 @@
 #include "core/core_metrics.h"
 
+#include <errno.h>
 #include <stdio.h>
 
 #include "core/clock.h"
@@ -86,9 +87,9 @@ static void loop_lag(fc_metrics_out *out, void *ctx)
 static void result_lag(fc_metrics_out *out, void *ctx)
 {
     fc_loop *loop = ((fc_core_metrics *)ctx)->loop;
-    fc_metrics_sample(out, NULL, loop->done_count ? (double)loop->done_lag_ns / 1e6 /
-                                                        (double)loop->done_count
-                                                  : 0.0);
+    fc_metrics_sample(out, NULL,
+                      loop->done_count ? (double)loop->done_lag_ns / 1e6 / (double)loop->done_count
+                                       : 0.0);
 }
 
 static void frames_alive(fc_metrics_out *out, void *ctx)
@@ -102,14 +103,15 @@ int fc_core_metrics_register(fc_core_metrics *cm, fc_metrics *m)
     int rc = 0;
     rc |= fc_metrics_register(m, "fc_process_cpu_seconds_total", FC_METRIC_COUNTER,
                               "CPU time used by the whole process.", process_cpu, cm);
-    rc |= fc_metrics_register(m, "fc_cpu_seconds_total", FC_METRIC_COUNTER,
-                              "CPU time per thread role: the loop thread, worker time per job "
-                              "role (source, encode, analysis, view, other), and worker time outside "
-                              "jobs.",
-                              role_cpu, cm);
-    rc |= fc_metrics_register(m, "fc_worker_thread_cpu_seconds_total", FC_METRIC_COUNTER,
-                              "CPU time of each worker thread, idle or not.", worker_thread_cpu,
-                              cm);
+    rc |=
+        fc_metrics_register(m, "fc_cpu_seconds_total", FC_METRIC_COUNTER,
+                            "CPU time per thread role: the loop thread, worker time per job "
+                            "role (source, encode, analysis, view, other), and worker time outside "
+                            "jobs.",
+                            role_cpu, cm);
+    rc |=
+        fc_metrics_register(m, "fc_worker_thread_cpu_seconds_total", FC_METRIC_COUNTER,
+                            "CPU time of each worker thread, idle or not.", worker_thread_cpu, cm);
     rc |= fc_metrics_register(m, "fc_worker_busy_seconds_total", FC_METRIC_COUNTER,
                               "Wall time workers spent running jobs.", worker_busy, cm);
     rc |= fc_metrics_register(m, "fc_worker_jobs_total", FC_METRIC_COUNTER,
@@ -124,5 +126,5 @@ int fc_core_metrics_register(fc_core_metrics *cm, fc_metrics *m)
                               result_lag, cm);
     rc |= fc_metrics_register(m, "fc_frames_alive", FC_METRIC_GAUGE,
                               "Raw and encoded frames in memory right now.", frames_alive, cm);
-    return rc ? -1 : 0;
+    return rc ? -ENOMEM : 0;
 }

@@ -1,5 +1,6 @@
 #include "core/log.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -22,7 +23,7 @@ int fc_log_parse_level(const char *name, fc_log_level *out)
             return 0;
         }
     }
-    return -1;
+    return -EINVAL;
 }
 
 void fc_log(fc_log_level level, const char *fmt, ...)

@@ -12,7 +12,7 @@
 typedef enum { FC_LOG_ERROR = 0, FC_LOG_WARN, FC_LOG_INFO, FC_LOG_DEBUG } fc_log_level;
 
 void fc_log_set_level(fc_log_level level);
-/* Parses "error", "warn", "info", "debug"; returns 0 or -1 if unknown. */
+/* Parses "error", "warn", "info", "debug"; returns 0 or -EINVAL if unknown. */
 int fc_log_parse_level(const char *name, fc_log_level *out);
 
 void fc_log(fc_log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -1,5 +1,6 @@
 #include "core/metrics.h"
 
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -38,7 +39,7 @@ int fc_metrics_register(fc_metrics *m, const char *name, fc_metric_type type, co
     if (m->n == m->cap) {
         size_t cap = m->cap ? m->cap * 2 : 32;
         family *f = realloc(m->fam, cap * sizeof *f);
-        if (!f) return -1;
+        if (!f) return -ENOMEM;
         m->fam = f;
         m->cap = cap;
     }

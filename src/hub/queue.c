@@ -1,11 +1,12 @@
 #include "hub/queue.h"
 
+#include <errno.h>
 #include <stdlib.h>
 
 int fc_queue_init(fc_queue *q, size_t cap)
 {
     q->slots = calloc(cap ? cap : 1, sizeof *q->slots);
-    if (!q->slots) return -1;
+    if (!q->slots) return -ENOMEM;
     q->cap = cap ? cap : 1;
     q->head = q->len = 0;
     q->dropped = 0;

@@ -1,5 +1,6 @@
 #include "hub/tier.h"
 
+#include <errno.h>
 #include <string.h>
 
 const fc_tier_policy fc_tier_default_policy = {
@@ -23,7 +24,7 @@ int fc_tier_parse(const char *name, fc_tier *out)
             return 0;
         }
     }
-    return -1;
+    return -EINVAL;
 }
 
 fc_tier fc_tier_update(fc_tier_state *st, const fc_tier_policy *p, size_t depth, uint64_t now_ns)

@@ -14,7 +14,7 @@
 typedef enum { FC_TIER_HIGH = 0, FC_TIER_MEDIUM = 1, FC_TIER_LOW = 2, FC_TIER_COUNT = 3 } fc_tier;
 
 const char *fc_tier_name(fc_tier t);
-/* "high", "medium", "low"; returns 0 or -1. */
+/* "high", "medium", "low"; returns 0 or -EINVAL. */
 int fc_tier_parse(const char *name, fc_tier *out);
 
 typedef struct fc_tier_policy {

@@ -1,5 +1,6 @@
 #include "stream/stream_metrics.h"
 
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -217,5 +218,5 @@ int fc_stream_metrics_register(fc_metrics *m, const fc_stream_set *streams)
                               "Faces tracked in the stream now.", tracks, ctx);
     rc |= fc_metrics_register(m, "fc_ptz_cpu_seconds_total", FC_METRIC_COUNTER,
                               "Worker CPU of the stream's PTZ view crop and scale.", ptz_cpu, ctx);
-    return rc ? -1 : 0;
+    return rc ? -ENOMEM : 0;
 }

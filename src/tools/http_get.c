@@ -2,6 +2,7 @@
 
 #include <libwebsockets.h>
 #include <stdbool.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,11 +42,9 @@ static void on_deliver(uv_timer_t *t)
 
 static void answer(fc_http_client *c, const char *err)
 {
-    if (c->answered)
-        return;
+    if (c->answered) return;
     c->answered = true;
-    if (err && !c->err[0])
-        snprintf(c->err, sizeof c->err, "%s", err);
+    if (err && !c->err[0]) snprintf(c->err, sizeof c->err, "%s", err);
     uv_timer_start(&c->deliver, on_deliver, 0, 0);
 }
 
@@ -90,7 +89,7 @@ int fc_http_client_new(uv_loop_t *loop, fc_http_client **out, char *err, size_t 
     fc_http_client *c = calloc(1, sizeof *c);
     if (!c) {
         snprintf(err, errlen, "http client: out of memory");
-        return -1;
+        return -ENOMEM;
     }
     c->protocols[0] = (struct lws_protocols){.name = "framecast-http-get", .callback = callback};
     /* Errors only: lws's start-up notices would clutter the bench's output. */
@@ -107,7 +106,7 @@ int fc_http_client_new(uv_loop_t *loop, fc_http_client **out, char *err, size_t 
     if (!c->ctx) {
         snprintf(err, errlen, "http client: cannot create the libwebsockets context");
         free(c);
-        return -1;
+        return -ENOMEM;
     }
     uv_timer_init(loop, &c->deliver);
     c->deliver.data = c;
@@ -115,11 +114,10 @@ int fc_http_client_new(uv_loop_t *loop, fc_http_client **out, char *err, size_t 
     return 0;
 }
 
-int fc_http_get(fc_http_client *c, const char *host, int port, const char *path,
-                fc_http_get_cb cb, void *arg)
+int fc_http_get(fc_http_client *c, const char *host, int port, const char *path, fc_http_get_cb cb,
+                void *arg)
 {
-    if (c->busy || c->closed)
-        return -1;
+    if (c->busy || c->closed) return -EBUSY;
     c->busy = true;
     c->answered = false;
     c->status = 0;
@@ -136,15 +134,13 @@ int fc_http_get(fc_http_client *c, const char *host, int port, const char *path,
     ci.origin = host;
     ci.method = "GET";
     ci.protocol = c->protocols[0].name;
-    if (!lws_client_connect_via_info(&ci))
-        answer(c, "cannot start the connection");
+    if (!lws_client_connect_via_info(&ci)) answer(c, "cannot start the connection");
     return 0;
 }
 
 void fc_http_client_close(fc_http_client *c)
 {
-    if (c->closed)
-        return;
+    if (c->closed) return;
     c->closed = true;
     lws_context_destroy(c->ctx);
     uv_close((uv_handle_t *)&c->deliver, NULL);
@@ -152,11 +148,9 @@ void fc_http_client_close(fc_http_client *c)
 
 void fc_http_client_free(fc_http_client *c)
 {
-    if (!c)
-        return;
+    if (!c) return;
     /* As in fc_load_free: the second destroy, after the loop drained, frees it. */
-    if (c->closed)
-        lws_context_destroy(c->ctx);
+    if (c->closed) lws_context_destroy(c->ctx);
     fc_buf_free(&c->body);
     free(c);
 }

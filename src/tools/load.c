@@ -24,61 +24,6 @@
 #define READ_BUF 65536
 #define RX_CHUNK 65536
 
-/* -------------------------------------------------------------- histogram */
-
-#define LAT_MIN_MS 0.01
-#define LAT_RATIO 1.03
-
-void fc_lat_hist_add(fc_lat_hist *h, double ms)
-{
-    int k = 0;
-    if (ms > LAT_MIN_MS) {
-        k = 1 + (int)(log(ms / LAT_MIN_MS) / log(LAT_RATIO));
-        if (k >= FC_LAT_BUCKETS)
-            k = FC_LAT_BUCKETS - 1;
-    }
-    h->bucket[k]++;
-    if (h->count == 0 || ms < h->min)
-        h->min = ms;
-    if (h->count == 0 || ms > h->max)
-        h->max = ms;
-    h->count++;
-    h->sum += ms;
-}
-
-void fc_lat_hist_merge(fc_lat_hist *into, const fc_lat_hist *from)
-{
-    if (from->count == 0)
-        return;
-    if (into->count == 0 || from->min < into->min)
-        into->min = from->min;
-    if (into->count == 0 || from->max > into->max)
-        into->max = from->max;
-    into->count += from->count;
-    into->sum += from->sum;
-    for (int k = 0; k < FC_LAT_BUCKETS; k++)
-        into->bucket[k] += from->bucket[k];
-}
-
-double fc_lat_hist_quantile(const fc_lat_hist *h, double q)
-{
-    if (h->count == 0)
-        return 0;
-    uint64_t rank = (uint64_t)ceil(q * (double)h->count);
-    if (rank < 1)
-        rank = 1;
-    uint64_t seen = 0;
-    for (int k = 0; k < FC_LAT_BUCKETS; k++) {
-        seen += h->bucket[k];
-        if (seen >= rank) {
-            /* The bucket's upper bound, but never beyond what was observed. */
-            double upper = LAT_MIN_MS * pow(LAT_RATIO, k);
-            return upper > h->max ? h->max : upper < h->min ? h->min : upper;
-        }
-    }
-    return h->max;
-}
-
 /* ----------------------------------------------------------------- state */
 
 typedef struct client {
@@ -86,9 +31,9 @@ typedef struct client {
     fc_load *load;
     struct lws *wsi;
     uint64_t connect_ns;
-    bool done;       /* its wsi is gone */
+    bool done; /* its wsi is gone */
     bool got_hello;
-    bool closing;    /* we asked for the close */
+    bool closing; /* we asked for the close */
     bool peer_closed;
     /* the message being received */
     bool in_msg, msg_binary;
@@ -120,15 +65,13 @@ static void on_pump(uv_timer_t *t);
  * follow-up work runs from a zero-delay timer instead. */
 static void schedule(fc_load *l)
 {
-    if (!l->finished)
-        uv_timer_start(&l->pump, on_pump, 0, 0);
+    if (!l->finished) uv_timer_start(&l->pump, on_pump, 0, 0);
 }
 
 static void fail(client *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void fail(client *c, const char *fmt, ...)
 {
-    if (c->pub.error[0])
-        return;
+    if (c->pub.error[0]) return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(c->pub.error, sizeof c->pub.error, fmt, ap);
@@ -147,19 +90,16 @@ static void settle(client *c)
 
 static void mark_done(client *c)
 {
-    if (c->done)
-        return;
+    if (c->done) return;
     fc_load *l = c->load;
     bool was_connecting = c->pub.state == FC_LOAD_CONNECTING ||
                           (c->pub.state == FC_LOAD_FAILED && c->pub.connect_ms < 0);
     if (c->pub.state == FC_LOAD_CONNECTING && !c->pub.error[0])
         fail(c, "connection closed during the handshake");
-    if (c->pub.state == FC_LOAD_OPEN)
-        c->pub.state = FC_LOAD_CLOSED;
+    if (c->pub.state == FC_LOAD_OPEN) c->pub.state = FC_LOAD_CLOSED;
     c->done = true;
     c->wsi = NULL;
-    if (was_connecting)
-        settle(c);
+    if (was_connecting) settle(c);
     l->done++;
     schedule(l);
 }
@@ -168,14 +108,10 @@ static void mark_done(client *c)
 
 static unsigned tier_bit(const char *q)
 {
-    if (!q)
-        return 0;
-    if (strcmp(q, "high") == 0)
-        return 1;
-    if (strcmp(q, "medium") == 0)
-        return 2;
-    if (strcmp(q, "low") == 0)
-        return 4;
+    if (!q) return 0;
+    if (strcmp(q, "high") == 0) return 1;
+    if (strcmp(q, "medium") == 0) return 2;
+    if (strcmp(q, "low") == 0) return 4;
     return 0;
 }
 
@@ -217,8 +153,9 @@ static int on_frame(client *c)
         return -1;
     }
     if (c->msg_len < FC_HEADER_SIZE) {
-        fail(c, "truncated header: a %zu-byte message after frame %u (a frame starts with a "
-                "16-byte header)",
+        fail(c,
+             "truncated header: a %zu-byte message after frame %u (a frame starts with a "
+             "16-byte header)",
              c->msg_len, p->last_id);
         return -1;
     }
@@ -240,8 +177,8 @@ static int on_frame(client *c)
     if (strcmp(p->codec, "jpeg") == 0) {
         if (payload < 4 || c->head[16] != 0xFF || c->head[17] != 0xD8 || c->tail[0] != 0xFF ||
             c->tail[1] != 0xD9) {
-            fail(c, "frame %u: payload of %zu bytes is not a JPEG (no SOI/EOI markers)",
-                 h.frame_id, payload);
+            fail(c, "frame %u: payload of %zu bytes is not a JPEG (no SOI/EOI markers)", h.frame_id,
+                 payload);
             return -1;
         }
     } else {
@@ -249,14 +186,11 @@ static int on_frame(client *c)
         return -1;
     }
     uint64_t now = fc_now_ns();
-    if (p->frames_total > 0 && h.frame_id > p->last_id + 1)
-        p->gaps += h.frame_id - p->last_id - 1;
-    if (p->first_frame_ms < 0)
-        p->first_frame_ms = (double)(now - c->connect_ns) / 1e6;
+    if (p->frames_total > 0 && h.frame_id > p->last_id + 1) p->gaps += h.frame_id - p->last_id - 1;
+    if (p->first_frame_ms < 0) p->first_frame_ms = (double)(now - c->connect_ns) / 1e6;
     p->last_id = h.frame_id;
     p->frames_total++;
-    if (p->frames == 0)
-        p->first_ns = now;
+    if (p->frames == 0) p->first_ns = now;
     p->last_ns = now;
     p->frames++;
     p->bytes += c->msg_len;
@@ -293,19 +227,16 @@ static int on_receive(client *c, struct lws *wsi, const uint8_t *in, size_t len)
         c->text[c->text_len] = '\0';
     }
     c->msg_len += len;
-    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi))
-        return 0;
+    if (!lws_is_final_fragment(wsi) || lws_remaining_packet_payload(wsi)) return 0;
     c->in_msg = false;
-    if (c->closing)
-        return 0;
+    if (c->closing) return 0;
     return c->msg_binary ? on_frame(c) : on_text(c);
 }
 
 static void on_peer_close(client *c, const uint8_t *in, size_t len)
 {
     c->peer_closed = true;
-    if (c->closing || c->pub.error[0] || c->pub.stalled)
-        return;
+    if (c->closing || c->pub.error[0] || c->pub.stalled) return;
     int code = len >= 2 ? in[0] << 8 | in[1] : 0;
     fail(c, "closed by the server: code %d%s%.*s", code, len > 2 ? ", " : "",
          len > 2 ? (int)(len - 2) : 0, len > 2 ? (const char *)in + 2 : "");
@@ -327,8 +258,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         c->pub.state = FC_LOAD_OPEN;
         c->pub.connect_ms = (double)(fc_now_ns() - c->connect_ns) / 1e6;
         settle(c);
-        if (c->pub.stalled)
-            lws_rx_flow_control(wsi, 0);
+        if (c->pub.stalled) lws_rx_flow_control(wsi, 0);
         return 0;
     case LWS_CALLBACK_CLIENT_RECEIVE:
         return on_receive(c, wsi, in, len);
@@ -346,8 +276,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             fail(c, "connection dropped by the server without a close frame");
         return 0;
     case LWS_CALLBACK_WSI_DESTROY:
-        if (c)
-            mark_done(c);
+        if (c) mark_done(c);
         return 0;
     default:
         return 0;
@@ -375,8 +304,7 @@ static void connect_one(fc_load *l, client *c)
     l->connecting++;
     c->connect_ns = fc_now_ns();
     if (!lws_client_connect_via_info(&ci) && !c->done) {
-        fail(c, "cannot start a connection to ws://%s:%d%s", l->cfg.host, l->cfg.port,
-             c->pub.path);
+        fail(c, "cannot start a connection to ws://%s:%d%s", l->cfg.host, l->cfg.port, c->pub.path);
         mark_done(c);
     }
 }
@@ -396,31 +324,26 @@ static void finish(fc_load *l)
     lws_context_destroy(l->ctx);
     uv_close((uv_handle_t *)&l->pump, close_cb);
     uv_close((uv_handle_t *)&l->grace, close_cb);
-    if (l->cfg.on_finished)
-        l->cfg.on_finished(l, l->cfg.arg);
+    if (l->cfg.on_finished) l->cfg.on_finished(l, l->cfg.arg);
 }
 
 static void on_pump(uv_timer_t *t)
 {
     fc_load *l = t->data;
-    if (l->finished)
-        return;
+    if (l->finished) return;
     while (!l->stopping && l->next < l->cfg.clients && l->connecting < l->cfg.max_connecting)
         connect_one(l, &l->clients[l->next++]);
     if (!l->ready_sent && l->settled == l->cfg.clients) {
         l->ready_sent = true;
-        if (l->cfg.on_ready)
-            l->cfg.on_ready(l, l->cfg.arg);
+        if (l->cfg.on_ready) l->cfg.on_ready(l, l->cfg.arg);
     }
-    if (l->done == l->cfg.clients && !l->finished)
-        finish(l);
+    if (l->done == l->cfg.clients && !l->finished) finish(l);
 }
 
 static void on_grace(uv_timer_t *t)
 {
     fc_load *l = t->data;
-    if (!l->finished)
-        finish(l);
+    if (!l->finished) finish(l);
 }
 
 static void log_emit(int level, const char *line)
@@ -436,17 +359,16 @@ int fc_load_raise_fd_limit(long fds, char *msg, size_t msglen)
 {
     struct rlimit rl;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
-        snprintf(msg, msglen, "cannot read the open-file limit: %s", strerror(errno));
-        return -1;
+        int e = errno;
+        snprintf(msg, msglen, "cannot read the open-file limit: %s", strerror(e));
+        return -e;
     }
-    if (rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur >= fds)
-        return 0;
+    if (rl.rlim_cur != RLIM_INFINITY && (long)rl.rlim_cur >= fds) return 0;
     struct rlimit want = rl;
     want.rlim_cur = (rlim_t)fds;
     if (rl.rlim_max != RLIM_INFINITY && (long)rl.rlim_max < fds)
         want.rlim_max = (rlim_t)fds; /* only root may; tried, then reported */
-    if (setrlimit(RLIMIT_NOFILE, &want) == 0)
-        return 0;
+    if (setrlimit(RLIMIT_NOFILE, &want) == 0) return 0;
     int e = errno;
     if (rl.rlim_max != RLIM_INFINITY && (long)rl.rlim_max < fds) {
         rl.rlim_cur = rl.rlim_max;
@@ -456,7 +378,7 @@ int fc_load_raise_fd_limit(long fds, char *msg, size_t msglen)
              "cannot raise the open-file limit to %ld (soft %ld, hard %ld): %s; fewer "
              "connections will succeed (raise it with `ulimit -n %ld`)",
              fds, (long)rl.rlim_cur, (long)rl.rlim_max, strerror(e), fds);
-    return -1;
+    return -e;
 }
 
 int fc_load_start(uv_loop_t *loop, const fc_load_config *cfg, fc_load **out, char *err,
@@ -464,7 +386,7 @@ int fc_load_start(uv_loop_t *loop, const fc_load_config *cfg, fc_load **out, cha
 {
     if (cfg->clients < 1 || cfg->npaths < 1) {
         snprintf(err, errlen, "load: nothing to connect");
-        return -1;
+        return -EINVAL;
     }
     fc_load *l = calloc(1, sizeof *l);
     client *cs = calloc((size_t)cfg->clients, sizeof *cs);
@@ -472,11 +394,10 @@ int fc_load_start(uv_loop_t *loop, const fc_load_config *cfg, fc_load **out, cha
         free(l);
         free(cs);
         snprintf(err, errlen, "load: out of memory for %d clients", cfg->clients);
-        return -1;
+        return -ENOMEM;
     }
     l->cfg = *cfg;
-    if (l->cfg.max_connecting < 1)
-        l->cfg.max_connecting = 64;
+    if (l->cfg.max_connecting < 1) l->cfg.max_connecting = 64;
     l->uv = loop;
     l->clients = cs;
     for (int i = 0; i < cfg->clients; i++) {
@@ -510,7 +431,7 @@ int fc_load_start(uv_loop_t *loop, const fc_load_config *cfg, fc_load **out, cha
         snprintf(err, errlen, "load: cannot create the libwebsockets client context");
         free(cs);
         free(l);
-        return -1;
+        return -ENOMEM;
     }
     uv_timer_init(loop, &l->pump);
     uv_timer_init(loop, &l->grace);
@@ -532,16 +453,13 @@ void fc_load_mark(fc_load *l)
 
 void fc_load_stop(fc_load *l)
 {
-    if (l->stopping || l->finished)
-        return;
+    if (l->stopping || l->finished) return;
     l->stopping = true;
     for (int i = 0; i < l->cfg.clients; i++) {
         client *c = &l->clients[i];
-        if (c->done || !c->wsi)
-            continue;
+        if (c->done || !c->wsi) continue;
         c->closing = true;
-        if (c->pub.state == FC_LOAD_OPEN)
-            lws_callback_on_writable(c->wsi);
+        if (c->pub.state == FC_LOAD_OPEN) lws_callback_on_writable(c->wsi);
     }
     uv_timer_start(&l->grace, on_grace, CLOSE_GRACE_MS, 0);
     schedule(l);
@@ -567,90 +485,10 @@ int fc_load_failed(const fc_load *l)
 
 void fc_load_free(fc_load *l)
 {
-    if (!l)
-        return;
+    if (!l) return;
     /* lws 4.1 on a foreign loop frees the context only when destroyed again
      * after the loop has run its handle closes; without this it leaks. */
-    if (l->ctx)
-        lws_context_destroy(l->ctx);
+    if (l->ctx) lws_context_destroy(l->ctx);
     free(l->clients);
     free(l);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
-}
-
-/* Median of v[0..n), which it sorts. */
-static double median(double *v, int n)
-{
-    if (n == 0)
-        return 0;
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
-    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
-}
-
-int fc_load_summarize(const fc_load *l, double window_s, fc_load_summary *s)
-{
-    memset(s, 0, sizeof *s);
-    int n = l->cfg.clients;
-    double *fps = calloc((size_t)n, sizeof *fps);
-    double *conn = calloc((size_t)n, sizeof *conn);
-    double *first = calloc((size_t)n, sizeof *first);
-    if (!fps || !conn || !first) {
-        free(fps);
-        free(conn);
-        free(first);
-        return -1;
-    }
-    int nfps = 0, nconn = 0, nfirst = 0;
-    s->clients = n;
-    for (int i = 0; i < n; i++) {
-        const fc_load_client *c = &l->clients[i].pub;
-        s->failed += c->state == FC_LOAD_FAILED;
-        s->stalled += c->stalled;
-        s->frames += c->frames;
-        s->bytes += c->bytes;
-        s->gaps += c->gaps;
-        s->tiers_seen |= c->tiers_seen;
-        if (c->connect_ms >= 0) {
-            s->connected++;
-            conn[nconn++] = c->connect_ms;
-            if (c->connect_ms > s->connect_ms_max)
-                s->connect_ms_max = c->connect_ms;
-        }
-        if (c->stalled)
-            continue;
-        double f = window_s > 0 ? (double)c->frames / window_s : 0;
-        fps[nfps++] = f;
-        s->fps_sum += f;
-        if (c->first_frame_ms >= 0) {
-            first[nfirst++] = c->first_frame_ms;
-            if (c->first_frame_ms > s->first_frame_ms_max)
-                s->first_frame_ms_max = c->first_frame_ms;
-        }
-        fc_lat_hist_merge(&s->latency, &c->latency);
-    }
-    s->connect_ms_p50 = median(conn, nconn);
-    s->first_frame_ms_p50 = median(first, nfirst);
-    s->fps_median = median(fps, nfps);
-    s->fps_min = nfps ? fps[0] : 0;
-    s->fps_max = nfps ? fps[nfps - 1] : 0;
-    free(fps);
-    free(conn);
-    free(first);
-    return 0;
-}
-
-void fc_load_tiers_str(unsigned tiers, char *out, size_t outlen)
-{
-    static const char *names[] = {"high", "medium", "low"};
-    size_t used = 0;
-    out[0] = '\0';
-    for (int i = 0; i < 3; i++)
-        if (tiers & (1u << i) && used < outlen)
-            used += (size_t)snprintf(out + used, outlen - used, "%s%s", used ? "," : "",
-                                     names[i]);
 }

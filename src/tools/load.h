@@ -75,7 +75,7 @@ typedef struct fc_load_client {
     fc_load_state state;
     char codec[16];      /* from the hello */
     unsigned tiers_seen; /* bit per tier the server said frames were in: 1 high, 2 medium, 4 low */
-    double connect_ms;     /* connect → handshake done; < 0 if never */
+    double connect_ms;   /* connect → handshake done; < 0 if never */
     double first_frame_ms; /* connect → first video frame; < 0 if none */
     uint64_t frames_total;
     uint64_t frames, bytes, gaps; /* window: gaps = frame ids skipped (drops upstream) */
@@ -86,7 +86,7 @@ typedef struct fc_load_client {
 } fc_load_client;
 
 /* Raises the open-file limit to fit `fds` descriptors (soft up to hard, and
- * hard too when the process may). Returns 0, or -1 with the reason in `msg`
+ * hard too when the process may). Returns 0, or a negative errno with the reason in `msg`
  * when the limit stays below `fds`. */
 int fc_load_raise_fd_limit(long fds, char *msg, size_t msglen);
 
@@ -107,16 +107,16 @@ void fc_load_free(fc_load *load);
  * clients are the ones not stalled on purpose. */
 typedef struct fc_load_summary {
     int clients, connected, failed, stalled;
-    uint64_t frames, bytes, gaps;              /* window, every client */
-    double fps_min, fps_median, fps_max;       /* window, per healthy client */
-    double fps_sum;                            /* window, healthy clients together */
-    double connect_ms_p50, connect_ms_max;     /* clients that connected */
+    uint64_t frames, bytes, gaps;                  /* window, every client */
+    double fps_min, fps_median, fps_max;           /* window, per healthy client */
+    double fps_sum;                                /* window, healthy clients together */
+    double connect_ms_p50, connect_ms_max;         /* clients that connected */
     double first_frame_ms_p50, first_frame_ms_max; /* healthy clients with a frame */
     unsigned tiers_seen;
     fc_lat_hist latency; /* window, healthy clients merged */
 } fc_load_summary;
 
-/* Returns 0, or -1 when out of memory for the median. */
+/* Returns 0, or -ENOMEM for the median. */
 int fc_load_summarize(const fc_load *load, double window_s, fc_load_summary *out);
 /* "high,medium" etc. for a tiers_seen mask; "" when none. */
 void fc_load_tiers_str(unsigned tiers, char *out, size_t outlen);
