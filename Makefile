@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8080
 RUN_ARGS ?= --synthetic 3 --source synthetic:image=tests/fixtures/face-astronaut.png,detect
 
-.PHONY: all deps build run test sanitize bench clean format
+.PHONY: all deps build run test sanitize bench clean format format-check
 
 all: build
 
@@ -24,7 +24,7 @@ run: build
 	@echo "framecast: viewer at http://$(HOST):$(PORT)/  (streams: ws://$(HOST):$(PORT)/ws/streams/cam0 ...)"
 	exec $(BUILD)/framecast serve --host $(HOST) --port $(PORT) $(RUN_ARGS)
 
-test: build
+test: build format-check
 	@scripts/run-tests $(BUILD)
 
 $(ASAN_BUILD)/build.ninja:
@@ -37,8 +37,23 @@ sanitize: deps $(ASAN_BUILD)/build.ninja
 bench: build
 	bench/run-all
 
+# Every C file follows .clang-format, but these: their owners are changing
+# them right now, in other branches, and format them there (the lead drops
+# each line once that work is merged).
+FORMAT_EXCLUDE = \
+	src/analysis/nn/% tests/analysis/test_nn.c \
+	src/core/pool.c src/core/pool.h src/sources/image.c \
+	src/sources/spec.c
+# (nn/ and test_nn.c: the detector-kernels work; pool.[ch] and image.c:
+# the hardening work; spec.c: the media sources work.)
+FORMAT_FILES = $(filter-out $(FORMAT_EXCLUDE),$(shell git ls-files '*.c' '*.h'))
+
 format:
-	clang-format -i $$(git ls-files '*.c' '*.h')
+	clang-format -i $(FORMAT_FILES)
+
+format-check:
+	@command -v clang-format >/dev/null || { echo "format-check: clang-format is missing (scripts/install-deps)" >&2; exit 1; }
+	@clang-format --dry-run --Werror $(FORMAT_FILES) && echo "format-check: $(words $(FORMAT_FILES)) files follow .clang-format"
 
 clean:
 	rm -rf $(BUILD) $(ASAN_BUILD)

@@ -32,8 +32,7 @@ static fc_rect place(const fc_ptz *p, double cx, double cy, double w)
 void fc_ptz_set_tracks(fc_ptz *p, const fc_tracker *t, double now)
 {
     if (t->count == 0) {
-        if (p->last_face_t == 0 || now - p->last_face_t >= p->cfg.hold_s)
-            p->target = full(p);
+        if (p->last_face_t == 0 || now - p->last_face_t >= p->cfg.hold_s) p->target = full(p);
         return;
     }
     double x0 = INFINITY, y0 = INFINITY, x1 = -INFINITY, y1 = -INFINITY;
@@ -63,8 +62,7 @@ static double approach(double cur, double target, double share, double max_step)
 
 fc_rect fc_ptz_step(fc_ptz *p, double now)
 {
-    if (p->last_face_t > 0 && now - p->last_face_t >= p->cfg.hold_s)
-        p->target = full(p);
+    if (p->last_face_t > 0 && now - p->last_face_t >= p->cfg.hold_s) p->target = full(p);
     double dt = p->last_step_t > 0 ? fmin(fmax(now - p->last_step_t, 0), 0.5) : 0;
     p->last_step_t = now;
     const fc_rect *v = &p->view, *t = &p->target;
@@ -76,8 +74,7 @@ fc_rect fc_ptz_step(fc_ptz *p, double now)
         p->moving = true;
     else if (p->moving && off <= p->cfg.deadband / 4)
         p->moving = false;
-    if (!p->moving || dt == 0)
-        return p->view;
+    if (!p->moving || dt == 0) return p->view;
     double share = 1 - exp(-dt / p->cfg.ease_s);
     double max_step = p->cfg.speed * p->src_w * dt;
     double cx = approach(v->x + v->w / 2, t->x + t->w / 2, share, max_step);
@@ -90,26 +87,17 @@ fc_rect fc_ptz_step(fc_ptz *p, double now)
 int fc_ptz_render(const fc_frame *src, fc_rect view, fc_frame **out)
 {
     fc_frame *f = fc_frame_new_i420(src->width, src->height);
-    if (!f)
-        return -ENOMEM;
+    if (!f) return -ENOMEM;
     int w = (int)view.w & ~1, h = (int)view.h & ~1;
-    if (w < 2)
-        w = 2;
-    if (h < 2)
-        h = 2;
-    if (w > src->width)
-        w = src->width;
-    if (h > src->height)
-        h = src->height;
+    if (w < 2) w = 2;
+    if (h < 2) h = 2;
+    if (w > src->width) w = src->width;
+    if (h > src->height) h = src->height;
     int x = (int)view.x & ~1, y = (int)view.y & ~1;
-    if (x < 0)
-        x = 0;
-    if (y < 0)
-        y = 0;
-    if (x + w > src->width)
-        x = (src->width - w) & ~1;
-    if (y + h > src->height)
-        y = (src->height - h) & ~1;
+    if (x < 0) x = 0;
+    if (y < 0) y = 0;
+    if (x + w > src->width) x = (src->width - w) & ~1;
+    if (y + h > src->height) y = (src->height - h) & ~1;
     I420Scale(src->plane[0] + (size_t)y * (size_t)src->stride[0] + x, src->stride[0],
               src->plane[1] + (size_t)(y / 2) * (size_t)src->stride[1] + x / 2, src->stride[1],
               src->plane[2] + (size_t)(y / 2) * (size_t)src->stride[2] + x / 2, src->stride[2], w,

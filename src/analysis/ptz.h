@@ -37,7 +37,10 @@ typedef struct fc_ptz_config {
     double hold_s;    /* seconds without a face before going back to full frame (2) */
 } fc_ptz_config;
 
-#define FC_PTZ_CONFIG_DEFAULT {0.3, 0.4, 4.0, 0.5, 0.4, 0.05, 2.0}
+#define FC_PTZ_CONFIG_DEFAULT                                                                      \
+    {                                                                                              \
+        0.3, 0.4, 4.0, 0.5, 0.4, 0.05, 2.0                                                         \
+    }
 
 typedef struct fc_rect {
     double x, y, w, h;

@@ -24,8 +24,7 @@ double fc_box_iou(float ax, float ay, float aw, float ah, float bx, float by, fl
 static double affinity(const fc_tracker_config *cfg, const fc_track *k, const fc_face *f)
 {
     double iou = fc_box_iou(k->x, k->y, k->w, k->h, f->x, f->y, f->w, f->h);
-    if (iou >= cfg->min_iou)
-        return iou;
+    if (iou >= cfg->min_iou) return iou;
     double dx = (k->x + k->w / 2) - (f->x + f->w / 2), dy = (k->y + k->h / 2) - (f->y + f->h / 2);
     double reach = cfg->max_dist * fmax(k->w, k->h);
     double d = sqrt(dx * dx + dy * dy);
@@ -57,11 +56,9 @@ void fc_tracker_update(fc_tracker *t, const fc_faces *faces, double now)
         int bi = -1, bj = -1;
         double best = -INFINITY;
         for (int i = 0; i < t->count; i++) {
-            if (track_used[i])
-                continue;
+            if (track_used[i]) continue;
             for (int j = 0; j < n; j++) {
-                if (face_used[j])
-                    continue;
+                if (face_used[j]) continue;
                 double a = affinity(&t->cfg, &t->track[i], &faces->face[j]);
                 if (!isnan(a) && a > best) {
                     best = a;
@@ -70,8 +67,7 @@ void fc_tracker_update(fc_tracker *t, const fc_faces *faces, double now)
                 }
             }
         }
-        if (bi < 0)
-            break;
+        if (bi < 0) break;
         track_used[bi] = face_used[bj] = true;
         fc_track *k = &t->track[bi];
         const fc_face *f = &faces->face[bj];
@@ -87,11 +83,16 @@ void fc_tracker_update(fc_tracker *t, const fc_faces *faces, double now)
     }
     fc_tracker_expire(t, now);
     for (int j = 0; j < n && t->count < FC_FACES_MAX; j++) {
-        if (face_used[j])
-            continue;
+        if (face_used[j]) continue;
         const fc_face *f = &faces->face[j];
-        t->track[t->count++] = (fc_track){.id = t->next_id++, .x = f->x, .y = f->y, .w = f->w,
-                                          .h = f->h, .last = *f, .last_seen = now, .hits = 1,
+        t->track[t->count++] = (fc_track){.id = t->next_id++,
+                                          .x = f->x,
+                                          .y = f->y,
+                                          .w = f->w,
+                                          .h = f->h,
+                                          .last = *f,
+                                          .last_seen = now,
+                                          .hits = 1,
                                           .matched = true};
     }
 }
@@ -99,7 +100,6 @@ void fc_tracker_update(fc_tracker *t, const fc_faces *faces, double now)
 void fc_tracker_hold(fc_tracker *t, double now)
 {
     for (int i = 0; i < t->count; i++)
-        if (t->track[i].matched)
-            t->track[i].last_seen = now;
+        if (t->track[i].matched) t->track[i].last_seen = now;
     fc_tracker_expire(t, now);
 }

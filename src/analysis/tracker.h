@@ -24,13 +24,16 @@ typedef struct fc_tracker_config {
     double max_dist;  /* else centres closer than this x track size match (0.5) */
 } fc_tracker_config;
 
-#define FC_TRACKER_CONFIG_DEFAULT {1.5, 0.5, 0.3, 0.5}
+#define FC_TRACKER_CONFIG_DEFAULT                                                                  \
+    {                                                                                              \
+        1.5, 0.5, 0.3, 0.5                                                                         \
+    }
 
 typedef struct fc_track {
     uint32_t id;
-    float x, y, w, h;  /* smoothed box */
-    fc_face last;      /* the latest detection: score, raw box, keypoints */
-    double last_seen;  /* seconds, the caller's clock */
+    float x, y, w, h; /* smoothed box */
+    fc_face last;     /* the latest detection: score, raw box, keypoints */
+    double last_seen; /* seconds, the caller's clock */
     uint32_t hits;
     bool matched; /* matched by the latest inference */
 } fc_track;

@@ -7,10 +7,8 @@
 
 static bool reserve(fc_buf *b, size_t extra)
 {
-    if (b->failed)
-        return false;
-    if (b->len + extra + 1 <= b->cap)
-        return true;
+    if (b->failed) return false;
+    if (b->len + extra + 1 <= b->cap) return true;
     size_t cap = b->cap ? b->cap : 1024;
     while (cap < b->len + extra + 1)
         cap *= 2;
@@ -26,8 +24,7 @@ static bool reserve(fc_buf *b, size_t extra)
 
 void fc_buf_append(fc_buf *b, const char *s, size_t n)
 {
-    if (!reserve(b, n))
-        return;
+    if (!reserve(b, n)) return;
     memcpy(b->data + b->len, s, n);
     b->len += n;
     b->data[b->len] = '\0';
@@ -39,8 +36,7 @@ void fc_buf_printf(fc_buf *b, const char *fmt, ...)
     va_start(ap, fmt);
     int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    if (n < 0 || !reserve(b, (size_t)n))
-        return;
+    if (n < 0 || !reserve(b, (size_t)n)) return;
     va_start(ap, fmt);
     vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);

@@ -5,8 +5,7 @@
 static uint64_t read_clock(clockid_t id)
 {
     struct timespec ts;
-    if (clock_gettime(id, &ts) != 0)
-        return 0;
+    if (clock_gettime(id, &ts) != 0) return 0;
     return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
@@ -35,7 +34,6 @@ uint64_t fc_process_cpu_ns(void)
 uint64_t fc_thread_cpu_ns_of(pthread_t thread)
 {
     clockid_t id;
-    if (pthread_getcpuclockid(thread, &id) != 0)
-        return 0;
+    if (pthread_getcpuclockid(thread, &id) != 0) return 0;
     return read_clock(id);
 }

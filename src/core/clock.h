@@ -7,8 +7,8 @@
 #include <pthread.h>
 #include <stdint.h>
 
-uint64_t fc_now_ns(void);       /* CLOCK_MONOTONIC */
-double fc_wall_seconds(void);   /* CLOCK_REALTIME as Unix seconds */
+uint64_t fc_now_ns(void);        /* CLOCK_MONOTONIC */
+double fc_wall_seconds(void);    /* CLOCK_REALTIME as Unix seconds */
 uint64_t fc_thread_cpu_ns(void); /* CPU used by the calling thread */
 uint64_t fc_process_cpu_ns(void);
 /* CPU used so far by another thread of this process; 0 if it cannot be read. */

@@ -10,8 +10,7 @@ static fc_frame *frame_alloc(size_t extra)
     /* Not calloc: pixel and payload bytes are always written before use, and
      * zeroing megabytes per frame would cost more than the encode saves. */
     fc_frame *f = malloc(sizeof *f + extra);
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     memset(f, 0, sizeof *f);
     atomic_init(&f->refs, 1);
     atomic_fetch_add(&g_live, 1);
@@ -20,15 +19,13 @@ static fc_frame *frame_alloc(size_t extra)
 
 fc_frame *fc_frame_new_i420(int width, int height)
 {
-    if (width <= 0 || height <= 0 || (width & 1) || (height & 1))
-        return NULL;
+    if (width <= 0 || height <= 0 || (width & 1) || (height & 1)) return NULL;
     size_t ysize = (size_t)width * (size_t)height;
     size_t csize = ysize / 4;
     /* Plain malloc'd block after the struct; planes need no extra alignment
      * beyond what libyuv and turbojpeg handle themselves. */
     fc_frame *f = frame_alloc(ysize + 2 * csize);
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     f->kind = FC_FRAME_I420;
     f->width = width;
     f->height = height;
@@ -43,8 +40,7 @@ fc_frame *fc_frame_new_i420(int width, int height)
 fc_frame *fc_frame_new_encoded(size_t payload_cap)
 {
     fc_frame *f = frame_alloc(FC_FRAME_HEADROOM + FC_HEADER_SIZE + payload_cap);
-    if (!f)
-        return NULL;
+    if (!f) return NULL;
     f->kind = FC_FRAME_ENCODED;
     f->wire = (uint8_t *)(f + 1) + FC_FRAME_HEADROOM;
     f->payload = f->wire + FC_HEADER_SIZE;
@@ -56,8 +52,7 @@ fc_frame *fc_frame_shrink(fc_frame *f)
 {
     size_t need = sizeof *f + FC_FRAME_HEADROOM + FC_HEADER_SIZE + f->payload_len;
     fc_frame *g = realloc(f, need);
-    if (!g)
-        return f; /* still valid, just larger than it needs to be */
+    if (!g) return f; /* still valid, just larger than it needs to be */
     g->wire = (uint8_t *)(g + 1) + FC_FRAME_HEADROOM;
     g->payload = g->wire + FC_HEADER_SIZE;
     g->payload_cap = g->payload_len;
@@ -78,8 +73,7 @@ fc_frame *fc_frame_ref(fc_frame *f)
 
 void fc_frame_unref(fc_frame *f)
 {
-    if (!f)
-        return;
+    if (!f) return;
     if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1) {
         atomic_fetch_sub(&g_live, 1);
         free(f);

@@ -44,10 +44,10 @@ typedef struct fc_frame {
 
     /* FC_FRAME_ENCODED */
     fc_codec codec;
-    int tier;          /* quality tier it was encoded for */
-    bool key;          /* decodes on its own (every JPEG/WebP frame; VP8/H.264 key frames) */
-    uint8_t *wire;     /* header + payload: what goes on the wire */
-    uint8_t *payload;  /* wire + FC_HEADER_SIZE */
+    int tier;         /* quality tier it was encoded for */
+    bool key;         /* decodes on its own (every JPEG/WebP frame; VP8/H.264 key frames) */
+    uint8_t *wire;    /* header + payload: what goes on the wire */
+    uint8_t *payload; /* wire + FC_HEADER_SIZE */
     size_t payload_len;
     size_t payload_cap; /* room the encoder may fill */
 } fc_frame;

@@ -28,15 +28,15 @@ typedef struct fc_job fc_job;
 typedef void (*fc_job_fn)(fc_job *job);
 
 struct fc_job {
-    fc_job_fn work;        /* runs on a worker thread */
-    fc_job_fn done;        /* then runs on `loop`'s thread; may free the job */
-    struct fc_loop *loop;  /* where `done` runs */
+    fc_job_fn work;       /* runs on a worker thread */
+    fc_job_fn done;       /* then runs on `loop`'s thread; may free the job */
+    struct fc_loop *loop; /* where `done` runs */
     fc_role role;
-    uint64_t cpu_ns;       /* set by the pool: CPU that `work` used */
-    uint64_t posted_ns;    /* set by the pool: when `work` finished */
-    fc_job *next;          /* queue link, owned by whoever queues the job */
+    uint64_t cpu_ns;    /* set by the pool: CPU that `work` used */
+    uint64_t posted_ns; /* set by the pool: when `work` finished */
+    fc_job *next;       /* queue link, owned by whoever queues the job */
 };
 
-#define fc_container_of(ptr, type, member) ((type *)((char *)(ptr) - offsetof(type, member)))
+#define fc_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))
 
 #endif

@@ -24,8 +24,7 @@ static void on_wake(uv_async_t *handle)
 int fc_loop_init(fc_loop *loop)
 {
     int rc = uv_loop_init(&loop->uv);
-    if (rc != 0)
-        return rc;
+    if (rc != 0) return rc;
     pthread_mutex_init(&loop->mu, NULL);
     loop->head = loop->tail = NULL;
     loop->thread = pthread_self();

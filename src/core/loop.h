@@ -18,8 +18,8 @@ typedef struct fc_loop {
     uv_loop_t uv;
     uv_async_t wake;
     pthread_mutex_t mu;
-    fc_job *head, *tail; /* finished jobs waiting for `done`, under mu */
-    pthread_t thread;    /* the thread that runs this loop (set by fc_loop_init's caller thread) */
+    fc_job *head, *tail;  /* finished jobs waiting for `done`, under mu */
+    pthread_t thread;     /* the thread that runs this loop (set by fc_loop_init's caller thread) */
     uint64_t done_count;  /* loop thread only */
     uint64_t done_lag_ns; /* sum of worker-finish → done delays, loop thread only */
 } fc_loop;

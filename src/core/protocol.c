@@ -28,13 +28,11 @@ void fc_header_write(uint8_t out[FC_HEADER_SIZE], uint32_t frame_id, double time
 
 int fc_header_read(const uint8_t *msg, size_t len, fc_header *out)
 {
-    if (len < FC_HEADER_SIZE)
-        return -1;
+    if (len < FC_HEADER_SIZE) return -1;
     uint64_t bits = (uint64_t)get_u32(msg + 4) << 32 | get_u32(msg + 8);
     out->frame_id = get_u32(msg);
     memcpy(&out->timestamp, &bits, sizeof bits);
     out->payload_len = get_u32(msg + 12);
-    if ((size_t)out->payload_len != len - FC_HEADER_SIZE)
-        return -2;
+    if ((size_t)out->payload_len != len - FC_HEADER_SIZE) return -2;
     return 0;
 }

@@ -12,8 +12,7 @@ fc_job *fc_stage_submit(fc_stage *stage, fc_pool *pool, fc_job *job)
     }
     fc_job *old = stage->pending;
     stage->pending = job;
-    if (old)
-        stage->coalesced++;
+    if (old) stage->coalesced++;
     return old;
 }
 

@@ -33,14 +33,14 @@
  * motion=0 (a still picture: no pan or zoom) and motion=1 (the default). */
 typedef struct fc_source_spec {
     char type[16];
-    char mode[16];                /* synthetic: "procedural" or "image" */
-    char path[FC_SPEC_PATH_MAX];  /* synthetic:image=PATH */
-    char id[FC_ID_MAX];           /* "" = assigned (cam0, cam1, ...) */
-    int width, height;            /* 0 = server default */
-    double fps, encode_fps;       /* 0 = server default */
-    int detect;                   /* -1 = server default, 0 = off, 1 = on */
-    double detect_fps;            /* 0 = server default */
-    int still;                    /* image: 1 = no pan or zoom */
+    char mode[16];               /* synthetic: "procedural" or "image" */
+    char path[FC_SPEC_PATH_MAX]; /* synthetic:image=PATH */
+    char id[FC_ID_MAX];          /* "" = assigned (cam0, cam1, ...) */
+    int width, height;           /* 0 = server default */
+    double fps, encode_fps;      /* 0 = server default */
+    int detect;                  /* -1 = server default, 0 = off, 1 = on */
+    double detect_fps;           /* 0 = server default */
+    int still;                   /* image: 1 = no pan or zoom */
 } fc_source_spec;
 
 /* "WxH", both even, 16x16 to 7680x4320 (what I420 and the encoders take):
@@ -63,13 +63,13 @@ typedef struct fc_source_ops {
 struct fc_source {
     const fc_source_ops *ops;
     int width, height;
-    double fps;                     /* the most it can deliver */
+    double fps;                              /* the most it can deliver */
     char description[FC_SPEC_PATH_MAX + 32]; /* for /api/streams, e.g. "synthetic:procedural" */
 };
 
 /* Creates the source a spec names, at the given size and rate. */
-int fc_source_create(const fc_source_spec *spec, int width, int height, double fps,
-                     fc_source **out, char *err, size_t errlen);
+int fc_source_create(const fc_source_spec *spec, int width, int height, double fps, fc_source **out,
+                     char *err, size_t errlen);
 void fc_source_destroy(fc_source *src);
 
 #endif

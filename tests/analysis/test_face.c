@@ -234,9 +234,8 @@ static void band_and_square_agree(const char *model, int band_h)
     uint8_t *big = malloc((size_t)sw * sh * 3), *canvas = malloc(W * H * 3);
     uint8_t *yp = malloc(W * H), *up = malloc(W * H / 4), *vp = malloc(W * H / 4);
     assert_true(big && canvas && yp && up && vp);
-    assert_int_equal(RGBScale(face_rgb, face_w * 3, face_w, face_h, big, sw * 3, sw, sh,
-                              kFilterBox),
-                     0);
+    assert_int_equal(
+        RGBScale(face_rgb, face_w * 3, face_w, face_h, big, sw * 3, sw, sh, kFilterBox), 0);
     for (int i = 0; i < W * H * 3; i++)
         canvas[i] = (uint8_t)(40 + (i / 3 % W) * 60 / W);
     /* The reference face's centre at the frame's centre. */
@@ -262,8 +261,8 @@ static void band_and_square_agree(const char *model, int band_h)
     assert_int_equal(a.count, 1);
     assert_int_equal(b.count, 1);
     const fc_face *fa = &a.face[0], *fb = &b.face[0];
-    float iou = fc_face_iou(fa->x, fa->y, fa->x + fa->w, fa->y + fa->h, fb->x, fb->y,
-                            fb->x + fb->w, fb->y + fb->h);
+    float iou = fc_face_iou(fa->x, fa->y, fa->x + fa->w, fa->y + fa->h, fb->x, fb->y, fb->x + fb->w,
+                            fb->y + fb->h);
     float kp = 0;
     for (int k = 0; k < FC_FACE_KEYPOINTS; k++)
         kp = fmaxf(kp, hypotf(fa->keypoints[k].x - fb->keypoints[k].x,
@@ -291,7 +290,8 @@ static void band_and_square_agree(const char *model, int band_h)
 static void band_edges(void **state)
 {
     (void)state;
-    fc_face_detector *band = open_square(front_path, false), *square = open_square(front_path, true);
+    fc_face_detector *band = open_square(front_path, false),
+                     *square = open_square(front_path, true);
     /* 1280x720: the band cuts top and bottom; 5% is 36 px. */
     assert_true(fc_face_near_band_edge(band, 1280, 720, 500, 30, 200, 200));
     assert_true(fc_face_near_band_edge(band, 1280, 720, 500, -30, 200, 200));
@@ -323,12 +323,12 @@ static void square_flag_is_the_square(void **state)
         memcpy(canvas + ((size_t)y * W + 64) * 3, face_rgb + (size_t)(y + 60) * face_w * 3,
                (size_t)face_w * 3);
     assert_int_equal(RAWToI420(canvas, W * 3, yp, W, up, W / 2, vp, W / 2, W, H), 0);
-    fc_face_detector *band = open_square(front_path, false), *square = open_square(front_path, true);
+    fc_face_detector *band = open_square(front_path, false),
+                     *square = open_square(front_path, true);
     fc_face_input *in;
     fc_faces a, b;
-    assert_int_equal(fc_face_prepare_i420(band, yp, W, up, W / 2, vp, W / 2, W, H, FC_FACE_SQUARE,
-                                          &in),
-                     0);
+    assert_int_equal(
+        fc_face_prepare_i420(band, yp, W, up, W / 2, vp, W / 2, W, H, FC_FACE_SQUARE, &in), 0);
     assert_int_equal(fc_face_input_detect(in, &a), 0);
     assert_int_equal(fc_face_detect_i420(square, yp, W, up, W / 2, vp, W / 2, W, H, &b), 0);
     assert_true(b.count >= 1);

@@ -33,8 +33,8 @@ static fc_frame *encode_with(const char *name, fc_frame *raw)
     assert_int_equal(c->abi_version, FC_CODEC_ABI_VERSION);
     assert_string_equal(c->name, name);
     assert_ptr_equal(fc_codec_by_id(c->id), c);
-    fc_codec_config cfg = {.width = raw->width, .height = raw->height, .fps = 30, .quality = 80,
-                           .tier = 1};
+    fc_codec_config cfg = {
+        .width = raw->width, .height = raw->height, .fps = 30, .quality = 80, .tier = 1};
     fc_encoder *e;
     char err[200];
     assert_int_equal(c->open(&cfg, &e, err, sizeof err), 0);

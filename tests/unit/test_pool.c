@@ -62,8 +62,7 @@ static void job_done(fc_job *job)
 {
     test_job *t = fc_container_of(job, test_job, job);
     t->done_order[(*t->ndone)++] = t->value;
-    if (t->stage)
-        fc_stage_finish(t->stage, t->pool);
+    if (t->stage) fc_stage_finish(t->stage, t->pool);
     fc_frame_unref(t->frame);
     free(t);
 }
@@ -193,7 +192,7 @@ static void frame_shrink_keeps_wire_bytes(void **state)
     f->payload[2] = 'c';
     f = fc_frame_shrink(f);
     assert_int_equal(fc_frame_seal(f), 19);
-    static const uint8_t want[19] = {0x00, 0x00, 0x00, 0x07, 0x3F, 0xF8, 0, 0, 0, 0,
+    static const uint8_t want[19] = {0x00, 0x00, 0x00, 0x07, 0x3F, 0xF8, 0,   0,   0,  0,
                                      0,    0,    0,    0,    0,    3,    'a', 'b', 'c'};
     assert_memory_equal(f->wire, want, 19);
     fc_frame_unref(f);

@@ -36,10 +36,9 @@ static int for_each_anchor(int size, int w, int h, int ox, int oy, fc_anchor *ou
                 for (int k = 0; k < per_cell; k++) {
                     if (out) {
                         if (n >= cap) return -1;
-                        out[n] = (fc_anchor){((float)(x * stride + ox) + 0.5f * (float)stride) /
-                                                 (float)size,
-                                             ((float)(y * stride + oy) + 0.5f * (float)stride) /
-                                                 (float)size};
+                        out[n] = (fc_anchor){
+                            ((float)(x * stride + ox) + 0.5f * (float)stride) / (float)size,
+                            ((float)(y * stride + oy) + 0.5f * (float)stride) / (float)size};
                     }
                     n++;
                 }

@@ -175,8 +175,8 @@ static int variant_new(const fc_face_detector *d, int w, int h, int ox, int oy, 
     v->in_w = w, v->in_h = h, v->ox = ox, v->oy = oy;
     bool square = w == d->size && h == d->size;
     fc_nn_shape in = {4, {1, h, w, 3}};
-    int rc = fc_nn_model_load_resized(d->onnx, d->onnx_len, d->path, square ? NULL : &in,
-                                      &v->model, err, errlen);
+    int rc = fc_nn_model_load_resized(d->onnx, d->onnx_len, d->path, square ? NULL : &in, &v->model,
+                                      err, errlen);
     if (rc < 0) goto fail;
     v->input = 0;
     v->nanchors = fc_blazeface_band_anchor_count(d->size, w, h);
@@ -371,8 +371,8 @@ int fc_face_detector_input_for(const fc_face_detector *d, int w, int h, int *iw,
     return 0;
 }
 
-bool fc_face_near_band_edge(const fc_face_detector *d, int w, int h, float x, float y,
-                            float bw, float bh)
+bool fc_face_near_band_edge(const fc_face_detector *d, int w, int h, float x, float y, float bw,
+                            float bh)
 {
     int iw, ih;
     if (fc_face_detector_input_for(d, w, h, &iw, &ih) < 0) return false;
@@ -484,8 +484,8 @@ void fc_face_input_drop(fc_face_input *in)
 }
 
 int fc_face_prepare_i420(fc_face_detector *d, const uint8_t *y, int ystride, const uint8_t *u,
-                         int ustride, const uint8_t *v, int vstride, int w, int h,
-                         unsigned flags, fc_face_input **out)
+                         int ustride, const uint8_t *v, int vstride, int w, int h, unsigned flags,
+                         fc_face_input **out)
 {
     *out = NULL;
     letterbox lb;

@@ -93,8 +93,8 @@ int fc_face_detector_input_for(const fc_face_detector *d, int w, int h, int *iw,
 typedef struct fc_face_input fc_face_input;
 #define FC_FACE_SQUARE 1u /* prepare flag: this picture runs on the whole square */
 int fc_face_prepare_i420(fc_face_detector *d, const uint8_t *y, int ystride, const uint8_t *u,
-                         int ustride, const uint8_t *v, int vstride, int w, int h,
-                         unsigned flags, fc_face_input **out);
+                         int ustride, const uint8_t *v, int vstride, int w, int h, unsigned flags,
+                         fc_face_input **out);
 
 /* Whether a face box (picture pixels) of a w x h picture lies near enough to
  * an edge the band input cuts (top and bottom of a wide picture, sides of a
@@ -103,8 +103,8 @@ int fc_face_prepare_i420(fc_face_detector *d, const uint8_t *y, int ystride, con
  * (docs/detection.md, "Band input"). A caller that tracks faces runs the next
  * picture with FC_FACE_SQUARE then. False when the band is the square. */
 #define FC_FACE_BAND_EDGE 0.05f
-bool fc_face_near_band_edge(const fc_face_detector *d, int w, int h, float x, float y,
-                            float bw, float bh);
+bool fc_face_near_band_edge(const fc_face_detector *d, int w, int h, float x, float y, float bw,
+                            float bh);
 const uint8_t *fc_face_input_luma(const fc_face_input *in, int *w, int *h);
 int fc_face_input_detect(fc_face_input *in, fc_faces *out);
 void fc_face_input_drop(fc_face_input *in);
