@@ -143,7 +143,17 @@ static int save_input(fc_face_detector *d, const uint8_t *rgb, int w, int h, con
     return ok ? 0 : 1;
 }
 
-int fc_cmd_detect(int argc, char **argv)
+typedef struct detect_args {
+    const char *model, *save, *image;
+    bool json;
+    int runs;
+    fc_face_detector_opts opts;
+} detect_args;
+
+/* -1 go on, else the exit status (help printed, or a usage error). The
+ * messages predate the option table (tests/analysis/test_cli.sh pins them),
+ * and the picture is a positional argument the table does not take. */
+static int parse_args(int argc, char **argv, const char *default_model, detect_args *a)
 {
     static const struct option longopts[] = {
         {"model", required_argument, NULL, 'm'}, {"min-score", required_argument, NULL, 's'},
@@ -151,28 +161,23 @@ int fc_cmd_detect(int argc, char **argv)
         {"bench", required_argument, NULL, 'b'}, {"save-input", required_argument, NULL, 'i'},
         {"help", no_argument, NULL, 'h'},        {NULL, 0, NULL, 0},
     };
-    static fc_paths paths;
-    fc_paths_get(&paths);
-    const char *model = paths.model, *save = NULL;
-    bool json = false;
-    int runs = 0;
-    fc_face_detector_opts opts = {0};
+    *a = (detect_args){.model = default_model};
     optind = 1;
     for (int c; (c = getopt_long(argc, argv, "h", longopts, NULL)) != -1;) {
         char *end;
         switch (c) {
         case 'm':
-            model = optarg;
+            a->model = optarg;
             break;
         case 's':
-            opts.min_score = strtof(optarg, &end);
-            if (*end || opts.min_score <= 0 || opts.min_score > 1) {
+            a->opts.min_score = strtof(optarg, &end);
+            if (*end || a->opts.min_score <= 0 || a->opts.min_score > 1) {
                 fprintf(stderr, "framecast detect: --min-score wants a number in (0, 1]\n");
                 return 2;
             }
             break;
         case 'j':
-            json = true;
+            a->json = true;
             break;
         case 'I':
             if (strcmp(optarg, "band") && strcmp(optarg, "square")) {
@@ -180,59 +185,69 @@ int fc_cmd_detect(int argc, char **argv)
                         optarg);
                 return 2;
             }
-            opts.square_input = strcmp(optarg, "square") == 0;
+            a->opts.square_input = strcmp(optarg, "square") == 0;
             break;
         case 'b':
-            runs = (int)strtol(optarg, &end, 10);
-            if (*end || runs < 1 || runs > 1000000) {
+            a->runs = (int)strtol(optarg, &end, 10);
+            if (*end || a->runs < 1 || a->runs > 1000000) {
                 fprintf(stderr, "framecast detect: --bench wants a run count\n");
                 return 2;
             }
             break;
         case 'i':
-            save = optarg;
+            a->save = optarg;
             break;
         case 'h':
-            usage(stdout, paths.model);
+            usage(stdout, default_model);
             return 0;
         default:
-            usage(stderr, paths.model);
+            usage(stderr, default_model);
             return 2;
         }
     }
     if (optind != argc - 1) {
-        usage(stderr, paths.model);
+        usage(stderr, default_model);
         return 2;
     }
-    const char *path = argv[optind];
+    a->image = argv[optind];
+    return -1;
+}
+
+int fc_cmd_detect(int argc, char **argv)
+{
+    static fc_paths paths;
+    fc_paths_get(&paths);
+    detect_args a;
+    int status = parse_args(argc, argv, paths.model, &a);
+    if (status >= 0) return status;
     char err[512];
     uint8_t *rgb;
     int w, h;
-    if (fc_image_load_rgb(path, &rgb, &w, &h, err, sizeof err) < 0) {
+    if (fc_image_load_rgb(a.image, &rgb, &w, &h, err, sizeof err) < 0) {
         fprintf(stderr, "framecast detect: %s\n", err);
         return 1;
     }
     fc_face_detector *d;
-    if (fc_face_detector_open(model, &opts, &d, err, sizeof err) < 0) {
+    if (fc_face_detector_open(a.model, &a.opts, &d, err, sizeof err) < 0) {
         fprintf(stderr, "framecast detect: %s\n", err);
         free(rgb);
         return 1;
     }
-    int status = 0;
-    if (save) {
-        status = save_input(d, rgb, w, h, save);
-    } else if (runs) {
-        status = bench(d, rgb, w, h, runs, json);
+    status = 0;
+    if (a.save) {
+        status = save_input(d, rgb, w, h, a.save);
+    } else if (a.runs) {
+        status = bench(d, rgb, w, h, a.runs, a.json);
     } else {
         fc_faces faces;
         int rc = fc_face_detect_rgb(d, rgb, w * 3, w, h, &faces);
         if (rc < 0) {
-            fprintf(stderr, "framecast detect: %s: detection failed: %s\n", path, strerror(-rc));
+            fprintf(stderr, "framecast detect: %s: detection failed: %s\n", a.image, strerror(-rc));
             status = 1;
-        } else if (json) {
-            status = print_json(path, w, h, &faces) < 0;
+        } else if (a.json) {
+            status = print_json(a.image, w, h, &faces) < 0;
         } else {
-            print_text(path, w, h, &faces);
+            print_text(a.image, w, h, &faces);
         }
     }
     fc_face_detector_close(d);

@@ -22,6 +22,28 @@ static double rank(const double *sorted, int n, double q)
     return sorted[i];
 }
 
+/* A timing slot per frame and the JPEG encoder the server's outputs open,
+ * for each tier. */
+static int open_tiers(const fc_floor_config *cfg, double *ms[FC_TIER_COUNT],
+                      fc_encoder *enc[FC_TIER_COUNT], char *err, size_t errlen)
+{
+    for (int t = 0; t < FC_TIER_COUNT; t++) {
+        fc_codec_config cc = {.width = cfg->width,
+                              .height = cfg->height,
+                              .fps = cfg->fps,
+                              .quality = cfg->quality[t],
+                              .tier = t};
+        ms[t] = calloc((size_t)cfg->frames, sizeof *ms[t]);
+        if (!ms[t]) {
+            snprintf(err, errlen, "encode floor: out of memory for %d timings", cfg->frames);
+            return -ENOMEM;
+        }
+        int rc = fc_jpeg_codec.open(&cc, &enc[t], err, errlen);
+        if (rc != 0) return rc;
+    }
+    return 0;
+}
+
 int fc_floor_measure(const fc_floor_config *cfg, fc_floor_result *res, char *err, size_t errlen)
 {
     memset(res, 0, sizeof *res);
@@ -39,22 +61,8 @@ int fc_floor_measure(const fc_floor_config *cfg, fc_floor_result *res, char *err
     fc_encoder *enc[FC_TIER_COUNT] = {0};
     const fc_codec_ops *jpeg = &fc_jpeg_codec;
     const fc_encode_args args = {0};
-    int rc = 0;
-    for (int t = 0; t < FC_TIER_COUNT; t++) {
-        /* The encoder the server's JPEG outputs open, one per tier. */
-        fc_codec_config cc = {.width = cfg->width,
-                              .height = cfg->height,
-                              .fps = cfg->fps,
-                              .quality = cfg->quality[t],
-                              .tier = t};
-        ms[t] = calloc((size_t)cfg->frames, sizeof *ms[t]);
-        if (!ms[t]) {
-            snprintf(err, errlen, "encode floor: out of memory for %d timings", cfg->frames);
-            rc = -ENOMEM;
-            goto out;
-        }
-        if ((rc = jpeg->open(&cc, &enc[t], err, errlen)) != 0) goto out;
-    }
+    int rc = open_tiers(cfg, ms, enc, err, errlen);
+    if (rc != 0) goto out;
     double t0 = fc_wall_seconds();
     /* One untimed encode first: it warms the caches the timed ones use. */
     fc_frame *warm, *warm_jpeg;
