@@ -50,31 +50,28 @@ static void m_first_frame(fc_metrics_out *out, void *ctx)
     fc_metrics_histogram(out, NULL, &((fc_avatar_env *)ctx)->stats.first_frame_ms);
 }
 
+static const fc_metric_family families[] = {
+    {"fc_avatar_sessions_active", FC_METRIC_GAUGE, "Avatar sessions preparing or streaming now",
+     m_active},
+    {"fc_avatar_sessions_total", FC_METRIC_COUNTER,
+     "Avatar sessions by outcome (started counts every one)", m_sessions},
+    {"fc_avatar_frames_generated_total", FC_METRIC_COUNTER, "Avatar frames generated and encoded",
+     m_frames_generated},
+    {"fc_avatar_frames_sent_total", FC_METRIC_COUNTER, "Avatar frames handed to client sockets",
+     m_frames_sent},
+    {"fc_avatar_frames_dropped_total", FC_METRIC_COUNTER,
+     "Avatar frames dropped from full client queues", m_frames_dropped},
+    {"fc_avatar_missed_deadlines_total", FC_METRIC_COUNTER,
+     "Realtime avatar frames skipped or ready after the next was due", m_missed_deadlines},
+    {"fc_avatar_resamplers_created_total", FC_METRIC_COUNTER,
+     "Audio resamplers created (none when rates match)", m_resamplers},
+    {"fc_avatar_cpu_seconds_total", FC_METRIC_COUNTER,
+     "Worker CPU used by avatar sessions, by stage", m_cpu},
+    {"fc_avatar_first_frame_ms", FC_METRIC_HISTOGRAM,
+     "start_streaming to the first frame handed to the socket, ms", m_first_frame},
+};
+
 int fc_avatar_metrics_register(fc_metrics *m, fc_avatar_env *env)
 {
-    int rc = 0;
-    rc |= fc_metrics_register(m, "fc_avatar_sessions_active", FC_METRIC_GAUGE,
-                              "Avatar sessions preparing or streaming now", m_active, env);
-    rc |= fc_metrics_register(m, "fc_avatar_sessions_total", FC_METRIC_COUNTER,
-                              "Avatar sessions by outcome (started counts every one)", m_sessions,
-                              env);
-    rc |= fc_metrics_register(m, "fc_avatar_frames_generated_total", FC_METRIC_COUNTER,
-                              "Avatar frames generated and encoded", m_frames_generated, env);
-    rc |= fc_metrics_register(m, "fc_avatar_frames_sent_total", FC_METRIC_COUNTER,
-                              "Avatar frames handed to client sockets", m_frames_sent, env);
-    rc |=
-        fc_metrics_register(m, "fc_avatar_frames_dropped_total", FC_METRIC_COUNTER,
-                            "Avatar frames dropped from full client queues", m_frames_dropped, env);
-    rc |= fc_metrics_register(m, "fc_avatar_missed_deadlines_total", FC_METRIC_COUNTER,
-                              "Realtime avatar frames skipped or ready after the next was due",
-                              m_missed_deadlines, env);
-    rc |=
-        fc_metrics_register(m, "fc_avatar_resamplers_created_total", FC_METRIC_COUNTER,
-                            "Audio resamplers created (none when rates match)", m_resamplers, env);
-    rc |= fc_metrics_register(m, "fc_avatar_cpu_seconds_total", FC_METRIC_COUNTER,
-                              "Worker CPU used by avatar sessions, by stage", m_cpu, env);
-    rc |= fc_metrics_register(m, "fc_avatar_first_frame_ms", FC_METRIC_HISTOGRAM,
-                              "start_streaming to the first frame handed to the socket, ms",
-                              m_first_frame, env);
-    return rc ? -ENOMEM : 0;
+    return fc_metrics_register_table(m, families, sizeof families / sizeof *families, env);
 }

@@ -98,33 +98,29 @@ static void frames_alive(fc_metrics_out *out, void *ctx)
     fc_metrics_sample(out, NULL, (double)fc_frame_live_count());
 }
 
+static const fc_metric_family families[] = {
+    {"fc_process_cpu_seconds_total", FC_METRIC_COUNTER, "CPU time used by the whole process.",
+     process_cpu},
+    {"fc_cpu_seconds_total", FC_METRIC_COUNTER,
+     "CPU time per thread role: the loop thread, worker time per job role (source, encode, "
+     "analysis, view, other), and worker time outside jobs.",
+     role_cpu},
+    {"fc_worker_thread_cpu_seconds_total", FC_METRIC_COUNTER,
+     "CPU time of each worker thread, idle or not.", worker_thread_cpu},
+    {"fc_worker_busy_seconds_total", FC_METRIC_COUNTER, "Wall time workers spent running jobs.",
+     worker_busy},
+    {"fc_worker_jobs_total", FC_METRIC_COUNTER, "Jobs the worker pool has run, per role.",
+     pool_jobs},
+    {"fc_worker_queue_jobs", FC_METRIC_GAUGE, "Jobs waiting for a worker right now.", pool_queued},
+    {"fc_loop_lag_milliseconds", FC_METRIC_HISTOGRAM, "How late the loop ran frame timers.",
+     loop_lag},
+    {"fc_loop_result_delay_milliseconds", FC_METRIC_GAUGE,
+     "Mean delay from a worker finishing a job to the loop taking its result.", result_lag},
+    {"fc_frames_alive", FC_METRIC_GAUGE, "Raw and encoded frames in memory right now.",
+     frames_alive},
+};
+
 int fc_core_metrics_register(fc_core_metrics *cm, fc_metrics *m)
 {
-    int rc = 0;
-    rc |= fc_metrics_register(m, "fc_process_cpu_seconds_total", FC_METRIC_COUNTER,
-                              "CPU time used by the whole process.", process_cpu, cm);
-    rc |=
-        fc_metrics_register(m, "fc_cpu_seconds_total", FC_METRIC_COUNTER,
-                            "CPU time per thread role: the loop thread, worker time per job "
-                            "role (source, encode, analysis, view, other), and worker time outside "
-                            "jobs.",
-                            role_cpu, cm);
-    rc |=
-        fc_metrics_register(m, "fc_worker_thread_cpu_seconds_total", FC_METRIC_COUNTER,
-                            "CPU time of each worker thread, idle or not.", worker_thread_cpu, cm);
-    rc |= fc_metrics_register(m, "fc_worker_busy_seconds_total", FC_METRIC_COUNTER,
-                              "Wall time workers spent running jobs.", worker_busy, cm);
-    rc |= fc_metrics_register(m, "fc_worker_jobs_total", FC_METRIC_COUNTER,
-                              "Jobs the worker pool has run, per role.", pool_jobs, cm);
-    rc |= fc_metrics_register(m, "fc_worker_queue_jobs", FC_METRIC_GAUGE,
-                              "Jobs waiting for a worker right now.", pool_queued, cm);
-    rc |= fc_metrics_register(m, "fc_loop_lag_milliseconds", FC_METRIC_HISTOGRAM,
-                              "How late the loop ran frame timers.", loop_lag, cm);
-    rc |= fc_metrics_register(m, "fc_loop_result_delay_milliseconds", FC_METRIC_GAUGE,
-                              "Mean delay from a worker finishing a job to the loop taking "
-                              "its result.",
-                              result_lag, cm);
-    rc |= fc_metrics_register(m, "fc_frames_alive", FC_METRIC_GAUGE,
-                              "Raw and encoded frames in memory right now.", frames_alive, cm);
-    return rc ? -ENOMEM : 0;
+    return fc_metrics_register_table(m, families, sizeof families / sizeof *families, cm);
 }

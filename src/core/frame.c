@@ -65,6 +65,17 @@ size_t fc_frame_seal(fc_frame *f)
     return fc_frame_wire_len(f);
 }
 
+fc_frame *fc_frame_finish(fc_frame *f, const fc_frame *raw)
+{
+    f->width = raw->width;
+    f->height = raw->height;
+    f->id = raw->id;
+    f->timestamp = raw->timestamp;
+    f = fc_frame_shrink(f);
+    fc_frame_seal(f);
+    return f;
+}
+
 fc_frame *fc_frame_ref(fc_frame *f)
 {
     atomic_fetch_add_explicit(&f->refs, 1, memory_order_relaxed);

@@ -59,6 +59,11 @@ fc_frame *fc_frame_new_encoded(size_t payload_cap);
 /* Before publishing an encoded frame: gives back the room the encoder did not
  * use. The frame may move; use the returned pointer. */
 fc_frame *fc_frame_shrink(fc_frame *f);
+/* An encoder's last step: `f` (payload_len set) takes the id, capture
+ * time and size of the `raw` frame it was made from, gives back unused room
+ * (fc_frame_shrink) and gets its header (fc_frame_seal). Use the returned
+ * pointer. */
+fc_frame *fc_frame_finish(fc_frame *f, const fc_frame *raw);
 /* Writes the 16-byte header for payload_len and returns the wire length. */
 size_t fc_frame_seal(fc_frame *f);
 static inline size_t fc_frame_wire_len(const fc_frame *f)

@@ -47,6 +47,16 @@ int fc_metrics_register(fc_metrics *m, const char *name, fc_metric_type type, co
     return 0;
 }
 
+int fc_metrics_register_table(fc_metrics *m, const fc_metric_family *table, size_t n, void *ctx)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc =
+            fc_metrics_register(m, table[i].name, table[i].type, table[i].help, table[i].fn, ctx);
+        if (rc != 0) return rc;
+    }
+    return 0;
+}
+
 void fc_metrics_render(fc_metrics *m, fc_buf *buf)
 {
     static const char *types[] = {"counter", "gauge", "histogram"};

@@ -23,6 +23,16 @@ void fc_metrics_free(fc_metrics *m);
 /* `name` and `help` must outlive the registry (string literals). */
 int fc_metrics_register(fc_metrics *m, const char *name, fc_metric_type type, const char *help,
                         fc_metrics_collect_fn fn, void *ctx);
+/* A family for fc_metrics_register_table. */
+typedef struct fc_metric_family {
+    const char *name;
+    fc_metric_type type;
+    const char *help;
+    fc_metrics_collect_fn fn;
+} fc_metric_family;
+
+/* Registers `n` families that share one ctx: 0 or -ENOMEM. */
+int fc_metrics_register_table(fc_metrics *m, const fc_metric_family *table, size_t n, void *ctx);
 /* Renders every family into `out` (appended). */
 void fc_metrics_render(fc_metrics *m, fc_buf *out);
 

@@ -82,12 +82,7 @@ static int webp_encode(fc_encoder *enc, const fc_frame *raw, const fc_encode_arg
     f->codec = FC_CODEC_WEBP;
     f->key = true;
     f->tier = e->tier;
-    f->width = raw->width;
-    f->height = raw->height;
-    f->id = raw->id;
-    f->timestamp = raw->timestamp;
-    f = fc_frame_shrink(f);
-    fc_frame_seal(f);
+    f = fc_frame_finish(f, raw);
     *out = f;
     return 0;
 }

@@ -157,66 +157,55 @@ static void sub_bytes(fc_metrics_out *out, void *ctx)
     each_sub(out, ctx, SUB_BYTES);
 }
 
+static const fc_metric_family families[] = {
+    {"fc_stream_frames_produced_total", FC_METRIC_COUNTER,
+     "Raw frames the stream's source produced.", produced},
+    {"fc_stream_frames_encoded_total", FC_METRIC_COUNTER,
+     "Frames encoded, per quality tier (once per frame and tier, shared by all subscribers).",
+     encoded},
+    {"fc_stream_frames_not_encoded_total", FC_METRIC_COUNTER,
+     "Frames produced but skipped by the encode fps cap.", not_encoded},
+    {"fc_stream_coalesced_total", FC_METRIC_COUNTER,
+     "Jobs replaced by a newer frame before they ran (latest wins).", coalesced},
+    {"fc_stream_source_fps", FC_METRIC_GAUGE,
+     "Frames per second the source produced over the last second.", source_fps},
+    {"fc_stream_running", FC_METRIC_GAUGE,
+     "1 while the source runs (somebody consumes the stream).", running},
+    {"fc_stream_subscribers", FC_METRIC_GAUGE, "WebSocket subscribers of the stream, per view.",
+     subscribers},
+    {"fc_stream_drops_total", FC_METRIC_COUNTER, "Frames dropped from full subscriber queues.",
+     drops},
+    {"fc_stream_errors_total", FC_METRIC_COUNTER, "Frames the source or encoder failed to make.",
+     errors},
+    {"fc_encode_milliseconds", FC_METRIC_HISTOGRAM, "CPU time of one JPEG encode.", encode_ms},
+    {"fc_subscriber_queue_depth", FC_METRIC_GAUGE, "Frames waiting in a subscriber's queue.",
+     sub_depth},
+    {"fc_subscriber_drops_total", FC_METRIC_COUNTER,
+     "Frames dropped from a subscriber's full queue.", sub_drops},
+    {"fc_subscriber_frames_sent_total", FC_METRIC_COUNTER, "Frames written to a subscriber.",
+     sub_sent},
+    {"fc_subscriber_bytes_sent_total", FC_METRIC_COUNTER,
+     "Bytes (header and payload) written to a subscriber.", sub_bytes},
+    {"fc_detect_inferences_total", FC_METRIC_COUNTER, "Face detector runs.", inferences},
+    {"fc_detect_inferences_with_faces_total", FC_METRIC_COUNTER,
+     "Face detector runs that found at least one face.", inferences_faces},
+    {"fc_detect_skipped_total", FC_METRIC_COUNTER,
+     "Detection slots skipped by motion gating (scene unchanged).", inferences_skipped},
+    {"fc_detect_square_inferences_total", FC_METRIC_COUNTER,
+     "Face detector runs on the whole square input because a tracked face was near an edge the "
+     "band input cuts.",
+     inferences_square},
+    {"fc_detect_cpu_seconds_total", FC_METRIC_COUNTER,
+     "Worker CPU of the stream's detection: motion check and inference.", analysis_cpu},
+    {"fc_detect_events_total", FC_METRIC_COUNTER,
+     "Detections events sent to the stream's subscribers.", detect_events},
+    {"fc_detect_tracks", FC_METRIC_GAUGE, "Faces tracked in the stream now.", tracks},
+    {"fc_ptz_cpu_seconds_total", FC_METRIC_COUNTER,
+     "Worker CPU of the stream's PTZ view crop and scale.", ptz_cpu},
+};
+
 int fc_stream_metrics_register(fc_metrics *m, const fc_stream_set *streams)
 {
-    void *ctx = (void *)streams;
-    int rc = 0;
-    rc |= fc_metrics_register(m, "fc_stream_frames_produced_total", FC_METRIC_COUNTER,
-                              "Raw frames the stream's source produced.", produced, ctx);
-    rc |= fc_metrics_register(m, "fc_stream_frames_encoded_total", FC_METRIC_COUNTER,
-                              "Frames encoded, per quality tier (once per frame and tier, "
-                              "shared by all subscribers).",
-                              encoded, ctx);
-    rc |=
-        fc_metrics_register(m, "fc_stream_frames_not_encoded_total", FC_METRIC_COUNTER,
-                            "Frames produced but skipped by the encode fps cap.", not_encoded, ctx);
-    rc |= fc_metrics_register(m, "fc_stream_coalesced_total", FC_METRIC_COUNTER,
-                              "Jobs replaced by a newer frame before they ran (latest wins).",
-                              coalesced, ctx);
-    rc |= fc_metrics_register(m, "fc_stream_source_fps", FC_METRIC_GAUGE,
-                              "Frames per second the source produced over the last second.",
-                              source_fps, ctx);
-    rc |= fc_metrics_register(m, "fc_stream_running", FC_METRIC_GAUGE,
-                              "1 while the source runs (somebody consumes the stream).", running,
-                              ctx);
-    rc |= fc_metrics_register(m, "fc_stream_subscribers", FC_METRIC_GAUGE,
-                              "WebSocket subscribers of the stream, per view.", subscribers, ctx);
-    rc |= fc_metrics_register(m, "fc_stream_drops_total", FC_METRIC_COUNTER,
-                              "Frames dropped from full subscriber queues.", drops, ctx);
-    rc |= fc_metrics_register(m, "fc_stream_errors_total", FC_METRIC_COUNTER,
-                              "Frames the source or encoder failed to make.", errors, ctx);
-    rc |= fc_metrics_register(m, "fc_encode_milliseconds", FC_METRIC_HISTOGRAM,
-                              "CPU time of one JPEG encode.", encode_ms, ctx);
-    rc |= fc_metrics_register(m, "fc_subscriber_queue_depth", FC_METRIC_GAUGE,
-                              "Frames waiting in a subscriber's queue.", sub_depth, ctx);
-    rc |= fc_metrics_register(m, "fc_subscriber_drops_total", FC_METRIC_COUNTER,
-                              "Frames dropped from a subscriber's full queue.", sub_drops, ctx);
-    rc |= fc_metrics_register(m, "fc_subscriber_frames_sent_total", FC_METRIC_COUNTER,
-                              "Frames written to a subscriber.", sub_sent, ctx);
-    rc |=
-        fc_metrics_register(m, "fc_subscriber_bytes_sent_total", FC_METRIC_COUNTER,
-                            "Bytes (header and payload) written to a subscriber.", sub_bytes, ctx);
-    rc |= fc_metrics_register(m, "fc_detect_inferences_total", FC_METRIC_COUNTER,
-                              "Face detector runs.", inferences, ctx);
-    rc |= fc_metrics_register(m, "fc_detect_inferences_with_faces_total", FC_METRIC_COUNTER,
-                              "Face detector runs that found at least one face.", inferences_faces,
-                              ctx);
-    rc |= fc_metrics_register(m, "fc_detect_skipped_total", FC_METRIC_COUNTER,
-                              "Detection slots skipped by motion gating (scene unchanged).",
-                              inferences_skipped, ctx);
-    rc |= fc_metrics_register(m, "fc_detect_square_inferences_total", FC_METRIC_COUNTER,
-                              "Face detector runs on the whole square input because a tracked "
-                              "face was near an edge the band input cuts.",
-                              inferences_square, ctx);
-    rc |= fc_metrics_register(m, "fc_detect_cpu_seconds_total", FC_METRIC_COUNTER,
-                              "Worker CPU of the stream's detection: motion check and inference.",
-                              analysis_cpu, ctx);
-    rc |= fc_metrics_register(m, "fc_detect_events_total", FC_METRIC_COUNTER,
-                              "Detections events sent to the stream's subscribers.", detect_events,
-                              ctx);
-    rc |= fc_metrics_register(m, "fc_detect_tracks", FC_METRIC_GAUGE,
-                              "Faces tracked in the stream now.", tracks, ctx);
-    rc |= fc_metrics_register(m, "fc_ptz_cpu_seconds_total", FC_METRIC_COUNTER,
-                              "Worker CPU of the stream's PTZ view crop and scale.", ptz_cpu, ctx);
-    return rc ? -ENOMEM : 0;
+    return fc_metrics_register_table(m, families, sizeof families / sizeof *families,
+                                     (void *)streams);
 }

@@ -68,7 +68,6 @@ typedef struct fc_file_mount {
 } fc_file_mount;
 
 typedef struct fc_endpoint {
-    const char *name;
     const char *const *prefixes; /* NULL-terminated: "/ws/streams/", ... */
     bool websocket;
     size_t state_size;

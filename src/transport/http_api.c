@@ -189,7 +189,6 @@ static int api_open(fc_conn *c, void *state, const char *path)
 }
 
 const fc_endpoint fc_http_api_endpoint = {
-    .name = "HTTP API",
     .prefixes = (const char *const[]){"/api", "/healthz", "/metrics", NULL},
     .open = api_open,
 };

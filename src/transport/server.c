@@ -325,25 +325,22 @@ static void metric_uploads(fc_metrics_out *out, void *ctx)
     fc_metrics_sample(out, NULL, (double)((fc_http_server *)ctx)->env.uploads_active);
 }
 
+static const fc_metric_family families[] = {
+    {"fc_websocket_clients", FC_METRIC_GAUGE, "WebSocket connections open now.", metric_ws_clients},
+    {"fc_websocket_accepted_total", FC_METRIC_COUNTER, "WebSocket subscriptions accepted.",
+     metric_ws_accepted},
+    {"fc_websocket_refused_total", FC_METRIC_COUNTER,
+     "WebSocket connections refused (unknown stream, bad option, server full).", metric_ws_refused},
+    {"fc_http_requests_total", FC_METRIC_COUNTER,
+     "HTTP requests answered by framecast's own handlers.", metric_http_requests},
+    {"fc_uploads_in_progress", FC_METRIC_GAUGE,
+     "POST /upload bodies being received or written now.", metric_uploads},
+};
+
 static int register_metrics(fc_http_server *srv)
 {
-    fc_metrics *m = srv->env.metrics;
-    int rc = 0;
-    rc |= fc_metrics_register(m, "fc_websocket_clients", FC_METRIC_GAUGE,
-                              "WebSocket connections open now.", metric_ws_clients, srv);
-    rc |= fc_metrics_register(m, "fc_websocket_accepted_total", FC_METRIC_COUNTER,
-                              "WebSocket subscriptions accepted.", metric_ws_accepted, srv);
-    rc |= fc_metrics_register(m, "fc_websocket_refused_total", FC_METRIC_COUNTER,
-                              "WebSocket connections refused (unknown stream, bad option, "
-                              "server full).",
-                              metric_ws_refused, srv);
-    rc |= fc_metrics_register(m, "fc_http_requests_total", FC_METRIC_COUNTER,
-                              "HTTP requests answered by framecast's own handlers.",
-                              metric_http_requests, srv);
-    rc |= fc_metrics_register(m, "fc_uploads_in_progress", FC_METRIC_GAUGE,
-                              "POST /upload bodies being received or written now.", metric_uploads,
-                              srv);
-    return rc ? -ENOMEM : 0;
+    return fc_metrics_register_table(srv->env.metrics, families, sizeof families / sizeof *families,
+                                     srv);
 }
 
 /* A connection our listener accepted: lws serves it from here on (HTTP, and

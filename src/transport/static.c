@@ -8,6 +8,5 @@ static const fc_file_mount mounts[] = {
 };
 
 const fc_endpoint fc_static_endpoint = {
-    .name = "static files",
     .files = mounts,
 };

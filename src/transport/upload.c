@@ -229,7 +229,6 @@ static void upload_closed(fc_conn *c, void *state)
 }
 
 const fc_endpoint fc_upload_endpoint = {
-    .name = "upload",
     .prefixes = (const char *const[]){"/upload", NULL},
     .state_size = sizeof(upload_conn),
     .open = upload_open,

@@ -188,7 +188,6 @@ static void ws_avatar_closed(fc_conn *c, void *state)
 }
 
 const fc_endpoint fc_ws_avatar_endpoint = {
-    .name = "avatar WebSocket",
     .prefixes = (const char *const[]){prefix, NULL},
     .websocket = true,
     .state_size = sizeof(avatar_conn),

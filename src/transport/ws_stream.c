@@ -171,17 +171,6 @@ static void ws_stream_closed(fc_conn *c, void *state)
     sc->held = NULL;
 }
 
-const fc_endpoint fc_ws_stream_endpoint = {
-    .name = "stream WebSocket",
-    .prefixes = (const char *const[]){prefix, NULL},
-    .websocket = true,
-    .state_size = sizeof(stream_conn),
-    .open = ws_stream_open,
-    .text = ws_stream_text,
-    .writeable = ws_stream_writeable,
-    .closed = ws_stream_closed,
-};
-
 static json_t *track_json(const fc_track *k)
 {
     json_t *kp = json_array();
@@ -207,3 +196,13 @@ fc_event *fc_ws_stream_detections_event(const fc_frame *f, const fc_tracker *tra
     free(text);
     return e;
 }
+
+const fc_endpoint fc_ws_stream_endpoint = {
+    .prefixes = (const char *const[]){prefix, NULL},
+    .websocket = true,
+    .state_size = sizeof(stream_conn),
+    .open = ws_stream_open,
+    .text = ws_stream_text,
+    .writeable = ws_stream_writeable,
+    .closed = ws_stream_closed,
+};

@@ -85,11 +85,7 @@ static int rec_encode(fc_encoder *enc, const fc_frame *raw, const fc_encode_args
     f->key = args->force_key || !e->started;
     e->started = true;
     f->tier = e->tier;
-    f->id = raw->id;
-    f->timestamp = raw->timestamp;
-    f->width = raw->width;
-    f->height = raw->height;
-    fc_frame_seal(f);
+    f = fc_frame_finish(f, raw);
     *out = f;
     return 0;
 }
