@@ -12,9 +12,11 @@ const LISTENING = /listening on http:\/\/(\[[^\]]+\]|[^:/]+):(\d+)\//;
 
 export class Server {
   // `port`: listen on this port instead of an ephemeral one, e.g. to restart
-  // a server where its clients expect it.
-  constructor(args, { port = 0, host = '127.0.0.1' } = {}) {
+  // a server where its clients expect it. `bin`: another framecast build
+  // (benchmarks compare two).
+  constructor(args, { port = 0, host = '127.0.0.1', bin = BIN } = {}) {
     this.args = args;
+    this.bin = bin;
     this.wantPort = port;
     this.host = host;
     this.log = '';
@@ -22,7 +24,7 @@ export class Server {
 
   // Resolves once the server logged the port it listens on.
   async start({ timeoutMs = 10000 } = {}) {
-    this.proc = spawn(BIN, ['serve', '--host', this.host, '--port', String(this.wantPort), ...this.args], {
+    this.proc = spawn(this.bin, ['serve', '--host', this.host, '--port', String(this.wantPort), ...this.args], {
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     this.exited = once(this.proc, 'exit');
