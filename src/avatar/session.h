@@ -6,7 +6,8 @@
  * converts the audio to the generator's format (avatar/prepare.h). Then it
  * paces frames at 25 fps against absolute deadlines on the audio clock (or as
  * fast as the client takes them with realtime false), generating each frame
- * in a worker job and pushing it into its own output (encode/output.h): the
+ * in a worker job that also does its output's encode (encode/output.h,
+ * fc_output_reserve) when it can, and pushing it otherwise: the
  * same per-tier encode stages, bounded drop-oldest queue and adaptive quality
  * tiers as camera viewers, with the client as the one subscriber.
  *

@@ -16,6 +16,14 @@ fc_job *fc_stage_submit(fc_stage *stage, fc_pool *pool, fc_job *job)
     return old;
 }
 
+bool fc_stage_claim(fc_stage *stage)
+{
+    if (stage->busy) return false;
+    stage->busy = true;
+    stage->submitted++;
+    return true;
+}
+
 void fc_stage_finish(fc_stage *stage, fc_pool *pool)
 {
     fc_job *next = stage->pending;

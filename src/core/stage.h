@@ -24,6 +24,10 @@ typedef struct fc_stage {
 /* Runs `job` now or parks it as the pending one. Returns the job it replaced
  * (the caller releases it; it never ran), or NULL. */
 fc_job *fc_stage_submit(fc_stage *stage, fc_pool *pool, fc_job *job);
+/* Marks an idle stage busy for work that runs outside the pool's queue (in
+ * another job), as if its job had been submitted; false when the stage is
+ * busy. fc_stage_finish ends it like any job. */
+bool fc_stage_claim(fc_stage *stage);
 /* Call from a job's `done`: starts the pending job if there is one. */
 void fc_stage_finish(fc_stage *stage, fc_pool *pool);
 /* Takes the pending job away without running it (shutdown), or NULL. */

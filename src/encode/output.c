@@ -38,6 +38,8 @@ struct fc_output {
     void *closed_arg;
 };
 
+/* An encode job; a reserved slot (fc_output_slot) is one that runs inside
+ * its producer's job instead of being submitted. */
 typedef struct encode_job {
     fc_job job;
     fc_output *o;
@@ -288,6 +290,57 @@ void fc_output_push(fc_output *o, fc_frame *raw)
         }
     }
     arm_idle(o, now);
+}
+
+fc_output_slot *fc_output_reserve(fc_output *o)
+{
+    if (o->closing) return NULL;
+    unsigned joined = fc_hub_take_joined(o->hub);
+    unsigned mask = fc_hub_tier_mask(o->hub);
+    for (int t = 0; t < FC_TIER_COUNT; t++)
+        if (joined & (1u << t)) o->tier[t].key_wanted = true;
+    if (mask == 0 || (mask & (mask - 1)) != 0) return NULL;
+    int t = __builtin_ctz(mask);
+    tier_slot *slot = &o->tier[t];
+    slot->last_needed_ns = fc_now_ns();
+    if (!fc_stage_claim(&slot->stage)) return NULL;
+    encode_job *j = calloc(1, sizeof *j);
+    if (!j) {
+        fc_stage_finish(&slot->stage, o->pool);
+        return NULL;
+    }
+    j->job = (fc_job){.loop = o->loop, .role = FC_ROLE_ENCODE};
+    j->o = o;
+    j->tier = t;
+    j->args.force_key = slot->key_wanted;
+    slot->key_wanted = false;
+    o->inflight++;
+    return (fc_output_slot *)j;
+}
+
+int fc_output_slot_encode(fc_output_slot *s, fc_frame *raw)
+{
+    encode_job *j = (encode_job *)s;
+    j->raw = fc_frame_ref(raw);
+    encode_work(&j->job);
+    return j->out ? 0 : -EIO;
+}
+
+void fc_output_slot_done(fc_output_slot *s, uint64_t cpu_ns)
+{
+    encode_job *j = (encode_job *)s;
+    if (j->raw) {
+        j->job.cpu_ns = cpu_ns;
+        encode_done(&j->job);
+        return;
+    }
+    /* Nothing was made: the tier goes back, its key frame still owed. */
+    fc_output *o = j->o;
+    tier_slot *slot = &o->tier[j->tier];
+    slot->key_wanted |= j->args.force_key;
+    fc_stage_finish(&slot->stage, o->pool);
+    job_free(j);
+    if (o->closing) maybe_finish_close(o);
 }
 
 void fc_output_publish_event(fc_output *o, fc_event *e)

@@ -87,10 +87,27 @@ size_t fc_output_subscribers(const fc_output *o);
 
 /* Encodes `raw` once for every tier some subscriber is on. */
 void fc_output_push(fc_output *o, fc_frame *raw);
+/* Encoding in the job that makes the frame. Pushing a frame costs a hop back
+ * to the loop and a second job (a worker and a loop wake-up per frame); a
+ * producer that makes one frame at a time for one subscriber (an avatar
+ * session) reserves the encode when it submits its job and does it at the
+ * end of that job instead. The output still decides the tier and the
+ * encode args (on the loop, now) and publishes (on the loop, at done). */
+typedef struct fc_output_slot fc_output_slot;
+/* Loop: the encode of the next frame for the one tier wanted now, or NULL
+ * when none or several are wanted or that tier is busy (push instead). */
+fc_output_slot *fc_output_reserve(fc_output *o);
+/* The producer's worker job: encodes `raw` (referenced) with the reserved
+ * tier's codec instance. 0, or a negative errno (reported at done). */
+int fc_output_slot_encode(fc_output_slot *s, fc_frame *raw);
+/* Loop, always, once per reservation: publishes what the slot encoded (or
+ * reports its failure), or with nothing encoded gives the tier back;
+ * `cpu_ns` is what the encode cost. Frees the slot. */
+void fc_output_slot_done(fc_output_slot *s, uint64_t cpu_ns);
 /* Every subscriber's pending event becomes `e` (the caller keeps its
  * reference). */
 void fc_output_publish_event(fc_output *o, fc_event *e);
-/* True while an encode job is running or waiting. */
+/* True while an encode job is running or waiting, or a slot is reserved. */
 bool fc_output_busy(const fc_output *o);
 
 const fc_hub *fc_output_hub(const fc_output *o);

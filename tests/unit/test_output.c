@@ -467,6 +467,74 @@ static void a_failed_encode_is_reported_and_keeps_the_key_owed(void **state)
     world_free(w);
 }
 
+static fc_frame *raw_frame(uint32_t id)
+{
+    fc_frame *raw = fc_frame_new_i420(64, 48);
+    memset(raw->plane[0], 0, 64 * 48 * 3 / 2);
+    raw->id = id;
+    return raw;
+}
+
+/* A producer's job encoding its own frame: reserved on the loop for the one
+ * tier wanted, encoded "in the job" (here, on the test thread), published at
+ * done; a push meanwhile waits behind it; an unused reservation gives the
+ * tier back with its key frame still owed. */
+static void reserved_encode_in_the_producers_job(void **state)
+{
+    (void)state;
+    world *w = world_new(&rec_codec, false, 0);
+    assert_null(fc_output_reserve(w->out)); /* nobody wants a frame */
+    fc_sub *a = subscribe(w, FC_TIER_MEDIUM);
+    fc_output_slot *s = fc_output_reserve(w->out);
+    assert_non_null(s);
+    assert_true(fc_output_busy(w->out));
+    assert_null(fc_output_reserve(w->out)); /* the tier is taken */
+    push(w, 2, 64, 48);                     /* waits behind the reservation */
+    fc_frame *raw = raw_frame(1);
+    assert_int_equal(fc_output_slot_encode(s, raw), 0);
+    fc_frame_unref(raw);
+    want_published = 2;
+    fc_output_slot_done(s, 1000);
+    assert_int_equal(w->published, 1); /* at once, on the loop */
+    run_until(w, published_enough, "the pushed frame after the reserved one");
+    assert_int_equal(rec_get(&rec.encodes), 2);
+    assert_int_equal(rec.ids[0], 1);
+    assert_true(rec.force_key[0]); /* the subscriber's arrival */
+    assert_int_equal(rec.ids[1], 2);
+    fc_frame *f = fc_sub_next(a, 0);
+    assert_int_equal(f->id, 1);
+    fc_frame_unref(f);
+    /* Reserved and not used: nothing published, the key frame still owed. */
+    subscribe(w, FC_TIER_MEDIUM);
+    s = fc_output_reserve(w->out);
+    fc_output_slot_done(s, 0);
+    assert_false(fc_output_busy(w->out));
+    push_and_wait(w, 3);
+    assert_true(rec.force_key[2]);
+    /* Two tiers wanted: no reservation, the frame is pushed. */
+    subscribe(w, FC_TIER_LOW);
+    assert_null(fc_output_reserve(w->out));
+    world_free(w);
+}
+
+static void close_waits_for_a_reservation(void **state)
+{
+    (void)state;
+    world *w = world_new(&rec_codec, false, 0);
+    subscribe(w, FC_TIER_HIGH);
+    fc_output_slot *s = fc_output_reserve(w->out);
+    fc_output_close(w->out, on_closed, w);
+    uv_run(&w->loop.uv, UV_RUN_NOWAIT);
+    assert_int_equal(w->closed, 0);
+    fc_frame *raw = raw_frame(1);
+    assert_int_equal(fc_output_slot_encode(s, raw), 0);
+    fc_frame_unref(raw);
+    fc_output_slot_done(s, 0);
+    run_until(w, is_closed, "the output to close");
+    assert_int_equal(w->published, 0);
+    world_free(w);
+}
+
 static void jpeg_through_the_output(void **state)
 {
     (void)state;
@@ -495,6 +563,8 @@ int main(void)
         cmocka_unit_test(late_frame_delivered_when_every_frame_counts),
         cmocka_unit_test(close_waits_for_the_running_encode),
         cmocka_unit_test(a_failed_encode_is_reported_and_keeps_the_key_owed),
+        cmocka_unit_test(reserved_encode_in_the_producers_job),
+        cmocka_unit_test(close_waits_for_a_reservation),
         cmocka_unit_test(jpeg_through_the_output),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
