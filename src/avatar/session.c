@@ -263,17 +263,30 @@ static void frame_work(fc_job *job)
 
 static void maybe_submit_ahead(fc_avatar *a);
 
+/* The generate stage's waiting job, if any, starts now; it reserves the
+ * encode the finished job has just given back, so a frame that had to wait
+ * is still made and encoded in one job. */
+static void start_next(fc_avatar *a)
+{
+    fc_job *next = fc_stage_cancel_pending(&a->stage);
+    fc_stage_finish(&a->stage, a->env->pool);
+    if (!next) return;
+    frame_job *n = fc_container_of(next, frame_job, job);
+    if (!n->slot && a->state == RUNNING) n->slot = fc_output_reserve(a->out);
+    fc_stage_submit(&a->stage, a->env->pool, next);
+}
+
 static void frame_done(fc_job *job)
 {
     frame_job *j = fc_container_of(job, frame_job, job);
     fc_avatar *a = j->a;
-    fc_stage_finish(&a->stage, a->env->pool);
     a->env->stats.generate_cpu_ns += job->cpu_ns - j->encode_ns;
     if (a->state == RUNNING && !j->raw) {
         char why[sizeof j->err];
         snprintf(why, sizeof why, "%s", j->err[0] ? j->err : "frame generation failed");
         frame_free(j);
-        fail(a, why);
+        fail(a, why); /* drops the waiting job too */
+        fc_stage_finish(&a->stage, a->env->pool);
         return;
     }
     if (a->state == RUNNING && j->slot) {
@@ -284,6 +297,7 @@ static void frame_done(fc_job *job)
         fc_output_push(a->out, j->raw);
     }
     frame_free(j);
+    start_next(a);
     if (a->state == RUNNING) {
         maybe_submit_ahead(a);
         check_end(a);
@@ -303,7 +317,10 @@ static void submit_frame(fc_avatar *a, uint32_t index, uint64_t due_ns)
     j->a = a;
     j->index = index;
     j->due_ns = due_ns;
-    j->slot = fc_output_reserve(a->out);
+    /* A job that has to wait gets its reservation when it starts
+     * (start_next): reserved now, it would hold the tier while the running
+     * job's frame is still to be encoded. */
+    j->slot = a->stage.busy ? NULL : fc_output_reserve(a->out);
     a->inflight++;
     fc_job *replaced = fc_stage_submit(&a->stage, a->env->pool, &j->job);
     if (replaced) {

@@ -10,7 +10,7 @@
  * nobody is on is not encoded. The instance is opened by the first encode
  * job of its tier (on the worker: an inter-frame codec's set-up is not
  * loop work), reopened when the picture size changes, and closed once no
- * subscriber has been on its tier for FC_OUTPUT_IDLE_CLOSE_MS (a one-shot
+ * subscriber has been on its tier for idle_close_ms (a one-shot
  * timer armed only while such an instance is open) or when the output
  * closes. What each encode does differently is decided on the loop when it
  * is submitted: a subscriber arriving on a tier asks that tier for a key
@@ -23,7 +23,8 @@
  *
  * Ownership: the creator owns the output and ends it with fc_output_close;
  * the output owns its hub, jobs and encoders. Raw frames given to push are
- * referenced, not taken. Loop thread only; encoders run on the workers. */
+ * referenced, not taken. Loop thread only, but fc_output_slot_encode (the
+ * producer's worker job); encoders run on the workers. */
 #ifndef FC_ENCODE_OUTPUT_H
 #define FC_ENCODE_OUTPUT_H
 
