@@ -1,0 +1,352 @@
+/* The kernels, written once over a vector type and compiled per ISA.
+ *
+ * The including file (kernels_avx512.c, kernels_avx2.c, kernels_scalar.c)
+ * defines, before including this:
+ *   vf, V                 the vector type and its floats
+ *   vset1(x) vload(p) vstore(p, v) vfma(a, b, c) = a * b + c
+ *   vadd vmax vmin        (vmax(lo, v) keeps a NaN v, as maxps does)
+ *   vload_n(p, n), vstore_n(p, v, n)   the first n lanes (1..V-1), others 0
+ *   KERNELS               the name of the fc_nn_isa_kernels table to define
+ *
+ * Accumulation order is XNNPACK's, so that results stay as close to it and
+ * to onnxruntime as they were: each output starts at its bias and adds the
+ * products in order of the weights' OHWI layout (kernel row, column, input
+ * channel), one fused multiply-add each where the ISA has them; a residual
+ * is added after the last product, then the clamp. */
+#include <string.h>
+
+#include "analysis/nn/kernels_isa.h"
+
+#define CLAMP(v) vmin(hi, vmax(lo, (v)))
+
+/* ---- matrix kernel: MR pixels x NV vectors of output channels ---- */
+
+typedef struct tile {
+    const float *a; /* row m of A at a + m * lda */
+    long lda;
+    float *out; /* pixel m at out + m * ldo */
+    long ldo;
+    const float *res[16]; /* pixel m's residual (top-left of its pool window), or NULL */
+    long pool_x, pool_y;  /* offsets of the pool window's other pixels; 0 without pool */
+} tile;
+
+static inline __attribute__((always_inline)) void ukernel(const int MR, const int NV, long K,
+                                                          const fc_nn_group *g, const tile *t,
+                                                          float lo_s, float hi_s)
+{
+    vf acc[16][FC_NN_GROUP_MAX];
+    const float *w = g->panel;
+#pragma GCC unroll 16
+    for (int j = 0; j < NV; j++) {
+        vf b = vload(w + j * V);
+#pragma GCC unroll 16
+        for (int m = 0; m < MR; m++)
+            acc[m][j] = b;
+    }
+    w += NV * V;
+    for (long k = 0; k < K; k++, w += NV * V) {
+        vf wv[FC_NN_GROUP_MAX];
+#pragma GCC unroll 16
+        for (int j = 0; j < NV; j++)
+            wv[j] = vload(w + j * V);
+#pragma GCC unroll 16
+        for (int m = 0; m < MR; m++) {
+            vf x = vset1(t->a[m * t->lda + k]);
+#pragma GCC unroll 16
+            for (int j = 0; j < NV; j++)
+                acc[m][j] = vfma(x, wv[j], acc[m][j]);
+        }
+    }
+    const vf lo = vset1(lo_s), hi = vset1(hi_s);
+#pragma GCC unroll 16
+    for (int m = 0; m < MR; m++) {
+        float *o = t->out + m * t->ldo;
+        const float *r = t->res[m];
+#pragma GCC unroll 16
+        for (int j = 0; j < NV; j++) {
+            vf v = acc[m][j];
+            const int nr = g->nres[j];
+            if (r && nr > 0) {
+                const float *p = r + g->col[j];
+                vf x = nr == V ? vload(p) : vload_n(p, nr);
+                if (t->pool_x) {
+                    vf x1 = nr == V ? vload(p + t->pool_x) : vload_n(p + t->pool_x, nr);
+                    vf x2 = nr == V ? vload(p + t->pool_y) : vload_n(p + t->pool_y, nr);
+                    vf x3 = nr == V ? vload(p + t->pool_x + t->pool_y)
+                                    : vload_n(p + t->pool_x + t->pool_y, nr);
+                    x = vmax(vmax(x, x1), vmax(x2, x3));
+                }
+                v = vadd(v, x);
+            }
+            v = CLAMP(v);
+            if (g->nstore == V)
+                vstore(o + g->col[j], v);
+            else
+                vstore_n(o + g->col[j], v, g->nstore);
+        }
+    }
+}
+
+/* One instance per (pixels, vectors) pair; the compiler keeps every
+ * accumulator in a register. */
+#define UKERNEL(MR, NV)                                                                            \
+    static void ukernel_##MR##_##NV(long K, const fc_nn_group *g, const tile *t, float lo,         \
+                                    float hi)                                                      \
+    {                                                                                              \
+        ukernel(MR, NV, K, g, t, lo, hi);                                                          \
+    }
+#if V == 16
+UKERNEL(16, 1)
+UKERNEL(12, 2)
+UKERNEL(8, 3)
+#else
+UKERNEL(8, 1)
+UKERNEL(6, 2)
+UKERNEL(4, 3)
+#endif
+UKERNEL(1, 1)
+UKERNEL(1, 2)
+UKERNEL(1, 3)
+
+typedef void (*ukernel_fn)(long K, const fc_nn_group *g, const tile *t, float lo, float hi);
+#if V == 16
+static const ukernel_fn tile_kernel[4] = {NULL, ukernel_16_1, ukernel_12_2, ukernel_8_3};
+#else
+static const ukernel_fn tile_kernel[4] = {NULL, ukernel_8_1, ukernel_6_2, ukernel_4_3};
+#endif
+static const ukernel_fn pixel_kernel[4] = {NULL, ukernel_1_1, ukernel_1_2, ukernel_1_3};
+
+/* ---- depthwise 3x3 ---- */
+
+/* One output row, channels [c, c + V) (n < V: the first n of them, masked).
+ * The slice's taps stay in registers for the whole row. */
+static inline __attribute__((always_inline)) void dw_row(const fc_nn_dw *d, const float *in,
+                                                         float *dst, long oy, long c, int n)
+{
+    const long H = d->H, W = d->W, C = d->C, OW = d->OW, s = d->stride;
+    const vf lo = vset1(d->lo), hi = vset1(d->hi);
+    vf k[9];
+    for (int t = 0; t < 9; t++)
+        k[t] = n == V ? vload(d->filter + t * C + c) : vload_n(d->filter + t * C + c, n);
+    const vf b = n == V ? vload(d->bias + c) : vload_n(d->bias + c, n);
+    const long iy0 = oy * s - d->pt;
+    const bool rows_inside = iy0 >= 0 && iy0 + 3 <= H;
+    const float *r0 = in + iy0 * W * C + c;
+    for (long ox = 0; ox < OW; ox++) {
+        const long ix0 = ox * s - d->pl;
+        vf acc = b;
+        if (n == V && rows_inside && ix0 >= 0 && ix0 + 3 <= W) {
+            const float *p = r0 + ix0 * C;
+            acc = vfma(vload(p), k[0], acc);
+            acc = vfma(vload(p + C), k[1], acc);
+            acc = vfma(vload(p + 2 * C), k[2], acc);
+            p += W * C;
+            acc = vfma(vload(p), k[3], acc);
+            acc = vfma(vload(p + C), k[4], acc);
+            acc = vfma(vload(p + 2 * C), k[5], acc);
+            p += W * C;
+            acc = vfma(vload(p), k[6], acc);
+            acc = vfma(vload(p + C), k[7], acc);
+            acc = vfma(vload(p + 2 * C), k[8], acc);
+        } else {
+            for (long ky = 0; ky < 3; ky++) {
+                const long iy = iy0 + ky;
+                if (iy < 0 || iy >= H) continue;
+                for (long kx = 0; kx < 3; kx++) {
+                    const long ix = ix0 + kx;
+                    if (ix < 0 || ix >= W) continue;
+                    const float *p = in + (iy * W + ix) * C + c;
+                    acc = vfma(n == V ? vload(p) : vload_n(p, n), k[ky * 3 + kx], acc);
+                }
+            }
+        }
+        acc = CLAMP(acc);
+        if (n == V)
+            vstore(dst + ox * C, acc);
+        else
+            vstore_n(dst + ox * C, acc, n);
+    }
+}
+
+static void dwconv(const fc_nn_dw *d, const float *in, float *out, long r0, long r1)
+{
+    const long C = d->C;
+    for (long oy = r0; oy < r1; oy++) {
+        float *dst = out + (oy - r0) * d->OW * C;
+        if (C < V) {
+            dw_row(d, in, dst, oy, 0, (int)C);
+            continue;
+        }
+        /* A last partial slice is done as the last V channels: the overlap
+         * is computed twice, to the same values. */
+        for (long cb = 0; cb < C; cb += V)
+            dw_row(d, in, dst + (cb + V <= C ? cb : C - V), oy, cb + V <= C ? cb : C - V, V);
+    }
+}
+
+/* ---- convolution as matrix products ---- */
+
+/* n floats from src to dst with whole vectors where there are V of them. */
+static inline void copy_floats(float *dst, const float *src, long n)
+{
+    if (n < V) {
+        if (n > 0) vstore_n(dst, vload_n(src, (int)n), (int)n);
+        return;
+    }
+    for (long i = 0; i < n; i += V) {
+        long k = i + V <= n ? i : n - V;
+        vstore(dst + k, vload(src + k));
+    }
+}
+
+/* Patches of output pixels [q0, q0 + M), K floats each, zero where the
+ * window hangs over the input's edge. */
+static void im2col(const fc_nn_conv *c, const float *in, float *a, long q0, long M)
+{
+    const long C = c->C, row = c->kw * C;
+    for (long i = 0; i < M; i++, a += c->K) {
+        const long oy = (q0 + i) / c->OW, ox = (q0 + i) % c->OW;
+        const long ix0 = ox * c->sw - c->pl;
+        const bool cols_inside = c->dx == 1 && ix0 >= 0 && ix0 + c->kw <= c->W;
+        for (long ky = 0; ky < c->kh; ky++) {
+            float *dst = a + ky * row;
+            const long iy = oy * c->sh - c->pt + ky * c->dy;
+            if (iy < 0 || iy >= c->H) {
+                memset(dst, 0, (size_t)row * sizeof *dst);
+            } else if (cols_inside) {
+                copy_floats(dst, in + (iy * c->W + ix0) * C, row);
+            } else {
+                for (long kx = 0; kx < c->kw; kx++) {
+                    const long ix = ix0 + kx * c->dx;
+                    if (ix < 0 || ix >= c->W)
+                        memset(dst + kx * C, 0, (size_t)C * sizeof *dst);
+                    else
+                        copy_floats(dst + kx * C, in + (iy * c->W + ix) * C, C);
+                }
+            }
+        }
+    }
+}
+
+/* Output pixels [q0, q0 + M) from A, every group of output channels. A tile
+ * that would run past M is moved back to end at M (its overlap computed
+ * twice, to the same values); fewer than a tile's pixels go one by one. */
+static void products(const fc_nn_conv *c, const float *a, long lda, const float *res, float *out,
+                     long q0, long M)
+{
+    for (int gi = 0; gi < c->ngroups; gi++) {
+        const fc_nn_group *g = &c->group[gi];
+        const int MR = fc_nn_tile_rows(V, g->nv);
+        const bool whole = M >= MR;
+        const int rows = whole ? MR : 1;
+        const ukernel_fn fn = whole ? tile_kernel[g->nv] : pixel_kernel[g->nv];
+        tile t = {.lda = lda, .ldo = c->N};
+        if (c->res_pool) t.pool_x = c->CR, t.pool_y = c->RW * c->CR;
+        for (long m0 = 0; m0 < M; m0 += rows) {
+            const long m = m0 + rows <= M ? m0 : M - rows;
+            t.a = a + m * lda;
+            t.out = out + (q0 + m) * c->N;
+            for (int i = 0; i < rows; i++) {
+                const long q = q0 + m + i;
+                if (!c->has_res)
+                    t.res[i] = NULL;
+                else if (c->res_pool)
+                    t.res[i] = res + (2 * (q / c->OW) * c->RW + 2 * (q % c->OW)) * c->CR;
+                else
+                    t.res[i] = res + q * c->CR;
+            }
+            fn(c->K, g, &t, c->lo, c->hi);
+        }
+    }
+}
+
+static void conv(const fc_nn_conv *c, const float *in, const float *res, float *out, float *scratch)
+{
+    const long total = c->OH * c->OW;
+    for (long q0 = 0; q0 < total; q0 += c->chunk) {
+        const long M = q0 + c->chunk <= total ? c->chunk : total - q0;
+        switch (c->src) {
+        case FC_NN_A_DIRECT:
+            products(c, in + q0 * c->C, c->C, res, out, q0, M);
+            break;
+        case FC_NN_A_DW:
+            dwconv(&c->dw, in, scratch, q0 / c->OW, (q0 + M) / c->OW);
+            products(c, scratch, c->C, res, out, q0, M);
+            break;
+        case FC_NN_A_IM2COL:
+            im2col(c, in, scratch, q0, M);
+            products(c, scratch, c->K, res, out, q0, M);
+            break;
+        }
+    }
+}
+
+/* ---- 2x2 stride-2 max pool ---- */
+
+static void maxpool(const fc_nn_pool *p, const float *in, float *out)
+{
+    const long C = p->C, W = p->W;
+    const vf lo = vset1(p->lo), hi = vset1(p->hi);
+    const int n = C < V ? (int)C : V;
+    for (long oy = 0; oy < p->OH; oy++)
+        for (long ox = 0; ox < p->OW; ox++) {
+            const float *s = in + (2 * oy * W + 2 * ox) * C;
+            float *d = out + (oy * p->OW + ox) * C;
+            for (long cb = 0; cb < C; cb += n) {
+                const long c = cb + n <= C ? cb : C - n;
+                vf x;
+                if (n == V)
+                    x = vmax(vmax(vload(s + c), vload(s + c + C)),
+                             vmax(vload(s + c + W * C), vload(s + c + W * C + C)));
+                else
+                    x = vmax(vmax(vload_n(s + c, n), vload_n(s + c + C, n)),
+                             vmax(vload_n(s + c + W * C, n), vload_n(s + c + W * C + C, n)));
+                x = CLAMP(x);
+                if (n == V)
+                    vstore(d + c, x);
+                else
+                    vstore_n(d + c, x, n);
+            }
+        }
+}
+
+/* ---- add of a narrower tensor ---- */
+
+/* Whole vectors per pixel, the last of each part placed to end at the part's
+ * end (overlapping the one before); parts narrower than a vector masked. The
+ * a-only part [CB, C) is written first, as its first vector may start below
+ * CB; the a+b part then overwrites that overlap with the right values. out
+ * never shares a buffer with a or b. */
+static void add_narrow(size_t pixels, size_t C, size_t CB, float lo_s, float hi_s, const float *a,
+                       const float *b, float *out)
+{
+    const vf lo = vset1(lo_s), hi = vset1(hi_s);
+    for (size_t p = 0; p < pixels; p++, a += C, b += CB, out += C) {
+        if (C - CB < (size_t)V && C >= (size_t)V) {
+            vstore(out + C - V, CLAMP(vload(a + C - V)));
+        } else if (C - CB < (size_t)V) {
+            if (C > CB) vstore_n(out + CB, CLAMP(vload_n(a + CB, (int)(C - CB))), (int)(C - CB));
+        } else {
+            for (size_t c = CB; c < C; c += V) {
+                const size_t k = c + V <= C ? c : C - V;
+                vstore(out + k, CLAMP(vload(a + k)));
+            }
+        }
+        if (CB < (size_t)V) {
+            vstore_n(out, CLAMP(vadd(vload_n(a, (int)CB), vload_n(b, (int)CB))), (int)CB);
+            continue;
+        }
+        for (size_t c = 0; c < CB; c += V) {
+            const size_t k = c + V <= CB ? c : CB - V;
+            vstore(out + k, CLAMP(vadd(vload(a + k), vload(b + k))));
+        }
+    }
+}
+
+const fc_nn_isa_kernels KERNELS = {
+    .vec = V,
+    .conv = conv,
+    .dwconv = dwconv,
+    .maxpool = maxpool,
+    .add_narrow = add_narrow,
+};
