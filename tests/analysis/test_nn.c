@@ -28,16 +28,21 @@ typedef struct tolerance {
 } tolerance;
 static const tolerance front_tol = {1e-4, 4e-6}, back_tol = {2e-4, 2e-5};
 
+/* Every instruction set our kernels run on this machine; each must meet the
+ * same tolerances. */
+static const fc_nn_isa all_isas[] = {FC_NN_ISA_AVX512, FC_NN_ISA_AVX2, FC_NN_ISA_SCALAR};
+
 /* ---- reference comparison ---- */
 
-static void compare_with_reference(const char *model_path, const char *name, tolerance tol)
+static void compare_with_reference(const char *model_path, const char *name, tolerance tol,
+                                   fc_nn_isa isa)
 {
     char err[512], file[128];
     fc_nn_model *m;
     fc_nn_session *s;
     int rc = fc_nn_model_load(model_path, &m, err, sizeof err);
     if (rc) fail_msg("%s", err);
-    assert_int_equal(fc_nn_session_new(m, &s, err, sizeof err), 0);
+    if (fc_nn_session_new_isa(m, isa, &s, err, sizeof err)) fail_msg("%s", err);
 
     snprintf(file, sizeof file, "nn/face-%s.ppm", name);
     char *ppm_path = test_path("FC_FIXTURES", file);
@@ -91,8 +96,8 @@ static void compare_with_reference(const char *model_path, const char *name, tol
             over_abs += diff > tol.abs;
             bad += diff > fmax(tol.abs, tol.rel * fabs(r));
         }
-        printf("%s %s: max |framecast - onnxruntime| = %.3g over %zu values, %zu above %g\n", name,
-               oname, worst, n, over_abs, tol.abs);
+        printf("%s %s %s: max |framecast - onnxruntime| = %.3g over %zu values, %zu above %g\n",
+               name, fc_nn_isa_name(isa), oname, worst, n, over_abs, tol.abs);
         assert_int_equal(bad, 0);
         off += n;
     }
@@ -111,13 +116,53 @@ static void compare_with_reference(const char *model_path, const char *name, tol
 static void front128_matches_onnxruntime(void **state)
 {
     (void)state;
-    compare_with_reference(front_path, "blazeface-front-128", front_tol);
+    int ran = 0;
+    for (size_t i = 0; i < sizeof all_isas / sizeof *all_isas; i++)
+        if (fc_nn_isa_supported(all_isas[i]))
+            compare_with_reference(front_path, "blazeface-front-128", front_tol, all_isas[i]),
+                ran++;
+    assert_true(ran >= 1);
 }
 
 static void back256_matches_onnxruntime(void **state)
 {
     (void)state;
-    compare_with_reference(back_path, "blazeface-back-256", back_tol);
+    int ran = 0;
+    for (size_t i = 0; i < sizeof all_isas / sizeof *all_isas; i++)
+        if (fc_nn_isa_supported(all_isas[i]))
+            compare_with_reference(back_path, "blazeface-back-256", back_tol, all_isas[i]), ran++;
+    assert_true(ran >= 1);
+}
+
+/* FC_NN_ISA picks the kernels of every session made without an explicit
+ * ISA; a value naming none, or one this CPU lacks, is refused by name. */
+static void isa_override_is_checked(void **state)
+{
+    (void)state;
+    char err[512];
+    fc_nn_model *m;
+    fc_nn_session *s;
+    if (fc_nn_model_load(front_path, &m, err, sizeof err)) fail_msg("%s", err);
+    setenv("FC_NN_ISA", "sse9", 1);
+    assert_int_equal(fc_nn_session_new(m, &s, err, sizeof err), -EINVAL);
+    assert_non_null(strstr(err, "FC_NN_ISA=sse9"));
+    for (size_t i = 0; i < sizeof all_isas / sizeof *all_isas; i++) {
+        setenv("FC_NN_ISA", fc_nn_isa_name(all_isas[i]), 1);
+        fc_nn_isa got;
+        int rc = fc_nn_isa_resolve(FC_NN_ISA_DEFAULT, &got, err, sizeof err);
+        if (fc_nn_isa_supported(all_isas[i])) {
+            assert_int_equal(rc, 0);
+            assert_int_equal(got, all_isas[i]);
+        } else {
+            assert_int_equal(rc, -ENOTSUP);
+            assert_non_null(strstr(err, fc_nn_isa_name(all_isas[i])));
+        }
+    }
+    unsetenv("FC_NN_ISA");
+    fc_nn_isa best;
+    assert_int_equal(fc_nn_isa_resolve(FC_NN_ISA_DEFAULT, &best, err, sizeof err), 0);
+    assert_true(best != FC_NN_ISA_DEFAULT && fc_nn_isa_supported(best));
+    fc_nn_model_free(m);
 }
 
 /* ---- a small generated model exercising every op ---- */
@@ -398,71 +443,75 @@ static void generated_model_matches_naive_reference(void **state)
     fc_nn_model *m;
     int rc = load_graph(&g, &m, err, sizeof err);
     if (rc) fail_msg("%s", err);
-    fc_nn_session *s;
-    assert_int_equal(fc_nn_session_new(m, &s, err, sizeof err), 0);
-    float *x = fc_nn_session_input(s, fc_nn_model_find_input(m, "x"));
-    float xnhwc[H * W * C], xc[C * H * W];
-    for (int i = 0; i < H * W * C; i++)
-        x[i] = xnhwc[i] = sinf((float)i * 1.3f) * 2.0f;
-    assert_int_equal(fc_nn_session_run(s, err, sizeof err), 0);
+    for (size_t isa = 0; isa < sizeof all_isas / sizeof *all_isas; isa++) {
+        if (!fc_nn_isa_supported(all_isas[isa])) continue;
+        fc_nn_session *s;
+        if (fc_nn_session_new_isa(m, all_isas[isa], &s, err, sizeof err)) fail_msg("%s", err);
+        float *x = fc_nn_session_input(s, fc_nn_model_find_input(m, "x"));
+        float xnhwc[H * W * C], xc[C * H * W];
+        for (int i = 0; i < H * W * C; i++)
+            x[i] = xnhwc[i] = sinf((float)i * 1.3f) * 2.0f;
+        assert_int_equal(fc_nn_session_run(s, err, sizeof err), 0);
 
-    /* The same graph, computed naively in NCHW. */
-    for (int c = 0; c < C; c++)
-        for (int y = 0; y < H; y++)
-            for (int xx = 0; xx < W; xx++)
-                xc[(c * H + y) * W + xx] = xnhwc[(y * W + xx) * C + c];
-    float p[C * PH * PW];
-    for (int c = 0; c < C; c++)
-        for (int y = 0; y < PH; y++)
-            for (int xx = 0; xx < PW; xx++) {
-                int sy = y - 1, sx = xx - 2;
-                p[(c * PH + y) * PW + xx] =
-                    sy >= 0 && sy < H && sx >= 0 && sx < W ? xc[(c * H + sy) * W + sx] : pad_value;
-            }
-    float cv[M * OH * OW], cc[8 * OH * OW] = {0}, a[8 * OH * OW];
-    ref_conv(p, C, PH, PW, cw, cb, M, 2, 3, 3, 2, 1, 1, 2, 1, 0, OH, OW, cv);
-    for (int i = 0; i < M * OH * OW; i++)
-        cc[2 * OH * OW + i] = fmaxf(cv[i], 0.0f); /* Relu, after two zero channels */
-    for (int c = 0; c < 8; c++)
-        for (int y = 0; y < OH; y++)
-            for (int xx = 0; xx < OW; xx++) {
-                float best = -INFINITY;
-                for (int ky = 0; ky < 2; ky++)
-                    for (int kx = 0; kx < 2; kx++) {
-                        int sy = y + ky, sx = xx - 1 + kx;
-                        if (sy < OH && sx >= 0 && sx < OW)
-                            best = fmaxf(best, cc[(c * OH + sy) * OW + sx]);
-                    }
-                a[(c * OH + y) * OW + xx] = 2.0f * best;
-            }
-    float d[8 * H * W];
-    ref_conv(xc, C, H, W, dww, NULL, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, H, W, d);
+        /* The same graph, computed naively in NCHW. */
+        for (int c = 0; c < C; c++)
+            for (int y = 0; y < H; y++)
+                for (int xx = 0; xx < W; xx++)
+                    xc[(c * H + y) * W + xx] = xnhwc[(y * W + xx) * C + c];
+        float p[C * PH * PW];
+        for (int c = 0; c < C; c++)
+            for (int y = 0; y < PH; y++)
+                for (int xx = 0; xx < PW; xx++) {
+                    int sy = y - 1, sx = xx - 2;
+                    p[(c * PH + y) * PW + xx] = sy >= 0 && sy < H && sx >= 0 && sx < W
+                                                    ? xc[(c * H + sy) * W + sx]
+                                                    : pad_value;
+                }
+        float cv[M * OH * OW], cc[8 * OH * OW] = {0}, a[8 * OH * OW];
+        ref_conv(p, C, PH, PW, cw, cb, M, 2, 3, 3, 2, 1, 1, 2, 1, 0, OH, OW, cv);
+        for (int i = 0; i < M * OH * OW; i++)
+            cc[2 * OH * OW + i] = fmaxf(cv[i], 0.0f); /* Relu, after two zero channels */
+        for (int c = 0; c < 8; c++)
+            for (int y = 0; y < OH; y++)
+                for (int xx = 0; xx < OW; xx++) {
+                    float best = -INFINITY;
+                    for (int ky = 0; ky < 2; ky++)
+                        for (int kx = 0; kx < 2; kx++) {
+                            int sy = y + ky, sx = xx - 1 + kx;
+                            if (sy < OH && sx >= 0 && sx < OW)
+                                best = fmaxf(best, cc[(c * OH + sy) * OW + sx]);
+                        }
+                    a[(c * OH + y) * OW + xx] = 2.0f * best;
+                }
+        float d[8 * H * W];
+        ref_conv(xc, C, H, W, dww, NULL, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, H, W, d);
 
-    const float *ga = fc_nn_session_output(s, fc_nn_model_find_output(m, "a"));
-    const float *gf = fc_nn_session_output(s, fc_nn_model_find_output(m, "f"));
-    const float *gd = fc_nn_session_output(s, fc_nn_model_find_output(m, "d"));
-    for (int c = 0; c < 8; c++)
-        for (int i = 0; i < OH * OW; i++) {
-            assert_float_equal(ga[c * OH * OW + i], a[c * OH * OW + i], 1e-4);
-            assert_float_equal(gf[i * 8 + c], a[c * OH * OW + i], 1e-4); /* NHWC, flattened */
-        }
-    for (int i = 0; i < 8 * H * W; i++)
-        assert_float_equal(gd[i], d[i], 1e-4);
-    float e1v[8 * OH * OW], ev[8 * EH * EW];
-    ref_conv(a, 8, OH, OW, ew, eb, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, OH, OW, e1v);
-    for (int i = 0; i < 8 * OH * OW; i++)
-        e1v[i] = fmaxf(e1v[i], 0.0f);
-    ref_conv(e1v, 8, OH, OW, e2w, NULL, 8, 8, 3, 3, 2, 2, 1, 1, 1, 0, EH, EW, ev);
-    const float *ge = fc_nn_session_output(s, fc_nn_model_find_output(m, "e"));
-    for (int i = 0; i < 8 * EH * EW; i++)
-        assert_float_equal(ge[i], ev[i], 1e-4);
-    const float *gres = fc_nn_session_output(s, fc_nn_model_find_output(m, "res"));
-    for (int c = 0; c < 8; c++)
-        for (int i = 0; i < H * W; i++)
-            assert_float_equal(gres[c * H * W + i],
-                               fmaxf(d[c * H * W + i] + (c < C ? xc[c * H * W + i] : 0.0f), 0.0f),
-                               1e-4);
-    fc_nn_session_free(s);
+        const float *ga = fc_nn_session_output(s, fc_nn_model_find_output(m, "a"));
+        const float *gf = fc_nn_session_output(s, fc_nn_model_find_output(m, "f"));
+        const float *gd = fc_nn_session_output(s, fc_nn_model_find_output(m, "d"));
+        for (int c = 0; c < 8; c++)
+            for (int i = 0; i < OH * OW; i++) {
+                assert_float_equal(ga[c * OH * OW + i], a[c * OH * OW + i], 1e-4);
+                assert_float_equal(gf[i * 8 + c], a[c * OH * OW + i], 1e-4); /* NHWC, flattened */
+            }
+        for (int i = 0; i < 8 * H * W; i++)
+            assert_float_equal(gd[i], d[i], 1e-4);
+        float e1v[8 * OH * OW], ev[8 * EH * EW];
+        ref_conv(a, 8, OH, OW, ew, eb, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, OH, OW, e1v);
+        for (int i = 0; i < 8 * OH * OW; i++)
+            e1v[i] = fmaxf(e1v[i], 0.0f);
+        ref_conv(e1v, 8, OH, OW, e2w, NULL, 8, 8, 3, 3, 2, 2, 1, 1, 1, 0, EH, EW, ev);
+        const float *ge = fc_nn_session_output(s, fc_nn_model_find_output(m, "e"));
+        for (int i = 0; i < 8 * EH * EW; i++)
+            assert_float_equal(ge[i], ev[i], 1e-4);
+        const float *gres = fc_nn_session_output(s, fc_nn_model_find_output(m, "res"));
+        for (int c = 0; c < 8; c++)
+            for (int i = 0; i < H * W; i++)
+                assert_float_equal(
+                    gres[c * H * W + i],
+                    fmaxf(d[c * H * W + i] + (c < C ? xc[c * H * W + i] : 0.0f), 0.0f), 1e-4);
+        fc_nn_session_free(s);
+    }
     fc_nn_model_free(m);
     free_owned();
 }
@@ -620,11 +669,14 @@ static void resized_model_follows_the_input(void **state)
     fc_nn_model *m;
     fc_nn_session *s;
     fc_nn_shape band = {4, {1, 80, 128, 3}};
-    if (fc_nn_model_load_resized(onnx, len, "front", &band, &m, err, sizeof err)) fail_msg("%s", err);
+    if (fc_nn_model_load_resized(onnx, len, "front", &band, &m, err, sizeof err))
+        fail_msg("%s", err);
     static const struct {
         const char *name;
         int64_t anchors, values;
-    } want[] = {{"Identity:0", 320, 1}, {"Identity_1:0", 240, 1}, {"Identity_2:0", 320, 16},
+    } want[] = {{"Identity:0", 320, 1},
+                {"Identity_1:0", 240, 1},
+                {"Identity_2:0", 320, 16},
                 {"Identity_3:0", 240, 16}};
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
         int idx = fc_nn_model_find_output(m, want[i].name);
@@ -672,6 +724,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(front128_matches_onnxruntime),
         cmocka_unit_test(back256_matches_onnxruntime),
+        cmocka_unit_test(isa_override_is_checked),
         cmocka_unit_test(generated_model_matches_naive_reference),
         cmocka_unit_test(rejects_truncated_models),
         cmocka_unit_test(rejects_random_bytes),

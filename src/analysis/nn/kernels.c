@@ -260,6 +260,36 @@ void fc_nn_kernel_run(const fc_nn_kernel *k, float *const *vbuf, float *scratch)
     }
 }
 
+void fc_nn_kernel_describe(const fc_nn_kernel *k, char *buf, size_t len, double *macs)
+{
+    const fc_nn_conv *c = &k->conv;
+    switch (k->kind) {
+    case FC_NN_OP_FUSED:
+        *macs = (double)(c->OH * c->OW) * (double)(c->N * c->K);
+        if (c->src == FC_NN_A_DW) *macs += (double)(c->OH * c->OW * c->C * 9);
+        snprintf(buf, len, "%s%s%ldx%ld/%ld conv%s  %ldx%ldx%ld -> %ldx%ldx%ld",
+                 c->src == FC_NN_A_DW ? "dw3x3/" : "",
+                 c->src == FC_NN_A_DW ? (c->dw.stride == 2 ? "2 + " : "1 + ") : "", c->kh, c->kw,
+                 c->sh, c->has_res ? (c->res_pool ? " + pool + add" : " + add") : "",
+                 c->src == FC_NN_A_DW ? c->dw.H : c->H, c->src == FC_NN_A_DW ? c->dw.W : c->W, c->C,
+                 c->OH, c->OW, c->N);
+        break;
+    case FC_NN_OP_DWCONV:
+        *macs = (double)(k->dw.OH * k->dw.OW * k->dw.C * 9);
+        snprintf(buf, len, "dw3x3/%ld  %ldx%ldx%ld -> %ldx%ldx%ld", k->dw.stride, k->dw.H, k->dw.W,
+                 k->dw.C, k->dw.OH, k->dw.OW, k->dw.C);
+        break;
+    case FC_NN_OP_MAXPOOL:
+        *macs = 0;
+        snprintf(buf, len, "maxpool2x2  %ldx%ldx%ld", k->pool.H, k->pool.W, k->pool.C);
+        break;
+    default:
+        *macs = 0;
+        snprintf(buf, len, "add (narrow)  %zu px x %zu + %zu", k->pixels, k->C, k->CB);
+        break;
+    }
+}
+
 void fc_nn_kernel_free(fc_nn_kernel *k)
 {
     if (!k) return;

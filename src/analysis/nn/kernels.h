@@ -45,6 +45,10 @@ int fc_nn_kernel_new(const fc_nn_model *m, const fc_nn_op *op, fc_nn_isa isa, fc
 /* Runs it; vbuf[v] holds value v (NHWC) for its inputs and output. */
 void fc_nn_kernel_run(const fc_nn_kernel *k, float *const *vbuf, float *scratch);
 
+/* What it runs, for profiles: "dw3x3 + conv1x1 + add  64x64x24 -> 64x64x28";
+ * its multiply-adds into *macs. */
+void fc_nn_kernel_describe(const fc_nn_kernel *k, char *buf, size_t len, double *macs);
+
 void fc_nn_kernel_free(fc_nn_kernel *k);
 
 #endif

@@ -7,12 +7,14 @@
  *   vadd vmax vmin        (vmax(lo, v) keeps a NaN v, as maxps does)
  *   vload_n(p, n), vstore_n(p, v, n)   the first n lanes (1..V-1), others 0
  *   KERNELS               the name of the fc_nn_isa_kernels table to define
+ * and may define DWCONV, the depthwise kernel to use (default: this file's).
  *
  * Accumulation order is XNNPACK's, so that results stay as close to it and
  * to onnxruntime as they were: each output starts at its bias and adds the
  * products in order of the weights' OHWI layout (kernel row, column, input
  * channel), one fused multiply-add each where the ISA has them; a residual
  * is added after the last product, then the clamp. */
+#include <math.h>
 #include <string.h>
 
 #include "analysis/nn/kernels_isa.h"
@@ -26,13 +28,29 @@ typedef struct tile {
     long lda;
     float *out; /* pixel m at out + m * ldo */
     long ldo;
-    const float *res[16]; /* pixel m's residual (top-left of its pool window), or NULL */
-    long pool_x, pool_y;  /* offsets of the pool window's other pixels; 0 without pool */
+    const float *res[16]; /* pixel m's residual (top-left of its pool window) */
+    long pool_x, pool_y;  /* offsets of the pool window's other pixels */
+    float lo, hi;         /* read after the products: no register held for them */
 } tile;
 
-static inline __attribute__((always_inline)) void ukernel(const int MR, const int NV, long K,
-                                                          const fc_nn_group *g, const tile *t,
-                                                          float lo_s, float hi_s)
+enum { NO_RES, RES, RES_POOL };
+
+static inline __attribute__((always_inline)) vf residual(const int EPI, const tile *t,
+                                                         const float *p, int nr)
+{
+    vf x = nr == V ? vload(p) : vload_n(p, nr);
+    if (EPI == RES_POOL) {
+        const float *p1 = p + t->pool_x, *p2 = p + t->pool_y, *p3 = p2 + t->pool_x;
+        vf x1 = nr == V ? vload(p1) : vload_n(p1, nr);
+        vf x2 = nr == V ? vload(p2) : vload_n(p2, nr);
+        vf x3 = nr == V ? vload(p3) : vload_n(p3, nr);
+        x = vmax(vmax(x, x1), vmax(x2, x3));
+    }
+    return x;
+}
+
+static inline __attribute__((always_inline)) void
+ukernel(const int MR, const int NV, const int EPI, long K, const fc_nn_group *g, const tile *t)
 {
     vf acc[16][FC_NN_GROUP_MAX];
     const float *w = g->panel;
@@ -57,27 +75,15 @@ static inline __attribute__((always_inline)) void ukernel(const int MR, const in
                 acc[m][j] = vfma(x, wv[j], acc[m][j]);
         }
     }
-    const vf lo = vset1(lo_s), hi = vset1(hi_s);
+    const vf lo = vset1(t->lo), hi = vset1(t->hi);
 #pragma GCC unroll 16
     for (int m = 0; m < MR; m++) {
         float *o = t->out + m * t->ldo;
-        const float *r = t->res[m];
 #pragma GCC unroll 16
         for (int j = 0; j < NV; j++) {
             vf v = acc[m][j];
-            const int nr = g->nres[j];
-            if (r && nr > 0) {
-                const float *p = r + g->col[j];
-                vf x = nr == V ? vload(p) : vload_n(p, nr);
-                if (t->pool_x) {
-                    vf x1 = nr == V ? vload(p + t->pool_x) : vload_n(p + t->pool_x, nr);
-                    vf x2 = nr == V ? vload(p + t->pool_y) : vload_n(p + t->pool_y, nr);
-                    vf x3 = nr == V ? vload(p + t->pool_x + t->pool_y)
-                                    : vload_n(p + t->pool_x + t->pool_y, nr);
-                    x = vmax(vmax(x, x1), vmax(x2, x3));
-                }
-                v = vadd(v, x);
-            }
+            if (EPI != NO_RES && g->nres[j] > 0)
+                v = vadd(v, residual(EPI, t, t->res[m] + g->col[j], g->nres[j]));
             v = CLAMP(v);
             if (g->nstore == V)
                 vstore(o + g->col[j], v);
@@ -87,102 +93,157 @@ static inline __attribute__((always_inline)) void ukernel(const int MR, const in
     }
 }
 
-/* One instance per (pixels, vectors) pair; the compiler keeps every
- * accumulator in a register. */
-#define UKERNEL(MR, NV)                                                                            \
-    static void ukernel_##MR##_##NV(long K, const fc_nn_group *g, const tile *t, float lo,         \
-                                    float hi)                                                      \
+/* One instance per (pixels, vectors, residual) triple; the compiler keeps
+ * every accumulator in a register. */
+typedef void (*ukernel_fn)(long K, const fc_nn_group *g, const tile *t);
+#define UKERNEL(MR, NV, EPI)                                                                       \
+    static void ukernel_##MR##_##NV##_##EPI(long K, const fc_nn_group *g, const tile *t)           \
     {                                                                                              \
-        ukernel(MR, NV, K, g, t, lo, hi);                                                          \
+        ukernel(MR, NV, EPI, K, g, t);                                                             \
+    }
+#define UKERNELS(MR, NV) UKERNEL(MR, NV, NO_RES) UKERNEL(MR, NV, RES) UKERNEL(MR, NV, RES_POOL)
+#define ROW(MR, NV)                                                                                \
+    {                                                                                              \
+        ukernel_##MR##_##NV##_NO_RES, ukernel_##MR##_##NV##_RES, ukernel_##MR##_##NV##_RES_POOL    \
     }
 #if V == 16
-UKERNEL(16, 1)
-UKERNEL(12, 2)
-UKERNEL(8, 3)
+UKERNELS(16, 1)
+UKERNELS(12, 2)
+UKERNELS(8, 3)
+static const ukernel_fn tile_kernel[4][3] = {{NULL}, ROW(16, 1), ROW(12, 2), ROW(8, 3)};
 #else
-UKERNEL(8, 1)
-UKERNEL(6, 2)
-UKERNEL(4, 3)
+UKERNELS(8, 1)
+UKERNELS(6, 2)
+UKERNELS(4, 3)
+static const ukernel_fn tile_kernel[4][3] = {{NULL}, ROW(8, 1), ROW(6, 2), ROW(4, 3)};
 #endif
-UKERNEL(1, 1)
-UKERNEL(1, 2)
-UKERNEL(1, 3)
-
-typedef void (*ukernel_fn)(long K, const fc_nn_group *g, const tile *t, float lo, float hi);
-#if V == 16
-static const ukernel_fn tile_kernel[4] = {NULL, ukernel_16_1, ukernel_12_2, ukernel_8_3};
-#else
-static const ukernel_fn tile_kernel[4] = {NULL, ukernel_8_1, ukernel_6_2, ukernel_4_3};
-#endif
-static const ukernel_fn pixel_kernel[4] = {NULL, ukernel_1_1, ukernel_1_2, ukernel_1_3};
+UKERNELS(1, 1)
+UKERNELS(1, 2)
+UKERNELS(1, 3)
+static const ukernel_fn pixel_kernel[4][3] = {{NULL}, ROW(1, 1), ROW(1, 2), ROW(1, 3)};
 
 /* ---- depthwise 3x3 ---- */
 
-/* One output row, channels [c, c + V) (n < V: the first n of them, masked).
- * The slice's taps stay in registers for the whole row. */
-static inline __attribute__((always_inline)) void dw_row(const fc_nn_dw *d, const float *in,
-                                                         float *dst, long oy, long c, int n)
+/* Adjacent output pixels computed together: enough independent
+ * accumulator chains to cover the multiply-add latency, with the nine taps
+ * still in registers. */
+#if V == 16
+#define DW_BLOCK 12
+#else
+#define DW_BLOCK 6
+#endif
+
+/* DW_BLOCK adjacent output pixels whose windows lie inside the input: the
+ * input columns they share are loaded once, and each pixel still adds its
+ * taps in row-major order. */
+static inline __attribute__((always_inline)) void dw_block(const int S, const bool clamp,
+                                                           const float *p, long C, long WC,
+                                                           const float *tap, const float *bias,
+                                                           float *dst, vf lo, vf hi)
 {
-    const long H = d->H, W = d->W, C = d->C, OW = d->OW, s = d->stride;
-    const vf lo = vset1(d->lo), hi = vset1(d->hi);
-    vf k[9];
+    vf acc[DW_BLOCK], k[9];
+#pragma GCC unroll 9
     for (int t = 0; t < 9; t++)
-        k[t] = n == V ? vload(d->filter + t * C + c) : vload_n(d->filter + t * C + c, n);
-    const vf b = n == V ? vload(d->bias + c) : vload_n(d->bias + c, n);
-    const long iy0 = oy * s - d->pt;
-    const bool rows_inside = iy0 >= 0 && iy0 + 3 <= H;
-    const float *r0 = in + iy0 * W * C + c;
-    for (long ox = 0; ox < OW; ox++) {
-        const long ix0 = ox * s - d->pl;
-        vf acc = b;
-        if (n == V && rows_inside && ix0 >= 0 && ix0 + 3 <= W) {
-            const float *p = r0 + ix0 * C;
-            acc = vfma(vload(p), k[0], acc);
-            acc = vfma(vload(p + C), k[1], acc);
-            acc = vfma(vload(p + 2 * C), k[2], acc);
-            p += W * C;
-            acc = vfma(vload(p), k[3], acc);
-            acc = vfma(vload(p + C), k[4], acc);
-            acc = vfma(vload(p + 2 * C), k[5], acc);
-            p += W * C;
-            acc = vfma(vload(p), k[6], acc);
-            acc = vfma(vload(p + C), k[7], acc);
-            acc = vfma(vload(p + 2 * C), k[8], acc);
-        } else {
-            for (long ky = 0; ky < 3; ky++) {
-                const long iy = iy0 + ky;
-                if (iy < 0 || iy >= H) continue;
-                for (long kx = 0; kx < 3; kx++) {
-                    const long ix = ix0 + kx;
-                    if (ix < 0 || ix >= W) continue;
-                    const float *p = in + (iy * W + ix) * C + c;
-                    acc = vfma(n == V ? vload(p) : vload_n(p, n), k[ky * 3 + kx], acc);
-                }
-            }
+        k[t] = vload(tap + t * C);
+#pragma GCC unroll 16
+    for (int o = 0; o < DW_BLOCK; o++)
+        acc[o] = vload(bias);
+#pragma GCC unroll 3
+    for (int ky = 0; ky < 3; ky++, p += WC)
+    /* Column by column, so one input vector is live at a time. */
+#pragma GCC unroll 32
+        for (int i = 0; i < S * (DW_BLOCK - 1) + 3; i++) {
+            const vf x = vload(p + i * C);
+#pragma GCC unroll 16
+            for (int o = 0; o < DW_BLOCK; o++)
+                if (i - o * S >= 0 && i - o * S < 3)
+                    acc[o] = vfma(x, k[ky * 3 + i - o * S], acc[o]);
         }
-        acc = CLAMP(acc);
-        if (n == V)
-            vstore(dst + ox * C, acc);
-        else
-            vstore_n(dst + ox * C, acc, n);
+#pragma GCC unroll 16
+    for (int o = 0; o < DW_BLOCK; o++)
+        vstore(dst + o * C, clamp ? CLAMP(acc[o]) : acc[o]);
+}
+
+/* Channels [c, c + n) of output pixel ox of a row (n < V: masked), the
+ * window clipped to the input. */
+static inline __attribute__((always_inline)) void dw_pixel(const int S, const fc_nn_dw *d,
+                                                           const float *in, float *dst, long iy0,
+                                                           long ox, long c, int n)
+{
+    const long H = d->H, W = d->W, C = d->C;
+    const vf lo = vset1(d->lo), hi = vset1(d->hi);
+    const long ix0 = ox * S - d->pl;
+    vf acc = n == V ? vload(d->bias + c) : vload_n(d->bias + c, n);
+    for (long ky = 0; ky < 3; ky++) {
+        const long iy = iy0 + ky;
+        if (iy < 0 || iy >= H) continue;
+        for (long kx = 0; kx < 3; kx++) {
+            const long ix = ix0 + kx;
+            if (ix < 0 || ix >= W) continue;
+            const float *p = in + (iy * W + ix) * C + c;
+            const float *t = d->filter + (ky * 3 + kx) * C + c;
+            acc = vfma(n == V ? vload(p) : vload_n(p, n), n == V ? vload(t) : vload_n(t, n), acc);
+        }
+    }
+    acc = CLAMP(acc);
+    if (n == V)
+        vstore(dst + ox * C + c, acc);
+    else
+        vstore_n(dst + ox * C + c, acc, n);
+}
+
+/* One output row into dst. Pixels whose windows lie inside the input go
+ * DW_BLOCK at a time, every channel slice of the block before the next
+ * block, so the block's inputs stay in L1 and each slice's taps are loaded
+ * once per block; the others one by one. A last partial slice is done as the
+ * last V channels: the overlap is computed twice, to the same values. */
+static inline __attribute__((always_inline)) void dw_row(const int S, const fc_nn_dw *d,
+                                                         const float *in, float *dst, long oy)
+{
+    const long H = d->H, W = d->W, C = d->C, OW = d->OW;
+    const int n = C < V ? (int)C : V;
+    const long iy0 = oy * S - d->pt;
+    long first = (d->pl + S - 1) / S, last = (W - 3 + d->pl) / S + 1;
+    if (last > OW) last = OW;
+    if (n < V || iy0 < 0 || iy0 + 3 > H || first > last) first = last = OW;
+    const long blocks_end = first + (last - first) / DW_BLOCK * DW_BLOCK;
+    const vf lo = vset1(d->lo), hi = vset1(d->hi);
+    for (long ox = 0; ox < OW;) {
+        if (ox == first && ox < blocks_end) {
+            const float *p = in + (iy0 * W + ox * S - d->pl) * C;
+            for (long cb = 0; cb < C; cb += V) {
+                const long c = cb + V <= C ? cb : C - V;
+                if (d->lo == -INFINITY && d->hi == INFINITY)
+                    dw_block(S, false, p + c, C, W * C, d->filter + c, d->bias + c,
+                             dst + ox * C + c, lo, hi);
+                else
+                    dw_block(S, true, p + c, C, W * C, d->filter + c, d->bias + c, dst + ox * C + c,
+                             lo, hi);
+            }
+            first += DW_BLOCK;
+            ox += DW_BLOCK;
+            continue;
+        }
+        for (long cb = 0; cb < C; cb += n)
+            dw_pixel(S, d, in, dst, iy0, ox, cb + n <= C ? cb : C - n, n);
+        ox++;
     }
 }
 
 static void dwconv(const fc_nn_dw *d, const float *in, float *out, long r0, long r1)
 {
-    const long C = d->C;
     for (long oy = r0; oy < r1; oy++) {
-        float *dst = out + (oy - r0) * d->OW * C;
-        if (C < V) {
-            dw_row(d, in, dst, oy, 0, (int)C);
-            continue;
-        }
-        /* A last partial slice is done as the last V channels: the overlap
-         * is computed twice, to the same values. */
-        for (long cb = 0; cb < C; cb += V)
-            dw_row(d, in, dst + (cb + V <= C ? cb : C - V), oy, cb + V <= C ? cb : C - V, V);
+        float *dst = out + (oy - r0) * d->OW * d->C;
+        if (d->stride == 1)
+            dw_row(1, d, in, dst, oy);
+        else
+            dw_row(2, d, in, dst, oy);
     }
 }
+
+#ifndef DWCONV
+#define DWCONV dwconv
+#endif
 
 /* ---- convolution as matrix products ---- */
 
@@ -239,8 +300,9 @@ static void products(const fc_nn_conv *c, const float *a, long lda, const float 
         const int MR = fc_nn_tile_rows(V, g->nv);
         const bool whole = M >= MR;
         const int rows = whole ? MR : 1;
-        const ukernel_fn fn = whole ? tile_kernel[g->nv] : pixel_kernel[g->nv];
-        tile t = {.lda = lda, .ldo = c->N};
+        const int epi = !c->has_res ? NO_RES : c->res_pool ? RES_POOL : RES;
+        const ukernel_fn fn = whole ? tile_kernel[g->nv][epi] : pixel_kernel[g->nv][epi];
+        tile t = {.lda = lda, .ldo = c->N, .lo = c->lo, .hi = c->hi};
         if (c->res_pool) t.pool_x = c->CR, t.pool_y = c->RW * c->CR;
         for (long m0 = 0; m0 < M; m0 += rows) {
             const long m = m0 + rows <= M ? m0 : M - rows;
@@ -248,14 +310,13 @@ static void products(const fc_nn_conv *c, const float *a, long lda, const float 
             t.out = out + (q0 + m) * c->N;
             for (int i = 0; i < rows; i++) {
                 const long q = q0 + m + i;
-                if (!c->has_res)
-                    t.res[i] = NULL;
-                else if (c->res_pool)
+                if (!c->has_res) break;
+                if (c->res_pool)
                     t.res[i] = res + (2 * (q / c->OW) * c->RW + 2 * (q % c->OW)) * c->CR;
                 else
                     t.res[i] = res + q * c->CR;
             }
-            fn(c->K, g, &t, c->lo, c->hi);
+            fn(c->K, g, &t);
         }
     }
 }
@@ -270,7 +331,7 @@ static void conv(const fc_nn_conv *c, const float *in, const float *res, float *
             products(c, in + q0 * c->C, c->C, res, out, q0, M);
             break;
         case FC_NN_A_DW:
-            dwconv(&c->dw, in, scratch, q0 / c->OW, (q0 + M) / c->OW);
+            DWCONV(&c->dw, in, scratch, q0 / c->OW, (q0 + M) / c->OW);
             products(c, scratch, c->C, res, out, q0, M);
             break;
         case FC_NN_A_IM2COL:
@@ -346,7 +407,7 @@ static void add_narrow(size_t pixels, size_t C, size_t CB, float lo_s, float hi_
 const fc_nn_isa_kernels KERNELS = {
     .vec = V,
     .conv = conv,
-    .dwconv = dwconv,
+    .dwconv = DWCONV,
     .maxpool = maxpool,
     .add_narrow = add_narrow,
 };

@@ -83,6 +83,19 @@ void fc_nn_session_free(fc_nn_session *s);
  * fc_nn_shape_elements(shape) floats and stays valid for the session. */
 float *fc_nn_session_input(fc_nn_session *s, int index);
 int fc_nn_session_run(fc_nn_session *s, char *err, size_t errlen);
+/* What one run costs op by op, for profiling (bench/detect-ops): runs the
+ * model once like fc_nn_session_run, timing each segment (one op of ours, or
+ * a run of ops on XNNPACK) in thread CPU time. Fills up to `cap` entries in
+ * op order and returns how many segments there are, or a negative code with
+ * err set. The strings live as long as the session. */
+typedef struct fc_nn_op_cost {
+    const char *node; /* the ONNX node of its (first) op */
+    const char *what; /* e.g. "dw3x3 + conv1x1 + add  64x64x24 -> 64x64x28" */
+    double macs;      /* multiply-adds */
+    double seconds;
+} fc_nn_op_cost;
+int fc_nn_session_profile(fc_nn_session *s, fc_nn_op_cost *costs, int cap, char *err,
+                          size_t errlen);
 /* Output `index` of the last run; valid until the next run. */
 const float *fc_nn_session_output(fc_nn_session *s, int index);
 

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <xnnpack.h>
 
@@ -28,6 +29,8 @@ typedef struct segment {
     size_t first, end;  /* ops [first, end) */
     xnn_runtime_t rt;   /* XNNPACK's, or */
     fc_nn_kernel *kern; /* the single op runs on kernels.c */
+    char what[80];      /* for profiles */
+    double macs;
 } segment;
 
 struct fc_nn_session {
@@ -322,8 +325,11 @@ static int build(fc_nn_session *s, char *err, size_t errlen)
         segment *g = &s->seg[k];
         if (fc_nn_kernel_supported(m, &m->ops[g->first])) {
             rc = fc_nn_kernel_new(m, &m->ops[g->first], s->isa, &g->kern, &scratch, err, errlen);
+            if (rc == 0) fc_nn_kernel_describe(g->kern, g->what, sizeof g->what, &g->macs);
             continue;
         }
+        snprintf(g->what, sizeof g->what, "XNNPACK, %zu op%s", g->end - g->first,
+                 g->end - g->first == 1 ? "" : "s");
         rc = xnn_init(err, errlen);
         if (rc == 0) rc = build_runtime(s, g, ext_flags, err, errlen);
         if (rc == 0) rc = setup_runtime(s, g, ext_flags, err, errlen);
@@ -402,24 +408,59 @@ static void to_nchw(const float *src, float *dst, const int64_t *d)
                 dst[(n * C + c) * H * W + p] = src[(n * H * W + p) * C + c];
 }
 
-int fc_nn_session_run(fc_nn_session *s, char *err, size_t errlen)
+static int run_segment(fc_nn_session *s, const segment *g, char *err, size_t errlen)
 {
-    for (size_t k = 0; k < s->nseg; k++) {
-        const segment *g = &s->seg[k];
-        if (g->kern) {
-            fc_nn_kernel_run(g->kern, s->vbuf, s->scratch);
-            continue;
-        }
-        enum xnn_status st = xnn_invoke_runtime(g->rt);
-        if (st != xnn_status_success) {
-            snprintf(err, errlen, "XNNPACK: inference failed (status %d)", (int)st);
-            return -EIO;
-        }
+    if (g->kern) {
+        fc_nn_kernel_run(g->kern, s->vbuf, s->scratch);
+        return 0;
     }
+    enum xnn_status st = xnn_invoke_runtime(g->rt);
+    if (st != xnn_status_success) {
+        snprintf(err, errlen, "XNNPACK: inference failed (status %d)", (int)st);
+        return -EIO;
+    }
+    return 0;
+}
+
+static void outputs_to_nchw(fc_nn_session *s)
+{
     for (int i = 0; i < s->m->noutputs; i++)
         if (s->nchw_out[i])
             to_nchw(s->vbuf[s->m->outputs[i].value], s->nchw_out[i], s->m->outputs[i].shape.dims);
+}
+
+int fc_nn_session_run(fc_nn_session *s, char *err, size_t errlen)
+{
+    for (size_t k = 0; k < s->nseg; k++) {
+        int rc = run_segment(s, &s->seg[k], err, errlen);
+        if (rc < 0) return rc;
+    }
+    outputs_to_nchw(s);
     return 0;
+}
+
+static double thread_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+int fc_nn_session_profile(fc_nn_session *s, fc_nn_op_cost *costs, int cap, char *err, size_t errlen)
+{
+    for (size_t k = 0; k < s->nseg; k++) {
+        const segment *g = &s->seg[k];
+        double t0 = thread_seconds();
+        int rc = run_segment(s, g, err, errlen);
+        if (rc < 0) return rc;
+        if ((int)k < cap)
+            costs[k] = (fc_nn_op_cost){.node = s->m->ops[g->first].node,
+                                       .what = g->what,
+                                       .macs = g->macs,
+                                       .seconds = thread_seconds() - t0};
+    }
+    outputs_to_nchw(s);
+    return (int)s->nseg;
 }
 
 const float *fc_nn_session_output(fc_nn_session *s, int index)
