@@ -5,7 +5,8 @@
  *
  * Each round runs the model once per ISA, in turn, so that a busy machine
  * slows all of them alike; each op's figure is its median thread CPU time over
- * ROUNDS (default 200) after 10 warm-up runs. Ops are grouped by what they
+ * ROUNDS (default 200) after 10 warm-up runs, and its fastest run (the
+ * least disturbed by other work on a shared machine). Ops are grouped by what they
  * run and their input size; the input is a fixed pattern (the cost does not
  * depend on the values). */
 #include <stdio.h>
@@ -25,7 +26,7 @@ static int by_value(const void *a, const void *b)
 typedef struct row {
     char what[96];
     int count;
-    double macs, seconds;
+    double macs, seconds, fastest;
 } row;
 
 int main(int argc, char **argv)
@@ -85,11 +86,11 @@ int main(int argc, char **argv)
         fc_nn_session_profile(s[i], cost, MAX_SEGMENTS, err, sizeof err);
         row *rows = calloc((size_t)nseg, sizeof *rows);
         int nrows = 0;
-        double total = 0, total_macs = 0;
+        double total = 0, total_macs = 0, total_fastest = 0;
         for (int k = 0; k < nseg; k++) {
             double *v = t + ((size_t)i * MAX_SEGMENTS + (size_t)k) * (size_t)rounds;
             qsort(v, (size_t)rounds, sizeof *v, by_value);
-            double med = v[rounds / 2];
+            double med = v[rounds / 2], fastest = v[0];
             int j = 0;
             while (j < nrows && strcmp(rows[j].what, cost[k].what) != 0)
                 j++;
@@ -97,17 +98,21 @@ int main(int argc, char **argv)
             rows[j].count++;
             rows[j].macs += cost[k].macs;
             rows[j].seconds += med;
+            rows[j].fastest += fastest;
             total += med;
+            total_fastest += fastest;
             total_macs += cost[k].macs;
         }
-        printf("| %s: op | count | MMAC | us | share | GMAC/s |\n|---|---|---|---|---|---|\n",
+        printf("| %s: op | count | MMAC | median us | share | GMAC/s | fastest us |\n"
+               "|---|---|---|---|---|---|---|\n",
                fc_nn_isa_name(isa[i]));
         for (int j = 0; j < nrows; j++)
-            printf("| %s | %d | %.2f | %.0f | %.1f%% | %.1f |\n", rows[j].what, rows[j].count,
-                   rows[j].macs / 1e6, rows[j].seconds * 1e6, 100 * rows[j].seconds / total,
-                   rows[j].macs / rows[j].seconds / 1e9);
-        printf("| total | %d | %.1f | %.0f | 100%% | %.1f |\n\n", nseg, total_macs / 1e6,
-               total * 1e6, total_macs / total / 1e9);
+            printf("| %s | %d | %.2f | %.0f | %.1f%% | %.1f | %.0f |\n", rows[j].what,
+                   rows[j].count, rows[j].macs / 1e6, rows[j].seconds * 1e6,
+                   100 * rows[j].seconds / total, rows[j].macs / rows[j].seconds / 1e9,
+                   rows[j].fastest * 1e6);
+        printf("| total | %d | %.1f | %.0f | 100%% | %.1f | %.0f |\n\n", nseg, total_macs / 1e6,
+               total * 1e6, total_macs / total / 1e9, total_fastest * 1e6);
         free(rows);
         fc_nn_session_free(s[i]);
     }

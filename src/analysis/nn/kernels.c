@@ -160,7 +160,9 @@ static int conv_new(const fc_nn_model *m, const fc_nn_op *op, fc_nn_kernel *k, s
         c->H = (long)x->dims[1], c->W = (long)x->dims[2], c->C = (long)x->dims[3];
         bool one = op->kernel[0] == 1 && op->kernel[1] == 1 && op->stride[0] == 1 &&
                    op->stride[1] == 1 && !op->pad[0] && !op->pad[1] && !op->pad[2] && !op->pad[3];
-        c->src = one ? FC_NN_A_DIRECT : FC_NN_A_IM2COL;
+        c->src = one                                            ? FC_NN_A_DIRECT
+                 : op->dilation[0] == 1 && op->dilation[1] == 1 ? FC_NN_A_WINDOW
+                                                                : FC_NN_A_IM2COL;
     }
     c->kh = op->kernel[0], c->kw = op->kernel[1], c->sh = op->stride[0], c->sw = op->stride[1];
     c->dy = op->dilation[0], c->dx = op->dilation[1], c->pt = op->pad[0], c->pl = op->pad[3];
@@ -180,7 +182,7 @@ static int conv_new(const fc_nn_model *m, const fc_nn_op *op, fc_nn_kernel *k, s
     } else {
         c->chunk = CHUNK_FLOATS / c->K;
         if (c->chunk < 64) c->chunk = 64;
-        if (c->src == FC_NN_A_IM2COL) need = (size_t)(c->chunk * c->K);
+        if (c->src != FC_NN_A_DIRECT) need = (size_t)(c->chunk * c->K);
     }
     if (need > *scratch) *scratch = need;
     return pack(k, m->values[op->in[1]].data, m->values[op->in[2]].data, V);

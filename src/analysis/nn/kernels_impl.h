@@ -24,8 +24,8 @@
 /* ---- matrix kernel: MR pixels x NV vectors of output channels ---- */
 
 typedef struct tile {
-    const float *a; /* row m of A at a + m * lda */
-    long lda;
+    const float *a; /* row m of A: segment i at a + m * lda + i * seg_step */
+    long lda, nseg, seg_step, seg_k;
     float *out; /* pixel m at out + m * ldo */
     long ldo;
     const float *res[16]; /* pixel m's residual (top-left of its pool window) */
@@ -49,8 +49,8 @@ static inline __attribute__((always_inline)) vf residual(const int EPI, const ti
     return x;
 }
 
-static inline __attribute__((always_inline)) void
-ukernel(const int MR, const int NV, const int EPI, long K, const fc_nn_group *g, const tile *t)
+static inline __attribute__((always_inline)) void ukernel(const int MR, const int NV, const int EPI,
+                                                          const fc_nn_group *g, const tile *t)
 {
     vf acc[16][FC_NN_GROUP_MAX];
     const float *w = g->panel;
@@ -62,19 +62,21 @@ ukernel(const int MR, const int NV, const int EPI, long K, const fc_nn_group *g,
             acc[m][j] = b;
     }
     w += NV * V;
-    for (long k = 0; k < K; k++, w += NV * V) {
-        vf wv[FC_NN_GROUP_MAX];
-#pragma GCC unroll 16
-        for (int j = 0; j < NV; j++)
-            wv[j] = vload(w + j * V);
-#pragma GCC unroll 16
-        for (int m = 0; m < MR; m++) {
-            vf x = vset1(t->a[m * t->lda + k]);
+    const float *a = t->a;
+    for (long sg = 0; sg < t->nseg; sg++, a += t->seg_step)
+        for (long k = 0; k < t->seg_k; k++, w += NV * V) {
+            vf wv[FC_NN_GROUP_MAX];
 #pragma GCC unroll 16
             for (int j = 0; j < NV; j++)
-                acc[m][j] = vfma(x, wv[j], acc[m][j]);
+                wv[j] = vload(w + j * V);
+#pragma GCC unroll 16
+            for (int m = 0; m < MR; m++) {
+                vf x = vset1(a[m * t->lda + k]);
+#pragma GCC unroll 16
+                for (int j = 0; j < NV; j++)
+                    acc[m][j] = vfma(x, wv[j], acc[m][j]);
+            }
         }
-    }
     const vf lo = vset1(t->lo), hi = vset1(t->hi);
 #pragma GCC unroll 16
     for (int m = 0; m < MR; m++) {
@@ -95,11 +97,11 @@ ukernel(const int MR, const int NV, const int EPI, long K, const fc_nn_group *g,
 
 /* One instance per (pixels, vectors, residual) triple; the compiler keeps
  * every accumulator in a register. */
-typedef void (*ukernel_fn)(long K, const fc_nn_group *g, const tile *t);
+typedef void (*ukernel_fn)(const fc_nn_group *g, const tile *t);
 #define UKERNEL(MR, NV, EPI)                                                                       \
-    static void ukernel_##MR##_##NV##_##EPI(long K, const fc_nn_group *g, const tile *t)           \
+    static void ukernel_##MR##_##NV##_##EPI(const fc_nn_group *g, const tile *t)                   \
     {                                                                                              \
-        ukernel(MR, NV, EPI, K, g, t);                                                             \
+        ukernel(MR, NV, EPI, g, t);                                                                \
     }
 #define UKERNELS(MR, NV) UKERNEL(MR, NV, NO_RES) UKERNEL(MR, NV, RES) UKERNEL(MR, NV, RES_POOL)
 #define ROW(MR, NV)                                                                                \
@@ -133,103 +135,116 @@ static const ukernel_fn pixel_kernel[4][3] = {{NULL}, ROW(1, 1), ROW(1, 2), ROW(
 #define DW_BLOCK 6
 #endif
 
-/* DW_BLOCK adjacent output pixels whose windows lie inside the input: the
+/* NB adjacent output pixels of one channel slice whose windows lie inside
+ * the input's columns, over the window rows [ky0, ky1) inside its rows: the
  * input columns they share are loaded once, and each pixel still adds its
- * taps in row-major order. */
-static inline __attribute__((always_inline)) void dw_block(const int S, const bool clamp,
-                                                           const float *p, long C, long WC,
-                                                           const float *tap, const float *bias,
-                                                           float *dst, vf lo, vf hi)
+ * taps in row-major order. p is the window's top-left input (row ky = 0). */
+static inline __attribute__((always_inline)) void
+dw_block(const int S, const int NB, const bool clamp, const float *p, long C, long WC, long ky0,
+         long ky1, const float *tap, const float *bias, float *dst, const fc_nn_dw *d)
 {
     vf acc[DW_BLOCK], k[9];
 #pragma GCC unroll 9
     for (int t = 0; t < 9; t++)
         k[t] = vload(tap + t * C);
 #pragma GCC unroll 16
-    for (int o = 0; o < DW_BLOCK; o++)
+    for (int o = 0; o < NB; o++)
         acc[o] = vload(bias);
 #pragma GCC unroll 3
-    for (int ky = 0; ky < 3; ky++, p += WC)
-    /* Column by column, so one input vector is live at a time. */
+    for (int ky = 0; ky < 3; ky++, p += WC) {
+        if (ky < ky0 || ky >= ky1) continue;
+            /* Column by column, so one input vector is live at a time. */
 #pragma GCC unroll 32
-        for (int i = 0; i < S * (DW_BLOCK - 1) + 3; i++) {
+        for (int i = 0; i < S * (NB - 1) + 3; i++) {
             const vf x = vload(p + i * C);
 #pragma GCC unroll 16
-            for (int o = 0; o < DW_BLOCK; o++)
+            for (int o = 0; o < NB; o++)
                 if (i - o * S >= 0 && i - o * S < 3)
                     acc[o] = vfma(x, k[ky * 3 + i - o * S], acc[o]);
         }
+    }
+    const vf lo = vset1(d->lo), hi = vset1(d->hi);
 #pragma GCC unroll 16
-    for (int o = 0; o < DW_BLOCK; o++)
+    for (int o = 0; o < NB; o++)
         vstore(dst + o * C, clamp ? CLAMP(acc[o]) : acc[o]);
 }
 
-/* Channels [c, c + n) of output pixel ox of a row (n < V: masked), the
- * window clipped to the input. */
+/* Channels [c, c + n) of output pixel ox (n < V: masked), its window
+ * clipped to the input: rows [ky0, ky1), columns as they fall. */
 static inline __attribute__((always_inline)) void dw_pixel(const int S, const fc_nn_dw *d,
                                                            const float *in, float *dst, long iy0,
-                                                           long ox, long c, int n)
+                                                           long ky0, long ky1, long ox, long c,
+                                                           int n)
 {
-    const long H = d->H, W = d->W, C = d->C;
+    /* dst is output pixel ox. */
+    const long W = d->W, C = d->C;
     const vf lo = vset1(d->lo), hi = vset1(d->hi);
     const long ix0 = ox * S - d->pl;
+    const long kx0 = ix0 < 0 ? -ix0 : 0, kx1 = W - ix0 < 3 ? W - ix0 : 3;
     vf acc = n == V ? vload(d->bias + c) : vload_n(d->bias + c, n);
-    for (long ky = 0; ky < 3; ky++) {
-        const long iy = iy0 + ky;
-        if (iy < 0 || iy >= H) continue;
-        for (long kx = 0; kx < 3; kx++) {
-            const long ix = ix0 + kx;
-            if (ix < 0 || ix >= W) continue;
-            const float *p = in + (iy * W + ix) * C + c;
+    for (long ky = ky0; ky < ky1; ky++)
+        for (long kx = kx0; kx < kx1; kx++) {
+            const float *p = in + ((iy0 + ky) * W + ix0 + kx) * C + c;
             const float *t = d->filter + (ky * 3 + kx) * C + c;
             acc = vfma(n == V ? vload(p) : vload_n(p, n), n == V ? vload(t) : vload_n(t, n), acc);
         }
-    }
     acc = CLAMP(acc);
     if (n == V)
-        vstore(dst + ox * C + c, acc);
+        vstore(dst + c, acc);
     else
-        vstore_n(dst + ox * C + c, acc, n);
+        vstore_n(dst + c, acc, n);
 }
 
-/* One output row into dst. Pixels whose windows lie inside the input go
- * DW_BLOCK at a time, every channel slice of the block before the next
- * block, so the block's inputs stay in L1 and each slice's taps are loaded
- * once per block; the others one by one. A last partial slice is done as the
- * last V channels: the overlap is computed twice, to the same values. */
+/* Every channel slice of NB pixels from ox: a last partial slice is done as
+ * the last V channels, the overlap computed twice to the same values. */
+static inline __attribute__((always_inline)) void dw_pixels(const int S, const int NB,
+                                                            const fc_nn_dw *d, const float *in,
+                                                            float *dst, long iy0, long ky0,
+                                                            long ky1, long ox)
+{
+    const long C = d->C;
+    const float *p = in + (iy0 * d->W + ox * S - d->pl) * C;
+    const bool clamp = d->lo != -INFINITY || d->hi != INFINITY;
+    for (long cb = 0; cb < C; cb += V) {
+        const long c = cb + V <= C ? cb : C - V;
+        if (clamp)
+            dw_block(S, NB, true, p + c, C, d->W * C, ky0, ky1, d->filter + c, d->bias + c, dst + c,
+                     d);
+        else
+            dw_block(S, NB, false, p + c, C, d->W * C, ky0, ky1, d->filter + c, d->bias + c,
+                     dst + c, d);
+    }
+}
+
+/* Row oy of the output into dst: the pixels whose windows lie inside the
+ * input's columns DW_BLOCK at a time (every channel slice of a block before
+ * the next, so the block's inputs stay in L1), the rest one by one. */
 static inline __attribute__((always_inline)) void dw_row(const int S, const fc_nn_dw *d,
                                                          const float *in, float *dst, long oy)
 {
-    const long H = d->H, W = d->W, C = d->C, OW = d->OW;
-    const int n = C < V ? (int)C : V;
+    const long x0 = 0, x1 = d->OW;
+    const long H = d->H, W = d->W, C = d->C;
     const long iy0 = oy * S - d->pt;
+    const long ky0 = iy0 < 0 ? -iy0 : 0, ky1 = H - iy0 < 3 ? H - iy0 : 3;
     long first = (d->pl + S - 1) / S, last = (W - 3 + d->pl) / S + 1;
-    if (last > OW) last = OW;
-    if (n < V || iy0 < 0 || iy0 + 3 > H || first > last) first = last = OW;
-    const long blocks_end = first + (last - first) / DW_BLOCK * DW_BLOCK;
-    const vf lo = vset1(d->lo), hi = vset1(d->hi);
-    for (long ox = 0; ox < OW;) {
-        if (ox == first && ox < blocks_end) {
-            const float *p = in + (iy0 * W + ox * S - d->pl) * C;
-            for (long cb = 0; cb < C; cb += V) {
-                const long c = cb + V <= C ? cb : C - V;
-                if (d->lo == -INFINITY && d->hi == INFINITY)
-                    dw_block(S, false, p + c, C, W * C, d->filter + c, d->bias + c,
-                             dst + ox * C + c, lo, hi);
-                else
-                    dw_block(S, true, p + c, C, W * C, d->filter + c, d->bias + c, dst + ox * C + c,
-                             lo, hi);
-            }
-            first += DW_BLOCK;
-            ox += DW_BLOCK;
-            continue;
-        }
+    if (last > x1) last = x1;
+    if (first < x0) first = x0;
+    if (C < V || first > last) first = last = x1;
+    const int n = C < V ? (int)C : V;
+    long ox = x0;
+    for (; ox < first; ox++)
         for (long cb = 0; cb < C; cb += n)
-            dw_pixel(S, d, in, dst, iy0, ox, cb + n <= C ? cb : C - n, n);
-        ox++;
-    }
+            dw_pixel(S, d, in, dst + (ox - x0) * C, iy0, ky0, ky1, ox, cb + n <= C ? cb : C - n, n);
+    for (; ox + DW_BLOCK <= last; ox += DW_BLOCK)
+        dw_pixels(S, DW_BLOCK, d, in, dst + (ox - x0) * C, iy0, ky0, ky1, ox);
+    for (; ox < last; ox++)
+        dw_pixels(S, 1, d, in, dst + (ox - x0) * C, iy0, ky0, ky1, ox);
+    for (; ox < x1; ox++)
+        for (long cb = 0; cb < C; cb += n)
+            dw_pixel(S, d, in, dst + (ox - x0) * C, iy0, ky0, ky1, ox, cb + n <= C ? cb : C - n, n);
 }
 
+/* Rows [r0, r1) of the output into out, which is row r0. */
 static void dwconv(const fc_nn_dw *d, const float *in, float *out, long r0, long r1)
 {
     for (long oy = r0; oy < r1; oy++) {
@@ -265,8 +280,8 @@ static inline void copy_floats(float *dst, const float *src, long n)
 static void im2col(const fc_nn_conv *c, const float *in, float *a, long q0, long M)
 {
     const long C = c->C, row = c->kw * C;
+    long oy = q0 / c->OW, ox = q0 % c->OW;
     for (long i = 0; i < M; i++, a += c->K) {
-        const long oy = (q0 + i) / c->OW, ox = (q0 + i) % c->OW;
         const long ix0 = ox * c->sw - c->pl;
         const bool cols_inside = c->dx == 1 && ix0 >= 0 && ix0 + c->kw <= c->W;
         for (long ky = 0; ky < c->kh; ky++) {
@@ -286,14 +301,27 @@ static void im2col(const fc_nn_conv *c, const float *in, float *a, long q0, long
                 }
             }
         }
+        if (++ox == c->OW) ox = 0, oy++;
     }
 }
 
 /* Output pixels [q0, q0 + M) from A, every group of output channels. A tile
  * that would run past M is moved back to end at M (its overlap computed
  * twice, to the same values); fewer than a tile's pixels go one by one. */
-static void products(const fc_nn_conv *c, const float *a, long lda, const float *res, float *out,
-                     long q0, long M)
+/* Rows of A for a run of pixels: pixel m's row is segments of seg_k floats,
+ * segment i at a + m * lda + i * seg_step. One segment of K floats for
+ * im2col patches, depthwise output and 1x1 inputs; for a window read in
+ * place, one per kernel row. */
+typedef struct a_rows {
+    const float *a;
+    long lda, nseg, seg_step, seg_k;
+} a_rows;
+
+/* Output pixels [q0, q0 + M) (within one row when A is a window read in
+ * place), every group of output channels. A tile that would run past M is
+ * moved back to end at M (its overlap computed twice, to the same values);
+ * fewer than a tile's pixels go one by one. */
+static void products(const fc_nn_conv *c, a_rows A, const float *res, float *out, long q0, long M)
 {
     for (int gi = 0; gi < c->ngroups; gi++) {
         const fc_nn_group *g = &c->group[gi];
@@ -302,41 +330,97 @@ static void products(const fc_nn_conv *c, const float *a, long lda, const float 
         const int rows = whole ? MR : 1;
         const int epi = !c->has_res ? NO_RES : c->res_pool ? RES_POOL : RES;
         const ukernel_fn fn = whole ? tile_kernel[g->nv][epi] : pixel_kernel[g->nv][epi];
-        tile t = {.lda = lda, .ldo = c->N, .lo = c->lo, .hi = c->hi};
+        tile t = {.lda = A.lda,
+                  .nseg = A.nseg,
+                  .seg_step = A.seg_step,
+                  .seg_k = A.seg_k,
+                  .ldo = c->N,
+                  .lo = c->lo,
+                  .hi = c->hi};
         if (c->res_pool) t.pool_x = c->CR, t.pool_y = c->RW * c->CR;
         for (long m0 = 0; m0 < M; m0 += rows) {
             const long m = m0 + rows <= M ? m0 : M - rows;
-            t.a = a + m * lda;
+            t.a = A.a + m * A.lda;
             t.out = out + (q0 + m) * c->N;
-            for (int i = 0; i < rows; i++) {
-                const long q = q0 + m + i;
-                if (!c->has_res) break;
-                if (c->res_pool)
-                    t.res[i] = res + (2 * (q / c->OW) * c->RW + 2 * (q % c->OW)) * c->CR;
-                else
-                    t.res[i] = res + q * c->CR;
+            if (c->res_pool) {
+                long oy = (q0 + m) / c->OW, ox = (q0 + m) % c->OW;
+                for (int i = 0; i < rows; i++) {
+                    t.res[i] = res + (2 * oy * c->RW + 2 * ox) * c->CR;
+                    if (++ox == c->OW) ox = 0, oy++;
+                }
+            } else if (c->has_res) {
+                for (int i = 0; i < rows; i++)
+                    t.res[i] = res + (q0 + m + i) * c->CR;
             }
-            fn(c->K, g, &t);
+            fn(g, &t);
+        }
+    }
+}
+
+static a_rows contiguous(const float *a, long K)
+{
+    return (a_rows){.a = a, .lda = K, .nseg = 1, .seg_step = 0, .seg_k = K};
+}
+
+/* A window convolution: in output rows whose windows lie inside the
+ * input's rows, the pixels whose windows lie inside its columns read their
+ * patches in place (a kernel row of a patch is contiguous in NHWC); the
+ * others go through im2col, a run at a time. */
+static void window_conv(const fc_nn_conv *c, const float *in, const float *res, float *out,
+                        float *scratch)
+{
+    const long C = c->C, OW = c->OW;
+    long first = (c->pl + c->sw - 1) / c->sw, last = (c->W - c->kw + c->pl) / c->sw + 1;
+    if (last > OW) last = OW;
+    if (first > last) first = last = 0;
+    for (long oy = 0; oy < c->OH; oy++) {
+        const long iy0 = oy * c->sh - c->pt;
+        const long q = oy * OW;
+        if (iy0 < 0 || iy0 + c->kh > c->H || first == last) {
+            for (long x0 = 0; x0 < OW; x0 += c->chunk) {
+                const long n = x0 + c->chunk <= OW ? c->chunk : OW - x0;
+                im2col(c, in, scratch, q + x0, n);
+                products(c, contiguous(scratch, c->K), res, out, q + x0, n);
+            }
+            continue;
+        }
+        if (first > 0) {
+            im2col(c, in, scratch, q, first);
+            products(c, contiguous(scratch, c->K), res, out, q, first);
+        }
+        const a_rows A = {.a = in + (iy0 * c->W + first * c->sw - c->pl) * C,
+                          .lda = c->sw * C,
+                          .nseg = c->kh,
+                          .seg_step = c->W * C,
+                          .seg_k = c->kw * C};
+        products(c, A, res, out, q + first, last - first);
+        if (last < OW) {
+            im2col(c, in, scratch, q + last, OW - last);
+            products(c, contiguous(scratch, c->K), res, out, q + last, OW - last);
         }
     }
 }
 
 static void conv(const fc_nn_conv *c, const float *in, const float *res, float *out, float *scratch)
 {
+    if (c->src == FC_NN_A_WINDOW) {
+        window_conv(c, in, res, out, scratch);
+        return;
+    }
     const long total = c->OH * c->OW;
     for (long q0 = 0; q0 < total; q0 += c->chunk) {
         const long M = q0 + c->chunk <= total ? c->chunk : total - q0;
         switch (c->src) {
         case FC_NN_A_DIRECT:
-            products(c, in + q0 * c->C, c->C, res, out, q0, M);
+            products(c, contiguous(in + q0 * c->C, c->C), res, out, q0, M);
             break;
         case FC_NN_A_DW:
             DWCONV(&c->dw, in, scratch, q0 / c->OW, (q0 + M) / c->OW);
-            products(c, scratch, c->C, res, out, q0, M);
+            products(c, contiguous(scratch, c->C), res, out, q0, M);
             break;
-        case FC_NN_A_IM2COL:
+        default:
             im2col(c, in, scratch, q0, M);
-            products(c, scratch, c->K, res, out, q0, M);
+            products(c, contiguous(scratch, c->K), res, out, q0, M);
             break;
         }
     }

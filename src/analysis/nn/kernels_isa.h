@@ -32,7 +32,10 @@ typedef struct fc_nn_group {
     const float *panel;        /* (1 + K) x nv x V */
 } fc_nn_group;
 
-typedef enum { FC_NN_A_DIRECT, FC_NN_A_DW, FC_NN_A_IM2COL } fc_nn_a_source;
+/* Where rows of A come from: the input itself (1x1), the depthwise stage,
+ * im2col patches, or a window read in place where it lies inside the input
+ * (dilation 1), im2col at the edges. */
+typedef enum { FC_NN_A_DIRECT, FC_NN_A_DW, FC_NN_A_IM2COL, FC_NN_A_WINDOW } fc_nn_a_source;
 
 /* FC_NN_OP_FUSED as a matrix product per chunk of output pixels: rows of A
  * are pixels (the input itself for a 1x1 convolution, the depthwise stage's
