@@ -62,7 +62,8 @@ int main(int argc, char **argv)
     }
     uint8_t *rgb;
     int iw, ih, W = atoi(argv[3]), H = atoi(argv[4]);
-    float fx = argc == 7 ? strtof(argv[5], NULL) : 225, fy = argc == 7 ? strtof(argv[6], NULL) : 122;
+    float fx = argc == 7 ? strtof(argv[5], NULL) : 225,
+          fy = argc == 7 ? strtof(argv[6], NULL) : 122;
     if (W < 16 || H < 16 || W > 4096 || H > 4096 || W % 2 || H % 2) {
         fprintf(stderr, "W and H: even, 16 to 4096\n");
         return 2;
@@ -119,10 +120,10 @@ int main(int argc, char **argv)
             free(big);
         }
         qsort(ious, (size_t)both, sizeof *ious, by_value);
-        printf("| %dx%d | %dx%d | %s | %d / %d / %d | %.3f | %.3f | %.3f | %.1f%% | %.0f | %.0f |\n",
-               W, H, bw, bh, rows[row], found[0], found[1], tries, both ? ious[0] : 0,
-               both ? ious[both / 2] : 0, worst_score, 100 * worst_kp, cpu[0] / tries,
-               cpu[1] / tries);
+        printf(
+            "| %dx%d | %dx%d | %s | %d / %d / %d | %.3f | %.3f | %.3f | %.1f%% | %.0f | %.0f |\n",
+            W, H, bw, bh, rows[row], found[0], found[1], tries, both ? ious[0] : 0,
+            both ? ious[both / 2] : 0, worst_score, 100 * worst_kp, cpu[0] / tries, cpu[1] / tries);
     }
     free(canvas), free(y), free(u), free(v), free(rgb);
     fc_face_detector_close(det[0]);

@@ -191,7 +191,7 @@ typedef struct graph_builder {
     size_t nnodes;
     Onnx__TensorProto *inits[32];
     size_t ninits;
-    Onnx__ValueInfoProto *inputs[4], *outputs[8];
+    Onnx__ValueInfoProto *inputs[4], *outputs[12];
     size_t ninputs, noutputs;
 } graph_builder;
 
@@ -438,6 +438,41 @@ static void generated_model_matches_naive_reference(void **state)
     g.outputs[g.noutputs++] = value_info("d", 4, d_dims);
     g.outputs[g.noutputs++] = value_info("e", 4, e_dims);
     g.outputs[g.noutputs++] = value_info("res", 4, d_dims);
+    /* Convolutions our kernels run outside BlazeFace's shapes: a strided
+     * window with edges all round (read in place inside, im2col at the
+     * edges), a dilated one (im2col), a 1x1 with fewer output channels than
+     * a vector holds; and a max pool nothing fuses (it is an output). */
+    enum { G1H = 3, G1W = 3, G3M = 3, PH2 = H / 2, PW2 = W / 2 };
+    static const int64_t w1dims[4] = {M, C, 3, 3}, w3dims[4] = {G3M, C, 1, 1}, b3dims[1] = {G3M};
+    static const int64_t pads1[4] = {1, 1, 1, 1}, pads2[4] = {2, 2, 2, 2}, dil2[2] = {2, 2};
+    static const int64_t s22[2] = {2, 2};
+    float w1[M * C * 9], w2[M * C * 9], w3[G3M * C], b3[G3M];
+    for (int i = 0; i < M * C * 9; i++)
+        w1[i] = sinf((float)i * 0.37f), w2[i] = cosf((float)i * 0.21f) * 0.6f;
+    for (int i = 0; i < G3M * C; i++)
+        w3[i] = 0.25f * (float)(i % 5) - 0.5f;
+    for (int i = 0; i < G3M; i++)
+        b3[i] = 0.2f * (float)i - 0.1f;
+    add_init(&g, "w1", true, 4, w1dims, w1);
+    add_init(&g, "w2", true, 4, w1dims, w2);
+    add_init(&g, "w3", true, 4, w3dims, w3);
+    add_init(&g, "b3", true, 1, b3dims, b3);
+    Onnx__NodeProto *g1 = add_node(&g, "Conv", "strided", "g1", 3, "xc", "w1", "b");
+    add_ints(g1, "strides", 2, s22);
+    add_ints(g1, "pads", 4, pads1);
+    Onnx__NodeProto *g2 = add_node(&g, "Conv", "dilated", "g2", 2, "xc", "w2");
+    add_ints(g2, "dilations", 2, dil2);
+    add_ints(g2, "pads", 4, pads2);
+    add_node(&g, "Conv", "narrow1x1", "g3", 3, "xc", "w3", "b3");
+    Onnx__NodeProto *mp = add_node(&g, "MaxPool", "pool2", "mp", 1, "xc");
+    add_ints(mp, "kernel_shape", 2, pk);
+    add_ints(mp, "strides", 2, s22);
+    static const int64_t g1_dims[4] = {1, M, G1H, G1W}, g2_dims[4] = {1, M, H, W};
+    static const int64_t g3_dims[4] = {1, G3M, H, W}, mp_dims[4] = {1, C, PH2, PW2};
+    g.outputs[g.noutputs++] = value_info("g1", 4, g1_dims);
+    g.outputs[g.noutputs++] = value_info("g2", 4, g2_dims);
+    g.outputs[g.noutputs++] = value_info("g3", 4, g3_dims);
+    g.outputs[g.noutputs++] = value_info("mp", 4, mp_dims);
 
     char err[512];
     fc_nn_model *m;
@@ -510,6 +545,27 @@ static void generated_model_matches_naive_reference(void **state)
                 assert_float_equal(
                     gres[c * H * W + i],
                     fmaxf(d[c * H * W + i] + (c < C ? xc[c * H * W + i] : 0.0f), 0.0f), 1e-4);
+        float r1[M * G1H * G1W], r2[M * H * W], r3[G3M * H * W];
+        ref_conv(xc, C, H, W, w1, cb, M, 1, 3, 3, 2, 2, 1, 1, 1, 1, G1H, G1W, r1);
+        ref_conv(xc, C, H, W, w2, NULL, M, 1, 3, 3, 1, 1, 2, 2, 2, 2, H, W, r2);
+        ref_conv(xc, C, H, W, w3, b3, G3M, 1, 1, 1, 1, 1, 1, 1, 0, 0, H, W, r3);
+        const float *o1 = fc_nn_session_output(s, fc_nn_model_find_output(m, "g1"));
+        const float *o2 = fc_nn_session_output(s, fc_nn_model_find_output(m, "g2"));
+        const float *o3 = fc_nn_session_output(s, fc_nn_model_find_output(m, "g3"));
+        const float *om = fc_nn_session_output(s, fc_nn_model_find_output(m, "mp"));
+        for (int i = 0; i < M * G1H * G1W; i++)
+            assert_float_equal(o1[i], r1[i], 1e-4);
+        for (int i = 0; i < M * H * W; i++)
+            assert_float_equal(o2[i], r2[i], 1e-4);
+        for (int i = 0; i < G3M * H * W; i++)
+            assert_float_equal(o3[i], r3[i], 1e-4);
+        for (int c = 0; c < C; c++)
+            for (int y = 0; y < PH2; y++)
+                for (int xx = 0; xx < PW2; xx++) {
+                    const float *q = xc + (c * H + 2 * y) * W + 2 * xx;
+                    assert_float_equal(om[(c * PH2 + y) * PW2 + xx],
+                                       fmaxf(fmaxf(q[0], q[1]), fmaxf(q[W], q[W + 1])), 0);
+                }
         fc_nn_session_free(s);
     }
     fc_nn_model_free(m);

@@ -222,26 +222,24 @@ static inline __attribute__((always_inline)) void dw_pixels(const int S, const i
 static inline __attribute__((always_inline)) void dw_row(const int S, const fc_nn_dw *d,
                                                          const float *in, float *dst, long oy)
 {
-    const long x0 = 0, x1 = d->OW;
-    const long H = d->H, W = d->W, C = d->C;
+    const long H = d->H, W = d->W, C = d->C, OW = d->OW;
     const long iy0 = oy * S - d->pt;
     const long ky0 = iy0 < 0 ? -iy0 : 0, ky1 = H - iy0 < 3 ? H - iy0 : 3;
     long first = (d->pl + S - 1) / S, last = (W - 3 + d->pl) / S + 1;
-    if (last > x1) last = x1;
-    if (first < x0) first = x0;
-    if (C < V || first > last) first = last = x1;
+    if (last > OW) last = OW;
+    if (C < V || first > last) first = last = OW;
     const int n = C < V ? (int)C : V;
-    long ox = x0;
+    long ox = 0;
     for (; ox < first; ox++)
         for (long cb = 0; cb < C; cb += n)
-            dw_pixel(S, d, in, dst + (ox - x0) * C, iy0, ky0, ky1, ox, cb + n <= C ? cb : C - n, n);
+            dw_pixel(S, d, in, dst + ox * C, iy0, ky0, ky1, ox, cb + n <= C ? cb : C - n, n);
     for (; ox + DW_BLOCK <= last; ox += DW_BLOCK)
-        dw_pixels(S, DW_BLOCK, d, in, dst + (ox - x0) * C, iy0, ky0, ky1, ox);
+        dw_pixels(S, DW_BLOCK, d, in, dst + ox * C, iy0, ky0, ky1, ox);
     for (; ox < last; ox++)
-        dw_pixels(S, 1, d, in, dst + (ox - x0) * C, iy0, ky0, ky1, ox);
-    for (; ox < x1; ox++)
+        dw_pixels(S, 1, d, in, dst + ox * C, iy0, ky0, ky1, ox);
+    for (; ox < OW; ox++)
         for (long cb = 0; cb < C; cb += n)
-            dw_pixel(S, d, in, dst + (ox - x0) * C, iy0, ky0, ky1, ox, cb + n <= C ? cb : C - n, n);
+            dw_pixel(S, d, in, dst + ox * C, iy0, ky0, ky1, ox, cb + n <= C ? cb : C - n, n);
 }
 
 /* Rows [r0, r1) of the output into out, which is row r0. */

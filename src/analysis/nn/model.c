@@ -833,7 +833,8 @@ static int add_initializer(ctx *c, const Onnx__TensorProto *tp)
     fc_nn_shape s = {(int)tp->n_dims, {0}};
     for (size_t i = 0; i < tp->n_dims; i++)
         s.dims[i] = tp->dims[i];
-    if (check_shape(c, tp->name, &s) < 0) return -EINVAL;
+    int rc = check_shape(c, tp->name, &s);
+    if (rc < 0) return rc;
     size_t n = fc_nn_shape_elements(&s);
     bool is_float = tp->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
     bool is_int64 = tp->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
