@@ -334,8 +334,9 @@ static int build(fc_nn_session *s, char *err, size_t errlen)
         if (rc == 0) rc = build_runtime(s, g, ext_flags, err, errlen);
         if (rc == 0) rc = setup_runtime(s, g, ext_flags, err, errlen);
     }
-    /* A vector of slack: im2col's vector copies may end past a patch. */
-    if (rc == 0 && scratch && !(s->scratch = aligned_alloc(64, (scratch + 16) * sizeof(float)))) {
+    /* aligned_alloc wants a multiple of the alignment. */
+    size_t scratch_bytes = (scratch * sizeof(float) + 63) & ~(size_t)63;
+    if (rc == 0 && scratch && !(s->scratch = aligned_alloc(64, scratch_bytes))) {
         snprintf(err, errlen, "out of memory for the session's scratch");
         rc = -ENOMEM;
     }
