@@ -120,10 +120,12 @@ static int pack(fc_nn_kernel *k, const float *filter, const float *bias, int V)
         fc_nn_group *g = &c->group[gi];
         g->nv = nv / c->ngroups + (gi < nv % c->ngroups);
         g->nstore = N >= V ? V : (int)N;
+        g->whole = g->nstore == V;
         for (int i = 0; i < g->nv; i++, j++) {
             g->col[i] = N >= V && (long)(j + 1) * V > N ? N - V : (long)j * V;
             long nres = c->has_res ? c->CR - g->col[i] : 0;
             g->nres[i] = nres < 0 ? 0 : nres > V ? V : (int)nres;
+            if (c->has_res && g->nres[i] != V) g->whole = false;
         }
         total += panel * (size_t)g->nv;
     }

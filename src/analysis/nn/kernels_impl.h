@@ -64,6 +64,7 @@ static inline __attribute__((always_inline)) void ukernel(const int MR, const in
     w += NV * V;
     const float *a = t->a;
     for (long sg = 0; sg < t->nseg; sg++, a += t->seg_step)
+#pragma GCC unroll 2
         for (long k = 0; k < t->seg_k; k++, w += NV * V) {
             vf wv[FC_NN_GROUP_MAX];
 #pragma GCC unroll 16
@@ -78,6 +79,20 @@ static inline __attribute__((always_inline)) void ukernel(const int MR, const in
             }
         }
     const vf lo = vset1(t->lo), hi = vset1(t->hi);
+    if (g->whole) {
+        /* The common case without per-vector lane counts to test. */
+#pragma GCC unroll 16
+        for (int m = 0; m < MR; m++) {
+            float *o = t->out + m * t->ldo;
+#pragma GCC unroll 16
+            for (int j = 0; j < NV; j++) {
+                vf v = acc[m][j];
+                if (EPI != NO_RES) v = vadd(v, residual(EPI, t, t->res[m] + g->col[j], V));
+                vstore(o + g->col[j], CLAMP(v));
+            }
+        }
+        return;
+    }
 #pragma GCC unroll 16
     for (int m = 0; m < MR; m++) {
         float *o = t->out + m * t->ldo;

@@ -29,6 +29,7 @@ typedef struct fc_nn_group {
     long col[FC_NN_GROUP_MAX];
     int nres[FC_NN_GROUP_MAX]; /* lanes of each vector the residual covers: 0..V */
     int nstore;                /* lanes stored: V, or all channels when fewer */
+    bool whole;                /* nstore is V, and so is every nres (or there is no residual) */
     const float *panel;        /* (1 + K) x nv x V */
 } fc_nn_group;
 
