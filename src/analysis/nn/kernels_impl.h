@@ -155,8 +155,9 @@ static const ukernel_fn pixel_kernel[4][3] = {{NULL}, ROW(1, 1), ROW(1, 2), ROW(
  * input columns they share are loaded once, and each pixel still adds its
  * taps in row-major order. p is the window's top-left input (row ky = 0). */
 static inline __attribute__((always_inline)) void
-dw_block(const int S, const int NB, const bool clamp, const float *p, long C, long WC, long ky0,
-         long ky1, const float *tap, const float *bias, float *dst, const fc_nn_dw *d)
+dw_block(const int S, const int NB, const int KX0, const int KX1, const bool clamp, const float *p,
+         long C, long WC, long ky0, long ky1, const float *tap, const float *bias, float *dst,
+         const fc_nn_dw *d)
 {
     vf acc[DW_BLOCK], k[9];
 #pragma GCC unroll 9
@@ -170,11 +171,11 @@ dw_block(const int S, const int NB, const bool clamp, const float *p, long C, lo
         if (ky < ky0 || ky >= ky1) continue;
             /* Column by column, so one input vector is live at a time. */
 #pragma GCC unroll 32
-        for (int i = 0; i < S * (NB - 1) + 3; i++) {
+        for (int i = KX0; i < S * (NB - 1) + KX1; i++) {
             const vf x = vload(p + i * C);
 #pragma GCC unroll 16
             for (int o = 0; o < NB; o++)
-                if (i - o * S >= 0 && i - o * S < 3)
+                if (i - o * S >= KX0 && i - o * S < KX1)
                     acc[o] = vfma(x, k[ky * 3 + i - o * S], acc[o]);
         }
     }
@@ -212,10 +213,9 @@ static inline __attribute__((always_inline)) void dw_pixel(const int S, const fc
 
 /* Every channel slice of NB pixels from ox: a last partial slice is done as
  * the last V channels, the overlap computed twice to the same values. */
-static inline __attribute__((always_inline)) void dw_pixels(const int S, const int NB,
-                                                            const fc_nn_dw *d, const float *in,
-                                                            float *dst, long iy0, long ky0,
-                                                            long ky1, long ox)
+static inline __attribute__((always_inline)) void
+dw_pixels(const int S, const int NB, const int KX0, const int KX1, const fc_nn_dw *d,
+          const float *in, float *dst, long iy0, long ky0, long ky1, long ox)
 {
     const long C = d->C;
     const float *p = in + (iy0 * d->W + ox * S - d->pl) * C;
@@ -223,12 +223,30 @@ static inline __attribute__((always_inline)) void dw_pixels(const int S, const i
     for (long cb = 0; cb < C; cb += V) {
         const long c = cb + V <= C ? cb : C - V;
         if (clamp)
-            dw_block(S, NB, true, p + c, C, d->W * C, ky0, ky1, d->filter + c, d->bias + c, dst + c,
-                     d);
+            dw_block(S, NB, KX0, KX1, true, p + c, C, d->W * C, ky0, ky1, d->filter + c,
+                     d->bias + c, dst + c, d);
         else
-            dw_block(S, NB, false, p + c, C, d->W * C, ky0, ky1, d->filter + c, d->bias + c,
-                     dst + c, d);
+            dw_block(S, NB, KX0, KX1, false, p + c, C, d->W * C, ky0, ky1, d->filter + c,
+                     d->bias + c, dst + c, d);
     }
+}
+
+/* Output pixel ox whose window hangs over the input's left or right edge:
+ * the one-column overhang of a 3x3 window with pad 1 has kernels of its own,
+ * anything else (or fewer channels than a vector) the general path. */
+static inline __attribute__((always_inline)) void dw_edge(const int S, const fc_nn_dw *d,
+                                                          const float *in, float *dst, long iy0,
+                                                          long ky0, long ky1, long ox)
+{
+    const long C = d->C, ix0 = ox * S - d->pl;
+    const int n = C < V ? (int)C : V;
+    if (n == V && ix0 == -1 && d->W >= 2)
+        dw_pixels(S, 1, 1, 3, d, in, dst, iy0, ky0, ky1, ox);
+    else if (n == V && ix0 >= 0 && ix0 + 2 == d->W)
+        dw_pixels(S, 1, 0, 2, d, in, dst, iy0, ky0, ky1, ox);
+    else
+        for (long cb = 0; cb < C; cb += n)
+            dw_pixel(S, d, in, dst, iy0, ky0, ky1, ox, cb + n <= C ? cb : C - n, n);
 }
 
 /* Row oy of the output into dst: the pixels whose windows lie inside the
@@ -243,18 +261,15 @@ static inline __attribute__((always_inline)) void dw_row(const int S, const fc_n
     long first = (d->pl + S - 1) / S, last = (W - 3 + d->pl) / S + 1;
     if (last > OW) last = OW;
     if (C < V || first > last) first = last = OW;
-    const int n = C < V ? (int)C : V;
     long ox = 0;
     for (; ox < first; ox++)
-        for (long cb = 0; cb < C; cb += n)
-            dw_pixel(S, d, in, dst + ox * C, iy0, ky0, ky1, ox, cb + n <= C ? cb : C - n, n);
+        dw_edge(S, d, in, dst + ox * C, iy0, ky0, ky1, ox);
     for (; ox + DW_BLOCK <= last; ox += DW_BLOCK)
-        dw_pixels(S, DW_BLOCK, d, in, dst + ox * C, iy0, ky0, ky1, ox);
+        dw_pixels(S, DW_BLOCK, 0, 3, d, in, dst + ox * C, iy0, ky0, ky1, ox);
     for (; ox < last; ox++)
-        dw_pixels(S, 1, d, in, dst + ox * C, iy0, ky0, ky1, ox);
+        dw_pixels(S, 1, 0, 3, d, in, dst + ox * C, iy0, ky0, ky1, ox);
     for (; ox < OW; ox++)
-        for (long cb = 0; cb < C; cb += n)
-            dw_pixel(S, d, in, dst + ox * C, iy0, ky0, ky1, ox, cb + n <= C ? cb : C - n, n);
+        dw_edge(S, d, in, dst + ox * C, iy0, ky0, ky1, ox);
 }
 
 /* Rows [r0, r1) of the output into out, which is row r0. */
