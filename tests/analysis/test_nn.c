@@ -1,7 +1,8 @@
-/* The ONNX -> XNNPACK translation: BlazeFace outputs against onnxruntime's
- * (fixtures from scripts/gen-reference), every supported op against a naive
- * NCHW implementation on a small generated model, and rejection of broken or
- * unsupported models. */
+/* The ONNX loader and its kernels: BlazeFace outputs against onnxruntime's
+ * (fixtures from scripts/gen-reference) and every supported op against a
+ * naive NCHW implementation on a small generated model, on every ISA this
+ * CPU runs (and XNNPACK for the ops our kernels leave to it); rejection of
+ * broken or unsupported models. */
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -402,8 +403,8 @@ static void generated_model_matches_naive_reference(void **state)
     add_ints(dw, "group", 1, group4);
     add_ints(dw, "pads", 4, dwpads);
     /* Two chained 8-channel depthwise convolutions (stride 1 with Relu, then
-     * stride 2 with uneven pads) on "a": the shapes dwconv.c runs instead of
-     * XNNPACK, including a hand-over between two of its segments. */
+     * stride 2 with uneven pads) on "a": our depthwise kernel alone (nothing
+     * fuses them), including a hand-over between two of its segments. */
     static const int64_t dw8dims[4] = {8, 1, 3, 3}, group8[1] = {8}, s2[2] = {2, 2};
     static const int64_t e2pads[4] = {1, 0, 0, 1};
     enum { EH = (OH + 1 - 3) / 2 + 1, EW = (OW + 1 - 3) / 2 + 1 };
