@@ -125,9 +125,9 @@ typedef void (*ukernel_fn)(const fc_nn_group *g, const tile *t);
     }
 #if V == 16
 UKERNELS(16, 1)
-UKERNELS(12, 2)
+UKERNELS(8, 2)
 UKERNELS(8, 3)
-static const ukernel_fn tile_kernel[4][3] = {{NULL}, ROW(16, 1), ROW(12, 2), ROW(8, 3)};
+static const ukernel_fn tile_kernel[4][3] = {{NULL}, ROW(16, 1), ROW(8, 2), ROW(8, 3)};
 #else
 UKERNELS(8, 1)
 UKERNELS(6, 2)
