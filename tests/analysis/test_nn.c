@@ -1,7 +1,8 @@
-/* The ONNX -> XNNPACK translation: BlazeFace outputs against onnxruntime's
- * (fixtures from scripts/gen-reference), every supported op against a naive
- * NCHW implementation on a small generated model, and rejection of broken or
- * unsupported models. */
+/* The ONNX loader and its kernels: BlazeFace outputs against onnxruntime's
+ * (fixtures from scripts/gen-reference) and every supported op against a
+ * naive NCHW implementation on a small generated model, on every ISA this
+ * CPU runs (and XNNPACK for the ops our kernels leave to it); rejection of
+ * broken or unsupported models. */
 #include <errno.h>
 #include <math.h>
 #include <setjmp.h>
@@ -28,16 +29,21 @@ typedef struct tolerance {
 } tolerance;
 static const tolerance front_tol = {1e-4, 4e-6}, back_tol = {2e-4, 2e-5};
 
+/* Every instruction set our kernels run on this machine; each must meet the
+ * same tolerances. */
+static const fc_nn_isa all_isas[] = {FC_NN_ISA_AVX512, FC_NN_ISA_AVX2, FC_NN_ISA_SCALAR};
+
 /* ---- reference comparison ---- */
 
-static void compare_with_reference(const char *model_path, const char *name, tolerance tol)
+static void compare_with_reference(const char *model_path, const char *name, tolerance tol,
+                                   fc_nn_isa isa)
 {
     char err[512], file[128];
     fc_nn_model *m;
     fc_nn_session *s;
     int rc = fc_nn_model_load(model_path, &m, err, sizeof err);
     if (rc) fail_msg("%s", err);
-    assert_int_equal(fc_nn_session_new(m, &s, err, sizeof err), 0);
+    if (fc_nn_session_new_isa(m, isa, &s, err, sizeof err)) fail_msg("%s", err);
 
     snprintf(file, sizeof file, "nn/face-%s.ppm", name);
     char *ppm_path = test_path("FC_FIXTURES", file);
@@ -91,8 +97,8 @@ static void compare_with_reference(const char *model_path, const char *name, tol
             over_abs += diff > tol.abs;
             bad += diff > fmax(tol.abs, tol.rel * fabs(r));
         }
-        printf("%s %s: max |framecast - onnxruntime| = %.3g over %zu values, %zu above %g\n", name,
-               oname, worst, n, over_abs, tol.abs);
+        printf("%s %s %s: max |framecast - onnxruntime| = %.3g over %zu values, %zu above %g\n",
+               name, fc_nn_isa_name(isa), oname, worst, n, over_abs, tol.abs);
         assert_int_equal(bad, 0);
         off += n;
     }
@@ -111,13 +117,53 @@ static void compare_with_reference(const char *model_path, const char *name, tol
 static void front128_matches_onnxruntime(void **state)
 {
     (void)state;
-    compare_with_reference(front_path, "blazeface-front-128", front_tol);
+    int ran = 0;
+    for (size_t i = 0; i < sizeof all_isas / sizeof *all_isas; i++)
+        if (fc_nn_isa_supported(all_isas[i]))
+            compare_with_reference(front_path, "blazeface-front-128", front_tol, all_isas[i]),
+                ran++;
+    assert_true(ran >= 1);
 }
 
 static void back256_matches_onnxruntime(void **state)
 {
     (void)state;
-    compare_with_reference(back_path, "blazeface-back-256", back_tol);
+    int ran = 0;
+    for (size_t i = 0; i < sizeof all_isas / sizeof *all_isas; i++)
+        if (fc_nn_isa_supported(all_isas[i]))
+            compare_with_reference(back_path, "blazeface-back-256", back_tol, all_isas[i]), ran++;
+    assert_true(ran >= 1);
+}
+
+/* FC_NN_ISA picks the kernels of every session made without an explicit
+ * ISA; a value naming none, or one this CPU lacks, is refused by name. */
+static void isa_override_is_checked(void **state)
+{
+    (void)state;
+    char err[512];
+    fc_nn_model *m;
+    fc_nn_session *s;
+    if (fc_nn_model_load(front_path, &m, err, sizeof err)) fail_msg("%s", err);
+    setenv("FC_NN_ISA", "sse9", 1);
+    assert_int_equal(fc_nn_session_new(m, &s, err, sizeof err), -EINVAL);
+    assert_non_null(strstr(err, "FC_NN_ISA=sse9"));
+    for (size_t i = 0; i < sizeof all_isas / sizeof *all_isas; i++) {
+        setenv("FC_NN_ISA", fc_nn_isa_name(all_isas[i]), 1);
+        fc_nn_isa got;
+        int rc = fc_nn_isa_resolve(FC_NN_ISA_DEFAULT, &got, err, sizeof err);
+        if (fc_nn_isa_supported(all_isas[i])) {
+            assert_int_equal(rc, 0);
+            assert_int_equal(got, all_isas[i]);
+        } else {
+            assert_int_equal(rc, -ENOTSUP);
+            assert_non_null(strstr(err, fc_nn_isa_name(all_isas[i])));
+        }
+    }
+    unsetenv("FC_NN_ISA");
+    fc_nn_isa best;
+    assert_int_equal(fc_nn_isa_resolve(FC_NN_ISA_DEFAULT, &best, err, sizeof err), 0);
+    assert_true(best != FC_NN_ISA_DEFAULT && fc_nn_isa_supported(best));
+    fc_nn_model_free(m);
 }
 
 /* ---- a small generated model exercising every op ---- */
@@ -146,7 +192,7 @@ typedef struct graph_builder {
     size_t nnodes;
     Onnx__TensorProto *inits[32];
     size_t ninits;
-    Onnx__ValueInfoProto *inputs[4], *outputs[8];
+    Onnx__ValueInfoProto *inputs[4], *outputs[12];
     size_t ninputs, noutputs;
 } graph_builder;
 
@@ -357,8 +403,8 @@ static void generated_model_matches_naive_reference(void **state)
     add_ints(dw, "group", 1, group4);
     add_ints(dw, "pads", 4, dwpads);
     /* Two chained 8-channel depthwise convolutions (stride 1 with Relu, then
-     * stride 2 with uneven pads) on "a": the shapes dwconv.c runs instead of
-     * XNNPACK, including a hand-over between two of its segments. */
+     * stride 2 with uneven pads) on "a": our depthwise kernel alone (nothing
+     * fuses them), including a hand-over between two of its segments. */
     static const int64_t dw8dims[4] = {8, 1, 3, 3}, group8[1] = {8}, s2[2] = {2, 2};
     static const int64_t e2pads[4] = {1, 0, 0, 1};
     enum { EH = (OH + 1 - 3) / 2 + 1, EW = (OW + 1 - 3) / 2 + 1 };
@@ -393,76 +439,136 @@ static void generated_model_matches_naive_reference(void **state)
     g.outputs[g.noutputs++] = value_info("d", 4, d_dims);
     g.outputs[g.noutputs++] = value_info("e", 4, e_dims);
     g.outputs[g.noutputs++] = value_info("res", 4, d_dims);
+    /* Convolutions our kernels run outside BlazeFace's shapes: a strided
+     * window with edges all round (read in place inside, im2col at the
+     * edges), a dilated one (im2col), a 1x1 with fewer output channels than
+     * a vector holds; and a max pool nothing fuses (it is an output). */
+    enum { G1H = 3, G1W = 3, G3M = 3, PH2 = H / 2, PW2 = W / 2 };
+    static const int64_t w1dims[4] = {M, C, 3, 3}, w3dims[4] = {G3M, C, 1, 1}, b3dims[1] = {G3M};
+    static const int64_t pads1[4] = {1, 1, 1, 1}, pads2[4] = {2, 2, 2, 2}, dil2[2] = {2, 2};
+    static const int64_t s22[2] = {2, 2};
+    float w1[M * C * 9], w2[M * C * 9], w3[G3M * C], b3[G3M];
+    for (int i = 0; i < M * C * 9; i++)
+        w1[i] = sinf((float)i * 0.37f), w2[i] = cosf((float)i * 0.21f) * 0.6f;
+    for (int i = 0; i < G3M * C; i++)
+        w3[i] = 0.25f * (float)(i % 5) - 0.5f;
+    for (int i = 0; i < G3M; i++)
+        b3[i] = 0.2f * (float)i - 0.1f;
+    add_init(&g, "w1", true, 4, w1dims, w1);
+    add_init(&g, "w2", true, 4, w1dims, w2);
+    add_init(&g, "w3", true, 4, w3dims, w3);
+    add_init(&g, "b3", true, 1, b3dims, b3);
+    Onnx__NodeProto *g1 = add_node(&g, "Conv", "strided", "g1", 3, "xc", "w1", "b");
+    add_ints(g1, "strides", 2, s22);
+    add_ints(g1, "pads", 4, pads1);
+    Onnx__NodeProto *g2 = add_node(&g, "Conv", "dilated", "g2", 2, "xc", "w2");
+    add_ints(g2, "dilations", 2, dil2);
+    add_ints(g2, "pads", 4, pads2);
+    add_node(&g, "Conv", "narrow1x1", "g3", 3, "xc", "w3", "b3");
+    Onnx__NodeProto *mp = add_node(&g, "MaxPool", "pool2", "mp", 1, "xc");
+    add_ints(mp, "kernel_shape", 2, pk);
+    add_ints(mp, "strides", 2, s22);
+    static const int64_t g1_dims[4] = {1, M, G1H, G1W}, g2_dims[4] = {1, M, H, W};
+    static const int64_t g3_dims[4] = {1, G3M, H, W}, mp_dims[4] = {1, C, PH2, PW2};
+    g.outputs[g.noutputs++] = value_info("g1", 4, g1_dims);
+    g.outputs[g.noutputs++] = value_info("g2", 4, g2_dims);
+    g.outputs[g.noutputs++] = value_info("g3", 4, g3_dims);
+    g.outputs[g.noutputs++] = value_info("mp", 4, mp_dims);
 
     char err[512];
     fc_nn_model *m;
     int rc = load_graph(&g, &m, err, sizeof err);
     if (rc) fail_msg("%s", err);
-    fc_nn_session *s;
-    assert_int_equal(fc_nn_session_new(m, &s, err, sizeof err), 0);
-    float *x = fc_nn_session_input(s, fc_nn_model_find_input(m, "x"));
-    float xnhwc[H * W * C], xc[C * H * W];
-    for (int i = 0; i < H * W * C; i++)
-        x[i] = xnhwc[i] = sinf((float)i * 1.3f) * 2.0f;
-    assert_int_equal(fc_nn_session_run(s, err, sizeof err), 0);
+    for (size_t isa = 0; isa < sizeof all_isas / sizeof *all_isas; isa++) {
+        if (!fc_nn_isa_supported(all_isas[isa])) continue;
+        fc_nn_session *s;
+        if (fc_nn_session_new_isa(m, all_isas[isa], &s, err, sizeof err)) fail_msg("%s", err);
+        float *x = fc_nn_session_input(s, fc_nn_model_find_input(m, "x"));
+        float xnhwc[H * W * C], xc[C * H * W];
+        for (int i = 0; i < H * W * C; i++)
+            x[i] = xnhwc[i] = sinf((float)i * 1.3f) * 2.0f;
+        assert_int_equal(fc_nn_session_run(s, err, sizeof err), 0);
 
-    /* The same graph, computed naively in NCHW. */
-    for (int c = 0; c < C; c++)
-        for (int y = 0; y < H; y++)
-            for (int xx = 0; xx < W; xx++)
-                xc[(c * H + y) * W + xx] = xnhwc[(y * W + xx) * C + c];
-    float p[C * PH * PW];
-    for (int c = 0; c < C; c++)
-        for (int y = 0; y < PH; y++)
-            for (int xx = 0; xx < PW; xx++) {
-                int sy = y - 1, sx = xx - 2;
-                p[(c * PH + y) * PW + xx] =
-                    sy >= 0 && sy < H && sx >= 0 && sx < W ? xc[(c * H + sy) * W + sx] : pad_value;
-            }
-    float cv[M * OH * OW], cc[8 * OH * OW] = {0}, a[8 * OH * OW];
-    ref_conv(p, C, PH, PW, cw, cb, M, 2, 3, 3, 2, 1, 1, 2, 1, 0, OH, OW, cv);
-    for (int i = 0; i < M * OH * OW; i++)
-        cc[2 * OH * OW + i] = fmaxf(cv[i], 0.0f); /* Relu, after two zero channels */
-    for (int c = 0; c < 8; c++)
-        for (int y = 0; y < OH; y++)
-            for (int xx = 0; xx < OW; xx++) {
-                float best = -INFINITY;
-                for (int ky = 0; ky < 2; ky++)
-                    for (int kx = 0; kx < 2; kx++) {
-                        int sy = y + ky, sx = xx - 1 + kx;
-                        if (sy < OH && sx >= 0 && sx < OW)
-                            best = fmaxf(best, cc[(c * OH + sy) * OW + sx]);
-                    }
-                a[(c * OH + y) * OW + xx] = 2.0f * best;
-            }
-    float d[8 * H * W];
-    ref_conv(xc, C, H, W, dww, NULL, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, H, W, d);
+        /* The same graph, computed naively in NCHW. */
+        for (int c = 0; c < C; c++)
+            for (int y = 0; y < H; y++)
+                for (int xx = 0; xx < W; xx++)
+                    xc[(c * H + y) * W + xx] = xnhwc[(y * W + xx) * C + c];
+        float p[C * PH * PW];
+        for (int c = 0; c < C; c++)
+            for (int y = 0; y < PH; y++)
+                for (int xx = 0; xx < PW; xx++) {
+                    int sy = y - 1, sx = xx - 2;
+                    p[(c * PH + y) * PW + xx] = sy >= 0 && sy < H && sx >= 0 && sx < W
+                                                    ? xc[(c * H + sy) * W + sx]
+                                                    : pad_value;
+                }
+        float cv[M * OH * OW], cc[8 * OH * OW] = {0}, a[8 * OH * OW];
+        ref_conv(p, C, PH, PW, cw, cb, M, 2, 3, 3, 2, 1, 1, 2, 1, 0, OH, OW, cv);
+        for (int i = 0; i < M * OH * OW; i++)
+            cc[2 * OH * OW + i] = fmaxf(cv[i], 0.0f); /* Relu, after two zero channels */
+        for (int c = 0; c < 8; c++)
+            for (int y = 0; y < OH; y++)
+                for (int xx = 0; xx < OW; xx++) {
+                    float best = -INFINITY;
+                    for (int ky = 0; ky < 2; ky++)
+                        for (int kx = 0; kx < 2; kx++) {
+                            int sy = y + ky, sx = xx - 1 + kx;
+                            if (sy < OH && sx >= 0 && sx < OW)
+                                best = fmaxf(best, cc[(c * OH + sy) * OW + sx]);
+                        }
+                    a[(c * OH + y) * OW + xx] = 2.0f * best;
+                }
+        float d[8 * H * W];
+        ref_conv(xc, C, H, W, dww, NULL, 8, 4, 3, 3, 1, 1, 1, 1, 1, 1, H, W, d);
 
-    const float *ga = fc_nn_session_output(s, fc_nn_model_find_output(m, "a"));
-    const float *gf = fc_nn_session_output(s, fc_nn_model_find_output(m, "f"));
-    const float *gd = fc_nn_session_output(s, fc_nn_model_find_output(m, "d"));
-    for (int c = 0; c < 8; c++)
-        for (int i = 0; i < OH * OW; i++) {
-            assert_float_equal(ga[c * OH * OW + i], a[c * OH * OW + i], 1e-4);
-            assert_float_equal(gf[i * 8 + c], a[c * OH * OW + i], 1e-4); /* NHWC, flattened */
-        }
-    for (int i = 0; i < 8 * H * W; i++)
-        assert_float_equal(gd[i], d[i], 1e-4);
-    float e1v[8 * OH * OW], ev[8 * EH * EW];
-    ref_conv(a, 8, OH, OW, ew, eb, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, OH, OW, e1v);
-    for (int i = 0; i < 8 * OH * OW; i++)
-        e1v[i] = fmaxf(e1v[i], 0.0f);
-    ref_conv(e1v, 8, OH, OW, e2w, NULL, 8, 8, 3, 3, 2, 2, 1, 1, 1, 0, EH, EW, ev);
-    const float *ge = fc_nn_session_output(s, fc_nn_model_find_output(m, "e"));
-    for (int i = 0; i < 8 * EH * EW; i++)
-        assert_float_equal(ge[i], ev[i], 1e-4);
-    const float *gres = fc_nn_session_output(s, fc_nn_model_find_output(m, "res"));
-    for (int c = 0; c < 8; c++)
-        for (int i = 0; i < H * W; i++)
-            assert_float_equal(gres[c * H * W + i],
-                               fmaxf(d[c * H * W + i] + (c < C ? xc[c * H * W + i] : 0.0f), 0.0f),
-                               1e-4);
-    fc_nn_session_free(s);
+        const float *ga = fc_nn_session_output(s, fc_nn_model_find_output(m, "a"));
+        const float *gf = fc_nn_session_output(s, fc_nn_model_find_output(m, "f"));
+        const float *gd = fc_nn_session_output(s, fc_nn_model_find_output(m, "d"));
+        for (int c = 0; c < 8; c++)
+            for (int i = 0; i < OH * OW; i++) {
+                assert_float_equal(ga[c * OH * OW + i], a[c * OH * OW + i], 1e-4);
+                assert_float_equal(gf[i * 8 + c], a[c * OH * OW + i], 1e-4); /* NHWC, flattened */
+            }
+        for (int i = 0; i < 8 * H * W; i++)
+            assert_float_equal(gd[i], d[i], 1e-4);
+        float e1v[8 * OH * OW], ev[8 * EH * EW];
+        ref_conv(a, 8, OH, OW, ew, eb, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, OH, OW, e1v);
+        for (int i = 0; i < 8 * OH * OW; i++)
+            e1v[i] = fmaxf(e1v[i], 0.0f);
+        ref_conv(e1v, 8, OH, OW, e2w, NULL, 8, 8, 3, 3, 2, 2, 1, 1, 1, 0, EH, EW, ev);
+        const float *ge = fc_nn_session_output(s, fc_nn_model_find_output(m, "e"));
+        for (int i = 0; i < 8 * EH * EW; i++)
+            assert_float_equal(ge[i], ev[i], 1e-4);
+        const float *gres = fc_nn_session_output(s, fc_nn_model_find_output(m, "res"));
+        for (int c = 0; c < 8; c++)
+            for (int i = 0; i < H * W; i++)
+                assert_float_equal(
+                    gres[c * H * W + i],
+                    fmaxf(d[c * H * W + i] + (c < C ? xc[c * H * W + i] : 0.0f), 0.0f), 1e-4);
+        float r1[M * G1H * G1W], r2[M * H * W], r3[G3M * H * W];
+        ref_conv(xc, C, H, W, w1, cb, M, 1, 3, 3, 2, 2, 1, 1, 1, 1, G1H, G1W, r1);
+        ref_conv(xc, C, H, W, w2, NULL, M, 1, 3, 3, 1, 1, 2, 2, 2, 2, H, W, r2);
+        ref_conv(xc, C, H, W, w3, b3, G3M, 1, 1, 1, 1, 1, 1, 1, 0, 0, H, W, r3);
+        const float *o1 = fc_nn_session_output(s, fc_nn_model_find_output(m, "g1"));
+        const float *o2 = fc_nn_session_output(s, fc_nn_model_find_output(m, "g2"));
+        const float *o3 = fc_nn_session_output(s, fc_nn_model_find_output(m, "g3"));
+        const float *om = fc_nn_session_output(s, fc_nn_model_find_output(m, "mp"));
+        for (int i = 0; i < M * G1H * G1W; i++)
+            assert_float_equal(o1[i], r1[i], 1e-4);
+        for (int i = 0; i < M * H * W; i++)
+            assert_float_equal(o2[i], r2[i], 1e-4);
+        for (int i = 0; i < G3M * H * W; i++)
+            assert_float_equal(o3[i], r3[i], 1e-4);
+        for (int c = 0; c < C; c++)
+            for (int y = 0; y < PH2; y++)
+                for (int xx = 0; xx < PW2; xx++) {
+                    const float *q = xc + (c * H + 2 * y) * W + 2 * xx;
+                    assert_float_equal(om[(c * PH2 + y) * PW2 + xx],
+                                       fmaxf(fmaxf(q[0], q[1]), fmaxf(q[W], q[W + 1])), 0);
+                }
+        fc_nn_session_free(s);
+    }
     fc_nn_model_free(m);
     free_owned();
 }
@@ -620,11 +726,14 @@ static void resized_model_follows_the_input(void **state)
     fc_nn_model *m;
     fc_nn_session *s;
     fc_nn_shape band = {4, {1, 80, 128, 3}};
-    if (fc_nn_model_load_resized(onnx, len, "front", &band, &m, err, sizeof err)) fail_msg("%s", err);
+    if (fc_nn_model_load_resized(onnx, len, "front", &band, &m, err, sizeof err))
+        fail_msg("%s", err);
     static const struct {
         const char *name;
         int64_t anchors, values;
-    } want[] = {{"Identity:0", 320, 1}, {"Identity_1:0", 240, 1}, {"Identity_2:0", 320, 16},
+    } want[] = {{"Identity:0", 320, 1},
+                {"Identity_1:0", 240, 1},
+                {"Identity_2:0", 320, 16},
                 {"Identity_3:0", 240, 16}};
     for (size_t i = 0; i < sizeof want / sizeof *want; i++) {
         int idx = fc_nn_model_find_output(m, want[i].name);
@@ -672,6 +781,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(front128_matches_onnxruntime),
         cmocka_unit_test(back256_matches_onnxruntime),
+        cmocka_unit_test(isa_override_is_checked),
         cmocka_unit_test(generated_model_matches_naive_reference),
         cmocka_unit_test(rejects_truncated_models),
         cmocka_unit_test(rejects_random_bytes),

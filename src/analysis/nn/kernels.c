@@ -1,23 +1,41 @@
-/* See kernels.h for why these exist next to XNNPACK. */
-#include <math.h>
+/* See kernels.h: which operators our kernels take, and preparing them for
+ * one ISA (geometry, packed weights). The arithmetic is in kernels_impl.h. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
 
 #include "analysis/nn/kernels.h"
+#include "analysis/nn/kernels_isa.h"
 
-/* Eight floats: one AVX register, two SSE ones; the compiler picks per clone.
- * The unaligned twin reads and writes activations, which are only float
- * aligned at a channel offset. */
-typedef float v8 __attribute__((vector_size(32)));
-typedef float v8u __attribute__((vector_size(32), aligned(4)));
-typedef int v8i __attribute__((vector_size(32)));
-#define load8(p) (*(const v8u *)(p))
+/* Bounds a convolution's patch (kernel height x width x input channels), so
+ * a chunk's im2col scratch stays small. BlazeFace's largest is 5x5x3. */
+#define MAX_PATCH 4096
+/* Floats of A a chunk of output pixels aims at: the chunk's depthwise output
+ * or patches stay in L1 while every group of output channels reads them. */
+#define CHUNK_FLOATS 4096
 
-static bool dwconv_supported(const fc_nn_model *m, const fc_nn_op *op)
+struct fc_nn_kernel {
+    const fc_nn_isa_kernels *isa;
+    fc_nn_op_kind kind;
+    uint32_t in0, in1, res, out;
+    fc_nn_conv conv;
+    fc_nn_dw dw;
+    fc_nn_pool pool;
+    size_t pixels, C, CB; /* FC_NN_OP_ADD_NARROW */
+    float lo, hi;
+    float *panels;
+};
+
+static bool image(const fc_nn_value *v)
 {
-    if (op->group_out != 1) return false;
+    return v->rank == 4 && v->dims[0] == 1;
+}
+
+static bool dw_supported(const fc_nn_model *m, const fc_nn_op *op)
+{
     const fc_nn_value *x = &m->values[op->in[0]];
-    const fc_nn_value *w = &m->values[op->in[1]];
-    const fc_nn_value *b = &m->values[op->in[2]];
-    if (x->rank != 4 || x->dims[0] != 1 || x->dims[3] < 8 || !w->data || !b->data)
+    if (op->group_out != 1 || !image(x) || !m->values[op->in[1]].data || !m->values[op->in[2]].data)
         return false;
     if (op->kernel[0] != 3 || op->kernel[1] != 3 || op->dilation[0] != 1 || op->dilation[1] != 1)
         return false;
@@ -27,179 +45,259 @@ static bool dwconv_supported(const fc_nn_model *m, const fc_nn_op *op)
     return true;
 }
 
-/* The kernel is compiled twice, for AVX2+FMA (chosen at run time, so the
- * build needs no -march) and for the baseline; MAC(acc, x, k) is acc + x*k,
- * one fused multiply-add where there is one, the rounding XNNPACK's own
- * kernels have on such CPUs. */
-#define DWCONV_KERNEL(NAME, ATTR)                                                             \
-    ATTR static void NAME(const fc_nn_model *m, const fc_nn_op *op, const float *in,          \
-                          float *out)                                                         \
-    {                                                                                         \
-    const fc_nn_value *x = &m->values[op->in[0]], *y = &m->values[op->out];                   \
-    const float *filter = m->values[op->in[1]].data, *bias = m->values[op->in[2]].data;       \
-    const long H = (long)x->dims[1], W = (long)x->dims[2], C = (long)x->dims[3];              \
-    const long OH = (long)y->dims[1], OW = (long)y->dims[2], s = (long)op->stride[0];         \
-    const long pt = (long)op->pad[0], pl = (long)op->pad[3];                                  \
-    const v8 lo = {op->out_min, op->out_min, op->out_min, op->out_min,                        \
-                   op->out_min, op->out_min, op->out_min, op->out_min};                       \
-    const v8 hi = {op->out_max, op->out_max, op->out_max, op->out_max,                        \
-                   op->out_max, op->out_max, op->out_max, op->out_max};                       \
-    for (long oy = 0; oy < OH; oy++) {                                                        \
-        const long iy0 = oy * s - pt;                                                         \
-        const bool rows_inside = iy0 >= 0 && iy0 + 3 <= H;                                    \
-        for (long cb = 0; cb < C; cb += 8) {                                                  \
-            /* A last partial slice is done as the last 8 channels: the  */                   \
-            /* overlap is computed twice, to the same values.            */                   \
-            const long c = cb + 8 <= C ? cb : C - 8;                                          \
-            v8 k[9];                                                                          \
-            for (int t = 0; t < 9; t++)                                                       \
-                k[t] = load8(filter + t * C + c);                                             \
-            const v8 b = load8(bias + c);                                                     \
-            const float *r0 = in + (iy0 * W) * C + c;                                         \
-            float *dst = out + (oy * OW) * C + c;                                             \
-            for (long ox = 0; ox < OW; ox++) {                                                \
-                const long ix0 = ox * s - pl;                                                 \
-                v8 acc = b;                                                                   \
-                if (rows_inside && ix0 >= 0 && ix0 + 3 <= W) {                                \
-                    const float *p = r0 + ix0 * C;                                            \
-                    acc = MAC(acc, load8(p), k[0]);                                           \
-                    acc = MAC(acc, load8(p + C), k[1]);                                       \
-                    acc = MAC(acc, load8(p + 2 * C), k[2]);                                   \
-                    p += W * C;                                                               \
-                    acc = MAC(acc, load8(p), k[3]);                                           \
-                    acc = MAC(acc, load8(p + C), k[4]);                                       \
-                    acc = MAC(acc, load8(p + 2 * C), k[5]);                                   \
-                    p += W * C;                                                               \
-                    acc = MAC(acc, load8(p), k[6]);                                           \
-                    acc = MAC(acc, load8(p + C), k[7]);                                       \
-                    acc = MAC(acc, load8(p + 2 * C), k[8]);                                   \
-                } else {                                                                      \
-                    for (long ky = 0; ky < 3; ky++) {                                         \
-                        const long iy = iy0 + ky;                                             \
-                        if (iy < 0 || iy >= H) continue;                                      \
-                        for (long kx = 0; kx < 3; kx++) {                                     \
-                            const long ix = ix0 + kx;                                         \
-                            if (ix < 0 || ix >= W) continue;                                  \
-                            acc = MAC(acc, load8(in + (iy * W + ix) * C + c), k[ky * 3 + kx]);\
-                        }                                                                     \
-                    }                                                                         \
-                }                                                                             \
-                v8i under = acc < lo, over = acc > hi;                                        \
-                acc = (v8)(((v8i)acc & ~under) | ((v8i)lo & under));                          \
-                acc = (v8)(((v8i)acc & ~over) | ((v8i)hi & over));                            \
-                *(v8u *)(dst + ox * C) = acc;                                                 \
-            }                                                                                 \
-        }                                                                                     \
-    }                                                                                         \
+static bool pool_supported(const fc_nn_model *m, const fc_nn_op *op)
+{
+    if (!image(&m->values[op->in[0]])) return false;
+    for (int i = 0; i < 2; i++)
+        if (op->kernel[i] != 2 || op->stride[i] != 2 || op->dilation[i] != 1) return false;
+    return !op->pad[0] && !op->pad[1] && !op->pad[2] && !op->pad[3];
 }
 
-#if defined(__x86_64__) && defined(__GNUC__)
-#include <immintrin.h>
-#define MAC(acc, x, k) ((v8)_mm256_fmadd_ps((__m256)(x), (__m256)(k), (__m256)(acc)))
-DWCONV_KERNEL(dwconv_fma, __attribute__((target("avx2,fma"))))
-#undef MAC
-#endif
-#define MAC(acc, x, k) ((acc) + (x) * (k))
-DWCONV_KERNEL(dwconv_base, )
-#undef MAC
-
-static void dwconv(const fc_nn_model *m, const fc_nn_op *op, const float *in, float *out)
+bool fc_nn_kernel_conv_supported(const fc_nn_model *m, const fc_nn_op *op)
 {
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
-        dwconv_fma(m, op, in, out);
-        return;
-    }
-#endif
-    dwconv_base(m, op, in, out);
-}
-
-/* Memory-bound: four-float vectors (baseline SSE) are enough. */
-typedef float v4 __attribute__((vector_size(16)));
-typedef float v4u __attribute__((vector_size(16), aligned(4)));
-typedef int v4i __attribute__((vector_size(16)));
-
-static inline v4 clamp4(v4 v, v4 lo, v4 hi)
-{
-    v4i under = v < lo, over = v > hi;
-    v = (v4)(((v4i)v & ~under) | ((v4i)lo & under));
-    return (v4)(((v4i)v & ~over) | ((v4i)hi & over));
-}
-
-static void add_narrow_base(size_t pixels, size_t C, size_t CB, float lo, float hi, const float *a,
-                            const float *b, float *out)
-{
-    const v4 lo4 = {lo, lo, lo, lo}, hi4 = {hi, hi, hi, hi};
-    for (size_t p = 0; p < pixels; p++, a += C, b += CB, out += C) {
-        size_t c = 0;
-        for (; c + 4 <= CB; c += 4)
-            *(v4u *)(out + c) = clamp4(*(const v4u *)(a + c) + *(const v4u *)(b + c), lo4, hi4);
-        for (; c < CB; c++)
-            out[c] = fminf(fmaxf(a[c] + b[c], lo), hi);
-        for (; c + 4 <= C; c += 4)
-            *(v4u *)(out + c) = clamp4(*(const v4u *)(a + c), lo4, hi4);
-        for (; c < C; c++)
-            out[c] = fminf(fmaxf(a[c], lo), hi);
-    }
-}
-
-#if defined(__x86_64__) && defined(__GNUC__)
-/* Eight-float vectors and no per-pixel scalar tails: a pixel's channels are
- * covered by whole vectors, the last of each part placed to end at the part's
- * end and so overlapping the one before it. The a-only part [CB, C) is
- * written first, as its last vector may start below CB; the a+b part then
- * overwrites that overlap with the right values. Nothing is read or written
- * outside the tensors. Clamping as max(lo, v) then min(hi, v) gives what
- * clamp4 gives, a NaN included (maxps returns its second operand on NaN). */
-__attribute__((target("avx2"))) static void add_narrow_avx2(size_t pixels, size_t C, size_t CB,
-                                                            float lo, float hi, const float *a,
-                                                            const float *b, float *out)
-{
-    const __m256 lo8 = _mm256_set1_ps(lo), hi8 = _mm256_set1_ps(hi);
-#define CLAMP8(v) _mm256_min_ps(hi8, _mm256_max_ps(lo8, (v)))
-    for (size_t p = 0; p < pixels; p++, a += C, b += CB, out += C) {
-        for (size_t c = CB; c < C; c += 8) {
-            const size_t k = c + 8 <= C ? c : C - 8;
-            _mm256_storeu_ps(out + k, CLAMP8(_mm256_loadu_ps(a + k)));
-        }
-        for (size_t c = 0; c < CB; c += 8) {
-            const size_t k = c + 8 <= CB ? c : CB - 8;
-            _mm256_storeu_ps(out + k,
-                             CLAMP8(_mm256_add_ps(_mm256_loadu_ps(a + k), _mm256_loadu_ps(b + k))));
-        }
-    }
-#undef CLAMP8
-}
-#endif
-
-/* out is a + b over b's channels and a alone above them, clamped. out never
- * shares a buffer with a or b (an op's output slot is taken only once its
- * inputs' last reader has run). */
-static void add_narrow(const fc_nn_model *m, const fc_nn_op *op, const float *a, const float *b,
-                       float *out)
-{
-    const fc_nn_value *y = &m->values[op->out], *nb = &m->values[op->in[1]];
-    const size_t C = y->dims[3], CB = nb->dims[3];
-    const size_t pixels = y->dims[0] * y->dims[1] * y->dims[2];
-#if defined(__x86_64__) && defined(__GNUC__)
-    if (CB >= 8 && C >= 8 && out != a && out != b && __builtin_cpu_supports("avx2")) {
-        add_narrow_avx2(pixels, C, CB, op->out_min, op->out_max, a, b, out);
-        return;
-    }
-#endif
-    add_narrow_base(pixels, C, CB, op->out_min, op->out_max, a, b, out);
+    const fc_nn_value *x = &m->values[op->in[0]];
+    return op->kind == FC_NN_OP_CONV && op->groups == 1 && image(x) && m->values[op->in[1]].data &&
+           m->values[op->in[2]].data &&
+           (size_t)op->kernel[0] * op->kernel[1] * x->dims[3] <= MAX_PATCH;
 }
 
 bool fc_nn_kernel_supported(const fc_nn_model *m, const fc_nn_op *op)
 {
-    return op->kind == FC_NN_OP_ADD_NARROW ||
-           (op->kind == FC_NN_OP_DWCONV && dwconv_supported(m, op));
+    switch (op->kind) {
+    case FC_NN_OP_ADD_NARROW:
+    case FC_NN_OP_FUSED:
+        return true;
+    case FC_NN_OP_DWCONV:
+        return dw_supported(m, op);
+    case FC_NN_OP_MAXPOOL:
+        return pool_supported(m, op);
+    default:
+        return false;
+    }
 }
 
-void fc_nn_kernel_run(const fc_nn_model *m, const fc_nn_op *op, float *const *vbuf)
+static const fc_nn_isa_kernels *table(fc_nn_isa isa)
 {
-    if (op->kind == FC_NN_OP_ADD_NARROW)
-        add_narrow(m, op, vbuf[op->in[0]], vbuf[op->in[1]], vbuf[op->out]);
-    else
-        dwconv(m, op, vbuf[op->in[0]], vbuf[op->out]);
+#if defined(__x86_64__) && defined(__GNUC__)
+    if (isa == FC_NN_ISA_AVX512) return &fc_nn_kernels_avx512;
+    if (isa == FC_NN_ISA_AVX2) return &fc_nn_kernels_avx2;
+#else
+    (void)isa;
+#endif
+    return &fc_nn_kernels_scalar;
+}
+
+static void dw_geometry(const fc_nn_value *x, const fc_nn_value *y, uint32_t stride,
+                        const uint32_t *pad, const float *filter, const float *bias, float lo,
+                        float hi, fc_nn_dw *d)
+{
+    *d = (fc_nn_dw){.H = (long)x->dims[1],
+                    .W = (long)x->dims[2],
+                    .C = (long)x->dims[3],
+                    .OH = (long)y->dims[1],
+                    .OW = (long)y->dims[2],
+                    .stride = stride,
+                    .pt = pad[0],
+                    .pl = pad[3],
+                    .filter = filter,
+                    .bias = bias,
+                    .lo = lo,
+                    .hi = hi};
+}
+
+/* Output channel vectors, split into groups of at most FC_NN_GROUP_MAX as
+ * evenly as possible, and each group's panel. */
+static int pack(fc_nn_kernel *k, const float *filter, const float *bias, int V)
+{
+    fc_nn_conv *c = &k->conv;
+    const long N = c->N, K = c->K;
+    const int nv = N >= V ? (int)((N + V - 1) / V) : 1;
+    c->ngroups = (nv + FC_NN_GROUP_MAX - 1) / FC_NN_GROUP_MAX;
+    c->group = calloc((size_t)c->ngroups, sizeof *c->group);
+    size_t panel = (size_t)(1 + K) * V, total = 0;
+    if (!c->group) return -ENOMEM;
+    for (int gi = 0, j = 0; gi < c->ngroups; gi++) {
+        fc_nn_group *g = &c->group[gi];
+        g->nv = nv / c->ngroups + (gi < nv % c->ngroups);
+        g->nstore = N >= V ? V : (int)N;
+        g->whole = g->nstore == V;
+        for (int i = 0; i < g->nv; i++, j++) {
+            g->col[i] = N >= V && (long)(j + 1) * V > N ? N - V : (long)j * V;
+            long nres = c->has_res ? c->CR - g->col[i] : 0;
+            g->nres[i] = nres < 0 ? 0 : nres > V ? V : (int)nres;
+            if (c->has_res && g->nres[i] != V) g->whole = false;
+        }
+        total += panel * (size_t)g->nv;
+    }
+    k->panels = aligned_alloc(64, (total * sizeof(float) + 63) & ~(size_t)63);
+    if (!k->panels) return -ENOMEM;
+    float *p = k->panels;
+    for (int gi = 0; gi < c->ngroups; gi++) {
+        fc_nn_group *g = &c->group[gi];
+        g->panel = p;
+        for (long r = -1; r < K; r++)
+            for (int i = 0; i < g->nv; i++)
+                for (int l = 0; l < V; l++, p++) {
+                    const long o = g->col[i] + l;
+                    *p = o >= N ? 0.0f : r < 0 ? bias[o] : filter[o * K + r];
+                }
+    }
+    return 0;
+}
+
+static int conv_new(const fc_nn_model *m, const fc_nn_op *op, fc_nn_kernel *k, size_t *scratch)
+{
+    fc_nn_conv *c = &k->conv;
+    const fc_nn_value *x = &m->values[op->in[0]], *y = &m->values[op->out];
+    const int V = k->isa->vec;
+    c->OH = (long)y->dims[1], c->OW = (long)y->dims[2], c->N = (long)y->dims[3];
+    if (op->has_dw) {
+        c->src = FC_NN_A_DW;
+        fc_nn_value mid = *y;
+        mid.dims[3] = x->dims[3];
+        dw_geometry(x, &mid, op->dw_stride, op->dw_pad, m->values[op->dw_filter].data,
+                    m->values[op->dw_bias].data, op->dw_min, op->dw_max, &c->dw);
+        c->H = c->OH, c->W = c->OW, c->C = (long)x->dims[3];
+    } else {
+        c->H = (long)x->dims[1], c->W = (long)x->dims[2], c->C = (long)x->dims[3];
+        bool one = op->kernel[0] == 1 && op->kernel[1] == 1 && op->stride[0] == 1 &&
+                   op->stride[1] == 1 && !op->pad[0] && !op->pad[1] && !op->pad[2] && !op->pad[3];
+        c->src = one                                            ? FC_NN_A_DIRECT
+                 : op->dilation[0] == 1 && op->dilation[1] == 1 ? FC_NN_A_WINDOW
+                                                                : FC_NN_A_IM2COL;
+    }
+    c->kh = op->kernel[0], c->kw = op->kernel[1], c->sh = op->stride[0], c->sw = op->stride[1];
+    c->dy = op->dilation[0], c->dx = op->dilation[1], c->pt = op->pad[0], c->pl = op->pad[3];
+    c->K = c->kh * c->kw * c->C;
+    c->lo = op->out_min, c->hi = op->out_max;
+    if (op->res != FC_NN_NO_VALUE) {
+        const fc_nn_value *r = &m->values[op->res];
+        c->has_res = true, c->res_pool = op->res_pool;
+        c->CR = (long)r->dims[3], c->RW = (long)r->dims[2];
+    }
+    size_t need = 0;
+    if (c->src == FC_NN_A_DW) {
+        long rows = CHUNK_FLOATS / (c->OW * c->C);
+        rows = rows < 1 ? 1 : rows > c->OH ? c->OH : rows;
+        c->chunk = rows * c->OW;
+        need = (size_t)(c->chunk * c->C);
+    } else {
+        c->chunk = CHUNK_FLOATS / c->K;
+        if (c->chunk < 64) c->chunk = 64;
+        if (c->src != FC_NN_A_DIRECT) need = (size_t)(c->chunk * c->K);
+    }
+    if (need > *scratch) *scratch = need;
+    return pack(k, m->values[op->in[1]].data, m->values[op->in[2]].data, V);
+}
+
+int fc_nn_kernel_new(const fc_nn_model *m, const fc_nn_op *op, fc_nn_isa isa, fc_nn_kernel **out,
+                     size_t *scratch, char *err, size_t errlen)
+{
+    *out = NULL;
+    fc_nn_kernel *k = calloc(1, sizeof *k);
+    if (!k) {
+        snprintf(err, errlen, "out of memory for node '%s'", op->node);
+        return -ENOMEM;
+    }
+    k->isa = table(isa);
+    k->kind = op->kind;
+    k->in0 = op->in[0], k->in1 = op->in[1], k->res = op->res, k->out = op->out;
+    k->lo = op->out_min, k->hi = op->out_max;
+    const fc_nn_value *x = &m->values[op->in[0]], *y = &m->values[op->out];
+    int rc = 0;
+    switch (op->kind) {
+    case FC_NN_OP_FUSED:
+        rc = conv_new(m, op, k, scratch);
+        break;
+    case FC_NN_OP_DWCONV:
+        dw_geometry(x, y, op->stride[0], op->pad, m->values[op->in[1]].data,
+                    m->values[op->in[2]].data, op->out_min, op->out_max, &k->dw);
+        break;
+    case FC_NN_OP_MAXPOOL:
+        k->pool = (fc_nn_pool){.H = (long)x->dims[1],
+                               .W = (long)x->dims[2],
+                               .C = (long)x->dims[3],
+                               .OH = (long)y->dims[1],
+                               .OW = (long)y->dims[2],
+                               .lo = op->out_min,
+                               .hi = op->out_max};
+        break;
+    case FC_NN_OP_ADD_NARROW:
+        k->C = y->dims[y->rank - 1];
+        k->CB = m->values[op->in[1]].dims[y->rank - 1];
+        k->pixels = 1;
+        for (int i = 0; i < y->rank - 1; i++)
+            k->pixels *= y->dims[i];
+        break;
+    default:
+        rc = -EINVAL;
+    }
+    if (rc < 0) {
+        snprintf(err, errlen, "%s for node '%s'",
+                 rc == -ENOMEM ? "out of memory" : "no kernel of ours", op->node);
+        fc_nn_kernel_free(k);
+        return rc;
+    }
+    *out = k;
+    return 0;
+}
+
+void fc_nn_kernel_run(const fc_nn_kernel *k, float *const *vbuf, float *scratch)
+{
+    switch (k->kind) {
+    case FC_NN_OP_FUSED:
+        k->isa->conv(&k->conv, vbuf[k->in0], k->conv.has_res ? vbuf[k->res] : NULL, vbuf[k->out],
+                     scratch);
+        break;
+    case FC_NN_OP_DWCONV:
+        k->isa->dwconv(&k->dw, vbuf[k->in0], vbuf[k->out], 0, k->dw.OH);
+        break;
+    case FC_NN_OP_MAXPOOL:
+        k->isa->maxpool(&k->pool, vbuf[k->in0], vbuf[k->out]);
+        break;
+    case FC_NN_OP_ADD_NARROW:
+        k->isa->add_narrow(k->pixels, k->C, k->CB, k->lo, k->hi, vbuf[k->in0], vbuf[k->in1],
+                           vbuf[k->out]);
+        break;
+    default:
+        break;
+    }
+}
+
+void fc_nn_kernel_describe(const fc_nn_kernel *k, char *buf, size_t len, double *macs)
+{
+    const fc_nn_conv *c = &k->conv;
+    switch (k->kind) {
+    case FC_NN_OP_FUSED:
+        *macs = (double)(c->OH * c->OW) * (double)(c->N * c->K);
+        if (c->src == FC_NN_A_DW) *macs += (double)(c->OH * c->OW * c->C * 9);
+        snprintf(buf, len, "%s%s%ldx%ld/%ld conv%s  %ldx%ldx%ld -> %ldx%ldx%ld",
+                 c->src == FC_NN_A_DW ? "dw3x3/" : "",
+                 c->src == FC_NN_A_DW ? (c->dw.stride == 2 ? "2 + " : "1 + ") : "", c->kh, c->kw,
+                 c->sh, c->has_res ? (c->res_pool ? " + pool + add" : " + add") : "",
+                 c->src == FC_NN_A_DW ? c->dw.H : c->H, c->src == FC_NN_A_DW ? c->dw.W : c->W, c->C,
+                 c->OH, c->OW, c->N);
+        break;
+    case FC_NN_OP_DWCONV:
+        *macs = (double)(k->dw.OH * k->dw.OW * k->dw.C * 9);
+        snprintf(buf, len, "dw3x3/%ld  %ldx%ldx%ld -> %ldx%ldx%ld", k->dw.stride, k->dw.H, k->dw.W,
+                 k->dw.C, k->dw.OH, k->dw.OW, k->dw.C);
+        break;
+    case FC_NN_OP_MAXPOOL:
+        *macs = 0;
+        snprintf(buf, len, "maxpool2x2  %ldx%ldx%ld", k->pool.H, k->pool.W, k->pool.C);
+        break;
+    default:
+        *macs = 0;
+        snprintf(buf, len, "add (narrow)  %zu px x %zu + %zu", k->pixels, k->C, k->CB);
+        break;
+    }
+}
+
+void fc_nn_kernel_free(fc_nn_kernel *k)
+{
+    if (!k) return;
+    free(k->conv.group);
+    free(k->panels);
+    free(k);
 }

@@ -17,8 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <xnnpack.h>
-
 #include "analysis/nn/nn_ir.h"
 #include "onnx.pb-c.h"
 
@@ -835,7 +833,8 @@ static int add_initializer(ctx *c, const Onnx__TensorProto *tp)
     fc_nn_shape s = {(int)tp->n_dims, {0}};
     for (size_t i = 0; i < tp->n_dims; i++)
         s.dims[i] = tp->dims[i];
-    if (check_shape(c, tp->name, &s) < 0) return -EINVAL;
+    int rc = check_shape(c, tp->name, &s);
+    if (rc < 0) return rc;
     size_t n = fc_nn_shape_elements(&s);
     bool is_float = tp->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__FLOAT;
     bool is_int64 = tp->data_type == ONNX__TENSOR_PROTO__DATA_TYPE__INT64;
@@ -866,116 +865,6 @@ static int add_initializer(ctx *c, const Onnx__TensorProto *tp)
     else
         t->i64 = data;
     return 0;
-}
-
-/* How many ops read each value (ADD reads two inputs, the rest one). */
-static void count_readers(const fc_nn_model *m, uint32_t *readers)
-{
-    for (size_t i = 0; i < m->nops; i++) {
-        const fc_nn_op *op = &m->ops[i];
-        int nin = op->kind == FC_NN_OP_ADD ? 2 : 1;
-        for (int k = 0; k < nin; k++)
-            readers[op->in[k]]++;
-    }
-}
-
-/* Folds a Relu (CLAMP) into the op producing its input when nothing else reads
- * that intermediate value: one op instead of two passes over memory. */
-static void fuse_clamps(fc_nn_model *m)
-{
-    uint32_t *readers = calloc(m->nvalues, sizeof *readers);
-    int *producer = malloc(m->nvalues * sizeof *producer);
-    if (!readers || !producer) { /* fusion is an optimisation; skip it */
-        free(readers);
-        free(producer);
-        return;
-    }
-    for (uint32_t v = 0; v < m->nvalues; v++)
-        producer[v] = -1;
-    count_readers(m, readers);
-    /* Compacts in place; producer[] holds positions in the compacted list. */
-    size_t w = 0;
-    for (size_t i = 0; i < m->nops; i++) {
-        fc_nn_op *op = &m->ops[i];
-        int p = op->kind == FC_NN_OP_CLAMP ? producer[op->in[0]] : -1;
-        if (p >= 0) {
-            fc_nn_op *prod = &m->ops[p];
-            bool fusable = prod->kind == FC_NN_OP_CONV || prod->kind == FC_NN_OP_DWCONV ||
-                           prod->kind == FC_NN_OP_ADD || prod->kind == FC_NN_OP_MAXPOOL;
-            if (fusable && readers[op->in[0]] == 1 && m->values[op->in[0]].flags == 0) {
-                prod->out_min = fmaxf(prod->out_min, op->out_min);
-                prod->out_max = fminf(prod->out_max, op->out_max);
-                prod->out = op->out;
-                producer[op->out] = p;
-                free(op->node);
-                continue;
-            }
-        }
-        producer[op->out] = (int)w;
-        m->ops[w++] = *op;
-    }
-    m->nops = w;
-    free(readers);
-    free(producer);
-}
-
-/* Turns "Pad channels with zeros, then Add" into one ADD_NARROW reading the
- * unpadded tensor, when the padded copy has no other reader: BlazeFace's
- * residual connections widen this way, and the copy cost more than the Add. */
-static void fuse_channel_pads(fc_nn_model *m)
-{
-    uint32_t *readers = calloc(m->nvalues, sizeof *readers);
-    int *producer = malloc(m->nvalues * sizeof *producer);
-    bool *dropped = calloc(m->nops ? m->nops : 1, sizeof *dropped);
-    if (!readers || !producer || !dropped) { /* an optimisation; skip it */
-        free(readers);
-        free(producer);
-        free(dropped);
-        return;
-    }
-    for (uint32_t v = 0; v < m->nvalues; v++)
-        producer[v] = -1;
-    count_readers(m, readers);
-    for (size_t i = 0; i < m->nops; i++)
-        producer[m->ops[i].out] = (int)i;
-    for (size_t i = 0; i < m->nops; i++) {
-        fc_nn_op *op = &m->ops[i];
-        if (op->kind != FC_NN_OP_ADD) continue;
-        const fc_nn_value *y = &m->values[op->out];
-        for (int k = 0; k < 2; k++) {
-            int p = producer[op->in[k]];
-            const fc_nn_value *full = &m->values[op->in[1 - k]];
-            if (p < 0 || y->rank != 4 || full->rank != 4 ||
-                memcmp(full->dims, y->dims, sizeof y->dims) != 0)
-                continue;
-            const fc_nn_op *pad = &m->ops[p];
-            const fc_nn_value *padded = &m->values[op->in[k]];
-            bool channels_only = pad->kind == FC_NN_OP_PAD && pad->pad_value == 0.0f &&
-                                 pad->pre[3] == 0 && readers[op->in[k]] == 1 &&
-                                 padded->flags == 0;
-            for (int d = 0; d < 3 && channels_only; d++)
-                channels_only = pad->pre[d] == 0 && pad->post[d] == 0;
-            if (!channels_only || memcmp(padded->dims, y->dims, sizeof y->dims) != 0) continue;
-            uint32_t full_id = op->in[1 - k];
-            op->kind = FC_NN_OP_ADD_NARROW;
-            op->in[0] = full_id;
-            op->in[1] = pad->in[0];
-            dropped[p] = true;
-            break;
-        }
-    }
-    size_t w = 0;
-    for (size_t i = 0; i < m->nops; i++) {
-        if (dropped[i]) {
-            free(m->ops[i].node);
-            continue;
-        }
-        m->ops[w++] = m->ops[i];
-    }
-    m->nops = w;
-    free(readers);
-    free(producer);
-    free(dropped);
 }
 
 static int add_io(ctx *c, fc_nn_io *io, const char *name, const fc_nn_shape *s, uint32_t value,
@@ -1031,7 +920,7 @@ static int translate(ctx *c, const Onnx__ModelProto *mp)
         size_t dims[FC_NN_MAX_RANK];
         physical_dims(t, dims);
         if ((rc = new_value(c, s.rank, dims, NULL, &t->value)) < 0) return rc;
-        m->values[t->value].flags = XNN_VALUE_FLAG_EXTERNAL_INPUT;
+        m->values[t->value].flags = FC_NN_VALUE_INPUT;
         if ((rc = add_io(c, &m->inputs[m->ninputs], vi->name, &s, t->value, false)) < 0) return rc;
         m->ninputs++;
     }
@@ -1064,23 +953,22 @@ static int translate(ctx *c, const Onnx__ModelProto *mp)
         if (vi->type && (rc = dims_of(c, "output", vi, &s)) < 0) return rc;
         char s1[96], s2[96];
         /* Declared shapes are for the declared input size. */
-        if (vi->type && !c->resize && (s.rank != t->shape.rank ||
-                         memcmp(s.dims, t->shape.dims, (size_t)s.rank * sizeof *s.dims)))
+        if (vi->type && !c->resize &&
+            (s.rank != t->shape.rank ||
+             memcmp(s.dims, t->shape.dims, (size_t)s.rank * sizeof *s.dims)))
             return fail(c, -EINVAL, "graph output '%s' is declared %s but computes to %s", vi->name,
                         fc_nn_shape_str(&s, s1, sizeof s1),
                         fc_nn_shape_str(&t->shape, s2, sizeof s2));
         fc_nn_value *v = &m->values[t->value];
-        if (v->flags & XNN_VALUE_FLAG_EXTERNAL_INPUT)
+        if (v->flags & FC_NN_VALUE_INPUT)
             return fail(c, -ENOTSUP, "graph output '%s' is a graph input", vi->name);
-        v->flags |= XNN_VALUE_FLAG_EXTERNAL_OUTPUT;
+        v->flags |= FC_NN_VALUE_OUTPUT;
         if ((rc = add_io(c, &m->outputs[m->noutputs], vi->name, &t->shape, t->value,
                          t->layout == L_NCHW_AS_NHWC)) < 0)
             return rc;
         m->noutputs++;
     }
-    fuse_clamps(m);
-    fuse_channel_pads(m);
-    return 0;
+    return fc_nn_fuse(m, c->err, c->errlen);
 }
 
 void fc_nn_model_free(fc_nn_model *m)
@@ -1113,8 +1001,7 @@ int fc_nn_model_load_resized(const void *data, size_t len, const char *label,
 {
     *out = NULL;
     ctx c = {.label = label ? label : "model", .err = err, .errlen = errlen, .resize = input};
-    int rc = fc_nn_xnn_init(err, errlen);
-    if (rc < 0) return rc;
+    int rc;
     if (len == 0) return fail(&c, -EINVAL, "empty file");
     Onnx__ModelProto *mp = onnx__model_proto__unpack(NULL, len, data);
     if (!mp)
@@ -1198,7 +1085,7 @@ static int find_io(const fc_nn_io *io, int n, const char *name)
 {
     for (int i = 0; i < n; i++)
         if (strcmp(io[i].name, name) == 0) return i;
-    return -1;
+    return -ENOENT;
 }
 
 int fc_nn_model_find_input(const fc_nn_model *m, const char *name)
@@ -1209,16 +1096,6 @@ int fc_nn_model_find_input(const fc_nn_model *m, const char *name)
 int fc_nn_model_find_output(const fc_nn_model *m, const char *name)
 {
     return find_io(m->outputs, m->noutputs, name);
-}
-
-const char *fc_nn_model_input_name(const fc_nn_model *m, int index)
-{
-    return m->inputs[index].name;
-}
-
-const char *fc_nn_model_output_name(const fc_nn_model *m, int index)
-{
-    return m->outputs[index].name;
 }
 
 void fc_nn_model_input_shape(const fc_nn_model *m, int index, fc_nn_shape *shape)

@@ -1,9 +1,10 @@
 /* The translated form of a model, shared by the loader (model.c, which builds
- * it from ONNX) and the sessions (session.c, which turn it into an XNNPACK
- * subgraph and runtime). Private to src/analysis/nn.
+ * it from ONNX), the graph rewrites for our kernels (fuse.c) and the sessions
+ * (session.c, which run it on kernels.c and XNNPACK). Private to
+ * src/analysis/nn.
  *
  * Keeping this plain-data step between ONNX and XNNPACK lets every session
- * build its own subgraph from immutable data: XNNPACK's runtime creation
+ * build its own runtime from immutable data: XNNPACK's runtime creation
  * rewrites the subgraph it is given, so a shared subgraph could not be used
  * from several threads. */
 #ifndef FC_ANALYSIS_NN_IR_H
@@ -13,12 +14,20 @@
 
 #include "analysis/nn/nn.h"
 
-/* One XNNPACK value. dims are the physical (NHWC for images) dimensions. */
+/* fc_nn_value.flags: the value is a graph input or output, whose buffer the
+ * session owns and hands to the caller. */
+#define FC_NN_VALUE_INPUT 1u
+#define FC_NN_VALUE_OUTPUT 2u
+
+/* No value (fc_nn_op.res when there is no residual). */
+#define FC_NN_NO_VALUE UINT32_MAX
+
+/* One tensor. dims are the physical (NHWC for images) dimensions. */
 typedef struct fc_nn_value {
     int rank;
     size_t dims[FC_NN_MAX_RANK];
     const float *data; /* static data owned by the model, or NULL */
-    uint32_t flags;    /* XNN_VALUE_FLAG_EXTERNAL_* */
+    uint32_t flags;    /* FC_NN_VALUE_* */
 } fc_nn_value;
 
 typedef enum {
@@ -33,12 +42,20 @@ typedef enum {
      * missing ones read as zero: a channel Pad feeding an Add, without the
      * copy. Run by kernels.c, never by XNNPACK. */
     FC_NN_OP_ADD_NARROW,
+    /* A convolution with everything around it that can ride in its pass
+     * (fuse.c): optionally a 3x3 depthwise convolution first (dw_*; the
+     * convolution is then 1x1), then the convolution of in[0] with filter
+     * in[1] and bias in[2] (groups 1, any window), then optionally a residual
+     * `res` added (it may have fewer channels: the missing ones are zero;
+     * res_pool reads it through a 2x2 stride-2 max pool), clamped to
+     * [out_min, out_max]. Run by kernels.c, never by XNNPACK. */
+    FC_NN_OP_FUSED,
 } fc_nn_op_kind;
 
 typedef struct fc_nn_op {
     fc_nn_op_kind kind;
     char *node;     /* ONNX node it came from, for error messages */
-    uint32_t in[3]; /* CONV/DWCONV: input, filter, bias; ADD, ADD_NARROW: a, b */
+    uint32_t in[3]; /* CONV/DWCONV/FUSED: input, filter, bias; ADD, ADD_NARROW: a, b */
     uint32_t out;
     float out_min, out_max;
     uint32_t pad[4]; /* top, right, bottom, left */
@@ -49,6 +66,12 @@ typedef struct fc_nn_op {
     float pad_value;
     int new_rank;
     size_t new_shape[FC_NN_MAX_RANK];
+    /* FC_NN_OP_FUSED */
+    bool has_dw;
+    uint32_t dw_filter, dw_bias, dw_stride, dw_pad[4]; /* dw_pad as pad */
+    float dw_min, dw_max;
+    uint32_t res; /* FC_NN_NO_VALUE: none */
+    bool res_pool;
 } fc_nn_op;
 
 /* A graph input or output. value holds its data; when nchw is set the value
@@ -72,7 +95,32 @@ struct fc_nn_model {
     size_t nblobs;
 };
 
-/* Initialises XNNPACK once per process; 0 or negative with err set. */
-int fc_nn_xnn_init(char *err, size_t errlen);
+/* The values `op` reads (computed or static) into ids[]; returns how many
+ * (at most 6). */
+static inline int fc_nn_op_reads(const fc_nn_op *op, uint32_t ids[6])
+{
+    int n = 0;
+    switch (op->kind) {
+    case FC_NN_OP_FUSED:
+        if (op->has_dw) ids[n++] = op->dw_filter, ids[n++] = op->dw_bias;
+        if (op->res != FC_NN_NO_VALUE) ids[n++] = op->res;
+        /* fall through */
+    case FC_NN_OP_CONV:
+    case FC_NN_OP_DWCONV:
+        ids[n++] = op->in[2]; /* fall through */
+    case FC_NN_OP_ADD:
+    case FC_NN_OP_ADD_NARROW:
+        ids[n++] = op->in[1]; /* fall through */
+    default:
+        ids[n++] = op->in[0];
+    }
+    return n;
+}
+
+/* Rewrites the translated graph for our kernels (fuse.c): Relu into its
+ * producer, channel padding into the Add it feeds, and convolutions with
+ * their depthwise pre-stage and residual Add into FC_NN_OP_FUSED. 0, or
+ * -ENOMEM with err set. */
+int fc_nn_fuse(fc_nn_model *m, char *err, size_t errlen);
 
 #endif

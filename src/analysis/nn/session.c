@@ -1,10 +1,12 @@
-/* Translated graph -> XNNPACK subgraphs -> runtimes, one set per session.
+/* Translated graph -> our kernels and XNNPACK runtimes, one set per session.
  *
- * The ops run in model order as segments: a maximal run of ops XNNPACK does
- * well is one XNNPACK runtime, and each op kernels.c runs is a segment of
- * its own. Values crossing a segment boundary are
- * external to the runtimes and live in session buffers, reused once their
- * last reader has run; everything else stays in XNNPACK's own planned arena.
+ * The ops run in model order as segments: each op kernels.c runs is a
+ * segment of its own (prepared for the session's ISA, with its own packed
+ * weights), and a maximal run of the other ops is one XNNPACK runtime.
+ * Values crossing a segment boundary are external to the runtimes and live
+ * in session buffers, reused once their last reader has run; everything else
+ * stays in XNNPACK's own planned arena. XNNPACK is initialised only when a
+ * model needs it.
  *
  * Every value keeps its index as its XNNPACK id (each subgraph reserves all of
  * them as external ids), so ops can be emitted without a mapping table. A
@@ -16,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <xnnpack.h>
 
@@ -23,18 +26,23 @@
 #include "analysis/nn/nn_ir.h"
 
 typedef struct segment {
-    size_t first, end; /* ops [first, end) */
-    xnn_runtime_t rt;  /* NULL: the single op runs on kernels.c */
+    size_t first, end;  /* ops [first, end) */
+    xnn_runtime_t rt;   /* XNNPACK's, or */
+    fc_nn_kernel *kern; /* the single op runs on kernels.c */
+    char what[80];      /* for profiles */
+    double macs;
 } segment;
 
 struct fc_nn_session {
     const fc_nn_model *m;
     segment *seg;
     size_t nseg;
-    float **vbuf;     /* per value: its buffer when external to the runtimes, else NULL */
-    float **owned;    /* buffers to free: graph inputs and outputs, boundary slots */
+    float **vbuf;  /* per value: its buffer when external to the runtimes, else NULL */
+    float **owned; /* buffers to free: graph inputs and outputs, boundary slots */
     size_t nowned;
     float **nchw_out; /* per output: NCHW copy when the value is NHWC, else NULL */
+    fc_nn_isa isa;
+    float *scratch; /* kernels' scratch, shared: one op runs at a time */
 };
 
 static pthread_once_t init_once = PTHREAD_ONCE_INIT;
@@ -45,7 +53,7 @@ static void init_xnnpack(void)
     init_status = xnn_initialize(NULL);
 }
 
-int fc_nn_xnn_init(char *err, size_t errlen)
+static int xnn_init(char *err, size_t errlen)
 {
     pthread_once(&init_once, init_xnnpack);
     if (init_status != xnn_status_success) {
@@ -94,20 +102,10 @@ static enum xnn_status define_op(xnn_subgraph_t sg, const fc_nn_op *op)
     case FC_NN_OP_CLAMP:
         return xnn_define_clamp(sg, op->out_min, op->out_max, op->in[0], op->out, 0);
     case FC_NN_OP_ADD_NARROW: /* kernels.c's, never in a subgraph */
+    case FC_NN_OP_FUSED:
         break;
     }
     return xnn_status_invalid_parameter;
-}
-
-static int op_inputs(const fc_nn_op *op)
-{
-    switch (op->kind) {
-    case FC_NN_OP_CONV:
-    case FC_NN_OP_DWCONV: return 3;
-    case FC_NN_OP_ADD:
-    case FC_NN_OP_ADD_NARROW: return 2;
-    default: return 1;
-    }
 }
 
 /* Segments in op order; seg_of[i] is op i's segment. */
@@ -145,8 +143,10 @@ static int build_runtime(fc_nn_session *s, segment *g, const uint32_t *ext_flags
     if (!defined) rc = -ENOMEM, snprintf(err, errlen, "out of memory");
     for (size_t i = g->first; i < g->end && rc == 0; i++) {
         const fc_nn_op *op = &m->ops[i];
-        uint32_t ids[4] = {op->out, op->in[0], op->in[1], op->in[2]};
-        for (int k = 0; k < 1 + op_inputs(op) && rc == 0; k++) {
+        uint32_t ids[7];
+        int n = fc_nn_op_reads(op, ids + 1) + 1;
+        ids[0] = op->out;
+        for (int k = 0; k < n && rc == 0; k++) {
             uint32_t v = ids[k];
             if (defined[v]) continue;
             defined[v] = true;
@@ -218,9 +218,10 @@ static int bind_values(fc_nn_session *s, const size_t *seg_of, uint32_t *ext_fla
     for (size_t i = 0; i < m->nops; i++)
         producer[m->ops[i].out] = i;
     for (size_t i = 0; i < m->nops; i++) {
-        const fc_nn_op *op = &m->ops[i];
-        for (int k = 0; k < op_inputs(op); k++) {
-            uint32_t v = op->in[k];
+        uint32_t ids[6];
+        int nr = fc_nn_op_reads(&m->ops[i], ids);
+        for (int k = 0; k < nr; k++) {
+            uint32_t v = ids[k];
             last_use[v] = i;
             if (producer[v] != SIZE_MAX && seg_of[producer[v]] != seg_of[i]) boundary[v] = true;
         }
@@ -280,8 +281,10 @@ static int setup_runtime(fc_nn_session *s, segment *g, const uint32_t *ext_flags
     size_t n = 0;
     for (size_t i = g->first; i < g->end; i++) {
         const fc_nn_op *op = &m->ops[i];
-        uint32_t ids[4] = {op->out, op->in[0], op->in[1], op->in[2]};
-        for (int k = 0; k < 1 + op_inputs(op); k++)
+        uint32_t ids[7];
+        int nr = fc_nn_op_reads(op, ids + 1) + 1;
+        ids[0] = op->out;
+        for (int k = 0; k < nr; k++)
             if (ext_flags[ids[k]] && !seen[ids[k]]) {
                 seen[ids[k]] = true;
                 ext[n++] = (struct xnn_external_value){.id = ids[k], .data = s->vbuf[ids[k]]};
@@ -311,16 +314,31 @@ static int build(fc_nn_session *s, char *err, size_t errlen)
     }
     for (int i = 0; i < m->noutputs; i++)
         if (m->outputs[i].nchw &&
-            !(s->nchw_out[i] = malloc(fc_nn_shape_elements(&m->outputs[i].shape) * sizeof(float)))) {
+            !(s->nchw_out[i] =
+                  malloc(fc_nn_shape_elements(&m->outputs[i].shape) * sizeof(float)))) {
             snprintf(err, errlen, "out of memory for the session's tensors");
             goto done;
         }
     rc = 0;
+    size_t scratch = 0;
     for (size_t k = 0; k < s->nseg && rc == 0; k++) {
         segment *g = &s->seg[k];
-        if (fc_nn_kernel_supported(m, &m->ops[g->first])) continue;
-        rc = build_runtime(s, g, ext_flags, err, errlen);
+        if (fc_nn_kernel_supported(m, &m->ops[g->first])) {
+            rc = fc_nn_kernel_new(m, &m->ops[g->first], s->isa, &g->kern, &scratch, err, errlen);
+            if (rc == 0) fc_nn_kernel_describe(g->kern, g->what, sizeof g->what, &g->macs);
+            continue;
+        }
+        snprintf(g->what, sizeof g->what, "XNNPACK, %zu op%s", g->end - g->first,
+                 g->end - g->first == 1 ? "" : "s");
+        rc = xnn_init(err, errlen);
+        if (rc == 0) rc = build_runtime(s, g, ext_flags, err, errlen);
         if (rc == 0) rc = setup_runtime(s, g, ext_flags, err, errlen);
+    }
+    /* aligned_alloc wants a multiple of the alignment. */
+    size_t scratch_bytes = (scratch * sizeof(float) + 63) & ~(size_t)63;
+    if (rc == 0 && scratch && !(s->scratch = aligned_alloc(64, scratch_bytes))) {
+        snprintf(err, errlen, "out of memory for the session's scratch");
+        rc = -ENOMEM;
     }
 done:
     free(seg_of);
@@ -330,14 +348,24 @@ done:
 
 int fc_nn_session_new(const fc_nn_model *m, fc_nn_session **out, char *err, size_t errlen)
 {
+    return fc_nn_session_new_isa(m, FC_NN_ISA_DEFAULT, out, err, errlen);
+}
+
+int fc_nn_session_new_isa(const fc_nn_model *m, fc_nn_isa isa, fc_nn_session **out, char *err,
+                          size_t errlen)
+{
     *out = NULL;
+    fc_nn_isa resolved;
+    int rc = fc_nn_isa_resolve(isa, &resolved, err, errlen);
+    if (rc < 0) return rc;
     fc_nn_session *s = calloc(1, sizeof *s);
     if (!s) {
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
     s->m = m;
-    int rc = build(s, err, errlen);
+    s->isa = resolved;
+    rc = build(s, err, errlen);
     if (rc < 0) {
         fc_nn_session_free(s);
         return rc;
@@ -349,8 +377,11 @@ int fc_nn_session_new(const fc_nn_model *m, fc_nn_session **out, char *err, size
 void fc_nn_session_free(fc_nn_session *s)
 {
     if (!s) return;
-    for (size_t k = 0; s->seg && k < s->nseg; k++)
+    for (size_t k = 0; s->seg && k < s->nseg; k++) {
         if (s->seg[k].rt) xnn_delete_runtime(s->seg[k].rt);
+        fc_nn_kernel_free(s->seg[k].kern);
+    }
+    free(s->scratch);
     for (size_t k = 0; k < s->nowned; k++)
         free(s->owned[k]);
     if (s->nchw_out)
@@ -378,25 +409,59 @@ static void to_nchw(const float *src, float *dst, const int64_t *d)
                 dst[(n * C + c) * H * W + p] = src[(n * H * W + p) * C + c];
 }
 
-int fc_nn_session_run(fc_nn_session *s, char *err, size_t errlen)
+static int run_segment(fc_nn_session *s, const segment *g, char *err, size_t errlen)
 {
-    const fc_nn_model *m = s->m;
-    for (size_t k = 0; k < s->nseg; k++) {
-        const segment *g = &s->seg[k];
-        if (!g->rt) {
-            fc_nn_kernel_run(m, &m->ops[g->first], s->vbuf);
-            continue;
-        }
-        enum xnn_status st = xnn_invoke_runtime(g->rt);
-        if (st != xnn_status_success) {
-            snprintf(err, errlen, "XNNPACK: inference failed (status %d)", (int)st);
-            return -EIO;
-        }
+    if (g->kern) {
+        fc_nn_kernel_run(g->kern, s->vbuf, s->scratch);
+        return 0;
     }
+    enum xnn_status st = xnn_invoke_runtime(g->rt);
+    if (st != xnn_status_success) {
+        snprintf(err, errlen, "XNNPACK: inference failed (status %d)", (int)st);
+        return -EIO;
+    }
+    return 0;
+}
+
+static void outputs_to_nchw(fc_nn_session *s)
+{
     for (int i = 0; i < s->m->noutputs; i++)
         if (s->nchw_out[i])
             to_nchw(s->vbuf[s->m->outputs[i].value], s->nchw_out[i], s->m->outputs[i].shape.dims);
+}
+
+int fc_nn_session_run(fc_nn_session *s, char *err, size_t errlen)
+{
+    for (size_t k = 0; k < s->nseg; k++) {
+        int rc = run_segment(s, &s->seg[k], err, errlen);
+        if (rc < 0) return rc;
+    }
+    outputs_to_nchw(s);
     return 0;
+}
+
+static double thread_seconds(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &t);
+    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
+}
+
+int fc_nn_session_profile(fc_nn_session *s, fc_nn_op_cost *costs, int cap, char *err, size_t errlen)
+{
+    for (size_t k = 0; k < s->nseg; k++) {
+        const segment *g = &s->seg[k];
+        double t0 = thread_seconds();
+        int rc = run_segment(s, g, err, errlen);
+        if (rc < 0) return rc;
+        if ((int)k < cap)
+            costs[k] = (fc_nn_op_cost){.node = s->m->ops[g->first].node,
+                                       .what = g->what,
+                                       .macs = g->macs,
+                                       .seconds = thread_seconds() - t0};
+    }
+    outputs_to_nchw(s);
+    return (int)s->nseg;
 }
 
 const float *fc_nn_session_output(fc_nn_session *s, int index)
