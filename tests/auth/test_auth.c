@@ -121,6 +121,9 @@ static void bad_keys_are_refused_naming_the_cause(void **state)
     expect_key_error(p, NULL, -EINVAL, "the API key is empty");
     p = key_file("short", "0123456789\n");
     expect_key_error(p, NULL, -EINVAL, "has 10 characters; it needs 16 to 256");
+    char named[160];
+    snprintf(named, sizeof named, "API key file %s: the API key has 10", p);
+    expect_key_error(p, NULL, -EINVAL, named);
     p = key_file("space", "0123 456789abcdef0123\n");
     expect_key_error(p, NULL, -EINVAL, "(character 5 is not)");
     p = key_file("lines", KEY "\n" KEY "\n");

@@ -15,6 +15,9 @@
 /* Changing this string invalidates every viewer token ever made. */
 #define TOKEN_SECRET_LABEL "framecast viewer tokens v1"
 
+/* What a message says the key came from: "API key file PATH" or the variable. */
+#define ORIGIN_MAX 1100
+
 struct fc_api_key {
     uint8_t digest[32];
     uint8_t token_secret[FC_API_KEY_SECRET_LEN];
@@ -86,9 +89,9 @@ int fc_api_key_load(const char *file, const char *env_value, fc_api_key **out, c
      * tells a file too long from one that just fits. */
     char buf[FC_API_KEY_MAX + 3];
     size_t len = 0;
-    const char *origin;
+    char origin[ORIGIN_MAX];
     if (file) {
-        origin = file;
+        snprintf(origin, sizeof origin, "API key file %s", file);
         int rc = read_bounded(file, buf, sizeof buf, &len, err, errlen);
         if (rc != 0) return rc;
         if (len == sizeof buf) {
@@ -100,7 +103,7 @@ int fc_api_key_load(const char *file, const char *env_value, fc_api_key **out, c
         if (len && buf[len - 1] == '\n') len--;
         if (len && buf[len - 1] == '\r') len--;
     } else if (env_value && *env_value) {
-        origin = FC_API_KEY_ENV;
+        snprintf(origin, sizeof origin, "%s", FC_API_KEY_ENV);
         len = strlen(env_value);
         int rc = check_key(origin, env_value, len, err, errlen);
         if (rc != 0) return rc;
