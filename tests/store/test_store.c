@@ -13,11 +13,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "core/clock.h"
 #include "core/loop.h"
 #include "store/store.h"
 
@@ -519,6 +521,29 @@ static void a_locked_file_fails_the_write_not_the_store(void **state)
     fc_store_close(st);
 }
 
+/* With nothing to write the store thread sleeps on its condition variable:
+ * over half a second the process (this thread in nanosleep, the store
+ * thread waiting) uses no CPU to speak of. A polling thread would use most
+ * of it. */
+static void an_idle_store_uses_no_cpu(void **state)
+{
+    (void)state;
+    char path[160];
+    file_path(path, sizeof path, "idle.db");
+    fc_store *st = open_ok(path);
+    fc_store_stream row;
+    row_init(&row, "cam0", "synthetic:procedural");
+    req r;
+    assert_int_equal(write_row(st, FC_STORE_INSERT, &row, &r), 0); /* the thread is up */
+    uint64_t before = fc_process_cpu_ns();
+    struct timespec half = {0, 500000000};
+    nanosleep(&half, NULL);
+    uint64_t used = fc_process_cpu_ns() - before;
+    if (used >= 3000000ull)
+        fail_msg("an idle store used %.1f ms of CPU in 500 ms", (double)used / 1e6);
+    fc_store_close(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -531,6 +556,7 @@ int main(void)
         cmocka_unit_test(a_read_only_file_is_refused),
         cmocka_unit_test(the_queue_is_bounded),
         cmocka_unit_test(a_locked_file_fails_the_write_not_the_store),
+        cmocka_unit_test(an_idle_store_uses_no_cpu),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
