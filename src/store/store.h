@@ -63,9 +63,9 @@ typedef enum {
 /* A write request. The caller owns it and sets job.done, job.loop, op and
  * row; from fc_store_submit until `done` runs the store owns it. job.work is
  * not used. In `done`, result is 0 or a negative errno (-EEXIST, -ENOENT,
- * -EINVAL: a row the file's checks refused, -EBUSY: another process held the
- * file too long, -ENOSPC, -EIO), err says why naming the file, and row holds
- * the row as committed (an update fills in spec and created). */
+ * -EINVAL: a row the file's checks refused, -EBUSY: another process holds
+ * the file's write lock, -ENOSPC, -EIO), err says why naming the file, and
+ * row holds the row as committed (an update fills in spec and created). */
 typedef struct fc_store_write {
     fc_job job;
     fc_store_op op;
@@ -88,9 +88,10 @@ int fc_store_open(const char *path, fc_store **out, char *err, size_t errlen);
 int fc_store_load(fc_store *st, size_t max_rows, fc_store_stream **rows, size_t *n, char *err,
                   size_t errlen);
 
-/* Queues a write. Returns 0 (job.done will run), -EINVAL when the row fails
- * fc_store_row_check (w->err says which field; done will not run), or -EAGAIN
- * when FC_STORE_QUEUE_MAX writes are already waiting (done will not run). */
+/* Queues a write; not once fc_store_close has begun. Returns 0 (job.done
+ * will run), -EINVAL when the row fails fc_store_row_check (w->err says which
+ * field), or -EAGAIN when FC_STORE_QUEUE_MAX writes are already waiting; on
+ * an error `done` will not run. */
 int fc_store_submit(fc_store *st, fc_store_write *w);
 
 /* The checks every stored row passes, with a message naming the field that
