@@ -39,6 +39,12 @@ int fc_sql_fail(sqlite3 *db, int rc, const char *path, const char *what, char *e
         snprintf(err, errlen, "%s: %s: %s (%s)", path, what, reason, strerror(os));
         return -os;
     }
-    snprintf(err, errlen, "%s: %s: %s", path, what, reason);
+    /* SQLite writes -wal and -shm files beside the database: a writable file
+     * in a directory that is not is "read-only" too, which surprises. */
+    const char *hint = (rc & 0xff) == SQLITE_READONLY
+                           ? " (the file and its directory must both be writable: SQLite keeps "
+                             "-wal and -shm files beside it)"
+                           : "";
+    snprintf(err, errlen, "%s: %s: %s%s", path, what, reason, hint);
     return fc_sql_errno(rc);
 }

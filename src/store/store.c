@@ -16,6 +16,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
@@ -23,6 +25,8 @@
 #include "core/loop.h"
 #include "store/schema.h"
 #include "store/sql.h"
+
+#define STORE_PATH_MAX 1024
 
 enum { ST_INSERT, ST_INSERT_QUALITY, ST_UPDATE, ST_DELETE_QUALITY, ST_DELETE, ST_COUNT };
 
@@ -49,7 +53,7 @@ struct fc_store {
     bool stopping;
     bool running; /* the thread was started */
     pthread_t thread;
-    char path[1024];
+    char path[STORE_PATH_MAX];
 };
 
 /* Settings that are not set are NULL in the file. */
@@ -197,6 +201,38 @@ static void *store_main(void *arg)
     return NULL;
 }
 
+/* SQLite's open of a file that does not exist yet in a directory it may not
+ * write falls back to opening it read-only and reports that errno (ENOENT),
+ * which blames the wrong thing: say what is wrong with the directory. */
+static int open_failed(sqlite3 *db, int rc, const char *path, char *err, size_t errlen)
+{
+    struct stat sb;
+    char parent[sizeof((fc_store *)0)->path];
+    snprintf(parent, sizeof parent, "%s", path);
+    char *slash = strrchr(parent, '/');
+    if (slash == parent)
+        slash[1] = '\0';
+    else if (slash)
+        *slash = '\0';
+    else
+        snprintf(parent, sizeof parent, ".");
+    if (stat(path, &sb) != 0 && errno == ENOENT) {
+        if (stat(parent, &sb) != 0) {
+            int e = errno;
+            snprintf(err, errlen, "%s: cannot create it: directory %s: %s", path, parent,
+                     strerror(e));
+            return -e;
+        }
+        if (access(parent, W_OK) != 0) {
+            int e = errno;
+            snprintf(err, errlen, "%s: cannot create it: directory %s is not writable (%s)", path,
+                     parent, strerror(e));
+            return -e;
+        }
+    }
+    return fc_sql_fail(db, rc, path, "opening it", err, errlen);
+}
+
 void fc_store_close(fc_store *st)
 {
     if (!st) return;
@@ -240,7 +276,7 @@ int fc_store_open(const char *path, fc_store **out, char *err, size_t errlen)
                                  SQLITE_OPEN_EXRESCODE,
                              NULL);
     int ret = rc == SQLITE_OK ? fc_store_schema_prepare(st->db, path, err, errlen)
-                              : fc_sql_fail(st->db, rc, path, "opening it", err, errlen);
+                              : open_failed(st->db, rc, path, err, errlen);
     for (int i = 0; i < ST_COUNT && ret == 0; i++) {
         rc = sqlite3_prepare_v3(st->db, statements[i], -1, SQLITE_PREPARE_PERSISTENT, &st->st[i],
                                 NULL);

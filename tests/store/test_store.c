@@ -344,7 +344,8 @@ static void bad_files_are_clear_errors(void **state)
     assert_int_equal(fc_store_open("", &st, err, sizeof err), -EINVAL);
     assert_non_null(strstr(err, "no database path"));
 
-    expect_open_error("/nonexistent-dir/framecast.db", "No such file or directory");
+    expect_open_error("/nonexistent-dir/framecast.db",
+                      "cannot create it: directory /nonexistent-dir: No such file or directory");
     expect_open_error(dir, "Is a directory");
 
     file_path(path, sizeof path, "text.db");
@@ -412,40 +413,54 @@ static void a_corrupt_file_is_refused(void **state)
     expect_open_error(path, "corrupt");
 }
 
-/* The store never writes as root here: a child becomes nobody when the test
- * runs as root, so the file's permissions apply. */
-static void a_read_only_file_is_refused(void **state)
+/* Files this user may not write, opened by a child that is not root (as
+ * root, permissions would not apply): a read-only file, a writable file in
+ * a directory it may not write (SQLite needs its -wal and -shm files there),
+ * and a new file in that directory. */
+static void unwritable_files_are_refused(void **state)
 {
     (void)state;
-    char path[160];
-    file_path(path, sizeof path, "readonly.db");
-    fc_store_close(open_ok(path));
-    assert_int_equal(chmod(path, 0444), 0);
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
+    char ro[160], rw[160], fresh[160];
+    file_path(ro, sizeof ro, "readonly.db");
+    file_path(rw, sizeof rw, "writable.db");
+    file_path(fresh, sizeof fresh, "new.db");
+    fc_store_close(open_ok(ro));
+    fc_store_close(open_ok(rw));
+    assert_int_equal(chmod(ro, 0444), 0);
+    assert_int_equal(chmod(rw, 0666), 0);
+    /* As root the other user cannot write the 0755 directory; as anybody
+     * else the directory is made read-only for the child's sake. */
+    assert_int_equal(chmod(dir, geteuid() == 0 ? 0755 : 0555), 0);
+    const char *paths[] = {ro, rw, fresh};
+    const char *needles[] = {"can only be read", "must both be writable", "is not writable"};
+    for (int i = 0; i < 3; i++) {
+        int fds[2];
+        assert_int_equal(pipe(fds), 0);
+        pid_t pid = fork();
+        assert_true(pid >= 0);
+        if (pid == 0) {
+            close(fds[0]);
+            if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(3);
+            fc_store *st;
+            char err[1024] = "";
+            if (fc_store_open(paths[i], &st, err, sizeof err) == 0)
+                snprintf(err, sizeof err, "opened");
+            if (write(fds[1], err, strlen(err)) < 0) _exit(4);
+            _exit(0);
+        }
+        close(fds[1]);
+        char msg[1024] = "";
+        ssize_t len = 0, k;
+        while ((k = read(fds[0], msg + len, sizeof msg - 1 - (size_t)len)) > 0)
+            len += k;
         close(fds[0]);
-        if (geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(3);
-        fc_store *st;
-        char err[1024] = "";
-        int rc = fc_store_open(path, &st, err, sizeof err);
-        if (rc == 0) snprintf(err, sizeof err, "opened");
-        if (write(fds[1], err, strlen(err)) < 0) _exit(4);
-        _exit(0);
+        int status;
+        assert_int_equal(waitpid(pid, &status, 0), pid);
+        assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+        if (!strstr(msg, paths[i]) || !strstr(msg, needles[i]))
+            fail_msg("error '%s' does not name %s and say '%s'", msg, paths[i], needles[i]);
     }
-    close(fds[1]);
-    char msg[1024] = "";
-    ssize_t len = 0, k;
-    while ((k = read(fds[0], msg + len, sizeof msg - 1 - (size_t)len)) > 0)
-        len += k;
-    close(fds[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
-    if (!strstr(msg, path) || !strstr(msg, "can only be read"))
-        fail_msg("error '%s' does not name %s and say it can only be read", msg, path);
+    assert_int_equal(chmod(dir, 0755), 0);
 }
 
 /* The queue is bounded: with the store thread held up, submits past
@@ -553,7 +568,7 @@ int main(void)
         cmocka_unit_test(bad_rows_are_refused_naming_the_field),
         cmocka_unit_test(bad_files_are_clear_errors),
         cmocka_unit_test(a_corrupt_file_is_refused),
-        cmocka_unit_test(a_read_only_file_is_refused),
+        cmocka_unit_test(unwritable_files_are_refused),
         cmocka_unit_test(the_queue_is_bounded),
         cmocka_unit_test(a_locked_file_fails_the_write_not_the_store),
         cmocka_unit_test(an_idle_store_uses_no_cpu),
