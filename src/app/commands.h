@@ -8,5 +8,6 @@ int fc_cmd_serve(int argc, char **argv);
 int fc_cmd_detect(int argc, char **argv);
 int fc_cmd_client(int argc, char **argv);
 int fc_cmd_bench(int argc, char **argv);
+int fc_cmd_token(int argc, char **argv);
 
 #endif

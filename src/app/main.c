@@ -14,6 +14,7 @@ static const command commands[] = {
     {"detect", fc_cmd_detect, "detect faces in a PNG or JPEG picture"},
     {"client", fc_cmd_client, "subscribe N clients to a stream, validate and measure"},
     {"bench", fc_cmd_bench, "start a server, load it, report CPU, fps, latency"},
+    {"token", fc_cmd_token, "print a viewer token that lets its holder watch one stream"},
 };
 
 static void usage(FILE *out)

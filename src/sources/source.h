@@ -47,6 +47,10 @@ typedef struct fc_source_spec {
  * 0, or -1. */
 int fc_size_parse(const char *v, int *w, int *h);
 
+/* A stream id: 1-63 characters of A-Z a-z 0-9 . - _ (safe in a URL path, a
+ * file name and a viewer token). 1 or 0. */
+int fc_source_id_valid(const char *id);
+
 /* Returns 0, or -1 with a message naming the offending part in err. */
 int fc_source_spec_parse(const char *spec, fc_source_spec *out, char *err, size_t errlen);
 

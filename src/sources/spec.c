@@ -41,8 +41,10 @@ static int copy_value(char *dst, size_t cap, const char *v)
     return 0;
 }
 
-static int valid_id(const char *id)
+int fc_source_id_valid(const char *id)
 {
+    size_t n = strnlen(id, FC_ID_MAX);
+    if (n == 0 || n >= FC_ID_MAX) return 0;
     for (const char *p = id; *p; p++)
         if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') ||
               *p == '-' || *p == '_' || *p == '.'))
@@ -96,7 +98,7 @@ int fc_source_spec_parse(const char *spec, fc_source_spec *out, char *err, size_
                 rc = -1;
             }
         } else if (strcmp(key, "id") == 0 && val) {
-            if (copy_value(out->id, sizeof out->id, val) != 0 || !valid_id(out->id)) {
+            if (copy_value(out->id, sizeof out->id, val) != 0 || !fc_source_id_valid(out->id)) {
                 snprintf(err, errlen,
                          "source spec '%s': id '%s' must be 1-63 characters of A-Z a-z 0-9 . - _",
                          spec, val);
