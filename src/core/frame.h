@@ -29,7 +29,7 @@
 
 typedef enum { FC_FRAME_I420 = 1, FC_FRAME_ENCODED = 2 } fc_frame_kind;
 
-typedef enum { FC_CODEC_NONE = 0, FC_CODEC_JPEG = 1, FC_CODEC_WEBP = 2 } fc_codec;
+typedef enum { FC_CODEC_NONE = 0, FC_CODEC_JPEG = 1, FC_CODEC_WEBP = 2, FC_CODEC_VP8 = 3 } fc_codec;
 
 typedef struct fc_frame {
     atomic_uint refs;
@@ -44,10 +44,10 @@ typedef struct fc_frame {
 
     /* FC_FRAME_ENCODED */
     fc_codec codec;
-    int tier;          /* quality tier it was encoded for */
-    bool key;          /* decodes on its own (every JPEG/WebP frame; VP8/H.264 key frames) */
-    uint8_t *wire;     /* header + payload: what goes on the wire */
-    uint8_t *payload;  /* wire + FC_HEADER_SIZE */
+    int tier;         /* quality tier it was encoded for */
+    bool key;         /* decodes on its own (every JPEG/WebP frame; VP8/H.264 key frames) */
+    uint8_t *wire;    /* header + payload: what goes on the wire */
+    uint8_t *payload; /* wire + FC_HEADER_SIZE */
     size_t payload_len;
     size_t payload_cap; /* room the encoder may fill */
 } fc_frame;

@@ -4,12 +4,14 @@
 #include <string.h>
 
 #include "encode/jpeg.h"
+#include "encode/vp8.h"
 #include "encode/webp.h"
 
 /* Every codec framecast can encode with. Adding one is one line here. */
 static const fc_codec_ops *const registry[] = {
     &fc_jpeg_codec,
     &fc_webp_codec,
+    &fc_vp8_codec,
 };
 
 #define REGISTERED (sizeof registry / sizeof *registry)
@@ -17,16 +19,14 @@ static const fc_codec_ops *const registry[] = {
 const fc_codec_ops *fc_codec_find(const char *name)
 {
     for (size_t i = 0; i < REGISTERED; i++)
-        if (strcmp(registry[i]->name, name) == 0)
-            return registry[i];
+        if (strcmp(registry[i]->name, name) == 0) return registry[i];
     return NULL;
 }
 
 const fc_codec_ops *fc_codec_by_id(fc_codec id)
 {
     for (size_t i = 0; i < REGISTERED; i++)
-        if (registry[i]->id == id)
-            return registry[i];
+        if (registry[i]->id == id) return registry[i];
     return NULL;
 }
 
