@@ -29,7 +29,7 @@
 
 typedef enum { FC_FRAME_I420 = 1, FC_FRAME_ENCODED = 2 } fc_frame_kind;
 
-typedef enum { FC_CODEC_NONE = 0, FC_CODEC_JPEG = 1, FC_CODEC_WEBP = 2 } fc_codec;
+typedef enum { FC_CODEC_NONE = 0, FC_CODEC_JPEG = 1, FC_CODEC_WEBP = 2, FC_CODEC_VP8 = 3 } fc_codec;
 
 typedef struct fc_frame {
     atomic_uint refs;

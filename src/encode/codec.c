@@ -4,12 +4,14 @@
 #include <string.h>
 
 #include "encode/jpeg.h"
+#include "encode/vp8.h"
 #include "encode/webp.h"
 
 /* Every codec framecast can encode with. Adding one is one line here. */
 static const fc_codec_ops *const registry[] = {
     &fc_jpeg_codec,
     &fc_webp_codec,
+    &fc_vp8_codec,
 };
 
 #define REGISTERED (sizeof registry / sizeof *registry)
