@@ -31,13 +31,15 @@ static int parse(const uint8_t *b, size_t n, fc_rtcp_feedback *fb)
     return rc;
 }
 
-/* janus_streaming_rtcp_pli_send: janus_rtcp_pli, then janus_rtcp_fix_ssrc
- * sets the sender SSRC to 1 and the media SSRC to the one Janus saw on our
- * RTP. Captured from Janus 1.1.2 in the end-to-end test (tests/webrtc/). */
+/* A PLI from Janus 1.1.2's Streaming plugin as it arrived on our socket when
+ * a Chromium viewer joined a mountpoint fed with SSRC 0x1a2b3c4d: sender
+ * SSRC 1, media SSRC the one Janus saw on our RTP (janus_rtcp_fix_ssrc). */
 static const uint8_t janus_pli[] = {0x81, 0xce, 0x00, 0x02, 0x00, 0x00,
                                     0x00, 0x01, 0x1a, 0x2b, 0x3c, 0x4d};
 
-/* janus_streaming_rtcp_remb_send for 1 Mbit/s: 250000 * 2^2, our SSRC listed. */
+/* What janus_streaming_rtcp_remb_send builds for 1 Mbit/s (250000 * 2^2,
+ * our SSRC listed), from its source: Chromium negotiates transport-cc and
+ * sends no REMB, so Janus relays none and none could be captured. */
 static const uint8_t janus_remb[] = {0x8f, 0xce, 0x00, 0x05, 0x00, 0x00, 0x00, 0x01,
                                      0x00, 0x00, 0x00, 0x00, 'R',  'E',  'M',  'B',
                                      0x01, 0x0b, 0xd0, 0x90, 0x1a, 0x2b, 0x3c, 0x4d};
