@@ -1,5 +1,6 @@
-/* fc_http_get: one HTTP GET at a time over libwebsockets' client, on a libuv
- * loop the caller runs; the bench reads the server's /metrics with it.
+/* fc_http_get: one HTTP GET at a time (fc_httpc, transport/http_client.h),
+ * on a libuv loop the caller runs; the bench reads the server's /metrics with
+ * it. A request without an answer for 30 s fails with the reason.
  *
  * The answer (status and whole body, at most 64 MiB) is handed to `cb` from a
  * libuv timer, outside libwebsockets' callbacks, so `cb` may start the next

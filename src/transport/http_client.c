@@ -314,8 +314,8 @@ void fc_httpc_close(fc_httpc *c)
 void fc_httpc_free(fc_httpc *c)
 {
     if (!c) return;
-    /* As in fc_http_client_free: with a foreign loop the context is freed by
-     * a second destroy once the loop has run its handles' close callbacks. */
+    /* With a foreign loop the context is freed by a second destroy, once the
+     * loop has run its handles' close callbacks. */
     if (c->closed) lws_context_destroy(c->ctx);
     free(c);
 }
