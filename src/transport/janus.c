@@ -11,12 +11,7 @@
 
 #include "core/log.h"
 #include "transport/http_client.h"
-
-/* Janus's own API error codes (apierror.h) and the Streaming plugin's. */
-#define JANUS_NO_SUCH_SESSION 458
-#define JANUS_NO_SUCH_HANDLE 459
-#define STREAMING_NO_SUCH_MOUNTPOINT 455
-#define STREAMING_CANT_CREATE 456
+#include "transport/janus_api.h"
 
 #define MAX_ANSWER (64u << 10)
 /* Janus answers an idle long poll after 30 s (janus_http.c). */
@@ -65,14 +60,14 @@ struct fc_janus {
     fc_httpc *http;
     char host[48];
     int port;
-    char path[200];
+    char path[128];
     char *admin_key;
     unsigned timeout_ms, max_mps, n_mps;
     void (*on_state)(fc_janus_state, const char *, void *);
     void *arg;
 
     fc_janus_state state;
-    char why[300];
+    char why[640];
     uint64_t session, handle;
     uint64_t txn;
 
@@ -229,7 +224,7 @@ static void session_lost(fc_janus *j, const char *why)
         finish_close(j);
         return;
     }
-    char lost[sizeof j->why];
+    char lost[sizeof j->why + 64];
     snprintf(lost, sizeof lost, "Janus lost our session (restarted?): %s", why);
     set_state(j, FC_JANUS_CONNECTING, lost);
     j->walking++;
@@ -275,50 +270,45 @@ static void connect_janus(fc_janus *j)
 
 /* ---- the long poll ---- */
 
+/* Why a request failed, for the state: "Janus at URL: reason". */
+static void failure(fc_janus *j, int status, const char *err, char *why, size_t cap)
+{
+    if (err)
+        snprintf(why, cap, "Janus at http://%s:%d%s: %s", j->host, j->port, j->path, err);
+    else
+        snprintf(why, cap, "Janus at http://%s:%d%s answered HTTP %d (is it Janus's API?)", j->host,
+                 j->port, j->path, status);
+}
+
 static void on_poll(int status, const char *body, size_t len, const char *err, void *arg)
 {
     fc_janus *j = arg;
     j->poll_req = NULL;
+    char why[sizeof j->why];
+    if (status == 404) {
+        /* Janus's answer to a long poll on a session it does not know. */
+        session_lost(j, "the long poll found no such session (HTTP 404)");
+        return;
+    }
     if (status != 200) {
-        char why[sizeof j->why];
-        if (err)
-            snprintf(why, sizeof why, "Janus at http://%s:%d%s: %s", j->host, j->port, j->path,
-                     err);
-        else
-            snprintf(why, sizeof why, "Janus at http://%s:%d%s answered HTTP %d", j->host, j->port,
-                     j->path, status);
+        failure(j, status, err, why, sizeof why);
         unreachable(j, why);
         return;
     }
-    json_error_t jerr;
-    json_t *root = json_loadb(body, len, 0, &jerr);
-    /* One event, or with maxev an array of them. */
-    size_t n = json_is_array(root) ? json_array_size(root) : 1;
-    for (size_t i = 0; root && i < n; i++) {
-        json_t *ev = json_is_array(root) ? json_array_get(root, i) : root;
-        const char *kind = json_string_value(json_object_get(ev, "janus"));
-        json_int_t code = json_integer_value(json_object_get(json_object_get(ev, "error"), "code"));
-        if (kind && strcmp(kind, "error") == 0 &&
-            (code == JANUS_NO_SUCH_SESSION || code == JANUS_NO_SUCH_HANDLE)) {
-            const char *reason =
-                json_string_value(json_object_get(json_object_get(ev, "error"), "reason"));
-            char why[200];
-            snprintf(why, sizeof why, "%s", reason ? reason : "no such session");
-            json_decref(root);
-            session_lost(j, why);
-            return;
-        }
-        /* Events for a handle with no PeerConnection (and keepalives) need
-         * nothing from us. */
-        fc_debug("janus: event %s", kind ? kind : "?");
-    }
-    if (!root) {
-        char why[sizeof j->why];
-        snprintf(why, sizeof why, "Janus's long poll answer is not JSON: %s", jerr.text);
+    fc_janus_answer a;
+    char perr[200];
+    if (fc_janus_answer_parse(body, len, &a, perr, sizeof perr) != 0) {
+        snprintf(why, sizeof why, "Janus's long poll answer: %s", perr);
         unreachable(j, why);
         return;
     }
-    json_decref(root);
+    if (a.session_gone) {
+        snprintf(why, sizeof why, "%s (%d)", a.reason, a.code);
+        session_lost(j, why);
+        return;
+    }
+    /* Keepalives, and events for a handle without a PeerConnection, need
+     * nothing from us. */
     start_poll(j);
 }
 
@@ -395,41 +385,10 @@ static void fail(fc_janus_mountpoint *mp, const char *why)
     if (mp->ev.failed) mp->ev.failed(mp, why, mp->ev.arg);
 }
 
-/* The ports of a "created" answer (stream.ports[]: type, port, rtcp_port). */
-static int read_ports(fc_janus *j, fc_janus_mountpoint *mp, json_t *stream)
+static void created(fc_janus *j, fc_janus_mountpoint *mp, const fc_janus_answer *a)
 {
-    json_t *id = json_object_get(stream, "id");
-    if (!json_is_integer(id)) return -1;
-    fc_janus_ports p = {.id = (uint64_t)json_integer_value(id)};
-    const char *host = json_string_value(json_object_get(stream, "host"));
-    snprintf(p.host, sizeof p.host, "%s", host ? host : j->host);
-    size_t i;
-    json_t *port;
-    json_array_foreach(json_object_get(stream, "ports"), i, port)
-    {
-        const char *type = json_string_value(json_object_get(port, "type"));
-        int rtp = (int)json_integer_value(json_object_get(port, "port"));
-        if (!type) continue;
-        if (strcmp(type, "video") == 0) {
-            p.video = rtp;
-            p.video_rtcp = (int)json_integer_value(json_object_get(port, "rtcp_port"));
-        } else if (strcmp(type, "audio") == 0) {
-            p.audio = rtp;
-        }
-    }
-    if ((mp->video && (p.video <= 0 || p.video_rtcp <= 0)) || (mp->audio && p.audio <= 0))
-        return -1;
-    mp->id = p.id;
-    mp->ports = p;
-    return 0;
-}
-
-static void created(fc_janus *j, fc_janus_mountpoint *mp, json_t *data)
-{
-    json_int_t code = json_integer_value(json_object_get(data, "error_code"));
-    const char *error = json_string_value(json_object_get(data, "error"));
     char why[300];
-    if (code == STREAMING_CANT_CREATE && mp->id && !mp->replaced && !mp->doomed) {
+    if (a->plugin_code == FC_STREAMING_CANT_CREATE && mp->id && !mp->replaced && !mp->doomed) {
         /* "A stream with the provided ID already exists": ours from before
          * (an earlier run, or a session Janus expired). */
         fc_info("janus: mountpoint %" PRIu64 " exists already; replacing it", mp->id);
@@ -438,49 +397,51 @@ static void created(fc_janus *j, fc_janus_mountpoint *mp, json_t *data)
         mp->state = MP_REPLACE;
         return;
     }
-    if (code || !json_is_object(json_object_get(data, "stream"))) {
+    if (!a->created) {
         if (mp->doomed) {
             mp->state = MP_DOOMED;
             return;
         }
         snprintf(why, sizeof why, "Janus refused to create it: %s (%d)",
-                 error ? error : "no stream in the answer", (int)code);
+                 a->plugin_code ? a->plugin_reason : "no stream in the answer", a->plugin_code);
         fail(mp, why);
         return;
     }
     mp->exists = true;
+    mp->id = a->ports.id;
     if (mp->doomed) {
         mp->state = MP_DOOMED;
         return;
     }
-    if (read_ports(j, mp, json_object_get(data, "stream")) != 0) {
+    if ((mp->video && (!a->ports.video || !a->ports.video_rtcp)) ||
+        (mp->audio && !a->ports.audio)) {
         /* It exists but is no use; it is destroyed when the caller frees it. */
         fail(mp, "Janus's answer to create names no ports for its streams");
         return;
     }
+    mp->ports = a->ports;
+    if (!mp->ports.host[0]) snprintf(mp->ports.host, sizeof mp->ports.host, "%s", j->host);
     mp->state = MP_READY;
     fc_info("janus: mountpoint %" PRIu64 " ready (video %d, rtcp %d, audio %d on %s)", mp->ports.id,
             mp->ports.video, mp->ports.video_rtcp, mp->ports.audio, mp->ports.host);
     if (mp->ev.ready) mp->ev.ready(mp, &mp->ports, mp->ev.arg);
 }
 
-static void destroyed(fc_janus *j, fc_janus_mountpoint *mp, json_t *data)
+static void destroyed(fc_janus *j, fc_janus_mountpoint *mp, const fc_janus_answer *a)
 {
-    json_int_t code = json_integer_value(json_object_get(data, "error_code"));
-    const char *error = json_string_value(json_object_get(data, "error"));
-    bool gone = code == 0 || code == STREAMING_NO_SUCH_MOUNTPOINT;
+    bool gone = a->plugin_code == 0 || a->plugin_code == FC_STREAMING_NO_SUCH_MOUNTPOINT;
     mp->exists = !gone;
     if (mp->doomed) {
         if (!gone)
             fc_warn("janus: cannot destroy mountpoint %" PRIu64 ": %s (%d)", mp->id,
-                    error ? error : "?", (int)code);
+                    a->plugin_reason, a->plugin_code);
         unlink_free(j, mp);
         return;
     }
     if (!gone) {
         char why[300];
         snprintf(why, sizeof why, "its id is taken in Janus by a mountpoint we cannot destroy: %s",
-                 error ? error : "?");
+                 a->plugin_reason);
         fail(mp, why);
         return;
     }
@@ -521,61 +482,40 @@ static void on_answer(int status, const char *body, size_t len, const char *err,
     j->op = OP_NONE;
     j->op_mp = NULL;
     char why[sizeof j->why];
-    if (status != 200) {
-        if (err)
-            snprintf(why, sizeof why, "Janus at http://%s:%d%s: %s", j->host, j->port, j->path,
-                     err);
+    fc_janus_answer a;
+    char perr[200];
+    if (status != 200 || fc_janus_answer_parse(body, len, &a, perr, sizeof perr) != 0) {
+        if (status != 200)
+            failure(j, status, err, why, sizeof why);
         else
-            snprintf(why, sizeof why, "Janus at http://%s:%d%s answered HTTP %d (is it Janus?)",
-                     j->host, j->port, j->path, status);
-        if (mp && op == OP_CREATE) mp->state = MP_PENDING;
-        unreachable(j, why);
+            snprintf(why, sizeof why, "Janus at http://%s:%d%s: %s", j->host, j->port, j->path,
+                     perr);
+        unreachable(j, why); /* a create in flight may or may not have happened */
         return;
     }
-    json_error_t jerr;
-    json_t *root = json_loadb(body, len, 0, &jerr);
-    const char *kind = json_string_value(json_object_get(root, "janus"));
-    if (!kind) {
-        snprintf(why, sizeof why, "Janus's answer is not Janus API JSON: %s",
-                 root ? "no \"janus\" field" : jerr.text);
-        json_decref(root);
-        if (mp && op == OP_CREATE) mp->state = MP_PENDING;
-        unreachable(j, why);
-        return;
-    }
-    json_t *error = json_object_get(root, "error");
-    json_int_t code = json_integer_value(json_object_get(error, "code"));
-    const char *reason = json_string_value(json_object_get(error, "reason"));
-    if (strcmp(kind, "error") == 0) {
-        snprintf(why, sizeof why, "%s (%d)", reason ? reason : "error", (int)code);
-        json_decref(root);
-        if (code == JANUS_NO_SUCH_SESSION || code == JANUS_NO_SUCH_HANDLE) {
+    if (a.kind == FC_JANUS_ANSWER_ERROR) {
+        snprintf(why, sizeof why, "%s (%d)", a.reason, a.code);
+        if (a.session_gone) {
             session_lost(j, why);
-            return;
-        }
-        if (mp && mp->doomed) {
-            unlink_free(j, mp);
-        } else if (mp) {
-            fail(mp, why);
         } else if (op == OP_GOODBYE) {
             finish_close(j);
-            return;
+        } else if (mp) {
+            if (mp->doomed)
+                unlink_free(j, mp);
+            else
+                fail(mp, why);
+            pump(j);
         } else {
             char full[sizeof j->why + 64];
             snprintf(full, sizeof full, "Janus refused %s: %s",
                      op == OP_ATTACH ? "to attach the Streaming plugin" : "a session", why);
             unreachable(j, full);
-            return;
         }
-        pump(j);
         return;
     }
-    json_t *data = json_object_get(root, "data");
-    json_t *plugindata = json_object_get(json_object_get(root, "plugindata"), "data");
     switch (op) {
     case OP_SESSION:
-        j->session = (uint64_t)json_integer_value(json_object_get(data, "id"));
-        json_decref(root);
+        j->session = a.id;
         if (!j->session) {
             unreachable(j, "Janus's answer to create names no session id");
             return;
@@ -584,8 +524,7 @@ static void on_answer(int status, const char *body, size_t len, const char *err,
              json_pack("{s:s, s:s}", "janus", "attach", "plugin", "janus.plugin.streaming"), false);
         return;
     case OP_ATTACH:
-        j->handle = (uint64_t)json_integer_value(json_object_get(data, "id"));
-        json_decref(root);
+        j->handle = a.id;
         if (!j->handle) {
             unreachable(j, "Janus's answer to attach names no handle id");
             return;
@@ -595,23 +534,20 @@ static void on_answer(int status, const char *body, size_t len, const char *err,
         ready(j);
         return;
     case OP_CHECK:
-        json_decref(root);
         ready(j);
         return;
     case OP_CREATE:
-        created(j, mp, plugindata);
+        created(j, mp, &a);
         break;
     case OP_DESTROY:
-        destroyed(j, mp, plugindata);
+        destroyed(j, mp, &a);
         break;
     case OP_GOODBYE:
-        json_decref(root);
         finish_close(j);
         return;
     case OP_NONE:
         break;
     }
-    json_decref(root);
     pump(j);
 }
 
@@ -639,6 +575,11 @@ static int parse_url(fc_janus *j, const char *url, char *err, size_t errlen)
                  "janus: %s: give Janus's address as an IP address (its mountpoints' ports are "
                  "bound there and framecast sends RTP to it)",
                  url);
+        return -EINVAL;
+    }
+    if (strlen(path) + 2 > sizeof j->path) {
+        snprintf(err, errlen, "janus: %s: the path is longer than %zu bytes", url,
+                 sizeof j->path - 2);
         return -EINVAL;
     }
     snprintf(j->host, sizeof j->host, "%s", addr);

@@ -33,6 +33,7 @@
 #include <stdint.h>
 #include <uv.h>
 
+#include "transport/janus_api.h" /* fc_janus_ports */
 #include "transport/rtp.h"
 
 /* Payload types of the mountpoints' streams (any dynamic type would do;
@@ -81,14 +82,6 @@ typedef struct fc_janus_mp_config {
     const char *video_fmtp;  /* e.g. "profile-level-id=42e01f;packetization-mode=1"; may be NULL */
     bool audio;              /* an Opus stream (48 kHz RTP clock) */
 } fc_janus_mp_config;
-
-typedef struct fc_janus_ports {
-    uint64_t id;    /* the mountpoint id viewers ask Janus to watch */
-    char host[48];  /* the address Janus bound the ports to: send there */
-    int video;      /* RTP port for video, 0 = none */
-    int video_rtcp; /* where PLI/FIR/REMB come from and sender reports go */
-    int audio;      /* RTP port for Opus, 0 = none */
-} fc_janus_ports;
 
 typedef struct fc_janus_mp_events {
     void (*ready)(fc_janus_mountpoint *mp, const fc_janus_ports *ports, void *arg);

@@ -3,6 +3,7 @@
 // the test sender (tests/webrtc/webrtc_send.c), the test viewer page and its
 // statistics.
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -21,15 +22,18 @@ const MEDIA_PORTS = '19650-19699';
 // Encodes a test pattern to VP8 in IVF with Debian's ffmpeg, the frame number
 // burned into the top 32 rows as `bits` cells of `cell` pixels (bright = 1,
 // bit 0 on the left), luma only, so the viewer can read which frame it shows.
-export async function makeStampedIvf(path, { width = 640, height = 360, fps = 30, seconds = 4, kbps = 1000, gop = 30 } = {}) {
+// `reuse`: keep a file already at `path` (made with the same options).
+export async function makeStampedIvf(path, { width = 640, height = 360, fps = 30, seconds = 4, kbps = 1000, gop = 30, reuse = false } = {}) {
   const bits = Math.max(1, Math.ceil(Math.log2(fps * seconds)));
   const cell = Math.floor(width / bits);
+  const layout = { path, width, height, fps, frames: fps * seconds, cell, bits };
+  if (reuse && existsSync(path)) return layout;
   const strip = `format=yuv420p,geq=lum='if(lt(Y,32),if(bitand(N,pow(2,floor(X/${cell}))),235,16),lum(X,Y))'`
     + ":cb='if(lt(Y,16),128,cb(X,Y))':cr='if(lt(Y,16),128,cr(X,Y))'";
   await run('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=${fps}`,
     '-t', String(seconds), '-vf', strip, '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8',
     '-b:v', `${kbps}k`, '-g', String(gop), '-keyint_min', String(gop), path]);
-  return { path, width, height, fps, frames: fps * seconds, cell, bits };
+  return layout;
 }
 
 // H.264 constrained baseline (what every WebRTC browser decodes), as an
@@ -77,8 +81,12 @@ export async function openViewer(browser, origin, id, { problems = [] } = {}) {
   const page = await browser.newPage();
   page.on('pageerror', (e) => problems.push(e.message));
   await page.goto(`${origin}/`);
-  await page.evaluate(([url, mp]) => window.fc.watch(url, mp), [janusUrl(), id]);
+  await watch(page, id);
   return page;
 }
 
-export const stats = (page) => page.evaluate(() => window.fc.stats());
+// One more viewer (PeerConnection) of `id` in an open page; its index.
+// opts.play = false: receive without playing (see webrtc-viewer.js).
+export const watch = (page, id, opts = {}) => page.evaluate(([url, mp, o]) => window.fc.watch(url, mp, o), [janusUrl(), id, opts]);
+
+export const stats = (page, index = 0) => page.evaluate((i) => window.fc.stats(i), index);
