@@ -23,8 +23,8 @@ typedef void (*fc_http_get_cb)(int status, const char *body, size_t len, const c
 
 int fc_http_client_new(uv_loop_t *loop, fc_http_client **out, char *err, size_t errlen);
 /* Returns 0, or -1 when a request is already in flight or cannot start. */
-int fc_http_get(fc_http_client *c, const char *host, int port, const char *path,
-                fc_http_get_cb cb, void *arg);
+int fc_http_get(fc_http_client *c, const char *host, int port, const char *path, fc_http_get_cb cb,
+                void *arg);
 void fc_http_client_close(fc_http_client *c);
 void fc_http_client_free(fc_http_client *c);
 
