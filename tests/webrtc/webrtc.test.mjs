@@ -77,6 +77,9 @@ test('WebRTC through Janus in a network namespace', { timeout: 150000 }, async (
     });
 
     await t.test('Opus speech arrives and is heard', async () => {
+      // 16 kHz is a rate Opus takes: encoded as it is, no resampler.
+      const audio = sender.events('audio')[0];
+      assert.deepEqual([audio.rate, audio.resampled], [16000, false]);
       const first = await untilStats(page, (s) => s.audio && s.audio.packetsReceived > 0, { what: 'audio packets' });
       const later = await untilStats(page, (s) => s.audio.packetsReceived >= first.audio.packetsReceived + 50, { what: '50 more audio packets' });
       assert.ok(later.audio.packetsReceived > first.audio.packetsReceived);
@@ -159,6 +162,7 @@ test('WebRTC through Janus in a network namespace', { timeout: 150000 }, async (
       assert.equal(await sender.stop(), 0);
       const st = sender.events('stats').at(-1);
       assert.ok(st.video_frames > 100 && st.audio_packets > 100 && st.sender_reports > 0, JSON.stringify(st));
+      assert.equal(st.janus, 'ready'); // to the end
       assert.equal(st.rtcp_bad, 0);
       assert.deepEqual(problems, []);
     });

@@ -15,7 +15,8 @@
  *   {"event":"keyframe","pli":N,"fir":N}   {"event":"remb","bps":N}
  *   {"event":"frame","n":I,"t":CAPTURE}    (--frames-log: file frame I sent,
  *                                           captured at Unix time CAPTURE)
- *   {"event":"stats",...}                   on SIGUSR1 and at the end
+ *   {"event":"audio","rate":R,"packets":N,"resampled":false}  once, with --wav
+ *   {"event":"stats",...,"janus":"STATE"}   on SIGUSR1 and at the end
  * SIGTERM or SIGINT: destroys the mountpoint, exits 0. */
 #include <errno.h>
 #include <inttypes.h>
@@ -158,7 +159,11 @@ static int load_audio(const char *path, int rate, packets *out)
     int rc = fc_opus_open(rate, 1, 32000, &o, err, sizeof err);
     if (rc == 0) rc = fc_opus_encode(o, a.samples, a.frames, keep_opus, out, err, sizeof err);
     if (rc == 0) rc = fc_opus_flush(o, keep_opus, out, err, sizeof err);
-    if (rc != 0) fprintf(stderr, "webrtc_send: %s: %s\n", path, err);
+    if (rc != 0)
+        fprintf(stderr, "webrtc_send: %s: %s\n", path, err);
+    else
+        emit("{\"event\":\"audio\",\"rate\":%d,\"packets\":%zu,\"resampled\":%s}", rate, out->n,
+             fc_opus_resamples(o) ? "true" : "false");
     fc_opus_close(o);
     fc_audio_free(&a);
     return rc;
@@ -168,12 +173,14 @@ static void print_stats(sender *s)
 {
     if (!s->out) return;
     const fc_rtp_out_stats *st = fc_rtp_out_get_stats(s->out);
+    fc_janus_state js = fc_janus_status(s->janus, NULL);
     emit("{\"event\":\"stats\",\"video_frames\":%" PRIu64 ",\"video_packets\":%" PRIu64
          ",\"audio_packets\":%" PRIu64 ",\"bytes\":%" PRIu64 ",\"dropped\":%" PRIu64
          ",\"sender_reports\":%" PRIu64 ",\"pli\":%" PRIu64 ",\"fir\":%" PRIu64 ",\"remb\":%" PRIu64
-         ",\"rtcp_bad\":%" PRIu64 ",\"video_ssrc\":%" PRIu32 "}",
+         ",\"rtcp_bad\":%" PRIu64 ",\"video_ssrc\":%" PRIu32 ",\"janus\":\"%s\"}",
          st->video_frames, st->video_packets, st->audio_packets, st->bytes, st->dropped,
-         st->sender_reports, st->pli, st->fir, st->remb, st->rtcp_bad, st->video_ssrc);
+         st->sender_reports, st->pli, st->fir, st->remb, st->rtcp_bad, st->video_ssrc,
+         fc_janus_state_name(js));
 }
 
 /* Absolute deadlines: the k-th tick is due at t0 + k * period. */
