@@ -206,7 +206,10 @@ static void unreachable(fc_janus *j, const char *why)
             mp->state = MP_SUSPENDED;
             if (mp->ev.lost) mp->ev.lost(mp, why, mp->ev.arg);
         } else if (mp->state == MP_CREATING) {
-            mp->state = MP_PENDING; /* it may exist: a create then says so */
+            /* Created or not, we cannot know: with an id of ours a destroy
+             * can find out, and a new create replaces it. */
+            mp->state = MP_PENDING;
+            mp->exists = mp->id != 0;
         } else if (mp->state == MP_DESTROYING) {
             mp->state = mp->doomed ? MP_DOOMED : MP_REPLACE;
         }
@@ -229,13 +232,15 @@ static void session_lost(fc_janus *j, const char *why)
     set_state(j, FC_JANUS_CONNECTING, lost);
     j->walking++;
     for (fc_janus_mountpoint *mp = j->mps; mp; mp = mp->next) {
-        bool was_ready = mp->state == MP_READY || mp->state == MP_SUSPENDED;
-        if (mp->state == MP_READY && mp->ev.lost) mp->ev.lost(mp, lost, mp->ev.arg);
-        if (was_ready || mp->state == MP_CREATING || mp->state == MP_REPLACE)
+        bool tell = mp->state == MP_READY;
+        if (mp->state == MP_READY || mp->state == MP_SUSPENDED || mp->state == MP_CREATING ||
+            mp->state == MP_REPLACE)
             mp->state = MP_PENDING;
         else if (mp->state == MP_DESTROYING)
             mp->state = MP_DOOMED;
         mp->replaced = false;
+        /* Last: the callback may free it (then it is doomed, not pending). */
+        if (tell && mp->ev.lost) mp->ev.lost(mp, lost, mp->ev.arg);
     }
     j->walking--;
     connect_janus(j);
@@ -322,8 +327,12 @@ static void start_poll(fc_janus *j)
                            .port = j->port,
                            .path = path,
                            .timeout_ms = LONG_POLL_MS + j->timeout_ms};
-    if (fc_httpc_start(j->http, &rq, on_poll, j, &j->poll_req, err, sizeof err) != 0)
-        fc_error("janus: cannot start the long poll: %s", err);
+    if (fc_httpc_start(j->http, &rq, on_poll, j, &j->poll_req, err, sizeof err) != 0) {
+        /* Without it a dead Janus would go unnoticed: as if it failed. */
+        char why[sizeof err + 40];
+        snprintf(why, sizeof why, "cannot start the long poll: %s", err);
+        unreachable(j, why);
+    }
 }
 
 /* ---- mountpoints ---- */
@@ -690,7 +699,13 @@ void fc_janus_mountpoint_free(fc_janus_mountpoint *mp)
     mp->doomed = true;
     mp->ev = (fc_janus_mp_events){0};
     /* One in flight finishes first; its answer sees `doomed`. */
-    if (mp->state != MP_CREATING && mp->state != MP_DESTROYING) mp->state = MP_DOOMED;
+    if (mp->state == MP_CREATING || mp->state == MP_DESTROYING) return;
+    mp->state = MP_DOOMED;
+    /* Never created: nothing to tell Janus (unless a walk holds the list). */
+    if (!mp->exists && !j->walking) {
+        unlink_free(j, mp);
+        return;
+    }
     pump(j);
 }
 

@@ -158,12 +158,14 @@ test('WebRTC through Janus in a network namespace', { timeout: 150000 }, async (
       assert.equal(await lonely.stop(), 0);
     });
 
-    await t.test('the sender destroys its mountpoint and exits cleanly', async () => {
+    await t.test('the sender destroys its mountpoint in Janus and exits cleanly', async () => {
       assert.equal(await sender.stop(), 0);
       const st = sender.events('stats').at(-1);
       assert.ok(st.video_frames > 100 && st.audio_packets > 100 && st.sender_reports > 0, JSON.stringify(st));
       assert.equal(st.janus, 'ready'); // to the end
       assert.equal(st.rtcp_bad, 0);
+      // Gone from Janus, not just from the sender.
+      await assert.rejects(openViewer(browser, origin, ID), /No such mountpoint/);
       assert.deepEqual(problems, []);
     });
   } finally {
