@@ -7,6 +7,7 @@
  *
  *   webrtc_send --janus URL --admin-key K [--id N] (--ivf F | --h264 F)
  *               [--fps 30] [--wav F [--audio-rate 16000]] [--frames-log]
+ *               [--timeout MS] [--free-on-lost]
  *
  * It tells the test what happens as JSON lines on stdout:
  *   {"event":"janus","state":"ready|connecting|unreachable","why":"..."}
@@ -17,6 +18,9 @@
  *                                           captured at Unix time CAPTURE)
  *   {"event":"audio","rate":R,"packets":N,"resampled":false}  once, with --wav
  *   {"event":"stats",...,"janus":"STATE"}   on SIGUSR1 and at the end
+ * --timeout: fc_janus's request deadline. --free-on-lost: free the
+ * mountpoint from its lost callback (and print {"event":"freed"}), as a
+ * stream that ends while Janus is away would.
  * SIGTERM or SIGINT: destroys the mountpoint, exits 0. */
 #include <errno.h>
 #include <inttypes.h>
@@ -61,7 +65,7 @@ typedef struct sender {
     fc_rtp_codec codec;
     packets video, audio;
     double fps;
-    bool frames_log;
+    bool frames_log, free_on_lost;
     size_t next_video, next_audio;
     uint64_t video_ticks, audio_ticks; /* frames and packets paced so far */
     uint64_t t0_ns;
@@ -301,11 +305,15 @@ static void on_ready(fc_janus_mountpoint *mp, const fc_janus_ports *p, void *arg
 
 static void on_lost(fc_janus_mountpoint *mp, const char *why, void *arg)
 {
-    (void)mp;
     sender *s = arg;
     char buf[400];
     if (s->out) fc_rtp_out_untarget(s->out);
     emit("{\"event\":\"lost\",\"why\":\"%s\"}", jsafe(why, buf, sizeof buf));
+    if (s->free_on_lost && s->mp == mp) {
+        fc_janus_mountpoint_free(mp);
+        s->mp = NULL;
+        emit("{\"event\":\"freed\"}");
+    }
 }
 
 static void on_failed(fc_janus_mountpoint *mp, const char *why, void *arg)
@@ -356,7 +364,7 @@ static int usage(const char *why)
     fprintf(stderr,
             "webrtc_send: %s\nusage: webrtc_send --janus URL --admin-key K [--id N]\n"
             "       (--ivf FILE | --h264 FILE) [--fps 30] [--wav FILE [--audio-rate 16000]] "
-            "[--frames-log]\n",
+            "[--frames-log]\n       [--timeout MS] [--free-on-lost]\n",
             why);
     return 2;
 }
@@ -366,11 +374,16 @@ int main(int argc, char **argv)
     const char *url = NULL, *key = NULL, *ivf = NULL, *h264 = NULL, *wav = NULL;
     uint64_t id = 0;
     int audio_rate = 16000;
+    unsigned timeout_ms = 0;
     sender s = {.fps = 30};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (strcmp(a, "--frames-log") == 0) {
             s.frames_log = true;
+            continue;
+        }
+        if (strcmp(a, "--free-on-lost") == 0) {
+            s.free_on_lost = true;
             continue;
         }
         if (!v) return usage("an option needs a value");
@@ -391,6 +404,8 @@ int main(int argc, char **argv)
             wav = v;
         else if (strcmp(a, "--audio-rate") == 0)
             audio_rate = atoi(v);
+        else if (strcmp(a, "--timeout") == 0)
+            timeout_ms = (unsigned)atoi(v);
         else
             return usage("unknown option");
     }
@@ -418,7 +433,8 @@ int main(int argc, char **argv)
     }
 
     char err[300];
-    fc_janus_config jc = {.url = url, .admin_key = key, .on_state = on_state, .arg = &s};
+    fc_janus_config jc = {
+        .url = url, .admin_key = key, .timeout_ms = timeout_ms, .on_state = on_state, .arg = &s};
     if (fc_janus_open(&loop, &jc, &s.janus, err, sizeof err) != 0) {
         fprintf(stderr, "webrtc_send: %s\n", err);
         return 1;
