@@ -72,7 +72,7 @@ fc_janus_state fc_janus_status(const fc_janus *j, const char **why);
  * bounded by the request deadline), then calls done. No callback of any
  * mountpoint runs after this call. */
 void fc_janus_close(fc_janus *j, void (*done)(void *arg), void *arg);
-/* After uv_run has returned. */
+/* Frees it, once fc_janus_close has called done and uv_run has returned. */
 void fc_janus_free(fc_janus *j);
 
 typedef struct fc_janus_mp_config {

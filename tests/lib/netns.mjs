@@ -198,7 +198,11 @@ export class Netns {
   static async create({ iface = 'fcv0', address = '127.0.1.1/32' } = {}) {
     removeStale();
     const name = `${PREFIX}${process.pid}-${randomBytes(3).toString('hex')}`;
-    ip('netns', 'add', name);
+    try {
+      ip('netns', 'add', name);
+    } catch (e) {
+      throw new Error(`cannot create network namespace ${name} (the WebRTC tests need root): ${e.stderr || e.message}`);
+    }
     const ns = new Netns(name, iface, address);
     open.add(ns);
     try {
