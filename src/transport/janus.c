@@ -1,3 +1,9 @@
+/* fc_janus (janus.h). One state machine, kept in one file past the usual
+ * length because every transition touches both halves of it: the session
+ * (connect, long poll, unreachable, lost) and the mountpoints riding on it
+ * (pending, creating, ready, suspended, replaced, doomed). Read it top down:
+ * requests, connection state, the long poll, mountpoints, answers, life
+ * cycle. */
 #include "transport/janus.h"
 
 #include <arpa/inet.h>

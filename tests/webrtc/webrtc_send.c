@@ -369,6 +369,8 @@ static int usage(const char *why)
     return 2;
 }
 
+/* Option parsing, loading and set-up in order; long only by its list of
+ * options. */
 int main(int argc, char **argv)
 {
     const char *url = NULL, *key = NULL, *ivf = NULL, *h264 = NULL, *wav = NULL;
