@@ -1,5 +1,6 @@
-/* fc_http_get: one HTTP GET at a time over libwebsockets' client, on a libuv
- * loop the caller runs; the bench reads the server's /metrics with it.
+/* fc_http_get: one HTTP GET at a time (fc_httpc, transport/http_client.h),
+ * on a libuv loop the caller runs; the bench reads the server's /metrics with
+ * it. A request without an answer for 30 s fails with the reason.
  *
  * The answer (status and whole body, at most 64 MiB) is handed to `cb` from a
  * libuv timer, outside libwebsockets' callbacks, so `cb` may start the next
@@ -21,8 +22,8 @@ typedef void (*fc_http_get_cb)(int status, const char *body, size_t len, const c
                                void *arg);
 
 int fc_http_client_new(uv_loop_t *loop, fc_http_client **out, char *err, size_t errlen);
-/* Returns 0, or -EBUSY when a request is already in flight (or the client
- * is closed). */
+/* Returns 0, -EBUSY when a request is already in flight, or another negative
+ * errno-style code when it cannot start. */
 int fc_http_get(fc_http_client *c, const char *host, int port, const char *path, fc_http_get_cb cb,
                 void *arg);
 void fc_http_client_close(fc_http_client *c);
