@@ -10,6 +10,7 @@
 #include <libyuv.h>
 
 #include "sources/image.h"
+#include "sources/panzoom.h"
 
 typedef struct synthetic {
     fc_source base;
@@ -43,8 +44,7 @@ static const struct {
 static const uint8_t *glyph(char c)
 {
     for (size_t i = 0; i < sizeof font / sizeof *font; i++)
-        if (font[i].c == c)
-            return font[i].rows;
+        if (font[i].c == c) return font[i].rows;
     return font[sizeof font / sizeof *font - 1].rows;
 }
 
@@ -55,27 +55,22 @@ void fc_burn_text(uint8_t *y_plane, int stride, int width, int height, int x, in
     int cell = 6 * scale, pad = scale;
     /* Dark box behind the text so it reads on any background. */
     for (int yy = y - pad; yy < y + 7 * scale + pad; yy++) {
-        if (yy < 0 || yy >= height)
-            continue;
+        if (yy < 0 || yy >= height) continue;
         int x0 = x - pad < 0 ? 0 : x - pad;
         int x1 = x + n * cell + pad > width ? width : x + n * cell + pad;
-        if (x1 > x0)
-            memset(y_plane + (size_t)yy * (size_t)stride + x0, 16, (size_t)(x1 - x0));
+        if (x1 > x0) memset(y_plane + (size_t)yy * (size_t)stride + x0, 16, (size_t)(x1 - x0));
     }
     for (int i = 0; i < n; i++) {
         const uint8_t *rows = glyph(text[i]);
         for (int r = 0; r < 7; r++) {
             for (int c = 0; c < 5; c++) {
-                if (!(rows[r] & (0x10 >> c)))
-                    continue;
+                if (!(rows[r] & (0x10 >> c))) continue;
                 for (int dy = 0; dy < scale; dy++) {
                     int yy = y + r * scale + dy;
-                    if (yy < 0 || yy >= height)
-                        continue;
+                    if (yy < 0 || yy >= height) continue;
                     for (int dx = 0; dx < scale; dx++) {
                         int xx = x + i * cell + c * scale + dx;
-                        if (xx >= 0 && xx < width)
-                            y_plane[(size_t)yy * (size_t)stride + xx] = 235;
+                        if (xx >= 0 && xx < width) y_plane[(size_t)yy * (size_t)stride + xx] = 235;
                     }
                 }
             }
@@ -120,44 +115,18 @@ static void render_procedural(synthetic *s, fc_frame *f, uint32_t index)
     int span_x = w - side, span_y = h - side;
     int px = (int)((index * 7) % (unsigned)(2 * span_x));
     int py = (int)((index * 5) % (unsigned)(2 * span_y));
-    if (px > span_x)
-        px = 2 * span_x - px;
-    if (py > span_y)
-        py = 2 * span_y - py;
+    if (px > span_x) px = 2 * span_x - px;
+    if (py > span_y) py = 2 * span_y - py;
     for (int y = py; y < py + side; y++)
         memset(yp + (size_t)y * (size_t)f->stride[0] + px, 220, (size_t)side);
 }
 
-/* Pan and zoom over the picture: a crop window of the output's aspect ratio
- * that drifts on slow incommensurate sines (periods 7, 11, 13 s), never
- * leaving the picture. */
+/* Pan and zoom over the picture (sources/panzoom.h), one frame per index. */
 static void render_image(const fc_frame *img, fc_frame *f, uint32_t index, double fps)
 {
-    double s = index / (fps > 0 ? fps : 30.0);
-    double aspect = (double)f->width / f->height;
-    double cw = img->width, ch = cw / aspect;
-    if (ch > img->height) {
-        ch = img->height;
-        cw = ch * aspect;
-    }
-    double zoom = 1.15 + 0.15 * sin(2 * M_PI * s / 11.0);
-    cw /= zoom;
-    ch /= zoom;
-    double cx = img->width / 2.0 + (img->width - cw) / 2 * 0.6 * sin(2 * M_PI * s / 13.0);
-    /* Vertically it stays in the upper part of the picture, where a
-     * portrait's face is: the window's top moves within the first fifth of
-     * the room it has. */
-    double cy = ch / 2 + (img->height - ch) * 0.1 * (1 + sin(2 * M_PI * s / 7.0));
-    int x0 = (int)(cx - cw / 2) & ~1, y0 = (int)(cy - ch / 2) & ~1;
-    int iw = (int)cw & ~1, ih = (int)ch & ~1;
-    if (x0 < 0)
-        x0 = 0;
-    if (y0 < 0)
-        y0 = 0;
-    if (x0 + iw > img->width)
-        x0 = img->width - iw;
-    if (y0 + ih > img->height)
-        y0 = img->height - ih;
+    int x0, y0, iw, ih;
+    fc_panzoom_window(img->width, img->height, f->width, f->height, index / (fps > 0 ? fps : 30.0),
+                      &x0, &y0, &iw, &ih);
     const uint8_t *sy = img->plane[0] + (size_t)y0 * (size_t)img->stride[0] + x0;
     const uint8_t *su = img->plane[1] + (size_t)(y0 / 2) * (size_t)img->stride[1] + x0 / 2;
     const uint8_t *sv = img->plane[2] + (size_t)(y0 / 2) * (size_t)img->stride[2] + x0 / 2;
@@ -170,8 +139,7 @@ static int synthetic_render(fc_source *src, uint32_t index, double t, fc_frame *
 {
     synthetic *s = (synthetic *)src;
     fc_frame *f = fc_frame_new_i420(src->width, src->height);
-    if (!f)
-        return -1;
+    if (!f) return -1;
     if (s->image) {
         render_image(s->image, f, s->still ? 0 : index, src->fps);
         int scale = src->height >= 480 ? 2 : 1;

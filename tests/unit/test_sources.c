@@ -38,8 +38,8 @@ static void spec_errors_name_the_problem(void **state)
         const char *spec, *needle;
     } bad[] = {
         {"procedural", "expected TYPE:ARGS"},
-        {"rtsp:url=x", "unknown source type 'rtsp'"},
-        {"synthetic:", "say procedural or image=PATH"},
+        {"rtmp:url=x", "unknown source type 'rtmp'"},
+        {"synthetic:", "say procedural, image=PATH or video=PATH"},
         {"synthetic:procedural,size=641x360", "size '641x360'"},
         {"synthetic:procedural,fps=0", "fps '0'"},
         {"synthetic:procedural,colour=red", "unknown option 'colour=...'"},
@@ -79,8 +79,7 @@ static void render_and_encode(const char *spec_text, int w, int h)
     char err[512];
     fc_source *src;
     assert_int_equal(fc_source_spec_parse(spec_text, &spec, err, sizeof err), 0);
-    if (fc_source_create(&spec, w, h, 30, &src, err, sizeof err) != 0)
-        fail_msg("%s", err);
+    if (fc_source_create(&spec, w, h, 30, &src, err, sizeof err) != 0) fail_msg("%s", err);
     fc_frame *a, *b;
     assert_int_equal(src->ops->render(src, 1, 1000.0, &a), 0);
     assert_int_equal(src->ops->render(src, 2, 1000.033, &b), 0);
