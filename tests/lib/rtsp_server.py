@@ -5,7 +5,7 @@ Serves one live stream (a moving test pattern, encoded as it plays) at PATH:
 
     /usr/bin/python3 tests/lib/rtsp_server.py [--port 0] [--path /stream]
         [--size 320x240] [--fps 30] [--gop 30] [--codec h264|vp8]
-        [--bitrate KBIT] [--user U --password P]
+        [--bitrate KBIT] [--pattern NAME] [--speed PX] [--user U --password P]
 
 Once it listens it prints one JSON line on stdout and flushes it:
 
@@ -42,6 +42,8 @@ def parse_args():
     p.add_argument("--codec", choices=("h264", "vp8"), default="h264")
     p.add_argument("--bitrate", type=int, default=500, help="kbit/s")
     p.add_argument("--pattern", default="ball", help="videotestsrc pattern")
+    p.add_argument("--speed", type=int, default=0,
+                   help="scroll the pattern this many pixels a frame (moving detail)")
     p.add_argument("--user")
     p.add_argument("--password")
     a = p.parse_args()
@@ -58,7 +60,7 @@ def parse_args():
 
 
 def launch_line(a):
-    src = (f"videotestsrc is-live=true pattern={a.pattern} ! "
+    src = (f"videotestsrc is-live=true pattern={a.pattern} horizontal-speed={a.speed} ! "
            f"video/x-raw,width={a.width},height={a.height},framerate={a.fps}/1 ! "
            "videoconvert ! video/x-raw,format=I420 ! ")
     if a.codec == "h264":
