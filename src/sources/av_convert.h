@@ -3,10 +3,12 @@
  * I420 fc_frame with libyuv, scaled to the size asked for, or cropped and
  * scaled along the synthetic pan/zoom (sources/panzoom.h).
  *
- * The frame is always a copy: an fc_frame owns its pixels in one block, and
- * wrapping the decoder's refcounted buffers instead would keep the decoder's
- * pool pinned for as long as any encoder holds the frame; the copy costs a
- * few percent of the decode (docs/benchmarks.md).
+ * The frame is always a copy: an fc_frame owns its pixels in one block.
+ * Wrapping the decoder's refcounted buffers instead would save the copy
+ * where nothing is scaled, which bench/decode measures at 0.28 ms per 720p
+ * frame (a quarter of the decode, a tenth of decode + JPEG); it needs
+ * fc_frame to hold foreign memory (core/frame.h) and keeps the decoder's
+ * buffer pool pinned while encoders hold frames.
  *
  * An fc_convert belongs to one decode stage: worker threads, one call at a
  * time. */
