@@ -76,12 +76,23 @@ static void remember(fc_decode *d, int64_t pts, double capture)
     d->last_capture = capture;
 }
 
+/* The newest packet with that timestamp: after a rewind or a reconnect the
+ * same timestamps come again, and only this run's count. */
 static double capture_of(const fc_decode *d, int64_t pts)
 {
     if (pts != AV_NOPTS_VALUE)
-        for (int i = 0; i < RING; i++)
+        for (int n = 1; n <= RING; n++) {
+            int i = (d->ring_pos - n + RING) % RING;
             if (d->ring[i].pts == pts && d->ring[i].capture > 0) return d->ring[i].capture;
+        }
     return d->last_capture;
+}
+
+/* The timestamps so far belong to a run of packets that has ended. */
+static void forget_timestamps(fc_decode *d)
+{
+    for (int i = 0; i < RING; i++)
+        d->ring[i].pts = AV_NOPTS_VALUE;
 }
 
 static void emit(fc_decode *d, dec_job *job, const AVFrame *fr)
@@ -133,6 +144,7 @@ static void drain(fc_decode *d, dec_job *job)
     if (!d->ctx) return;
     if (avcodec_send_packet(d->ctx, NULL) == 0) receive_all(d, job);
     avcodec_flush_buffers(d->ctx);
+    forget_timestamps(d);
     d->need_key = true;
 }
 
@@ -195,6 +207,7 @@ static void decode_packet(fc_decode *d, dec_job *job)
 static void new_segment(fc_decode *d, dec_job *job)
 {
     drain(d, job);
+    forget_timestamps(d);
     avcodec_free_context(&d->ctx);
     avcodec_parameters_free(&d->par);
     d->par = avcodec_parameters_alloc();
@@ -284,8 +297,7 @@ int fc_decode_create(fc_loop *loop, fc_pool *pool, const fc_convert_cfg *out,
     d->pool = pool;
     d->cb = *cb;
     d->need_key = true;
-    for (int i = 0; i < RING; i++)
-        d->ring[i].pts = AV_NOPTS_VALUE;
+    forget_timestamps(d);
     fc_convert_init(&d->conv, out);
     d->job.d = d;
     d->job.job.work = job_work;

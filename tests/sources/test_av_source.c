@@ -463,6 +463,45 @@ static void resolution_change_reports_a_new_format(void **state)
     free(h);
 }
 
+/* Each frame's capture time is its packet's: where consecutive frames skip
+ * packets, the first packet after the gap must be a key frame (never a delta
+ * after a gap). Returns how many gaps there were. */
+static int gaps_resume_at_key_frames(const src_h *h)
+{
+    int gaps = 0, prev = -1;
+    for (int i = 0; i < h->nframes; i++) {
+        int k = -1;
+        for (int j = prev + 1; j < h->npackets && j < MAX_PACKETS; j++)
+            if (h->pts_capture[j] == h->ts[i]) {
+                k = j;
+                break;
+            }
+        if (k < 0) fail_msg("frame %d (t %.6f) matches no packet", i, h->ts[i]);
+        if (prev >= 0 && k != prev + 1) {
+            gaps++;
+            if (!h->pkt_key[k]) fail_msg("frame %d: decoding resumed at packet %d, a delta", i, k);
+        }
+        prev = k;
+    }
+    return gaps;
+}
+
+static void key_frame_only_to_full_resumes_at_a_key_frame(void **state)
+{
+    (void)state;
+    src_h *h = calloc(1, sizeof *h);
+    open_file(h, "h264.mp4", ",loop");
+    demand(h, true, true, true, 0);
+    wait_frames(h, 3, 30); /* three key frames, deltas skipped between them */
+    demand(h, true, true, false, 0);
+    wait_frames(h, 70, 30); /* across the file's loop */
+    assert_true(gaps_resume_at_key_frames(h) >= 2);
+    assert_int_equal(status_of(h).decode_errors, 0);
+    assert_increasing(h);
+    close_source(h);
+    free(h);
+}
+
 /* Holds the only worker of a pool until released. */
 typedef struct blocker {
     fc_job job;
@@ -521,24 +560,7 @@ static void decode_behind_drops_to_the_next_key_frame(void **state)
     fc_source_status st = status_of(h);
     assert_true(st.decode_dropped > 0);
     assert_int_equal(st.decode_errors, 0);
-    /* Each frame's capture time is its packet's: where consecutive frames
-     * skip packets, the first packet after the gap is a key frame. */
-    int gaps = 0, prev = -1;
-    for (int i = 0; i < h->nframes; i++) {
-        int k = -1;
-        for (int j = prev + 1; j < h->npackets && j < MAX_PACKETS; j++)
-            if (h->pts_capture[j] == h->ts[i]) {
-                k = j;
-                break;
-            }
-        if (k < 0) fail_msg("frame %d (t %.6f) matches no packet", i, h->ts[i]);
-        if (prev >= 0 && k != prev + 1) {
-            gaps++;
-            if (!h->pkt_key[k]) fail_msg("frame %d: decoding resumed at packet %d, a delta", i, k);
-        }
-        prev = k;
-    }
-    assert_true(gaps >= 1);
+    assert_true(gaps_resume_at_key_frames(h) >= 1);
     close_source(h);
     free(h);
     fc_pool_destroy(E.pool); /* runs the blocker's done on the loop later */
@@ -1158,14 +1180,20 @@ static int teardown_env(void **state)
     fc_pool_destroy(E.pool);
     uv_close((uv_handle_t *)&E.deadline, NULL);
     fc_loop_close(&E.loop);
-    uv_run(&E.loop.uv, UV_RUN_DEFAULT);
-    uv_loop_close(&E.loop.uv);
+    /* Not UV_RUN_DEFAULT: a failed case may have left a source running,
+     * and the run must end with its failure, not hang. */
+    uv_run(&E.loop.uv, UV_RUN_NOWAIT);
+    if (uv_loop_close(&E.loop.uv) != 0) {
+        fprintf(stderr, "test_av_source: a failed case left a source running\n");
+        return -1;
+    }
     return 0;
 }
 
 int main(void)
 {
     signal(SIGPIPE, SIG_IGN);
+    setvbuf(stdout, NULL, _IOLBF, 0);
     if (enter_netns() != 0) {
         fprintf(stderr, "test_av_source: cannot make a loopback-only network namespace\n");
         return 1;
@@ -1187,6 +1215,7 @@ int main(void)
         cmocka_unit_test_teardown(size_and_fps_scale_and_decimate, teardown_leaks),
         cmocka_unit_test_teardown(resolution_change_reports_a_new_format, teardown_leaks),
         cmocka_unit_test_teardown(decode_behind_drops_to_the_next_key_frame, teardown_leaks),
+        cmocka_unit_test_teardown(key_frame_only_to_full_resumes_at_a_key_frame, teardown_leaks),
         cmocka_unit_test_teardown(bad_files_fail_with_the_reason, teardown_leaks),
         cmocka_unit_test_teardown(damaged_files_play_what_they_can, teardown_leaks),
         cmocka_unit_test_teardown(a_file_pauses_while_nobody_wants_it, teardown_leaks),
