@@ -858,7 +858,7 @@ static void rtsp_camera_goes_live(void **state)
     camera_kill(&g_cam, SIGTERM);
 }
 
-static void rtsp_camera_killed_and_restarted_comes_back(void **state)
+static void rtsp_camera_killed_and_restarted_comes_back_changed(void **state)
 {
     (void)state;
     camera_start(&g_cam, 0, NULL);
@@ -872,12 +872,19 @@ static void rtsp_camera_killed_and_restarted_comes_back(void **state)
     fc_source_status st = status_of(h);
     assert_true(st.error[0] != '\0');
     int before = h->nframes;
-    /* Back where its clients expect it. */
-    camera_start(&g_cam, port, NULL);
+    /* Back where its clients expect it, after a firmware update: another
+     * codec and another size. */
+    static const char *const vp8[] = {"--codec", "vp8", "--size", "480x272", NULL};
+    camera_start(&g_cam, port, vp8);
     wait_state(h, FC_SOURCE_LIVE, 2, 60);
     assert_true(status_of(h).reconnects >= 1);
     wait_frames(h, before + 10, 30);
     assert_increasing(h); /* ids and capture times go on across the reconnect */
+    assert_int_equal(h->fw[h->nframes - 1], 480);
+    assert_int_equal(h->fh[h->nframes - 1], 272);
+    const fc_source_format *f = &h->formats[h->nformats - 1];
+    assert_string_equal(f->codec, "vp8");
+    assert_true(f->out_width == 480 && f->out_height == 272);
     close_source(h);
     free(h);
     camera_kill(&g_cam, SIGTERM);
@@ -1222,7 +1229,8 @@ int main(void)
         cmocka_unit_test_teardown(the_face_video_has_a_face_that_moves, teardown_leaks),
         cmocka_unit_test_teardown(synthetic_video_pans_a_looped_file, teardown_leaks),
         cmocka_unit_test_teardown(rtsp_camera_goes_live, teardown_camera),
-        cmocka_unit_test_teardown(rtsp_camera_killed_and_restarted_comes_back, teardown_camera),
+        cmocka_unit_test_teardown(rtsp_camera_killed_and_restarted_comes_back_changed,
+                                  teardown_camera),
         cmocka_unit_test_teardown(frozen_camera_trips_the_watchdog, teardown_camera),
         cmocka_unit_test_teardown(rtsp_401_and_404_fail_without_showing_credentials,
                                   teardown_camera),
