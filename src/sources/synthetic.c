@@ -11,6 +11,7 @@
 #include <libyuv.h>
 
 #include "sources/image.h"
+#include "sources/panzoom.h"
 
 typedef struct synthetic {
     fc_source base;
@@ -121,32 +122,12 @@ static void render_procedural(synthetic *s, fc_frame *f, uint32_t index)
         memset(yp + (size_t)y * (size_t)f->stride[0] + px, 220, (size_t)side);
 }
 
-/* Pan and zoom over the picture: a crop window of the output's aspect ratio
- * that drifts on slow incommensurate sines (periods 7, 11, 13 s), never
- * leaving the picture. */
+/* Pan and zoom over the picture (sources/panzoom.h), one frame per index. */
 static void render_image(const fc_frame *img, fc_frame *f, uint32_t index, double fps)
 {
-    double s = index / (fps > 0 ? fps : 30.0);
-    double aspect = (double)f->width / f->height;
-    double cw = img->width, ch = cw / aspect;
-    if (ch > img->height) {
-        ch = img->height;
-        cw = ch * aspect;
-    }
-    double zoom = 1.15 + 0.15 * sin(2 * M_PI * s / 11.0);
-    cw /= zoom;
-    ch /= zoom;
-    double cx = img->width / 2.0 + (img->width - cw) / 2 * 0.6 * sin(2 * M_PI * s / 13.0);
-    /* Vertically it stays in the upper part of the picture, where a
-     * portrait's face is: the window's top moves within the first fifth of
-     * the room it has. */
-    double cy = ch / 2 + (img->height - ch) * 0.1 * (1 + sin(2 * M_PI * s / 7.0));
-    int x0 = (int)(cx - cw / 2) & ~1, y0 = (int)(cy - ch / 2) & ~1;
-    int iw = (int)cw & ~1, ih = (int)ch & ~1;
-    if (x0 < 0) x0 = 0;
-    if (y0 < 0) y0 = 0;
-    if (x0 + iw > img->width) x0 = img->width - iw;
-    if (y0 + ih > img->height) y0 = img->height - ih;
+    int x0, y0, iw, ih;
+    fc_panzoom_window(img->width, img->height, f->width, f->height, index / (fps > 0 ? fps : 30.0),
+                      &x0, &y0, &iw, &ih);
     const uint8_t *sy = img->plane[0] + (size_t)y0 * (size_t)img->stride[0] + x0;
     const uint8_t *su = img->plane[1] + (size_t)(y0 / 2) * (size_t)img->stride[1] + x0 / 2;
     const uint8_t *sv = img->plane[2] + (size_t)(y0 / 2) * (size_t)img->stride[2] + x0 / 2;

@@ -53,8 +53,8 @@ static void spec_errors_name_the_problem(void **state)
         const char *spec, *needle;
     } bad[] = {
         {"procedural", "expected TYPE:ARGS"},
-        {"rtsp:url=x", "unknown source type 'rtsp'"},
-        {"synthetic:", "say procedural or image=PATH"},
+        {"rtmp:url=x", "unknown source type 'rtmp'"},
+        {"synthetic:", "say procedural, image=PATH or video=PATH"},
         {"synthetic:procedural,size=641x360", "size '641x360'"},
         {"synthetic:procedural,fps=0", "fps '0'"},
         {"synthetic:procedural,colour=red", "unknown option 'colour=...'"},
