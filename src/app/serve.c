@@ -648,6 +648,7 @@ out:
     fc_pool_destroy(srv.pool);
     fc_face_detector_close(srv.detector);
     fc_generator_unload(&srv.gen);
+    fc_media_close(&srv.media);
     for (size_t i = 0; i < srv.streams.n; i++)
         fc_stream_free(srv.streams.v[i]);
     fc_stream_set_clear(&srv.streams);

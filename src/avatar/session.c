@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "avatar/audio.h"
 #include "avatar/generator.h"
@@ -402,35 +403,43 @@ static void prepare_work(fc_job *job)
     prepare_job *p = fc_container_of(job, prepare_job, job);
     fc_avatar *a = p->a;
     const fc_generator *g = a->env->gen;
-    char audio_real[4096], source_real[4096], why[300];
+    char why[300];
     p->rc = -1;
-    if (fc_media_resolve(a->env->media, a->source_path, source_real, sizeof source_real, why,
-                         sizeof why) != 0) {
+    /* Both are opened (and so checked) before any decoding, and decoded from
+     * these descriptors: what was checked is what is read. */
+    int source_fd = -1, audio_fd = -1;
+    if (fc_media_open_file(a->env->media, a->source_path, &source_fd, why, sizeof why) != 0) {
         snprintf(p->err, sizeof p->err, "source_path: %s", why);
         return;
     }
-    if (fc_media_resolve(a->env->media, a->audio_path, audio_real, sizeof audio_real, why,
-                         sizeof why) != 0) {
+    if (fc_media_open_file(a->env->media, a->audio_path, &audio_fd, why, sizeof why) != 0) {
+        close(source_fd);
         snprintf(p->err, sizeof p->err, "audio_path: %s", why);
         return;
     }
     uint8_t *rgb;
     int w, h;
-    if (fc_image_load_rgb(source_real, &rgb, &w, &h, why, sizeof why) != 0) {
-        /* The loader names the file by its full path; the client knows it by
-         * its own. */
-        const char *colon = strstr(why, ": ");
-        snprintf(p->err, sizeof p->err, "source_path '%.200s': %s", a->source_path,
-                 colon ? colon + 2 : why);
+    int rc = fc_image_load_rgb_fd(source_fd, a->source_path, &rgb, &w, &h, why, sizeof why);
+    close(source_fd);
+    if (rc != 0) {
+        /* The loader starts with the name it was given; here it goes in
+         * quotes after the field's name. */
+        size_t nl = strlen(a->source_path);
+        const char *cause = strncmp(why, a->source_path, nl) == 0 && strncmp(why + nl, ": ", 2) == 0
+                                ? why + nl + 2
+                                : why;
+        snprintf(p->err, sizeof p->err, "source_path '%.200s': %s", a->source_path, cause);
+        close(audio_fd);
         return;
     }
     locate_face(a, rgb, w, h);
     fc_generator_image img = {.width = w, .height = h, .stride = w * 3, .rgb = rgb};
-    int rc = g->open(&img, a->setup_json, a->run_json, &a->gen_state, &a->info, why, sizeof why);
+    rc = g->open(&img, a->setup_json, a->run_json, &a->gen_state, &a->info, why, sizeof why);
     free(rgb);
     if (rc != 0) {
         a->gen_state = NULL;
         snprintf(p->err, sizeof p->err, "generator %s: %s", g->name, why);
+        close(audio_fd);
         return;
     }
     if (a->info.width < 2 || a->info.height < 2 || (a->info.width | a->info.height) & 1 ||
@@ -440,6 +449,7 @@ static void prepare_work(fc_job *job)
                  "generator %s: reported %dx%d frames at %d Hz, %d channels (even sizes, "
                  "8-192 kHz, 1-2 channels)",
                  g->name, a->info.width, a->info.height, a->info.sample_rate, a->info.channels);
+        close(audio_fd);
         return;
     }
     if (!fc_generator_has_i420(g)) {
@@ -447,11 +457,14 @@ static void prepare_work(fc_job *job)
         if (!a->rgb) {
             snprintf(p->err, sizeof p->err, "out of memory for a %dx%d frame", a->info.width,
                      a->info.height);
+            close(audio_fd);
             return;
         }
     }
-    if (fc_audio_load(audio_real, a->info.sample_rate, a->info.channels, &a->audio, why,
-                      sizeof why) != 0) {
+    rc = fc_audio_load_fd(audio_fd, a->info.sample_rate, a->info.channels, &a->audio, why,
+                          sizeof why);
+    close(audio_fd);
+    if (rc != 0) {
         snprintf(p->err, sizeof p->err, "audio_path '%.200s': %s", a->audio_path, why);
         return;
     }
