@@ -40,7 +40,15 @@ test('a panning face: found in >= 95% of runs, one stable track id, the PTZ view
     const ptz = new Subscriber(`${srv.ws}/ws/streams/face?view=ptz&quality=high`);
     ptz.keepPayload = true;
     await Promise.all([full.opened, ptz.opened]);
-    await sleep(1500); // the view travels from the full frame to the face
+    // The view travels from the full frame to the face first.
+    const framed = (d) => {
+      if (d.faces.length !== 1) return false;
+      const want = expectedView(d.faces[0].box), got = d.ptz.view;
+      return Math.abs((got[0] + got[2] / 2) - (want[0] + want[2] / 2)) / got[2] <= TOLERANCE &&
+        Math.abs((got[1] + got[3] / 2) - (want[1] + want[3] / 2)) / got[3] <= TOLERANCE;
+    };
+    await until(async () => framed(await detectionOf(srv, 'face')),
+      { timeoutMs: 10000, what: 'the PTZ view to reach the face' });
     const misses = [];
     for (let i = 0; i < 25; i++) {
       const d = await detectionOf(srv, 'face');
@@ -118,7 +126,15 @@ test('motion gating: a still picture costs one inference, keeps its track, and t
   try {
     const ptz = new Subscriber(`${srv.ws}/ws/streams/still?view=ptz`);
     await ptz.opened;
-    await sleep(3000);
+    // Enough detect slots for the gate to show (25 skipped at 10 Hz), and a
+    // view that has come to rest on the face (two reads apart agree).
+    let last = '';
+    await until(async () => {
+      const d = await detectionOf(srv, 'still');
+      const view = d.ptz.view.join(','), rested = view === last;
+      last = view;
+      return d.skipped >= 25 && d.faces.length === 1 && rested;
+    }, { timeoutMs: 15000, everyMs: 200, what: '25 gated slots and a view at rest' });
     const views = [];
     for (let i = 0; i < 10; i++) {
       views.push((await detectionOf(srv, 'still')).ptz.view.join(','));
@@ -147,7 +163,11 @@ test('no face, no events; --motion-threshold 0 infers on every slot; ptz needs d
   try {
     const proc = new Subscriber(`${srv.ws}/ws/streams/proc`);
     await until(() => proc.frames.length > 20, { what: 'frames' });
-    await sleep(1000);
+    // Enough inferences on every stream to judge each.
+    await until(async () => {
+      const [still, edge, p] = await Promise.all(['still', 'edge', 'proc'].map((id) => detectionOf(srv, id)));
+      return still.inferences >= 15 && edge.inferences >= 10 && p.inferences + p.skipped >= 5;
+    }, { timeoutMs: 10000, what: 'inferences on every detecting stream' });
     assert.deepEqual(proc.texts.filter((t) => t.type === 'detections'), []);
     const d = await detectionOf(srv, 'still');
     assert.equal(d.skipped, 0);
