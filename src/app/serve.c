@@ -11,10 +11,12 @@
 
 #include "analysis/face/face.h"
 #include "app/cli.h"
+#include "avatar/audio.h"
 #include "avatar/generator.h"
 #include "avatar/media.h"
 #include "avatar/session.h"
 #include "app/commands.h"
+#include "sources/image.h"
 #include "sources/source.h"
 #include "core/core_metrics.h"
 #include "core/log.h"
@@ -51,6 +53,7 @@ typedef struct serve_opts {
     const char *media_dir;
     const char *generator; /* plugin path; NULL = built-in puppet */
     size_t max_upload_image, max_upload_audio;
+    long max_picture_pixels, max_audio_samples;
 } serve_opts;
 
 typedef struct server {
@@ -103,6 +106,12 @@ static void usage(FILE *out)
             "                      default: the built-in puppet\n"
             "  --max-upload-image N  bytes per uploaded picture (default 10485760)\n"
             "  --max-upload-audio N  bytes per uploaded speech file (default 20971520)\n"
+            "  --max-picture-pixels N  width x height a picture may have, from its header,\n"
+            "                      before it is decoded; larger ones are refused (default\n"
+            "                      %u; also for synthetic:image sources)\n"
+            "  --max-audio-samples N  rate x channels x seconds a speech file may hold,\n"
+            "                      before it is decoded (default %llu, 48 kHz stereo\n"
+            "                      for 600 s; longer than 600 s is refused too)\n"
             "\nDetection (ws://HOST:PORT/ws/streams/ID?view=ptz is the PTZ view):\n"
             "  --detect            face detection on every stream (a spec's detect= overrides)\n"
             "  --detect-fps F      inferences per second per stream at most (default 2)\n"
@@ -123,7 +132,8 @@ static void usage(FILE *out)
             "  --ptz-hold S        PTZ view: back to the full picture after S seconds\n"
             "                      without a face (default 2)\n"
             "  -h, --help          this text\n",
-            FC_QUEUE_MAX, FC_WEB_ROOT, DEFAULT_MODEL);
+            FC_QUEUE_MAX, FC_WEB_ROOT, FC_IMAGE_MAX_PIXELS_DEFAULT,
+            (unsigned long long)FC_AUDIO_MAX_SAMPLES_DEFAULT, DEFAULT_MODEL);
 }
 
 static int parse_args(int argc, char **argv, serve_opts *o)
@@ -157,7 +167,9 @@ static int parse_args(int argc, char **argv, serve_opts *o)
         OPT_MEDIA_DIR,
         OPT_GENERATOR,
         OPT_MAX_UP_IMAGE,
-        OPT_MAX_UP_AUDIO
+        OPT_MAX_UP_AUDIO,
+        OPT_MAX_PICTURE_PIXELS,
+        OPT_MAX_AUDIO_SAMPLES
     };
     static const struct option longopts[] = {
         {"host", required_argument, NULL, OPT_HOST},
@@ -189,6 +201,8 @@ static int parse_args(int argc, char **argv, serve_opts *o)
         {"generator", required_argument, NULL, OPT_GENERATOR},
         {"max-upload-image", required_argument, NULL, OPT_MAX_UP_IMAGE},
         {"max-upload-audio", required_argument, NULL, OPT_MAX_UP_AUDIO},
+        {"max-picture-pixels", required_argument, NULL, OPT_MAX_PICTURE_PIXELS},
+        {"max-audio-samples", required_argument, NULL, OPT_MAX_AUDIO_SAMPLES},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -212,6 +226,8 @@ static int parse_args(int argc, char **argv, serve_opts *o)
         .media_dir = "media",
         .max_upload_image = 10u << 20,
         .max_upload_audio = 20u << 20,
+        .max_picture_pixels = FC_IMAGE_MAX_PIXELS_DEFAULT,
+        .max_audio_samples = (long)FC_AUDIO_MAX_SAMPLES_DEFAULT,
     };
     opterr = 0;
     optind = 1;
@@ -350,6 +366,18 @@ static int parse_args(int argc, char **argv, serve_opts *o)
                 return fc_cli_bad("serve", "--max-upload-audio", optarg,
                                   "bytes from 1024 to 1073741824");
             o->max_upload_audio = (size_t)n;
+            break;
+        case OPT_MAX_PICTURE_PIXELS:
+            if (fc_cli_long(optarg, FC_IMAGE_MAX_PIXELS_MIN, (long)FC_IMAGE_MAX_PIXELS_MAX,
+                            &o->max_picture_pixels))
+                return fc_cli_bad("serve", "--max-picture-pixels", optarg,
+                                  "pixels from 65536 (256x256) to 268435456 (16384x16384)");
+            break;
+        case OPT_MAX_AUDIO_SAMPLES:
+            if (fc_cli_long(optarg, (long)FC_AUDIO_MAX_SAMPLES_MIN, (long)FC_AUDIO_MAX_SAMPLES_MAX,
+                            &o->max_audio_samples))
+                return fc_cli_bad("serve", "--max-audio-samples", optarg,
+                                  "samples from 8000 to 921600000");
             break;
         case 'h':
             usage(stdout);
@@ -513,6 +541,9 @@ int fc_cmd_serve(int argc, char **argv)
     serve_opts o;
     int rc = parse_args(argc, argv, &o);
     if (rc != 0) return rc < 0 ? 0 : rc;
+    /* Before any picture or speech file is loaded, image sources included. */
+    fc_image_set_max_pixels((uint64_t)o.max_picture_pixels);
+    fc_audio_set_max_samples((uint64_t)o.max_audio_samples);
 
     /* Frames (1.4 MB at 720p) come and go many times a second. By default
      * glibc maps blocks that size afresh, or trims its heaps as soon as a
@@ -558,7 +589,9 @@ int fc_cmd_serve(int argc, char **argv)
     }
     fc_core_metrics_init(&srv.core_metrics, &srv.loop, srv.pool);
     if (fc_core_metrics_register(&srv.core_metrics, srv.metrics) != 0 ||
-        fc_stream_metrics_register(srv.metrics, &srv.streams) != 0) {
+        fc_stream_metrics_register(srv.metrics, &srv.streams) != 0 ||
+        fc_image_metrics_register(srv.metrics) != 0 ||
+        fc_audio_metrics_register(srv.metrics) != 0) {
         fc_error("out of memory registering metrics");
         goto out;
     }
