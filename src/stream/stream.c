@@ -48,6 +48,7 @@ struct fc_stream {
     fc_tracker tracker;
     int sent_count; /* the tracks as last sent in an event */
     fc_track sent[FC_FACES_MAX];
+    fc_event *last_event; /* that event, for subscribers who join later */
     fc_ptz ptz;
     fc_stage ptz_stage;
 
@@ -342,7 +343,8 @@ static void publish_detections(fc_stream *s, const fc_frame *f)
     }
     for (int v = 0; v < FC_VIEW_COUNT; v++)
         fc_hub_publish_event(&s->out[v].hub, e);
-    fc_event_unref(e);
+    fc_event_unref(s->last_event);
+    s->last_event = e; /* our reference */
     s->stats.events++;
     s->sent_count = t->count;
     memcpy(s->sent, t->track, sizeof(fc_track) * (size_t)t->count);
@@ -636,6 +638,7 @@ void fc_stream_free(fc_stream *s)
         return;
     fc_source_destroy(s->src);
     fc_motion_free(s->motion);
+    fc_event_unref(s->last_event);
     free(s);
 }
 
@@ -646,6 +649,10 @@ int fc_stream_subscribe(fc_stream *s, fc_view view, const fc_sub_opts *opts, fc_
         return -1;
     if (fc_hub_add(&s->out[view].hub, opts, wake, ctx, out) != 0)
         return -1;
+    /* Events describe a state: a subscriber who joins after the faces were
+     * last announced is told where they are now, not only at the next change. */
+    if (s->last_event)
+        (*out)->event = fc_event_ref(s->last_event);
     update_demand(s);
     return 0;
 }
