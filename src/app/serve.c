@@ -16,11 +16,13 @@
 #include "app/serve.h"
 #include "avatar/generator.h"
 #include "avatar/media.h"
+#include "avatar/audio.h"
 #include "avatar/session.h"
 #include "core/core_metrics.h"
 #include "core/log.h"
 #include "core/pool.h"
 #include "encode/jpeg.h"
+#include "sources/image.h"
 #include "sources/source.h"
 #include "stream/registry.h"
 #include "stream/stream_metrics.h"
@@ -234,7 +236,9 @@ static int build(server *srv, char *err, size_t errlen)
     srv->metrics = fc_metrics_new();
     fc_core_metrics_init(&srv->core_metrics, &srv->loop, srv->pool);
     if (!srv->metrics || fc_core_metrics_register(&srv->core_metrics, srv->metrics) != 0 ||
-        fc_stream_metrics_register(srv->metrics, &srv->streams) != 0) {
+        fc_stream_metrics_register(srv->metrics, &srv->streams) != 0 ||
+        fc_image_metrics_register(srv->metrics) != 0 ||
+        fc_audio_metrics_register(srv->metrics) != 0) {
         snprintf(err, errlen, "out of memory registering metrics");
         return -ENOMEM;
     }
@@ -335,6 +339,7 @@ static void free_parts(server *srv)
     fc_pool_destroy(srv->pool);
     fc_face_detector_close(srv->detector);
     fc_generator_unload(&srv->gen);
+    fc_media_close(&srv->media);
     for (size_t i = 0; i < srv->streams.n; i++)
         fc_stream_free(srv->streams.v[i]);
     fc_stream_set_clear(&srv->streams);
@@ -351,6 +356,9 @@ int fc_cmd_serve(int argc, char **argv)
     fc_log_level level;
     fc_log_parse_level(o.log_level, &level);
     fc_log_set_level(level);
+    /* Before any picture or speech file is loaded, image sources included. */
+    fc_image_set_max_pixels((uint64_t)o.max_picture_pixels);
+    fc_audio_set_max_samples((uint64_t)o.max_audio_samples);
 
     /* Frames (1.4 MB at 720p) come and go many times a second. By default
      * glibc maps blocks that size afresh, or trims its heaps as soon as a

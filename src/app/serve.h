@@ -34,7 +34,8 @@ typedef struct fc_serve_opts {
     const char *media_dir;
     const char *generator; /* plugin path; NULL = built-in puppet */
     size_t max_upload_image, max_upload_audio;
-    fc_paths paths; /* where the defaults of web_root and model point */
+    long max_picture_pixels, max_audio_samples; /* bounds checked from headers, before decoding */
+    fc_paths paths;                             /* where the defaults of web_root and model point */
 } fc_serve_opts;
 
 /* Fills `o` from argv over the defaults. 0, 1 (--help printed) or 2 (a

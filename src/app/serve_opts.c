@@ -3,7 +3,9 @@
 #include <stddef.h>
 #include <string.h>
 
+#include "avatar/audio.h"
 #include "hub/hub.h"
+#include "sources/image.h"
 
 #define ROW(...) FC_OPT_ROW(fc_serve_opts, __VA_ARGS__)
 
@@ -63,6 +65,17 @@ static const fc_option options[] = {
         .help = "bytes per uploaded picture", .want = "bytes from 1024 to 1073741824"),
     ROW(FC_OPT_LONG, "max-upload-audio", max_upload_audio, .min = 1024, .max = 1l << 30, .arg = "N",
         .help = "bytes per uploaded speech file", .want = "bytes from 1024 to 1073741824"),
+    ROW(FC_OPT_LONG, "max-picture-pixels", max_picture_pixels, .min = FC_IMAGE_MAX_PIXELS_MIN,
+        .max = (double)FC_IMAGE_MAX_PIXELS_MAX, .arg = "N",
+        .help = "width x height a picture may have, from its header, before\n"
+                "it is decoded; larger ones are refused (also synthetic:image)",
+        .want = "pixels from 65536 (256x256) to 268435456 (16384x16384)"),
+    ROW(FC_OPT_LONG, "max-audio-samples", max_audio_samples,
+        .min = (double)FC_AUDIO_MAX_SAMPLES_MIN, .max = (double)FC_AUDIO_MAX_SAMPLES_MAX,
+        .arg = "N",
+        .help = "rate x channels x seconds a speech file may hold, before it\n"
+                "is decoded (48 kHz stereo for 600 s; over 600 s is refused too)",
+        .want = "samples from 8000 to 921600000"),
     FC_OPT_SECTION_ROW("\nDetection (ws://HOST:PORT/ws/streams/ID?view=ptz is the PTZ view):"),
     ROW(FC_OPT_FLAG, "detect", detect,
         .help = "face detection on every stream (a spec's detect= overrides)"),
@@ -129,6 +142,8 @@ static void defaults(fc_serve_opts *o)
     o->media_dir = "media";
     o->max_upload_image = 10u << 20;
     o->max_upload_audio = 20u << 20;
+    o->max_picture_pixels = FC_IMAGE_MAX_PIXELS_DEFAULT;
+    o->max_audio_samples = (long)FC_AUDIO_MAX_SAMPLES_DEFAULT;
 }
 
 int fc_serve_parse(int argc, char **argv, fc_serve_opts *o)

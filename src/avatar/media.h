@@ -1,12 +1,19 @@
 /* The media directory: the only place avatar sessions read source pictures
  * and speech from, and the only place the server writes (uploads).
  *
- * A client names files by path; fc_media_resolve accepts a path only when it
- * resolves, after every symlink, to a regular file inside the directory, so
- * nothing outside is ever opened. Uploads are stored under random names with
- * the extension of the type their bytes show (never the client's file name).
+ * A client names files by path. fc_media_open_file resolves it beneath the
+ * directory's descriptor in one step the kernel makes atomic (openat2 with
+ * RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS; on kernels without openat2, one
+ * openat per component with O_NOFOLLOW, holding each directory it passed):
+ * `..` that climbs out, absolute paths elsewhere and symbolic links anywhere
+ * on the way are refused, and what it returns is the descriptor of a regular
+ * file that was inside when it was opened. Callers decode from that
+ * descriptor, so a link swapped in after the check cannot redirect the read.
+ * Uploads are stored under random names with the extension of the type their
+ * bytes show (never the client's file name).
  *
- * fc_media_open at start-up (main thread); the rest from any thread. */
+ * fc_media_open and fc_media_close at start-up and exit (main thread); the
+ * rest from any thread. */
 #ifndef FC_AVATAR_MEDIA_H
 #define FC_AVATAR_MEDIA_H
 
@@ -31,16 +38,20 @@ int fc_media_is_audio(fc_media_type t);
 const char *fc_media_ext(fc_media_type t);
 
 typedef struct fc_media {
-    char root[4096]; /* the directory, absolute and without symlinks */
+    char root[4096]; /* the directory, absolute and without symlinks; "" until opened */
+    int dirfd;       /* O_PATH descriptor of root: every path resolves beneath it */
 } fc_media;
 
-/* Creates the directory when missing (mode 0700) and resolves it. */
+/* Creates the directory when missing (mode 0700), resolves and opens it. */
 int fc_media_open(const char *dir, fc_media *out, char *err, size_t errlen);
+/* Closes what fc_media_open opened; a never-opened (zeroed) fc_media is fine. */
+void fc_media_close(fc_media *m);
 
-/* Client path (relative to the media directory, or absolute) to the real
- * path of a regular file inside it. Returns 0, or -1 with err naming why. */
-int fc_media_resolve(const fc_media *m, const char *path, char *out, size_t outlen, char *err,
-                     size_t errlen);
+/* Opens a client path (relative to the media directory, or absolute inside
+ * it) for reading: *fd is a regular file's descriptor at offset 0, which the
+ * caller closes. Returns 0, or a negative errno-style code with err naming the
+ * path and why. */
+int fc_media_open_file(const fc_media *m, const char *path, int *fd, char *err, size_t errlen);
 
 /* Writes `data` to a new file under a random name; *name gets the name
  * relative to the media directory. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "avatar/generator.h"
 #include "sources/image.h"
@@ -38,26 +39,30 @@ static void locate_face(const fc_avatar_env *env, fc_avatar_request *req, const 
     json_decref(setup);
 }
 
-/* The picture, and the generator opened on it. */
-static int open_generator(const fc_avatar_env *env, fc_avatar_request *req, const char *path,
+/* The picture (decoded from the descriptor that was checked), and the
+ * generator opened on it. */
+static int open_generator(const fc_avatar_env *env, fc_avatar_request *req, int source_fd,
                           fc_avatar_prepared *p, char *err, size_t errlen)
 {
     const fc_generator *g = env->gen;
     char why[300];
     uint8_t *rgb;
     int w, h;
-    if (fc_image_load_rgb(path, &rgb, &w, &h, why, sizeof why) != 0) {
-        /* The loader names the file by its full path; the client knows it by
-         * its own. */
-        const char *colon = strstr(why, ": ");
-        snprintf(err, errlen, "source_path '%.200s': %s", req->source_path,
-                 colon ? colon + 2 : why);
-        return -EINVAL;
+    int rc = fc_image_load_rgb_fd(source_fd, req->source_path, &rgb, &w, &h, why, sizeof why);
+    if (rc != 0) {
+        /* The loader starts with the name it was given; here it goes in
+         * quotes after the field's name. */
+        size_t nl = strlen(req->source_path);
+        const char *cause =
+            strncmp(why, req->source_path, nl) == 0 && strncmp(why + nl, ": ", 2) == 0
+                ? why + nl + 2
+                : why;
+        snprintf(err, errlen, "source_path '%.200s': %s", req->source_path, cause);
+        return rc < 0 ? rc : -EINVAL;
     }
     locate_face(env, req, rgb, w, h);
     fc_generator_image img = {.width = w, .height = h, .stride = w * 3, .rgb = rgb};
-    int rc =
-        g->open(&img, req->setup_json, req->run_json, &p->gen_state, &p->info, why, sizeof why);
+    rc = g->open(&img, req->setup_json, req->run_json, &p->gen_state, &p->info, why, sizeof why);
     free(rgb);
     if (rc != 0) {
         p->gen_state = NULL;
@@ -108,23 +113,29 @@ int fc_avatar_prepare(const fc_avatar_env *env, fc_avatar_request *req, fc_avata
                       char *err, size_t errlen)
 {
     memset(p, 0, sizeof *p);
-    char audio_real[4096], source_real[4096], why[300];
-    if (fc_media_resolve(env->media, req->source_path, source_real, sizeof source_real, why,
-                         sizeof why) != 0) {
+    char why[300];
+    /* Both are opened (and so checked) before any decoding, and decoded from
+     * these descriptors: what was checked is what is read. */
+    int source_fd = -1, audio_fd = -1;
+    int rc = fc_media_open_file(env->media, req->source_path, &source_fd, why, sizeof why);
+    if (rc != 0) {
         snprintf(err, errlen, "source_path: %s", why);
-        return -EINVAL;
+        return rc;
     }
-    if (fc_media_resolve(env->media, req->audio_path, audio_real, sizeof audio_real, why,
-                         sizeof why) != 0) {
+    rc = fc_media_open_file(env->media, req->audio_path, &audio_fd, why, sizeof why);
+    if (rc != 0) {
+        close(source_fd);
         snprintf(err, errlen, "audio_path: %s", why);
-        return -EINVAL;
+        return rc;
     }
-    int rc = open_generator(env, req, source_real, p, err, errlen);
-    if (rc == 0 && fc_audio_load(audio_real, p->info.sample_rate, p->info.channels, &p->audio, why,
-                                 sizeof why) != 0) {
-        snprintf(err, errlen, "audio_path '%.200s': %s", req->audio_path, why);
-        rc = -EINVAL;
+    rc = open_generator(env, req, source_fd, p, err, errlen);
+    close(source_fd);
+    if (rc == 0) {
+        rc = fc_audio_load_fd(audio_fd, p->info.sample_rate, p->info.channels, &p->audio, why,
+                              sizeof why);
+        if (rc != 0) snprintf(err, errlen, "audio_path '%.200s': %s", req->audio_path, why);
     }
+    close(audio_fd);
     if (rc == 0) {
         double frames = ceil(p->audio.duration * FC_AVATAR_FPS - 1e-9);
         p->expected_frames = frames < 1 ? 1 : (uint32_t)frames;

@@ -72,11 +72,35 @@ static void pool_jobs(fc_metrics_out *out, void *ctx)
     }
 }
 
+/* Per job class; realtime + setup + background = all queued. */
+static void pool_class_samples(fc_metrics_out *out, const uint64_t *v)
+{
+    for (int c = 0; c < FC_JOB_CLASS_COUNT; c++) {
+        char labels[64];
+        snprintf(labels, sizeof labels, "class=\"%s\"", fc_job_class_name((fc_job_class)c));
+        fc_metrics_sample(out, labels, (double)v[c]);
+    }
+}
+
 static void pool_queued(fc_metrics_out *out, void *ctx)
 {
     fc_pool_stats st;
     fc_pool_get_stats(((fc_core_metrics *)ctx)->pool, &st);
-    fc_metrics_sample(out, NULL, (double)st.queued);
+    pool_class_samples(out, st.class_queued);
+}
+
+static void pool_refused(fc_metrics_out *out, void *ctx)
+{
+    fc_pool_stats st;
+    fc_pool_get_stats(((fc_core_metrics *)ctx)->pool, &st);
+    pool_class_samples(out, st.class_refused);
+}
+
+static void pool_cancelled(fc_metrics_out *out, void *ctx)
+{
+    fc_pool_stats st;
+    fc_pool_get_stats(((fc_core_metrics *)ctx)->pool, &st);
+    fc_metrics_sample(out, NULL, (double)st.cancelled);
 }
 
 static void loop_lag(fc_metrics_out *out, void *ctx)
@@ -111,7 +135,12 @@ static const fc_metric_family families[] = {
      worker_busy},
     {"fc_worker_jobs_total", FC_METRIC_COUNTER, "Jobs the worker pool has run, per role.",
      pool_jobs},
-    {"fc_worker_queue_jobs", FC_METRIC_GAUGE, "Jobs waiting for a worker right now.", pool_queued},
+    {"fc_worker_queue_jobs", FC_METRIC_GAUGE, "Jobs waiting for a worker right now, per job class.",
+     pool_queued},
+    {"fc_worker_jobs_refused_total", FC_METRIC_COUNTER,
+     "Jobs refused because their class's queue was full.", pool_refused},
+    {"fc_worker_jobs_cancelled_total", FC_METRIC_COUNTER, "Queued jobs taken back before they ran.",
+     pool_cancelled},
     {"fc_loop_lag_milliseconds", FC_METRIC_HISTOGRAM, "How late the loop ran frame timers.",
      loop_lag},
     {"fc_loop_result_delay_milliseconds", FC_METRIC_GAUGE,

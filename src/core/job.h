@@ -7,6 +7,7 @@
 #ifndef FC_CORE_JOB_H
 #define FC_CORE_JOB_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,21 @@ typedef enum {
 
 const char *fc_role_name(fc_role role);
 
+/* Which queue of the pool a job waits in. A worker takes the oldest job of
+ * the most urgent class that has one, so set-up work never delays a frame
+ * and nothing waits behind work nobody is waiting for. */
+typedef enum {
+    FC_JOB_REALTIME = 0, /* frame work with a deadline: render, encode, detect,
+                            view, avatar frames. The default (0). */
+    FC_JOB_SETUP,        /* what a client waits on before its first frame:
+                            decoding its picture and speech, locating the
+                            face, storing an upload. Bounded (see pool.h). */
+    FC_JOB_BACKGROUND,   /* nobody waits on it: teardown, expiry */
+    FC_JOB_CLASS_COUNT
+} fc_job_class;
+
+const char *fc_job_class_name(fc_job_class cls);
+
 typedef struct fc_job fc_job;
 typedef void (*fc_job_fn)(fc_job *job);
 
@@ -32,9 +48,12 @@ struct fc_job {
     fc_job_fn done;       /* then runs on `loop`'s thread; may free the job */
     struct fc_loop *loop; /* where `done` runs */
     fc_role role;
+    fc_job_class cls;   /* the pool queue it waits in */
     uint64_t cpu_ns;    /* set by the pool: CPU that `work` used */
     uint64_t posted_ns; /* set by the pool: when `work` finished */
     fc_job *next;       /* queue link, owned by whoever queues the job */
+    fc_job *prev;       /* the pool's queue only, under its lock */
+    bool queued;        /* in a pool queue now; under the pool's lock */
 };
 
 #define fc_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))

@@ -10,11 +10,18 @@
 #include "core/clock.h"
 #include "core/loop.h"
 
+/* One FIFO per class, doubly linked so a cancel unlinks in O(1). */
+typedef struct job_queue {
+    fc_job *head, *tail;
+    size_t len, limit; /* limit 0: unbounded */
+    uint64_t refused;
+} job_queue;
+
 struct fc_pool {
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    fc_job *head, *tail;
-    uint64_t queued;
+    job_queue q[FC_JOB_CLASS_COUNT];
+    uint64_t queued, cancelled;
     bool stopping;
     int n;
     pthread_t *threads;
@@ -30,20 +37,51 @@ const char *fc_role_name(fc_role role)
     return role < FC_ROLE_COUNT ? names[role] : "other";
 }
 
+const char *fc_job_class_name(fc_job_class cls)
+{
+    static const char *names[FC_JOB_CLASS_COUNT] = {"realtime", "setup", "background"};
+    return cls < FC_JOB_CLASS_COUNT ? names[cls] : "realtime";
+}
+
+/* Under mu. */
+static void unlink_job(fc_pool *pool, job_queue *q, fc_job *job)
+{
+    if (job->prev)
+        job->prev->next = job->next;
+    else
+        q->head = job->next;
+    if (job->next)
+        job->next->prev = job->prev;
+    else
+        q->tail = job->prev;
+    job->next = job->prev = NULL;
+    job->queued = false;
+    q->len--;
+    pool->queued--;
+}
+
+/* Under mu: the oldest job of the most urgent class, or NULL. */
+static fc_job *take(fc_pool *pool)
+{
+    for (int c = 0; c < FC_JOB_CLASS_COUNT; c++) {
+        fc_job *job = pool->q[c].head;
+        if (job) {
+            unlink_job(pool, &pool->q[c], job);
+            return job;
+        }
+    }
+    return NULL;
+}
+
 static void *worker_main(void *arg)
 {
     fc_pool *pool = arg;
     pthread_mutex_lock(&pool->mu);
     for (;;) {
-        while (!pool->head && !pool->stopping)
+        while (pool->queued == 0 && !pool->stopping)
             pthread_cond_wait(&pool->cv, &pool->mu);
-        fc_job *job = pool->head;
-        if (!job)
-            break; /* stopping and drained */
-        pool->head = job->next;
-        if (!pool->head)
-            pool->tail = NULL;
-        pool->queued--;
+        fc_job *job = take(pool);
+        if (!job) break; /* stopping and drained */
         pthread_mutex_unlock(&pool->mu);
 
         uint64_t t0 = fc_now_ns(), c0 = fc_thread_cpu_ns();
@@ -71,8 +109,7 @@ int fc_pool_create(int nthreads, fc_pool **out)
         nthreads = n > 0 ? (int)n : 1;
     }
     fc_pool *pool = calloc(1, sizeof *pool);
-    if (!pool)
-        return -ENOMEM;
+    if (!pool) return -ENOMEM;
     pool->threads = calloc((size_t)nthreads, sizeof *pool->threads);
     if (!pool->threads) {
         free(pool);
@@ -80,6 +117,7 @@ int fc_pool_create(int nthreads, fc_pool **out)
     }
     pthread_mutex_init(&pool->mu, NULL);
     pthread_cond_init(&pool->cv, NULL);
+    pool->q[FC_JOB_SETUP].limit = FC_POOL_SETUP_QUEUE_DEFAULT;
     for (int i = 0; i < nthreads; i++) {
         int rc = pthread_create(&pool->threads[i], NULL, worker_main, pool);
         if (rc != 0) {
@@ -99,8 +137,7 @@ int fc_pool_create(int nthreads, fc_pool **out)
 
 void fc_pool_destroy(fc_pool *pool)
 {
-    if (!pool)
-        return;
+    if (!pool) return;
     pthread_mutex_lock(&pool->mu);
     pool->stopping = true;
     pthread_cond_broadcast(&pool->cv);
@@ -113,19 +150,52 @@ void fc_pool_destroy(fc_pool *pool)
     free(pool);
 }
 
-void fc_pool_submit(fc_pool *pool, fc_job *job)
+void fc_pool_set_queue_limit(fc_pool *pool, fc_job_class cls, size_t max)
 {
-    job->next = NULL;
+    if (cls >= FC_JOB_CLASS_COUNT) return;
     pthread_mutex_lock(&pool->mu);
-    if (pool->tail)
-        pool->tail->next = job;
+    pool->q[cls].limit = max;
+    pthread_mutex_unlock(&pool->mu);
+}
+
+int fc_pool_submit(fc_pool *pool, fc_job *job)
+{
+    fc_job_class cls = job->cls < FC_JOB_CLASS_COUNT ? job->cls : FC_JOB_REALTIME;
+    pthread_mutex_lock(&pool->mu);
+    job_queue *q = &pool->q[cls];
+    if (q->limit && q->len >= q->limit) {
+        q->refused++;
+        pthread_mutex_unlock(&pool->mu);
+        return -EAGAIN;
+    }
+    job->next = NULL;
+    job->prev = q->tail;
+    if (q->tail)
+        q->tail->next = job;
     else
-        pool->head = job;
-    pool->tail = job;
+        q->head = job;
+    q->tail = job;
+    q->len++;
+    job->queued = true;
     pool->queued++;
     /* One job wakes one worker; the rest stay asleep. */
     pthread_cond_signal(&pool->cv);
     pthread_mutex_unlock(&pool->mu);
+    return 0;
+}
+
+int fc_pool_cancel(fc_pool *pool, fc_job *job)
+{
+    pthread_mutex_lock(&pool->mu);
+    int rc = -EBUSY;
+    if (job->queued) {
+        fc_job_class cls = job->cls < FC_JOB_CLASS_COUNT ? job->cls : FC_JOB_REALTIME;
+        unlink_job(pool, &pool->q[cls], job);
+        pool->cancelled++;
+        rc = 0;
+    }
+    pthread_mutex_unlock(&pool->mu);
+    return rc;
 }
 
 void fc_pool_get_stats(fc_pool *pool, fc_pool_stats *out)
@@ -139,6 +209,11 @@ void fc_pool_get_stats(fc_pool *pool, fc_pool_stats *out)
     }
     pthread_mutex_lock(&pool->mu);
     out->queued = pool->queued;
+    out->cancelled = pool->cancelled;
+    for (int c = 0; c < FC_JOB_CLASS_COUNT; c++) {
+        out->class_queued[c] = pool->q[c].len;
+        out->class_refused[c] = pool->q[c].refused;
+    }
     pthread_mutex_unlock(&pool->mu);
 }
 
@@ -149,7 +224,6 @@ int fc_pool_threads(const fc_pool *pool)
 
 uint64_t fc_pool_thread_cpu_ns(const fc_pool *pool, int index)
 {
-    if (index < 0 || index >= pool->n)
-        return 0;
+    if (index < 0 || index >= pool->n) return 0;
     return fc_thread_cpu_ns_of(pool->threads[index]);
 }

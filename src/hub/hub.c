@@ -164,14 +164,18 @@ fc_frame *fc_sub_next(fc_sub *sub, uint64_t now_ns)
     return f;
 }
 
+void fc_sub_give_event(fc_sub *sub, fc_event *e)
+{
+    bool was_idle = !fc_sub_has_work(sub);
+    fc_event_unref(sub->event);
+    sub->event = fc_event_ref(e);
+    if (was_idle && sub->wake) sub->wake(sub, sub->ctx);
+}
+
 void fc_hub_publish_event(fc_hub *hub, fc_event *e)
 {
-    for (fc_sub *sub = hub->head; sub; sub = sub->next) {
-        bool was_idle = !fc_sub_has_work(sub);
-        fc_event_unref(sub->event);
-        sub->event = fc_event_ref(e);
-        if (was_idle && sub->wake) sub->wake(sub, sub->ctx);
-    }
+    for (fc_sub *sub = hub->head; sub; sub = sub->next)
+        fc_sub_give_event(sub, e);
 }
 
 fc_event *fc_sub_next_event(fc_sub *sub)

@@ -71,6 +71,8 @@ void fc_hub_publish(fc_hub *hub, fc_frame *f, unsigned flags, uint64_t now_ns);
 /* Gives every subscriber a reference to `e` as its pending event (replacing
  * an unsent older one) and wakes it. The caller keeps its reference. */
 void fc_hub_publish_event(fc_hub *hub, fc_event *e);
+/* The same for one subscriber: `e` becomes its pending event. */
+void fc_sub_give_event(fc_sub *sub, fc_event *e);
 
 typedef struct fc_hub_stats {
     size_t subscribers;

@@ -19,6 +19,7 @@ struct fc_stream {
     fc_stream_config cfg;
     fc_output *view[FC_VIEW_COUNT]; /* the PTZ view's only with detection */
     fc_detect *detect;              /* NULL without detection */
+    fc_event *last_event;           /* the latest detections, for subscribers who join later */
 
     uv_timer_t timer;
     bool running;
@@ -322,6 +323,8 @@ static void on_tracks_changed(void *arg, fc_event *e)
     fc_stream *s = arg;
     for (int v = 0; v < FC_VIEW_COUNT; v++)
         if (s->view[v]) fc_output_publish_event(s->view[v], e);
+    fc_event_unref(s->last_event);
+    s->last_event = fc_event_ref(e);
 }
 
 static const fc_output_hooks output_hooks = {.published = on_published, .failed = log_error};
@@ -450,6 +453,7 @@ void fc_stream_free(fc_stream *s)
 {
     if (!s) return;
     fc_source_destroy(s->src);
+    fc_event_unref(s->last_event);
     free(s);
 }
 
@@ -459,8 +463,12 @@ int fc_stream_subscribe(fc_stream *s, fc_view view, const fc_sub_opts *opts, fc_
     if (s->shutting_down) return -ESHUTDOWN;
     if (!s->view[view]) return -ENOENT;
     int rc = fc_output_subscribe(s->view[view], opts, wake, ctx, out);
-    if (rc == 0) update_demand(s);
-    return rc;
+    if (rc != 0) return rc;
+    /* Events describe a state: a subscriber who joins after the faces were
+     * last announced is told where they are now, not only at the next change. */
+    if (s->last_event) fc_sub_give_event(*out, s->last_event);
+    update_demand(s);
+    return 0;
 }
 
 void fc_stream_unsubscribe(fc_stream *s, fc_view view, fc_sub *sub)

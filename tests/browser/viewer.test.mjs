@@ -9,7 +9,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
-import { Server, FIXTURES, sleep, until } from '../lib/server.mjs';
+import { Server, FIXTURES, until } from '../lib/server.mjs';
 
 const ARTIFACTS = process.env.FRAMECAST_ARTIFACTS || 'build';
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
@@ -68,7 +68,12 @@ test('viewer page in headless Chromium', { timeout: 120000 }, async (t) => {
 
     await t.test('every tile shows a decoded frame', async () => {
       await page.goto(origin + '/');
-      assert.deepEqual(await page.$$eval('.tile', (els) => els.map((e) => e.dataset.stream)), ids);
+      // The page builds its tiles once /api/streams has answered: wait for
+      // them rather than read the DOM the moment the page has loaded.
+      const tileIds = () => page.$$eval('.tile', (els) => els.map((e) => e.dataset.stream));
+      await until(async () => (await tileIds()).length === ids.length,
+        { timeoutMs: 10000, what: 'a tile per stream' });
+      assert.deepEqual(await tileIds(), ids);
       await until(async () => (await readTiles(page)).every((x) => x.state === 'live'),
         { timeoutMs: 10000, what: 'every tile live' });
       await until(async () => (await canvasColours(page)).every((n) => n > 8),
@@ -99,7 +104,11 @@ test('viewer page in headless Chromium', { timeout: 120000 }, async (t) => {
       await until(async () => (await readTiles(page)).every((x) => x.fps > 0),
         { timeoutMs: 5000, what: 'fps above 0 on every tile' });
       const before = await readTiles(page);
-      await sleep(2000);
+      // Two chart ticks later (the page updates its numbers once a second).
+      await until(async () => (await readTiles(page)).every((x, i) => x.frames > before[i].frames + 10),
+        { timeoutMs: 5000, what: 'frame counters advancing on every tile' });
+      await until(async () => (await readTiles(page)).every((x) => x.fps > 0),
+        { timeoutMs: 5000, what: 'fps above 0 on every tile' });
       const after = await readTiles(page);
       for (const [i, x] of after.entries()) {
         assert.ok(x.frames > before[i].frames, `${x.id}: frame counter ${before[i].frames} -> ${x.frames}`);
@@ -115,7 +124,10 @@ test('viewer page in headless Chromium', { timeout: 120000 }, async (t) => {
 
     await t.test('reads on a 390x844 phone viewport', async () => {
       await page.setViewportSize({ width: 390, height: 844 });
-      await sleep(1200); // a chart tick at the new width
+      // The next chart tick redraws every chart at its new width.
+      await until(() => page.$$eval('.tile .chart', (cs) => cs.every((c) =>
+        c.width === Math.max(1, Math.round(c.clientWidth * (window.devicePixelRatio || 1))))),
+      { timeoutMs: 5000, what: 'charts redrawn at the phone width' });
       const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
       assert.ok(overflow <= 0, `page is ${overflow}px wider than the phone viewport`);
       await page.screenshot({ path: join(ARTIFACTS, 'viewer-390x844.png') });
@@ -171,7 +183,10 @@ test('viewer page in headless Chromium', { timeout: 120000 }, async (t) => {
       assert.equal(code, 0, `server exit ${code}:\n${server.log}`);
       await until(async () => (await readTiles(page)).every((x) => x.state === 'reconnecting'),
         { timeoutMs: 5000, what: 'tiles reconnecting' });
-      await sleep(1500); // let the page retry against a closed port at least once
+      // The page has retried against the closed port and failed at least
+      // once: its status names a second attempt.
+      await until(async () => /attempt [2-9]/.test(await page.$eval('#status', (e) => e.textContent)),
+        { timeoutMs: 10000, what: 'a failed retry while the server is down' });
       server = await new Server(ARGS, { port }).start();
       await until(async () => (await readTiles(page)).every((x) => x.state === 'live'),
         { timeoutMs: 15000, what: 'every tile live after the restart' });

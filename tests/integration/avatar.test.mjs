@@ -145,7 +145,9 @@ test('stop_streaming mid-way stops within one frame interval', async () => {
   const doneEv = c.events.find((e) => e.kind === 'text' && e.msg.type === 'streaming_completed');
   assert.equal(done.stopped, true);
   assert.ok(doneEv.at - sentAt < 1000 * FRAME_S, `completion ${doneEv.at - sentAt} ms after stop`);
-  await new Promise((r) => setTimeout(r, 200));
+  // A ping's pong comes after everything the server sent before it.
+  c.send({ type: 'ping' });
+  await c.waitText('pong');
   const after = c.frames();
   assert.ok(after.length - before <= 1, `${after.length - before} frames after stop_streaming`);
   assert.ok(!after.some((f) => f.at > doneEv.at), 'a frame after streaming_completed');

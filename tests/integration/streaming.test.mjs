@@ -12,8 +12,8 @@ test('two clients each get >= 90% of frames, ids increasing, JPEGs of the announ
     const a = new Subscriber(`${srv.ws}/ws/streams/cam0`);
     const b = new Subscriber(`${srv.ws}/ws/streams/cam0`);
     a.keepPayload = b.keepPayload = true;
-    await until(() => a.frames.length > 5 && b.frames.length > 5, { what: 'first frames' });
-    await sleep(2500);
+    // About 2.5 s of frames each to judge by.
+    await until(() => a.frames.length >= 75 && b.frames.length >= 75, { timeoutMs: 15000, what: '75 frames each' });
     for (const s of [a, b]) {
       const hello = s.hello();
       assert.equal(hello.type, 'hello');
@@ -86,6 +86,7 @@ test('a client that stops reading does not slow the others, and memory stays bou
     const healthy = new Subscriber(`${srv.ws}/ws/streams/cam0`);
     await until(async () => (await srv.metric('fc_stream_drops_total', { stream: 'cam0' })) > 0,
       { timeoutMs: 30000, everyMs: 250, what: 'the stalled subscriber to overflow its queue' });
+    await until(() => healthy.frames.length > 0, { what: 'a first frame for the healthy client' });
     // Measure the healthy client over a window where the stalled one is full.
     const start = healthy.frames.length, firstId = healthy.frames.at(-1).id;
     await sleep(2000);

@@ -13,19 +13,20 @@ const LISTENING = /listening on http:\/\/(\[[^\]]+\]|[^:/]+):(\d+)\//;
 export class Server {
   // `port`: listen on this port instead of an ephemeral one, e.g. to restart
   // a server where its clients expect it. `bin`: another framecast build
-  // (benchmarks compare two).
-  constructor(args, { port = 0, host = '127.0.0.1', bin = BIN } = {}) {
+  // (benchmarks compare two). `env`: variables added to ours.
+  constructor(args, { port = 0, host = '127.0.0.1', bin = BIN, env = {} } = {}) {
     this.args = args;
     this.bin = bin;
     this.wantPort = port;
     this.host = host;
+    this.env = env;
     this.log = '';
   }
 
   // Resolves once the server logged the port it listens on.
   async start({ timeoutMs = 10000 } = {}) {
     this.proc = spawn(this.bin, ['serve', '--host', this.host, '--port', String(this.wantPort), ...this.args], {
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.env },
     });
     this.exited = once(this.proc, 'exit');
     const collect = (chunk) => { this.log += chunk.toString(); };

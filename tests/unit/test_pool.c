@@ -1,9 +1,11 @@
 /* Worker pool, latest-wins stages, frame lifetimes across threads. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include <cmocka.h>
@@ -198,6 +200,265 @@ static void frame_shrink_keeps_wire_bytes(void **state)
     fc_frame_unref(f);
 }
 
+/* A job that holds its worker until the test lets it go: the queue behind it
+ * fills in a known order, with no sleeps and no luck. */
+typedef struct gate {
+    fc_job job;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool entered, open;
+    int done_calls;
+} gate;
+
+static void gate_work(fc_job *job)
+{
+    gate *g = fc_container_of(job, gate, job);
+    pthread_mutex_lock(&g->mu);
+    g->entered = true;
+    pthread_cond_broadcast(&g->cv);
+    while (!g->open)
+        pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void gate_done(fc_job *job)
+{
+    fc_container_of(job, gate, job)->done_calls++;
+}
+
+static void gate_init(gate *g, fc_loop *loop)
+{
+    memset(g, 0, sizeof *g);
+    g->job = (fc_job){.work = gate_work, .done = gate_done, .loop = loop, .role = FC_ROLE_OTHER};
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+}
+
+static void gate_wait_entered(gate *g)
+{
+    pthread_mutex_lock(&g->mu);
+    while (!g->entered)
+        pthread_cond_wait(&g->cv, &g->mu);
+    pthread_mutex_unlock(&g->mu);
+}
+
+static void gate_release(gate *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->open = true;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
+}
+
+typedef struct order_job {
+    fc_job job;
+    int value;
+    int *order, *ndone;
+} order_job;
+
+static void order_work(fc_job *job)
+{
+    (void)job;
+}
+
+static void order_done(fc_job *job)
+{
+    order_job *o = fc_container_of(job, order_job, job);
+    o->order[(*o->ndone)++] = o->value;
+}
+
+static void order_init(order_job *o, fc_loop *loop, fc_job_class cls, int value, int *order,
+                       int *ndone)
+{
+    *o = (order_job){.job = {.work = order_work,
+                             .done = order_done,
+                             .loop = loop,
+                             .role = FC_ROLE_OTHER,
+                             .cls = cls},
+                     .value = value,
+                     .order = order,
+                     .ndone = ndone};
+}
+
+static void run_until(fc_loop *loop, const int *ndone, int want)
+{
+    /* Each uv_run blocks until a worker's result wakes the loop. */
+    while (*ndone < want)
+        uv_run(&loop->uv, UV_RUN_ONCE);
+}
+
+static void finish(fc_loop *loop, fc_pool *pool)
+{
+    fc_loop_close(loop);
+    uv_run(&loop->uv, UV_RUN_DEFAULT);
+    fc_pool_destroy(pool);
+    uv_loop_close(&loop->uv);
+}
+
+/* Queued behind a busy worker: background, set-up and realtime jobs in mixed
+ * order come out realtime first, then set-up, then background, each class
+ * first in, first out. */
+static void classes_run_in_priority_order_fifo_within_each(void **state)
+{
+    (void)state;
+    fc_loop loop;
+    assert_int_equal(fc_loop_init(&loop), 0);
+    fc_pool *pool;
+    assert_int_equal(fc_pool_create(1, &pool), 0);
+    gate g;
+    gate_init(&g, &loop);
+    assert_int_equal(fc_pool_submit(pool, &g.job), 0);
+    gate_wait_entered(&g);
+
+    static const struct {
+        fc_job_class cls;
+        int value;
+    } submit[] = {
+        {FC_JOB_BACKGROUND, 31}, {FC_JOB_SETUP, 21},      {FC_JOB_REALTIME, 11},
+        {FC_JOB_SETUP, 22},      {FC_JOB_BACKGROUND, 32}, {FC_JOB_REALTIME, 12},
+        {FC_JOB_SETUP, 23},      {FC_JOB_REALTIME, 13},
+    };
+    enum { N = sizeof submit / sizeof *submit };
+    order_job jobs[N];
+    int order[N], ndone = 0;
+    for (int i = 0; i < N; i++) {
+        order_init(&jobs[i], &loop, submit[i].cls, submit[i].value, order, &ndone);
+        assert_int_equal(fc_pool_submit(pool, &jobs[i].job), 0);
+    }
+    fc_pool_stats st;
+    fc_pool_get_stats(pool, &st);
+    assert_int_equal(st.queued, N);
+    assert_int_equal(st.class_queued[FC_JOB_REALTIME], 3);
+    assert_int_equal(st.class_queued[FC_JOB_SETUP], 3);
+    assert_int_equal(st.class_queued[FC_JOB_BACKGROUND], 2);
+
+    gate_release(&g);
+    run_until(&loop, &ndone, N);
+    static const int want[N] = {11, 12, 13, 21, 22, 23, 31, 32};
+    assert_memory_equal(order, want, sizeof want);
+    while (g.done_calls == 0)
+        uv_run(&loop.uv, UV_RUN_ONCE);
+    finish(&loop, pool);
+}
+
+/* A job still in the queue can be taken back: it never runs and its done
+ * never comes. A running one cannot: the cancel is refused and changes
+ * nothing. */
+static void queued_jobs_cancel_running_ones_refuse(void **state)
+{
+    (void)state;
+    fc_loop loop;
+    assert_int_equal(fc_loop_init(&loop), 0);
+    fc_pool *pool;
+    assert_int_equal(fc_pool_create(1, &pool), 0);
+    gate g;
+    gate_init(&g, &loop);
+    assert_int_equal(fc_pool_submit(pool, &g.job), 0);
+    gate_wait_entered(&g);
+    assert_int_equal(fc_pool_cancel(pool, &g.job), -EBUSY);
+
+    order_job jobs[3];
+    int order[3], ndone = 0;
+    for (int i = 0; i < 3; i++) {
+        order_init(&jobs[i], &loop, FC_JOB_SETUP, i + 1, order, &ndone);
+        assert_int_equal(fc_pool_submit(pool, &jobs[i].job), 0);
+    }
+    assert_int_equal(fc_pool_cancel(pool, &jobs[1].job), 0);
+    assert_int_equal(fc_pool_cancel(pool, &jobs[1].job), -EBUSY); /* once only */
+    fc_pool_stats st;
+    fc_pool_get_stats(pool, &st);
+    assert_int_equal(st.cancelled, 1);
+    assert_int_equal(st.class_queued[FC_JOB_SETUP], 2);
+
+    gate_release(&g);
+    run_until(&loop, &ndone, 2);
+    while (g.done_calls == 0)
+        uv_run(&loop.uv, UV_RUN_ONCE);
+    assert_int_equal(order[0], 1);
+    assert_int_equal(order[1], 3);
+    assert_int_equal(g.done_calls, 1); /* the refused cancel left its done alone */
+    /* Finished: nothing to cancel either. */
+    assert_int_equal(fc_pool_cancel(pool, &jobs[0].job), -EBUSY);
+    fc_pool_get_stats(pool, &st);
+    assert_int_equal(st.jobs_done, 3); /* the gate and two of three */
+    finish(&loop, pool);
+    assert_int_equal(ndone, 2);
+}
+
+/* Set-up work past the class limit is refused to the caller at once; other
+ * classes are not bounded by it, and the class takes jobs again once its
+ * queue drains. */
+static void setup_work_is_bounded_and_refusals_are_reported(void **state)
+{
+    (void)state;
+    fc_loop loop;
+    assert_int_equal(fc_loop_init(&loop), 0);
+    fc_pool *pool;
+    assert_int_equal(fc_pool_create(1, &pool), 0);
+    gate g;
+    gate_init(&g, &loop);
+    assert_int_equal(fc_pool_submit(pool, &g.job), 0);
+    gate_wait_entered(&g);
+
+    enum { LIMIT = FC_POOL_SETUP_QUEUE_DEFAULT };
+    order_job setup[LIMIT + 1], rt[LIMIT + 1];
+    int order[2 * LIMIT + 2], ndone = 0;
+    for (int i = 0; i < LIMIT; i++) {
+        order_init(&setup[i], &loop, FC_JOB_SETUP, i, order, &ndone);
+        assert_int_equal(fc_pool_submit(pool, &setup[i].job), 0);
+    }
+    order_init(&setup[LIMIT], &loop, FC_JOB_SETUP, LIMIT, order, &ndone);
+    assert_int_equal(fc_pool_submit(pool, &setup[LIMIT].job), -EAGAIN);
+    assert_false(setup[LIMIT].job.queued);
+    for (int i = 0; i <= LIMIT; i++) {
+        order_init(&rt[i], &loop, FC_JOB_REALTIME, 100 + i, order, &ndone);
+        assert_int_equal(fc_pool_submit(pool, &rt[i].job), 0);
+    }
+    fc_pool_stats st;
+    fc_pool_get_stats(pool, &st);
+    assert_int_equal(st.class_refused[FC_JOB_SETUP], 1);
+    assert_int_equal(st.class_refused[FC_JOB_REALTIME], 0);
+    assert_int_equal(st.class_queued[FC_JOB_SETUP], LIMIT);
+
+    gate_release(&g);
+    run_until(&loop, &ndone, 2 * LIMIT + 1);
+    /* Drained: the refused job goes in now. */
+    assert_int_equal(fc_pool_submit(pool, &setup[LIMIT].job), 0);
+    run_until(&loop, &ndone, 2 * LIMIT + 2);
+    assert_int_equal(order[2 * LIMIT + 1], LIMIT);
+    /* A limit is the caller's to set; 0 lifts it. */
+    fc_pool_set_queue_limit(pool, FC_JOB_SETUP, 0);
+    while (g.done_calls == 0)
+        uv_run(&loop.uv, UV_RUN_ONCE);
+    finish(&loop, pool);
+}
+
+/* After a burst of every class, parked workers are back at no CPU. */
+static void workers_park_again_after_work(void **state)
+{
+    (void)state;
+    fc_loop loop;
+    assert_int_equal(fc_loop_init(&loop), 0);
+    fc_pool *pool;
+    assert_int_equal(fc_pool_create(2, &pool), 0);
+    order_job jobs[30];
+    int order[30], ndone = 0;
+    for (int i = 0; i < 30; i++) {
+        order_init(&jobs[i], &loop, (fc_job_class)(i % FC_JOB_CLASS_COUNT), i, order, &ndone);
+        assert_int_equal(fc_pool_submit(pool, &jobs[i].job), 0);
+    }
+    run_until(&loop, &ndone, 30);
+    uint64_t before[2], after[2];
+    for (int i = 0; i < 2; i++)
+        before[i] = fc_pool_thread_cpu_ns(pool, i);
+    sleep_ms(300); /* a window to measure idle CPU over, not a wait for a state */
+    for (int i = 0; i < 2; i++) {
+        after[i] = fc_pool_thread_cpu_ns(pool, i);
+        assert_true(after[i] - before[i] < 2000000ull);
+    }
+    finish(&loop, pool);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -206,6 +467,10 @@ int main(void)
         cmocka_unit_test(cpu_is_accounted_per_role),
         cmocka_unit_test(frames_refcount_across_threads),
         cmocka_unit_test(frame_shrink_keeps_wire_bytes),
+        cmocka_unit_test(classes_run_in_priority_order_fifo_within_each),
+        cmocka_unit_test(queued_jobs_cancel_running_ones_refuse),
+        cmocka_unit_test(setup_work_is_bounded_and_refusals_are_reported),
+        cmocka_unit_test(workers_park_again_after_work),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -30,6 +30,8 @@
 #include <math.h>
 #include <signal.h>
 #include <stdarg.h>
+#include <fcntl.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -156,7 +158,14 @@ static int load_audio(const char *path, int rate, packets *out)
     fc_audio a;
     char err[256];
     fc_opus *o = NULL;
-    if (fc_audio_load(path, rate, 1, &a, err, sizeof err) != 0) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        fprintf(stderr, "webrtc_send: %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    int lrc = fc_audio_load_fd(fd, rate, 1, &a, err, sizeof err);
+    close(fd);
+    if (lrc != 0) {
         fprintf(stderr, "webrtc_send: %s\n", err);
         return -1;
     }
