@@ -132,7 +132,8 @@ static int add_stream(server *srv, const fc_source_spec *spec, int index, char *
     if (efps <= 0 || efps > fps) efps = fps;
     fc_source *src;
     if (fc_source_create(spec, w, h, fps, &src, err, errlen) != 0) return -EINVAL;
-    fc_stream_config cfg = {.fps = fps, .encode_fps = efps, .codec = &fc_jpeg_codec};
+    fc_stream_config cfg = {
+        .fps = fps, .encode_fps = efps, .codec = &fc_jpeg_codec, .keyint_s = o->keyint};
     memcpy(cfg.quality, o->quality, sizeof cfg.quality);
     if (detects(o, spec))
         cfg.detect = (fc_detect_config){

@@ -31,7 +31,6 @@ typedef struct tier_slot {
 struct fc_output {
     fc_loop *loop;
     uint64_t idle_close_ns, keyint_ns, key_interval_ns;
-    int divisor[FC_TIER_COUNT]; /* a tier's picture: the pushed size / this */
     fc_pool *pool;
     fc_output_config cfg;
     fc_output_hooks hooks;
@@ -61,11 +60,19 @@ typedef struct encode_job {
     char err[200];
 } encode_job;
 
-static void tier_size(const fc_output *o, int t, int width, int height, int *tw, int *th)
+/* A tier's picture is the pushed one's size divided by this. */
+static int divisor(const fc_output_config *cfg, int t)
 {
+    return cfg->codec->inter_frame && !cfg->same_size_tiers && t == FC_TIER_LOW ? 2 : 1;
+}
+
+void fc_output_tier_size(const fc_output_config *cfg, int t, int width, int height, int *tw,
+                         int *th)
+{
+    int d = divisor(cfg, t);
     /* Sides stay even (I420) and at least 2. */
-    *tw = o->divisor[t] > 1 ? ((width / o->divisor[t]) & ~1) : width;
-    *th = o->divisor[t] > 1 ? ((height / o->divisor[t]) & ~1) : height;
+    *tw = d > 1 ? ((width / d) & ~1) : width;
+    *th = d > 1 ? ((height / d) & ~1) : height;
     if (*tw < 2) *tw = 2;
     if (*th < 2) *th = 2;
 }
@@ -77,7 +84,7 @@ static const fc_frame *scale_for_tier(encode_job *j, tier_slot *slot)
 {
     const fc_frame *raw = j->raw;
     int w, h;
-    tier_size(j->o, j->tier, raw->width, raw->height, &w, &h);
+    fc_output_tier_size(&j->o->cfg, j->tier, raw->width, raw->height, &w, &h);
     if (w == raw->width && h == raw->height) return raw;
     if (slot->scaled && (slot->scaled->width != w || slot->scaled->height != h)) {
         fc_frame_unref(slot->scaled);
@@ -334,9 +341,6 @@ int fc_output_create(fc_loop *loop, fc_pool *pool, const fc_output_config *cfg,
     o->keyint_ns = seconds_ns(cfg->keyint_s, FC_OUTPUT_KEYINT_S);
     o->key_interval_ns =
         cfg->key_interval_s < 0 ? 0 : seconds_ns(cfg->key_interval_s, FC_OUTPUT_KEY_INTERVAL_S);
-    for (int t = 0; t < FC_TIER_COUNT; t++)
-        o->divisor[t] =
-            cfg->codec->inter_frame && !cfg->same_size_tiers && t == FC_TIER_LOW ? 2 : 1;
     if (hooks) o->hooks = *hooks;
     o->arg = arg;
     uv_timer_init(&loop->uv, &o->idle_timer);
@@ -462,11 +466,6 @@ bool fc_output_busy(const fc_output *o)
 const fc_hub *fc_output_hub(const fc_output *o)
 {
     return o->hub;
-}
-
-void fc_output_tier_size(const fc_output *o, int t, int width, int height, int *tw, int *th)
-{
-    tier_size(o, t, width, height, tw, th);
 }
 
 void fc_output_get_stats(const fc_output *o, fc_output_stats *out)

@@ -143,8 +143,10 @@ void fc_output_publish_event(fc_output *o, fc_event *e);
 bool fc_output_busy(const fc_output *o);
 
 const fc_hub *fc_output_hub(const fc_output *o);
-/* The size tier `t` encodes a `width` x `height` picture at. */
-void fc_output_tier_size(const fc_output *o, int t, int width, int height, int *tw, int *th);
+/* The size tier `t` of an output made with `cfg` encodes a `width` x
+ * `height` picture at. Any thread. */
+void fc_output_tier_size(const fc_output_config *cfg, int t, int width, int height, int *tw,
+                         int *th);
 void fc_output_get_stats(const fc_output *o, fc_output_stats *out);
 
 #endif

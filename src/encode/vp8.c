@@ -256,4 +256,5 @@ const fc_codec_ops fc_vp8_codec = {
     .open = vp8_open,
     .encode = vp8_encode,
     .close = vp8_close,
+    .codec_string = "vp8",
 };

@@ -22,6 +22,7 @@ typedef struct stream_conn {
     fc_conn *conn;
     fc_stream *stream;
     fc_view view;
+    const fc_codec_ops *codec;
     fc_sub *sub;
     fc_frame *held; /* next frame, waiting behind a tier message */
     int tier_sent;  /* tier of the frames last sent; -1 before the first */
@@ -51,15 +52,25 @@ static int read_query(fc_conn *c, char *out, size_t outlen)
     return (int)n;
 }
 
-static json_t *hello_json(const fc_stream *s, const fc_stream_query *q)
+/* Video codecs add what a WebCodecs decoder is configured with: the codec
+ * string and the coded size of the first frames (the tier it starts on). */
+static json_t *hello_json(const fc_stream *s, const fc_stream_query *q, const fc_codec_ops *codec)
 {
     const fc_source *src = fc_stream_source(s);
-    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:f, s:s, s:i, s:s, s:b}", "type", "hello",
-                     "stream", fc_stream_id(s), "codec", fc_stream_codec(s)->name, "width",
-                     src->width, "height", src->height, "fps", fc_stream_config_of(s)->encode_fps,
-                     "quality", q->sub.auto_tier ? "auto" : fc_tier_name(q->sub.tier), "queue",
-                     (int)q->sub.queue, "view", fc_view_name(q->view), "detection",
-                     fc_stream_detect(s) != NULL);
+    json_t *hello =
+        json_pack("{s:s, s:s, s:s, s:i, s:i, s:f, s:s, s:i, s:s, s:b}", "type", "hello", "stream",
+                  fc_stream_id(s), "codec", codec->name, "width", src->width, "height", src->height,
+                  "fps", fc_stream_config_of(s)->encode_fps, "quality",
+                  q->sub.auto_tier ? "auto" : fc_tier_name(q->sub.tier), "queue", (int)q->sub.queue,
+                  "view", fc_view_name(q->view), "detection", fc_stream_detect(s) != NULL);
+    if (hello && codec->codec_string) {
+        int w, h;
+        fc_stream_frame_size(s, codec, q->sub.auto_tier ? FC_TIER_HIGH : q->sub.tier, &w, &h);
+        json_object_set_new(hello, "codec_string", json_string(codec->codec_string));
+        json_object_set_new(hello, "coded_width", json_integer(w));
+        json_object_set_new(hello, "coded_height", json_integer(h));
+    }
+    return hello;
 }
 
 static int ws_stream_open(fc_conn *c, void *state, const char *path)
@@ -88,6 +99,14 @@ static int ws_stream_open(fc_conn *c, void *state, const char *path)
         fc_conn_refuse(c, CLOSE_BAD_REQUEST, "%s", err);
         return 0;
     }
+    if (q.h264) {
+        /* Only a camera's own H.264 is served as H.264 (passed through, not
+         * encoded); this stream's frames are framecast's. */
+        env->ws_refused++;
+        fc_conn_refuse(c, CLOSE_BAD_REQUEST, "stream '%s' is not H.264 (its codecs: %s)", id,
+                       fc_codec_names());
+        return 0;
+    }
     if (q.view == FC_VIEW_PTZ && !fc_stream_detect(s)) {
         env->ws_refused++;
         fc_conn_refuse(c, CLOSE_BAD_REQUEST,
@@ -96,15 +115,18 @@ static int ws_stream_open(fc_conn *c, void *state, const char *path)
                        id);
         return 0;
     }
-    if (fc_stream_subscribe(s, q.view, &q.sub, on_sub_wake, c, &sc->sub) != 0) {
+    const fc_codec_ops *codec = q.codec ? q.codec : fc_stream_codec(s);
+    if (fc_stream_subscribe(s, q.view, codec, &q.sub, on_sub_wake, c, &sc->sub, err, sizeof err) !=
+        0) {
         env->ws_refused++;
-        fc_conn_refuse(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "cannot subscribe to '%s'", id);
+        fc_conn_refuse(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "cannot subscribe: %s", err);
         return 0;
     }
     sc->stream = s;
     sc->view = q.view;
+    sc->codec = codec;
     env->ws_accepted++;
-    fc_conn_send_json(c, hello_json(s, &q));
+    fc_conn_send_json(c, hello_json(s, &q, codec));
     return 0;
 }
 
@@ -146,12 +168,18 @@ static int ws_stream_writeable(fc_conn *c, void *state)
     sc->held = NULL;
     if (!f) return 0;
     if (f->tier != sc->tier_sent) {
-        /* The frame itself goes out after the tier message. */
+        /* The frame itself goes out after the tier message: a still-picture
+         * tier is a quality, an inter-frame one a picture size (its first
+         * frame is a key frame). */
         sc->tier_sent = f->tier;
         sc->held = f;
-        fc_conn_send_json(c, json_pack("{s:s, s:s, s:i}", "type", "tier", "tier",
-                                       fc_tier_name((fc_tier)f->tier), "quality",
-                                       fc_stream_config_of(sc->stream)->quality[f->tier]));
+        const char *tier = fc_tier_name((fc_tier)f->tier);
+        fc_conn_send_json(c, sc->codec->inter_frame
+                                 ? json_pack("{s:s, s:s, s:i, s:i}", "type", "tier", "tier", tier,
+                                             "width", f->width, "height", f->height)
+                                 : json_pack("{s:s, s:s, s:i}", "type", "tier", "tier", tier,
+                                             "quality",
+                                             fc_stream_config_of(sc->stream)->quality[f->tier]));
         return 0;
     }
     int rc = fc_conn_write(c, f->wire, fc_frame_wire_len(f), true);
@@ -165,7 +193,7 @@ static void ws_stream_closed(fc_conn *c, void *state)
 {
     (void)c;
     stream_conn *sc = state;
-    if (sc->sub) fc_stream_unsubscribe(sc->stream, sc->view, sc->sub);
+    if (sc->sub) fc_stream_unsubscribe(sc->stream, sc->view, sc->codec, sc->sub);
     sc->sub = NULL;
     fc_frame_unref(sc->held);
     sc->held = NULL;

@@ -568,10 +568,14 @@ static void inter_frame_low_tier_is_half_size(void **state)
     assert_int_equal(f->height, 24);
     fc_frame_unref(f);
     int tw, th;
-    fc_output_tier_size(w->out, FC_TIER_LOW, 1280, 720, &tw, &th);
+    fc_output_config cfg = {.codec = &rec_codec};
+    fc_output_tier_size(&cfg, FC_TIER_LOW, 1280, 720, &tw, &th);
     assert_int_equal(tw, 640);
     assert_int_equal(th, 360);
-    fc_output_tier_size(w->out, FC_TIER_HIGH, 1280, 720, &tw, &th);
+    fc_output_tier_size(&cfg, FC_TIER_HIGH, 1280, 720, &tw, &th);
+    assert_int_equal(tw, 1280);
+    cfg.codec = &rec_still_codec;
+    fc_output_tier_size(&cfg, FC_TIER_LOW, 1280, 720, &tw, &th);
     assert_int_equal(tw, 1280);
     subscribe(w, FC_TIER_HIGH);
     want_published = 3;
