@@ -194,6 +194,7 @@ static int start_avatars(server *srv, char *err, size_t errlen)
     fc_avatar_env_init(&srv->avatar, &srv->loop, srv->pool, srv->gen.gen, &srv->media, o->quality,
                        o->queue);
     srv->avatar.detector = srv->detector;
+    srv->avatar.keyint_s = o->keyint;
     if ((rc = fc_avatar_metrics_register(srv->metrics, &srv->avatar)) != 0) {
         snprintf(err, errlen, "out of memory registering metrics");
         return rc;
