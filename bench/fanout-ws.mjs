@@ -9,7 +9,8 @@
 //                            [--codec jpeg] [--quality auto] [--server-args "..."]
 //
 // Prints one JSON object: per-subscriber fps (min, median), the server's CPU
-// (from its own /metrics) in % of one core and per delivered frame, bytes per
+// (from its own /metrics) in % of one core and per delivered frame, in total
+// and on the loop thread (the fan-out), bytes per
 // delivered frame, the stream's encodes per second and mean encode ms (CPU of
 // one encode, from the server's histogram for the codec), and this client's
 // CPU, over the window after a 3 s warm-up. bench/codec-fanout imports
@@ -48,6 +49,7 @@ export async function fanout(options) {
         const { body } = await srv.text('/metrics');
         const codec = { stream: 'cam0', codec: opt.codec };
         return { cpu: metricIn(body, 'fc_process_cpu_seconds_total'),
+          loop: metricIn(body, 'fc_cpu_seconds_total', { role: 'loop' }),
           sum: metricIn(body, 'fc_encode_milliseconds_sum', codec),
           count: metricIn(body, 'fc_encode_milliseconds_count', codec) };
       } catch (e) {
@@ -81,6 +83,10 @@ export async function fanout(options) {
       encode_ms_mean: encodes ? (enc1.sum - enc0.sum) / encodes : 0,
       server_cpu_percent: (100 * cpu) / dt,
       server_cpu_us_per_delivered_frame: frames ? (1e6 * cpu) / frames : 0,
+      // The loop thread writes every frame to every socket (the fan-out);
+      // the workers render and encode, once per frame whoever watches.
+      loop_cpu_percent: (100 * (m1.loop - m0.loop)) / dt,
+      loop_cpu_us_per_delivered_frame: frames ? (1e6 * (m1.loop - m0.loop)) / frames : 0,
       client_cpu_percent: (100 * (me.user + me.system)) / 1e6 / dt,
     };
   } finally {
