@@ -42,7 +42,7 @@ export function resolveCodec(choice) {
   return choice;
 }
 
-export class StillDecoder {
+class StillDecoder {
   constructor(codec, onPicture, onError) {
     this.type = `image/${codec}`;
     this.onPicture = onPicture;
@@ -87,7 +87,7 @@ export class StillDecoder {
   }
 }
 
-export class Vp8Decoder {
+class Vp8Decoder {
   // `config`: the hello's codec_string, coded_width and coded_height.
   constructor(config, onPicture, onError) {
     this.onError = onError;

@@ -145,16 +145,20 @@ static void retier(fc_sub *sub, uint64_t now_ns)
     fc_tier after =
         fc_tier_update(&sub->tier, &fc_tier_default_policy, fc_queue_len(&sub->queue), now_ns);
     if (after == before) return;
-    hub->key_wanted |= 1u << after;
     if (!hub->inter_frame || sub->need_key) {
         /* Nothing to keep decodable: move at once. */
+        hub->key_wanted |= 1u << after;
         sub->tier.tier = before;
         set_cur(sub, after);
         return;
     }
-    /* Keep sending the old tier until the new one's key frame comes. */
+    /* Keep sending the old tier until the new one's key frame comes; back
+     * on the old tier before that, it needs none. */
     if (before != sub->cur) hub->moving_to[before]--;
-    if (after != sub->cur) hub->moving_to[after]++;
+    if (after != sub->cur) {
+        hub->moving_to[after]++;
+        hub->key_wanted |= 1u << after;
+    }
 }
 
 static void log_drops(fc_hub *hub, uint64_t now_ns)

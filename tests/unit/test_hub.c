@@ -385,6 +385,36 @@ static void inter_move_waits_when_the_picture_was_sent(void **state)
     assert_int_equal(fc_frame_live_count(), 0);
 }
 
+/* An auto subscriber that wanted another tier and is back on its own
+ * before that tier's key frame came: no move, no key frame asked for. */
+static void inter_move_called_off_asks_nothing(void **state)
+{
+    (void)state;
+    fc_hub *hub;
+    assert_int_equal(fc_hub_new("t", true, &hub), 0);
+    fc_sub *s;
+    fc_sub_opts opts = {.auto_tier = true, .queue = 50};
+    assert_int_equal(fc_hub_add(hub, &opts, NULL, NULL, &s), 0);
+    publish(hub, 1, FC_TIER_HIGH, true);
+    for (uint32_t id = 2; id <= 16; id++)
+        publish(hub, id, FC_TIER_HIGH, false);
+    assert_int_equal(fc_hub_take_key_wanted(hub), 1u << FC_TIER_MEDIUM);
+    /* Drained and calm for the hold time (1 s): it wants high again. */
+    while (fc_sub_depth(s) > 0)
+        assert_true(next_id(s, NULL) > 0);
+    publish(hub, 17, FC_TIER_HIGH, false);
+    fc_frame_unref(fc_sub_next(s, 100));
+    publish(hub, 18, FC_TIER_HIGH, false);
+    fc_frame_unref(fc_sub_next(s, 2000000000ull));
+    assert_int_equal(fc_hub_tier_mask(hub), 1u << FC_TIER_HIGH);
+    assert_int_equal(fc_hub_take_key_wanted(hub), 0);
+    fc_sub_stats st;
+    fc_sub_get_stats(s, &st);
+    assert_int_equal(st.tier, FC_TIER_HIGH);
+    fc_hub_free(hub);
+    assert_int_equal(fc_frame_live_count(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -399,6 +429,7 @@ int main(void)
         cmocka_unit_test(inter_full_queue_drops_to_the_next_key_frame),
         cmocka_unit_test(inter_auto_subscriber_moves_at_a_key_frame_of_the_new_tier),
         cmocka_unit_test(inter_move_waits_when_the_picture_was_sent),
+        cmocka_unit_test(inter_move_called_off_asks_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
