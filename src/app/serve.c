@@ -28,6 +28,7 @@
 #include "stream/stream_metrics.h"
 #include "transport/listener.h"
 #include "transport/server.h"
+#include "transport/webrtc.h"
 #include "transport/ws_stream.h"
 
 /* Where a server is in its life; each stop step moves it on. */
@@ -52,6 +53,7 @@ typedef struct server {
     fc_core_metrics core_metrics;
     fc_stream_set streams;
     fc_http_server *http;
+    fc_webrtc *webrtc; /* NULL without --janus */
     fc_media media;
     fc_generator_lib gen;
     fc_avatar_env avatar;
@@ -220,9 +222,24 @@ static int start_http(server *srv, char *err, size_t errlen)
         .media = &srv->media,
         .max_upload_image = o->max_upload_image,
         .max_upload_audio = o->max_upload_audio,
+        .webrtc = srv->webrtc,
     };
     return fc_http_server_start(&srv->loop, &hc, &srv->streams, srv->metrics, &srv->http, err,
                                 errlen);
+}
+
+/* A mountpoint per stream in Janus; Janus need not be up yet. */
+static int start_webrtc(server *srv, char *err, size_t errlen)
+{
+    const fc_serve_opts *o = srv->o;
+    if (!o->janus_url) return 0;
+    fc_webrtc_config wc = {.url = o->janus_url, .admin_key = o->janus_admin_key};
+    int rc = fc_webrtc_open(&srv->loop, &wc, &srv->webrtc, err, errlen);
+    if (rc != 0) return rc;
+    for (size_t i = 0; i < srv->streams.n && rc == 0; i++)
+        rc = fc_webrtc_add_stream(srv->webrtc, srv->streams.v[i], err, errlen);
+    if (rc == 0) fc_info("WebRTC through Janus at %s", o->janus_url);
+    return rc;
 }
 
 static void on_signal(uv_signal_t *h, int signum);
@@ -247,7 +264,8 @@ static int build(server *srv, char *err, size_t errlen)
     if ((rc = open_detector(srv, err, errlen)) != 0) return rc;
     for (int i = 0; i < srv->nspecs; i++)
         if ((rc = add_stream(srv, &srv->specs[i], i, err, errlen)) != 0) return rc;
-    if ((rc = start_avatars(srv, err, errlen)) != 0 || (rc = start_http(srv, err, errlen)) != 0)
+    if ((rc = start_webrtc(srv, err, errlen)) != 0 || (rc = start_avatars(srv, err, errlen)) != 0 ||
+        (rc = start_http(srv, err, errlen)) != 0)
         return rc;
     uv_signal_init(&srv->loop.uv, &srv->sigint);
     uv_signal_init(&srv->loop.uv, &srv->sigterm);
@@ -274,7 +292,7 @@ static void on_stream_closed(fc_stream *s, void *arg)
     fc_loop_close(&srv->loop);
 }
 
-static void on_avatars_idle(void *arg)
+static void end_streams(void *arg)
 {
     server *srv = arg;
     srv->state = SERVE_ENDING_STREAMS;
@@ -284,6 +302,17 @@ static void on_avatars_idle(void *arg)
     for (size_t i = 0; i < srv->streams.n; i++)
         fc_stream_shutdown(srv->streams.v[i], on_stream_closed, srv);
     on_stream_closed(NULL, srv);
+}
+
+/* The mountpoints go first (their subscribers are the streams'), each
+ * destroyed in Janus within the client's request deadline. */
+static void on_avatars_idle(void *arg)
+{
+    server *srv = arg;
+    if (srv->webrtc)
+        fc_webrtc_close(srv->webrtc, end_streams, srv);
+    else
+        end_streams(srv);
 }
 
 /* Every connection is closed, so every avatar session is released; wait for
@@ -325,6 +354,7 @@ static void log_listening(const server *srv)
 static void unwind(server *srv)
 {
     fc_http_server_destroy(srv->http);
+    if (srv->webrtc) fc_webrtc_close(srv->webrtc, NULL, NULL);
     for (size_t i = 0; i < srv->streams.n; i++)
         fc_stream_shutdown(srv->streams.v[i], NULL, NULL);
     if (srv->signals) {
@@ -338,6 +368,7 @@ static void unwind(server *srv)
 static void free_parts(server *srv)
 {
     fc_http_server_free(srv->http);
+    fc_webrtc_free(srv->webrtc);
     fc_pool_destroy(srv->pool);
     fc_face_detector_close(srv->detector);
     fc_generator_unload(&srv->gen);

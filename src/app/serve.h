@@ -36,6 +36,7 @@ typedef struct fc_serve_opts {
     const char *generator; /* plugin path; NULL = built-in puppet */
     size_t max_upload_image, max_upload_audio;
     long max_picture_pixels, max_audio_samples; /* bounds checked from headers, before decoding */
+    const char *janus_url, *janus_admin_key;    /* WebRTC through Janus; NULL = none */
     fc_paths paths;                             /* where the defaults of web_root and model point */
 } fc_serve_opts;
 

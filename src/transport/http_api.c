@@ -9,6 +9,7 @@
 #include "analysis/face/face.h"
 #include "transport/conn.h"
 #include "transport/listener.h"
+#include "transport/webrtc.h"
 
 /* One row per route. `path` is matched whole, or with `tail` as a prefix
  * whose rest (non-empty, no '/') is handed to the handler as {id}. */
@@ -76,7 +77,8 @@ static json_t *detection_json(const fc_stream *s, const fc_stream_stats *st)
                      (json_int_t)ptz.subscribers);
 }
 
-static json_t *stream_json(const fc_stream *s)
+/* `webrtc`: NULL without --janus; the stream's "webrtc" says so then. */
+static json_t *stream_json(const fc_stream *s, const fc_webrtc *webrtc)
 {
     const fc_source *src = fc_stream_source(s);
     const fc_stream_config *cfg = fc_stream_config_of(s);
@@ -92,16 +94,16 @@ static json_t *stream_json(const fc_stream *s)
         json_object_set_new(subs_by_tier, fc_tier_name((fc_tier)t),
                             json_integer((json_int_t)hs.on_tier[t]));
     }
-    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:f, s:f, s:f, s:b, s:i, s:o, s:I, s:o, s:I, "
-                     "s:I, s:o}",
-                     "id", fc_stream_id(s), "source", src->description, "codec",
-                     fc_stream_codec(s)->name, "width", src->width, "height", src->height, "fps",
-                     cfg->fps, "encode_fps", cfg->encode_fps, "measured_fps", st.measured_fps,
-                     "running", fc_stream_running(s), "subscribers", (int)hs.subscribers,
-                     "subscribers_by_tier", subs_by_tier, "frames_produced",
-                     (json_int_t)st.frames_produced, "frames_encoded", enc, "frames_not_encoded",
-                     (json_int_t)st.frames_not_encoded, "drops", (json_int_t)hs.drops, "detection",
-                     detection_json(s, &st));
+    return json_pack(
+        "{s:s, s:s, s:s, s:i, s:i, s:f, s:f, s:f, s:b, s:i, s:o, s:I, s:o, s:I, "
+        "s:I, s:o, s:o}",
+        "id", fc_stream_id(s), "source", src->description, "codec", fc_stream_codec(s)->name,
+        "width", src->width, "height", src->height, "fps", cfg->fps, "encode_fps", cfg->encode_fps,
+        "measured_fps", st.measured_fps, "running", fc_stream_running(s), "subscribers",
+        (int)hs.subscribers, "subscribers_by_tier", subs_by_tier, "frames_produced",
+        (json_int_t)st.frames_produced, "frames_encoded", enc, "frames_not_encoded",
+        (json_int_t)st.frames_not_encoded, "drops", (json_int_t)hs.drops, "detection",
+        detection_json(s, &st), "webrtc", fc_webrtc_stream_json(webrtc, fc_stream_id(s)));
 }
 
 static int get_healthz(fc_conn *c, const char *id)
@@ -132,7 +134,7 @@ static int get_streams(fc_conn *c, const char *id)
     const fc_stream_set *set = fc_conn_env(c)->streams;
     json_t *arr = json_array();
     for (size_t i = 0; i < set->n; i++)
-        json_array_append_new(arr, stream_json(set->v[i]));
+        json_array_append_new(arr, stream_json(set->v[i], fc_conn_env(c)->webrtc));
     return json_text(c, HTTP_STATUS_OK, arr);
 }
 
@@ -144,7 +146,7 @@ static int get_stream(fc_conn *c, const char *id)
         snprintf(why, sizeof why, "no stream '%.64s'", id);
         return json_text(c, HTTP_STATUS_NOT_FOUND, json_pack("{s:s}", "error", why));
     }
-    return json_text(c, HTTP_STATUS_OK, stream_json(s));
+    return json_text(c, HTTP_STATUS_OK, stream_json(s, fc_conn_env(c)->webrtc));
 }
 
 static int get_metrics(fc_conn *c, const char *id)

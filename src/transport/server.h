@@ -21,6 +21,7 @@ struct fc_avatar_env;
 struct fc_media;
 struct fc_stream_set;
 struct fc_listener;
+struct fc_webrtc;
 
 typedef struct fc_http_server_config {
     const char *host;             /* address to bind, e.g. 127.0.0.1 */
@@ -35,6 +36,7 @@ typedef struct fc_http_server_config {
     const struct fc_media *media; /* where POST /upload stores files; NULL = no uploads */
     size_t max_upload_image;      /* bytes */
     size_t max_upload_audio;
+    const struct fc_webrtc *webrtc; /* mountpoints for /api/streams; NULL = no --janus */
 } fc_http_server_config;
 
 typedef struct fc_http_server fc_http_server;

@@ -133,5 +133,19 @@ window.fc = (() => {
     sessions.clear();
   }
 
-  return { watch, stats, startStamps, stamps, leaveAll, log };
+  // A WebSocket viewer of a framecast stream beside the WebRTC ones (the
+  // test's check that both paths share one encode): counts the frames.
+  const sockets = [];
+  function wsOpen(url) {
+    const ws = new WebSocket(url);
+    ws.binaryType = 'arraybuffer';
+    const w = { frames: 0, closed: null };
+    ws.onmessage = (m) => { if (typeof m.data !== 'string') w.frames++; };
+    ws.onclose = (e) => { w.closed = e.code; };
+    sockets.push(w);
+    return sockets.length - 1;
+  }
+  const wsStats = (i) => ({ ...sockets[i] });
+
+  return { watch, stats, startStamps, stamps, leaveAll, log, wsOpen, wsStats };
 })();

@@ -1,0 +1,165 @@
+// `framecast serve --janus`, end to end, in a network namespace of the
+// test's own: Janus started by scripts/run-janus, framecast with a synthetic
+// stream, headless Chromium playing the stream's mountpoint through Debian's
+// janus.js, WebSocket viewers beside it (framecast's own load client and a
+// WebSocket in the page). Then Janus is killed and restarted: framecast
+// creates the mountpoint again while the WebSocket viewers go on; a framecast
+// whose Janus is not there serves WebSocket viewers and says why it has no
+// WebRTC; a framecast that stops destroys its mountpoint in Janus.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Netns } from '../lib/netns.mjs';
+import { janusUrl, openViewer, startJanus, startPages, stats } from '../lib/webrtc.mjs';
+
+const FRAMECAST = process.env.FRAMECAST_BIN || join(process.cwd(), 'build/framecast');
+const ADMIN_KEY = 'test-admin-key';
+const FPS = 20;
+const [W, H] = [640, 360];
+// Inside the namespace every port is free; these are the suite's range.
+const PORT = 19720, LONELY_PORT = 19721, NO_JANUS = 'http://127.0.0.1:19722/janus';
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Polls `get` until pred(value) holds; the last value is in the error.
+async function until(get, pred, { timeoutMs = 10000, what }) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  for (;;) {
+    last = await get();
+    if (pred(last)) return last;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; last ${JSON.stringify(last)}`);
+    await sleep(100);
+  }
+}
+
+function startFramecast(ns, port, janus, label) {
+  return ns.spawn(FRAMECAST, ['serve', '--host', '127.0.0.1', '--port', String(port), '--synthetic', '1',
+    '--size', `${W}x${H}`, '--fps', String(FPS), '--web-root', join(process.cwd(), 'web'),
+    '--janus', janus, '--janus-admin-key', ADMIN_KEY], { label });
+}
+
+const api = (ns, port, path) => JSON.parse(ns.exec('curl', ['-sf', `http://127.0.0.1:${port}${path}`]));
+const stream0 = (ns, port) => api(ns, port, '/api/streams')[0];
+function metric(ns, port, name, labels) {
+  const text = ns.exec('curl', ['-sf', `http://127.0.0.1:${port}/metrics`]);
+  const line = text.split('\n').find((l) => l.startsWith(`${name}{`) && labels.every((x) => l.includes(x)));
+  return line ? Number(line.split(' ').at(-1)) : NaN;
+}
+
+// framecast's load client (JPEG, which it checks frame by frame) for
+// `seconds`, in the namespace; its JSON report.
+function wsClient(ns, port, seconds) {
+  return ns.spawn(FRAMECAST, ['client', '--url', `ws://127.0.0.1:${port}/ws/streams/cam0`, '--seconds', String(seconds), '--json'],
+    { label: 'client' });
+}
+async function report(client) {
+  const code = await client.exited.then(() => client.child.exitCode);
+  const text = client.lines.join('\n');
+  const json = JSON.parse(text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1));
+  return { code, ...json.aggregate };
+}
+
+const readyLine = (l) => /stream cam0: WebRTC on Janus mountpoint \d+/.test(l);
+const mountpointOf = (l) => Number(l.match(/mountpoint (\d+)/)[1]);
+
+test('framecast serve --janus: streams over WebRTC in Chromium', { timeout: 170000 }, async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'framecast-webrtc-serve-'));
+  const ns = await Netns.create();
+  const problems = [];
+  try {
+    let janus = await startJanus(ns, { dir: join(dir, 'janus'), adminKey: ADMIN_KEY });
+    const fc = startFramecast(ns, PORT, janusUrl(), 'framecast');
+    const id = mountpointOf(await fc.waitFor(readyLine, { timeoutMs: 15000, what: 'the mountpoint' }));
+    const { origin } = await startPages(ns);
+    const browser = await ns.chromium();
+
+    await t.test('/api/streams names the mountpoint', () => {
+      const w = stream0(ns, PORT).webrtc;
+      assert.deepEqual([w.available, w.mountpoint, w.why, w.janus, w.codec, w.tier], [true, id, null, 'ready', 'vp8', 'medium']);
+    });
+
+    let page;
+    await t.test('Chromium decodes the stream at about its rate, at its size', async () => {
+      page = await openViewer(browser, origin, id, { problems });
+      await until(() => stats(page), (s) => s.video && s.video.framesDecoded > 10, { what: 'decoded frames' });
+      const a = await stats(page);
+      const t0 = Date.now();
+      await sleep(3000);
+      const b = await stats(page);
+      const rate = (b.video.framesDecoded - a.video.framesDecoded) / ((Date.now() - t0) / 1000);
+      assert.ok(rate > FPS * 0.5 && rate < FPS * 1.5, `decoded ${rate.toFixed(1)} fps of a ${FPS} fps stream`);
+      assert.deepEqual([b.video.frameWidth, b.video.frameHeight], [W, H]);
+    });
+
+    await t.test('the PLI of the viewer joining forced a key frame through the hub', () => {
+      const w = stream0(ns, PORT).webrtc;
+      assert.ok(w.key_frame_requests >= 1, JSON.stringify(w));
+      assert.ok(w.frames_sent > 10 && w.send_errors === 0, JSON.stringify(w));
+      const forced = metric(ns, PORT, 'fc_keyframes_forced_total', ['stream="cam0"', 'codec="vp8"', 'view="full"']);
+      assert.ok(forced >= 1, `fc_keyframes_forced_total ${forced}`);
+    });
+
+    await t.test('a WebSocket VP8 viewer on the medium tier shares the encode', async () => {
+      const ws = await page.evaluate((u) => window.fc.wsOpen(u), `ws://127.0.0.1:${PORT}/ws/streams/cam0?codec=vp8&quality=medium`);
+      await page.waitForFunction((i) => window.fc.wsStats(i).frames > 5, ws, { timeout: 10000 });
+      const a = stream0(ns, PORT);
+      assert.equal(a.subscribers_by_tier.medium, 2); // Janus's and the page's
+      const f0 = (await page.evaluate((i) => window.fc.wsStats(i), ws)).frames;
+      await page.waitForFunction(([i, n]) => window.fc.wsStats(i).frames > n + 30, [ws, f0], { timeout: 10000 });
+      const b = stream0(ns, PORT);
+      // One encode per frame for both, not one each.
+      const encoded = b.frames_encoded.medium - a.frames_encoded.medium;
+      const produced = b.frames_produced - a.frames_produced;
+      assert.ok(encoded >= 30 && encoded <= produced + 2, `${encoded} encodes for ${produced} frames`);
+      assert.equal(metric(ns, PORT, 'fc_stream_outputs', ['stream="cam0"', 'codec="vp8"', 'view="full"']), 1);
+      assert.equal((await page.evaluate((i) => window.fc.wsStats(i), ws)).closed, null);
+    });
+
+    await t.test('Janus killed and restarted: the API says why meanwhile, the mountpoint comes back, WebSocket viewers go on', async () => {
+      const before = stream0(ns, PORT).subscribers;
+      const client = wsClient(ns, PORT, 12);
+      await until(() => stream0(ns, PORT).subscribers, (n) => n === before + 1, { what: 'the load client' });
+      const mark = fc.mark();
+      await janus.stop({ sig: 'SIGKILL' });
+      const down = await until(() => stream0(ns, PORT).webrtc, (w) => !w.available, { what: 'WebRTC unavailable' });
+      assert.match(down.why, /^Janus at http:\/\/127\.0\.0\.1:\d+\/janus: /);
+      assert.equal(down.janus, 'unreachable');
+      janus = await startJanus(ns, { dir: join(dir, 'janus'), adminKey: ADMIN_KEY });
+      const again = mountpointOf(await fc.waitFor(readyLine, { since: mark, timeoutMs: 15000, what: 'the mountpoint again' }));
+      assert.equal(again, id); // the same id: viewers' links still work
+      const viewer = await openViewer(browser, origin, id, { problems });
+      await until(() => stats(viewer), (s) => s.video && s.video.framesDecoded > 20, { what: 'frames after the restart' });
+      const r = await report(client);
+      assert.equal(r.code, 0, client.tail());
+      assert.equal(r.failed, 0);
+      assert.ok(r.fps_min > FPS * 0.5, `WebSocket viewer at ${r.fps_min} fps through the restart`);
+      await viewer.close();
+    });
+
+    await t.test('no Janus at the URL: WebSocket viewers are served, the API says why', async () => {
+      const lonely = startFramecast(ns, LONELY_PORT, NO_JANUS, 'framecast-lonely');
+      await lonely.waitFor((l) => l.includes('listening on'), { what: 'listening' });
+      const w = await until(() => stream0(ns, LONELY_PORT).webrtc, (x) => x.janus === 'unreachable', { what: 'unreachable' });
+      assert.equal(w.available, false);
+      assert.equal(w.mountpoint, null);
+      assert.match(w.why, /^Janus at http:\/\/127\.0\.0\.1:19722\/janus: cannot connect/);
+      const r = await report(wsClient(ns, LONELY_PORT, 2));
+      assert.equal(r.code, 0);
+      assert.equal(r.failed, 0);
+      assert.ok(r.frames > 0);
+      assert.equal(await lonely.stop(), 0);
+    });
+
+    await t.test('framecast stopping destroys its mountpoint in Janus', async () => {
+      await page.close();
+      assert.equal(await fc.stop(), 0, fc.tail());
+      await assert.rejects(openViewer(browser, origin, id), /No such mountpoint/);
+      assert.deepEqual(problems, []);
+    });
+  } finally {
+    await ns.close();
+    await rm(dir, { recursive: true, force: true });
+  }
+});
