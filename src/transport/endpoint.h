@@ -56,8 +56,8 @@ typedef struct fc_server_env {
     const fc_media *media; /* where uploads go; NULL = no uploads */
     fc_metrics *metrics;
     const struct fc_listener *listener;
-    const struct fc_webrtc *webrtc; /* NULL = no --janus */
-    size_t queue_default;           /* subscriber queue when the client names none */
+    struct fc_webrtc *webrtc; /* NULL = no --janus */
+    size_t queue_default;     /* subscriber queue when the client names none */
     size_t max_upload_image, max_upload_audio;
     uint64_t ws_accepted, ws_refused, http_requests;
     unsigned uploads_active;

@@ -36,7 +36,7 @@ typedef struct fc_http_server_config {
     const struct fc_media *media; /* where POST /upload stores files; NULL = no uploads */
     size_t max_upload_image;      /* bytes */
     size_t max_upload_audio;
-    const struct fc_webrtc *webrtc; /* mountpoints for /api/streams; NULL = no --janus */
+    struct fc_webrtc *webrtc; /* mountpoints for /api/streams; NULL = no --janus */
 } fc_http_server_config;
 
 typedef struct fc_http_server fc_http_server;

@@ -261,6 +261,16 @@ json_t *fc_webrtc_stream_json(const fc_webrtc *w, const char *stream_id)
         (json_int_t)(st ? st->pli + st->fir : 0), "send_errors", (json_int_t)e->send_errors);
 }
 
+fc_janus *fc_webrtc_janus(const fc_webrtc *w)
+{
+    return w->janus;
+}
+
+fc_loop *fc_webrtc_loop(const fc_webrtc *w)
+{
+    return w->loop;
+}
+
 static void janus_closed(void *arg)
 {
     fc_webrtc *w = arg;

@@ -50,6 +50,10 @@ void fc_webrtc_remove_stream(fc_webrtc *w, fc_stream *s);
 /* What /api/streams says of `stream_id`: {"available": bool, "mountpoint":
  * id or null, "why": text or null, "janus": state}; a new reference. */
 json_t *fc_webrtc_stream_json(const fc_webrtc *w, const char *stream_id);
+/* For the avatar sessions' mountpoints (webrtc_avatar.h): the client and
+ * the loop. */
+struct fc_janus *fc_webrtc_janus(const fc_webrtc *w);
+fc_loop *fc_webrtc_loop(const fc_webrtc *w);
 /* Removes every stream, destroys the mountpoints and the session in Janus
  * (bounded by the client's request deadline), then calls done. */
 void fc_webrtc_close(fc_webrtc *w, void (*done)(void *arg), void *arg);

@@ -147,5 +147,28 @@ window.fc = (() => {
   }
   const wsStats = (i) => ({ ...sockets[i] });
 
-  return { watch, stats, startStamps, stamps, leaveAll, log, wsOpen, wsStats };
+  // An avatar session on framecast's /ws/{client_id}: sends `start`, keeps
+  // every text message, resolves with streaming_started (or rejects with
+  // the error message).
+  const avatar = { ws: null, messages: [] };
+  function avatarStart(url, start) {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url);
+      avatar.ws = ws;
+      avatar.messages = [];
+      ws.onopen = () => ws.send(JSON.stringify(start));
+      ws.onmessage = (m) => {
+        if (typeof m.data !== 'string') return;
+        const msg = JSON.parse(m.data);
+        avatar.messages.push(msg);
+        if (msg.type === 'streaming_started') resolve(msg);
+        if (msg.type === 'error') reject(new Error(msg.message || JSON.stringify(msg)));
+      };
+      ws.onclose = (e) => reject(new Error(`avatar WebSocket closed (${e.code})`));
+    });
+  }
+  const avatarSend = (msg) => avatar.ws.send(JSON.stringify(msg));
+  const avatarMessages = () => avatar.messages;
+
+  return { watch, stats, startStamps, stamps, leaveAll, log, wsOpen, wsStats, avatarStart, avatarSend, avatarMessages };
 })();

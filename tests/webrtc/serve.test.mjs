@@ -8,11 +8,12 @@
 // WebRTC; a framecast that stops destroys its mountpoint in Janus.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Netns } from '../lib/netns.mjs';
-import { janusUrl, openViewer, startJanus, startPages, stats } from '../lib/webrtc.mjs';
+import { FIXTURES, janusUrl, openViewer, startJanus, startPages, stats, watch } from '../lib/webrtc.mjs';
 
 const FRAMECAST = process.env.FRAMECAST_BIN || join(process.cwd(), 'build/framecast');
 const ADMIN_KEY = 'test-admin-key';
@@ -34,11 +35,26 @@ async function until(get, pred, { timeoutMs = 10000, what }) {
   }
 }
 
-function startFramecast(ns, port, janus, label) {
+function startFramecast(ns, port, janus, label, media) {
   return ns.spawn(FRAMECAST, ['serve', '--host', '127.0.0.1', '--port', String(port), '--synthetic', '1',
     '--size', `${W}x${H}`, '--fps', String(FPS), '--web-root', join(process.cwd(), 'web'),
-    '--janus', janus, '--janus-admin-key', ADMIN_KEY], { label });
+    '--janus', janus, '--janus-admin-key', ADMIN_KEY, ...(media ? ['--media-dir', media] : [])], { label });
 }
+
+// The avatar session's pieces: the speech fixture (16 kHz, 9.3 s), two
+// seconds of it for a session that runs to its end, and a face.
+async function makeMedia(dir) {
+  const media = join(dir, 'media');
+  await mkdir(media);
+  await copyFile(join(FIXTURES, 'speech-16k.wav'), join(media, 'speech.wav'));
+  await copyFile(join(FIXTURES, 'face-astronaut.png'), join(media, 'face.png'));
+  execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-i', join(media, 'speech.wav'), '-t', '2', join(media, 'short.wav')]);
+  return media;
+}
+const startAvatar = (page, audio) => page.evaluate(([u, m]) => window.fc.avatarStart(u, m), [`ws://127.0.0.1:${PORT}/ws/caller1`,
+  { type: 'start_streaming', audio_path: audio, source_path: 'face.png', binary: true, run_kwargs: { transport: 'webrtc' } }]);
+const avatarMessage = (page, type) => page.waitForFunction((t) => window.fc.avatarMessages().find((m) => m.type === t), type,
+  { timeout: 20000 }).then((h) => h.jsonValue());
 
 const api = (ns, port, path) => JSON.parse(ns.exec('curl', ['-sf', `http://127.0.0.1:${port}${path}`]));
 const stream0 = (ns, port) => api(ns, port, '/api/streams')[0];
@@ -70,7 +86,7 @@ test('framecast serve --janus: streams over WebRTC in Chromium', { timeout: 1700
   const problems = [];
   try {
     let janus = await startJanus(ns, { dir: join(dir, 'janus'), adminKey: ADMIN_KEY });
-    const fc = startFramecast(ns, PORT, janusUrl(), 'framecast');
+    const fc = startFramecast(ns, PORT, janusUrl(), 'framecast', await makeMedia(dir));
     const id = mountpointOf(await fc.waitFor(readyLine, { timeoutMs: 15000, what: 'the mountpoint' }));
     const { origin } = await startPages(ns);
     const browser = await ns.chromium();
@@ -149,7 +165,54 @@ test('framecast serve --janus: streams over WebRTC in Chromium', { timeout: 1700
       assert.equal(r.code, 0);
       assert.equal(r.failed, 0);
       assert.ok(r.frames > 0);
+      // An avatar session asking for WebRTC there is refused, saying why.
+      await assert.rejects(page.evaluate((u) => window.fc.avatarStart(u, { type: 'start_streaming', audio_path: 'a.wav',
+        source_path: 'b.png', run_kwargs: { transport: 'webrtc' } }), `ws://127.0.0.1:${LONELY_PORT}/ws/caller2`),
+      /run_kwargs\.transport "webrtc": WebRTC unavailable: Janus at http:\/\/127\.0\.0\.1:19722\/janus: cannot connect/);
       assert.equal(await lonely.stop(), 0);
+    });
+
+    await t.test('an avatar session with transport=webrtc: VP8 at 15 fps and Opus speech in Chromium; stop_streaming destroys its mountpoint', async () => {
+      const av = await browser.newPage();
+      av.on('pageerror', (e) => problems.push(e.message));
+      await av.goto(`${origin}/`);
+      const started = await startAvatar(av, 'speech.wav');
+      assert.ok(Number.isInteger(started.mountpoint) && started.mountpoint !== id, JSON.stringify(started));
+      const meta = await avatarMessage(av, 'metadata');
+      assert.deepEqual([meta.format, meta.fps], ['vp8', 15]);
+      // The session's audio rate (the generator's: 24 kHz for the puppet) is
+      // one Opus takes, so it is encoded as it is, not resampled.
+      assert.equal(meta.sample_rate, 24000);
+      assert.equal((await av.evaluate(() => window.fc.avatarMessages())).some((m) => m.type === 'audio'), false);
+      await watch(av, started.mountpoint);
+      const first = await until(() => stats(av), (x) => x.video && x.video.framesDecoded > 5 && x.audio && x.audio.packetsReceived > 10,
+        { what: 'avatar video and audio' });
+      const t0 = Date.now();
+      await sleep(2000);
+      const later = await stats(av);
+      const rate = (later.video.framesDecoded - first.video.framesDecoded) / ((Date.now() - t0) / 1000);
+      assert.ok(rate > 15 * 0.5 && rate < 15 * 1.5, `avatar video at ${rate.toFixed(1)} fps`);
+      assert.deepEqual([later.video.frameWidth, later.video.frameHeight], [512, 512]);
+      assert.ok(later.audio.packetsReceived > first.audio.packetsReceived);
+      await until(() => stats(av), (x) => x.audio.audioLevel > 0.01, { what: 'an audio level above 0.01' });
+      assert.match(fc.lines.find((l) => l.includes('avatar caller1: WebRTC audio:')) || '', /\d+ Opus packets at 24000 Hz$/);
+      await av.evaluate(() => window.fc.avatarSend({ type: 'stop_streaming' }));
+      const done = await avatarMessage(av, 'streaming_completed');
+      assert.equal(done.stopped, true);
+      await assert.rejects(watch(av, started.mountpoint), /No such mountpoint/);
+      await av.close();
+    });
+
+    await t.test('an avatar session over WebRTC that reaches the end of its audio destroys its mountpoint', async () => {
+      const av = await browser.newPage();
+      await av.goto(`${origin}/`);
+      const started = await startAvatar(av, 'short.wav');
+      await watch(av, started.mountpoint);
+      const done = await avatarMessage(av, 'streaming_completed');
+      assert.equal(done.stopped, false);
+      assert.ok(done.frames >= 25, JSON.stringify(done)); // 2 s at 15 fps
+      await assert.rejects(watch(av, started.mountpoint), /No such mountpoint/);
+      await av.close();
     });
 
     await t.test('framecast stopping destroys its mountpoint in Janus', async () => {
