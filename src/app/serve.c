@@ -223,6 +223,7 @@ static int start_http(server *srv, char *err, size_t errlen)
         .max_upload_image = o->max_upload_image,
         .max_upload_audio = o->max_upload_audio,
         .webrtc = srv->webrtc,
+        .connect_src = srv->webrtc ? fc_webrtc_origin(srv->webrtc) : NULL,
     };
     return fc_http_server_start(&srv->loop, &hc, &srv->streams, srv->metrics, &srv->http, err,
                                 errlen);

@@ -37,6 +37,7 @@ typedef struct fc_http_server_config {
     size_t max_upload_image;      /* bytes */
     size_t max_upload_audio;
     struct fc_webrtc *webrtc; /* mountpoints for /api/streams; NULL = no --janus */
+    const char *connect_src;  /* another origin pages may fetch from (Janus's); NULL = none */
 } fc_http_server_config;
 
 typedef struct fc_http_server fc_http_server;

@@ -43,6 +43,8 @@ typedef struct entry {
 
 struct fc_webrtc {
     fc_loop *loop;
+    char url[256];    /* for pages: where their players find Janus */
+    char origin[256]; /* its scheme, host and port, for their CSP */
     fc_janus *janus;
     entry *entries;
     void (*done)(void *arg);
@@ -160,12 +162,17 @@ int fc_webrtc_open(fc_loop *loop, const fc_webrtc_config *cfg, fc_webrtc **out, 
         return -ENOMEM;
     }
     w->loop = loop;
+    snprintf(w->url, sizeof w->url, "%s", cfg->url);
     fc_janus_config jc = {.url = cfg->url, .admin_key = cfg->admin_key};
     int rc = fc_janus_open(&loop->uv, &jc, &w->janus, err, errlen);
     if (rc != 0) {
         free(w);
         return rc;
     }
+    /* http://HOST:PORT/PATH: fc_janus_open accepted no other form. */
+    const char *path = strchr(w->url + strlen("http://"), '/');
+    snprintf(w->origin, sizeof w->origin, "%.*s", path ? (int)(path - w->url) : (int)strlen(w->url),
+             w->url);
     *out = w;
     return 0;
 }
@@ -259,6 +266,20 @@ json_t *fc_webrtc_stream_json(const fc_webrtc *w, const char *stream_id)
         fc_janus_state_name(fc_janus_status(w->janus, NULL)), "codec", "vp8", "tier",
         fc_tier_name(WEBRTC_TIER), "frames_sent", (json_int_t)e->frames_sent, "key_frame_requests",
         (json_int_t)(st ? st->pli + st->fir : 0), "send_errors", (json_int_t)e->send_errors);
+}
+
+const char *fc_webrtc_origin(const fc_webrtc *w)
+{
+    return w->origin;
+}
+
+json_t *fc_webrtc_server_json(const fc_webrtc *w)
+{
+    if (!w) return json_null();
+    const char *why = NULL;
+    fc_janus_state st = fc_janus_status(w->janus, &why);
+    return json_pack("{s:s, s:s, s:o}", "janus", w->url, "state", fc_janus_state_name(st), "why",
+                     st != FC_JANUS_READY && why ? json_string(why) : json_null());
 }
 
 fc_janus *fc_webrtc_janus(const fc_webrtc *w)

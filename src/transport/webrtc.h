@@ -50,6 +50,12 @@ void fc_webrtc_remove_stream(fc_webrtc *w, fc_stream *s);
 /* What /api/streams says of `stream_id`: {"available": bool, "mountpoint":
  * id or null, "why": text or null, "janus": state}; a new reference. */
 json_t *fc_webrtc_stream_json(const fc_webrtc *w, const char *stream_id);
+/* Janus's origin, http://HOST:PORT: framecast's pages fetch from it (the
+ * server's Content-Security-Policy names it). */
+const char *fc_webrtc_origin(const fc_webrtc *w);
+/* What /api/server says: {"janus": URL pages play from, "state", "why"},
+ * or null for NULL; a new reference. */
+json_t *fc_webrtc_server_json(const fc_webrtc *w);
 /* For the avatar sessions' mountpoints (webrtc_avatar.h): the client and
  * the loop. */
 struct fc_janus *fc_webrtc_janus(const fc_webrtc *w);

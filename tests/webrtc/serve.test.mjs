@@ -12,10 +12,12 @@ import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Netns } from '../lib/netns.mjs';
 import { FIXTURES, janusUrl, openViewer, startJanus, startPages, stats, watch } from '../lib/webrtc.mjs';
 
-const FRAMECAST = process.env.FRAMECAST_BIN || join(process.cwd(), 'build/framecast');
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+const FRAMECAST = process.env.FRAMECAST_BIN || join(ROOT, 'build/framecast');
 const ADMIN_KEY = 'test-admin-key';
 const FPS = 20;
 const [W, H] = [640, 360];
@@ -37,7 +39,7 @@ async function until(get, pred, { timeoutMs = 10000, what }) {
 
 function startFramecast(ns, port, janus, label, media) {
   return ns.spawn(FRAMECAST, ['serve', '--host', '127.0.0.1', '--port', String(port), '--synthetic', '1',
-    '--size', `${W}x${H}`, '--fps', String(FPS), '--web-root', join(process.cwd(), 'web'),
+    '--size', `${W}x${H}`, '--fps', String(FPS), '--web-root', join(ROOT, 'web'),
     '--janus', janus, '--janus-admin-key', ADMIN_KEY, ...(media ? ['--media-dir', media] : [])], { label });
 }
 
@@ -213,6 +215,40 @@ test('framecast serve --janus: streams over WebRTC in Chromium', { timeout: 1700
       assert.ok(done.frames >= 25, JSON.stringify(done)); // 2 s at 15 fps
       await assert.rejects(watch(av, started.mountpoint), /No such mountpoint/);
       await av.close();
+    });
+
+    await t.test('framecast\'s viewer page plays a tile over WebRTC', async () => {
+      const v = await browser.newPage();
+      v.on('pageerror', (e) => problems.push(e.message));
+      v.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') console.log(`viewer: ${m.text()}`); });
+      await v.goto(`http://127.0.0.1:${PORT}/?codec=webrtc`);
+      const tile = v.locator('li.tile[data-stream="cam0"]');
+      await v.waitForFunction(() => {
+        const el = document.querySelector('li.tile[data-stream="cam0"]');
+        return el && el.dataset.state === 'live' && Number(el.querySelector('.v-frames').textContent) > 30;
+      }, null, { timeout: 20000 });
+      assert.equal(await tile.getAttribute('data-codec'), 'webrtc');
+      assert.equal(await tile.locator('.v-codec').textContent(), 'webrtc');
+      assert.equal(await tile.locator('.v-size').textContent(), `${W}×${H}`);
+      await v.close();
+    });
+
+    await t.test('the avatar demo with transport WebRTC plays the session\'s video and speech', async () => {
+      const d = await browser.newPage();
+      d.on('pageerror', (e) => problems.push(e.message));
+      d.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') console.log(`demo: ${m.text()}`); });
+      await d.goto(`http://127.0.0.1:${PORT}/demo/`);
+      await d.selectOption('#transport', 'webrtc');
+      await d.click('#start');
+      await d.waitForFunction(() => {
+        const s = document.getElementById('status');
+        return s.dataset.state === 'streaming' && s.dataset.mountpoint && Number(s.dataset.frames) > 20;
+      }, null, { timeout: 20000 });
+      const tracks = await d.evaluate(() => document.getElementById('rtc').srcObject.getTracks().map((x) => x.kind).sort());
+      assert.deepEqual(tracks, ['audio', 'video']);
+      await d.click('#stop');
+      await d.waitForFunction(() => document.getElementById('status').dataset.state === 'stopped', null, { timeout: 10000 });
+      await d.close();
     });
 
     await t.test('framecast stopping destroys its mountpoint in Janus', async () => {
