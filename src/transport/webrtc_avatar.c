@@ -45,7 +45,7 @@ struct fc_webrtc_avatar {
     fc_janus_mountpoint *mp;
     fc_rtp_out *out;
     fc_avatar *av;
-    bool announced, freed;
+    bool announced, freed, draining;
     int refs; /* the owner, an Opus job in flight, each open handle */
     uv_timer_t drain, audio;
     /* The audio clock: media time 0 is t0_ns (monotonic) and t0_wall. */
@@ -81,12 +81,15 @@ static void send_failed(fc_webrtc_avatar *r, const char *err)
 
 /* ---- video ---- */
 
+static void teardown(fc_webrtc_avatar *r);
+
 static void on_drain(uv_timer_t *t)
 {
     fc_webrtc_avatar *r = t->data;
-    /* Handing a frame over may end the session, whose callback may free us:
-     * hold a reference while sending. */
-    r->refs++;
+    /* Handing the last frame over ends the session, whose callback frees
+     * us: the teardown waits for the end of this loop, so that frame still
+     * goes out. */
+    r->draining = true;
     fc_frame *f;
     while (!r->freed && r->av && (f = fc_avatar_next_frame(r->av))) {
         if (r->t0_ns == 0) {
@@ -95,16 +98,16 @@ static void on_drain(uv_timer_t *t)
         }
         char err[200];
         int rc =
-            r->out && !r->freed
-                ? fc_rtp_out_send_video_at(r->out, f, r->t0_wall + f->timestamp, err, sizeof err)
-                : -ENOTCONN;
+            r->out ? fc_rtp_out_send_video_at(r->out, f, r->t0_wall + f->timestamp, err, sizeof err)
+                   : -ENOTCONN;
         fc_frame_unref(f);
         if (rc == 0)
             r->frames_sent++;
         else if (rc != -ENOTCONN)
             send_failed(r, err);
     }
-    unref(r);
+    r->draining = false;
+    if (r->freed) teardown(r);
 }
 
 void fc_webrtc_avatar_wake(fc_webrtc_avatar *r)
@@ -350,11 +353,8 @@ int fc_webrtc_avatar_new(fc_webrtc *w, fc_pool *pool, const char *client_id,
     return 0;
 }
 
-void fc_webrtc_avatar_free(fc_webrtc_avatar *r)
+static void teardown(fc_webrtc_avatar *r)
 {
-    if (!r || r->freed) return;
-    r->freed = true;
-    r->av = NULL;
     fc_janus_mountpoint_free(r->mp);
     fc_rtp_out_close(r->out);
     r->out = NULL;
@@ -365,4 +365,12 @@ void fc_webrtc_avatar_free(fc_webrtc_avatar *r)
     uv_close((uv_handle_t *)&r->drain, handle_closed);
     uv_close((uv_handle_t *)&r->audio, handle_closed);
     unref(r);
+}
+
+void fc_webrtc_avatar_free(fc_webrtc_avatar *r)
+{
+    if (!r || r->freed) return;
+    r->freed = true;
+    r->av = NULL;
+    if (!r->draining) teardown(r);
 }
