@@ -154,8 +154,9 @@ json_t *fc_http_api_stream_json(const fc_stream_set *set, const fc_stream *s)
     char shown[FC_STREAM_SPEC_MAX];
     json_object_set_new(doc, "spec", json_string(fc_redact(info->spec, shown, sizeof shown)));
     json_object_set_new(doc, "settings", settings_json(&info->settings));
-    json_object_set_new(doc, "created", json_real(info->created));
-    json_object_set_new(doc, "updated", json_real(info->updated));
+    /* Milliseconds: the same digits whichever precision the answer uses. */
+    json_object_set_new(doc, "created", json_real(round(info->created * 1000) / 1000));
+    json_object_set_new(doc, "updated", json_real(round(info->updated * 1000) / 1000));
     return doc;
 }
 
@@ -311,9 +312,13 @@ static int expect_body(fc_conn *c, api_conn *ac, const route *r, const char *id)
 {
     char len[24];
     struct lws *wsi = fc_conn_wsi(c);
+    /* lws does not take a chunked request body apart: what follows the
+     * headers would be read as the next request, so the client is told to
+     * send it on a connection of its own. */
     if (lws_hdr_copy(wsi, len, sizeof len, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0)
-        return api_error(c, HTTP_STATUS_LENGTH_REQUIRED,
-                         "send the JSON body with a Content-Length");
+        return fc_conn_respond_json_with(
+            c, HTTP_STATUS_LENGTH_REQUIRED, "connection:", "close",
+            json_pack("{s:s}", "error", "send the JSON body with a Content-Length"));
     char *end;
     unsigned long long n = strtoull(len, &end, 10);
     if (*end || end == len) return api_error(c, HTTP_STATUS_BAD_REQUEST, "bad Content-Length");

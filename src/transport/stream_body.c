@@ -69,10 +69,10 @@ static int load(const char *text, size_t len, json_t **out, char *err, size_t er
     if (len > FC_STREAM_BODY_MAX)
         return fail(err, errlen, -E2BIG, "the body is larger than %d bytes", FC_STREAM_BODY_MAX);
     if (depth_over(text, len, FC_STREAM_BODY_DEPTH))
-        return fail(err, errlen, -E2BIG, "the body nests deeper than %d levels",
+        return fail(err, errlen, -EINVAL, "the body nests deeper than %d levels",
                     FC_STREAM_BODY_DEPTH);
     json_error_t je;
-    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES, &je);
+    json_t *doc = json_loadb(text, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &je);
     if (!doc)
         return fail(err, errlen, -EINVAL, "the body is not JSON: %s (line %d, column %d)", je.text,
                     je.line, je.column);

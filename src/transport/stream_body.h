@@ -41,7 +41,8 @@ typedef struct fc_stream_body {
 } fc_stream_body;
 
 /* POST's body: 0, or -EINVAL with err naming the field ("size: ...",
- * "unknown field 'zoom'"), or -E2BIG for a body over the bounds. */
+ * "unknown field 'zoom'") or saying it nests too deep, or -E2BIG for a body
+ * of more than FC_STREAM_BODY_MAX bytes. */
 int fc_stream_body_parse_create(const char *text, size_t len, fc_stream_body *out, char *err,
                                 size_t errlen);
 /* PATCH's body (settings only): the same returns. */
