@@ -109,16 +109,16 @@ static const fc_option options[] = {
         .want = "seconds from 0 to 3600"),
     FC_OPT_SECTION_ROW("\nThe stream API and who may use it (docs/api.md):"),
     ROW(FC_OPT_STRING, "db", db, .arg = "PATH",
-        .help = "SQLite file of the streams added through the API\n"
-                "(:memory: keeps none); " FC_DB_ENV " overrides it"),
+        .help = "SQLite file of the streams added through the API;\n"
+                ":memory: keeps none; " FC_DB_ENV " overrides it"),
     ROW(FC_OPT_STRING, "api-key-file", api_key_file, .arg = "PATH",
         .help = "the key every change needs (Authorization: Bearer KEY);\n"
-                "else FRAMECAST_API_KEY; without one the server listens\n"
-                "on loopback only",
-        .dflt = "FRAMECAST_API_KEY, or none"),
-    ROW(FC_OPT_CHOICE, "viewer-tokens", viewer_tokens, .arg = "off|required",
-        .help = "required: watching /ws/streams/ID needs ?token= (framecast\n"
-                "token) or ?key=",
+                "else FRAMECAST_API_KEY. Without a key the server stays\n"
+                "on loopback",
+        .dflt = "none"),
+    ROW(FC_OPT_CHOICE, "viewer-tokens", viewer_tokens, .arg = "MODE",
+        .help = "off, or required: watching /ws/streams/ID then needs\n"
+                "?token= (framecast token) or ?key=",
         .choices = viewer_tokens),
     ROW(FC_OPT_LONG, "max-streams", max_streams, .min = 1, .max = 4096, .arg = "N",
         .help = "streams at once, from the command line and the API",
