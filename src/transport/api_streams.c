@@ -353,36 +353,45 @@ static void make_source(api_change *ch)
                      "the workers have too much set-up work queued; try again");
 }
 
-int fc_stream_api_create(fc_stream_api *api, fc_api_waiter *w, const char *body, size_t len)
+static int create_with(fc_stream_api *api, fc_api_waiter *w, const char *body, size_t len,
+                       fc_stream_body *req)
 {
-    static fc_stream_body req; /* large; the loop thread is the only caller */
     char err[FC_STREAM_SPEC_MAX + 512];
-    int rc = fc_stream_body_parse_create(body, len, &req, err, sizeof err);
+    int rc = fc_stream_body_parse_create(body, len, req, err, sizeof err);
     if (rc != 0)
         return refuse(api, CREATE, w,
                       rc == -E2BIG ? HTTP_STATUS_REQ_ENTITY_TOO_LARGE : HTTP_STATUS_BAD_REQUEST,
                       "%s", err);
     int answer;
-    if (admit(api, CREATE, w, req.id, &answer) != 0) return answer;
-    if (fc_stream_set_find(api->cfg.streams, req.id))
+    if (admit(api, CREATE, w, req->id, &answer) != 0) return answer;
+    if (fc_stream_set_find(api->cfg.streams, req->id))
         return refuse(api, CREATE, w, HTTP_STATUS_CONFLICT, "id: a stream '%s' exists already",
-                      req.id);
+                      req->id);
     if (api->cfg.streams->n + api->creating >= api->cfg.max_streams)
         return refuse(api, CREATE, w, HTTP_STATUS_SERVICE_UNAVAILABLE,
                       "the server has %zu streams, the most --max-streams allows",
                       api->cfg.max_streams);
     fc_stream_plan plan;
-    if (fc_stream_plan_make(api->cfg.defaults, req.id, &req.parsed, &req.set, true, &plan, err,
+    if (fc_stream_plan_make(api->cfg.defaults, req->id, &req->parsed, &req->set, true, &plan, err,
                             sizeof err) != 0)
         return refuse(api, CREATE, w, HTTP_STATUS_BAD_REQUEST, "%s", err);
-    api_change *ch = begin(api, CREATE, w, req.id);
+    api_change *ch = begin(api, CREATE, w, req->id);
     if (!ch) return refuse(api, CREATE, w, HTTP_STATUS_INTERNAL_SERVER_ERROR, "out of memory");
     ch->plan = plan;
-    ch->settings = req.set;
+    ch->settings = req->set;
     /* Stored as the client gave it, or as its fields make it. */
-    snprintf(ch->spec, sizeof ch->spec, "%s", req.spec);
+    snprintf(ch->spec, sizeof ch->spec, "%s", req->spec);
     make_source(ch);
     return 0;
+}
+
+int fc_stream_api_create(fc_stream_api *api, fc_api_waiter *w, const char *body, size_t len)
+{
+    fc_stream_body *req = malloc(sizeof *req); /* specs are large: not on the loop's stack */
+    if (!req) return refuse(api, CREATE, w, HTTP_STATUS_INTERNAL_SERVER_ERROR, "out of memory");
+    int rc = create_with(api, w, body, len, req);
+    free(req);
+    return rc;
 }
 
 /* The stream a change to `id` applies to, or a refusal: unknown (404), or
@@ -405,15 +414,14 @@ static fc_stream *changeable(fc_stream_api *api, change_kind kind, fc_api_waiter
     return s;
 }
 
-int fc_stream_api_update(fc_stream_api *api, fc_api_waiter *w, const char *id, const char *body,
-                         size_t len)
+static int update_with(fc_stream_api *api, fc_api_waiter *w, const char *id, const char *body,
+                       size_t len, fc_stream_body *req)
 {
-    static fc_stream_body req; /* large; the loop thread is the only caller */
     char err[FC_STREAM_SPEC_MAX + 512];
     int answer;
     fc_stream *s = changeable(api, UPDATE, w, id, &answer);
     if (!s) return answer;
-    int rc = fc_stream_body_parse_change(body, len, &req, err, sizeof err);
+    int rc = fc_stream_body_parse_change(body, len, req, err, sizeof err);
     if (rc != 0)
         return refuse(api, UPDATE, w,
                       rc == -E2BIG ? HTTP_STATUS_REQ_ENTITY_TOO_LARGE : HTTP_STATUS_BAD_REQUEST,
@@ -421,7 +429,7 @@ int fc_stream_api_update(fc_stream_api *api, fc_api_waiter *w, const char *id, c
     if (admit(api, UPDATE, w, id, &answer) != 0) return answer;
     const fc_stream_info *info = fc_stream_set_info(api->cfg.streams, s);
     fc_stream_settings merged = info->settings;
-    fc_stream_body_apply(&req, &merged);
+    fc_stream_body_apply(req, &merged);
     fc_source_spec spec;
     if (fc_source_spec_parse(info->spec, &spec, err, sizeof err) != 0)
         return refuse(api, UPDATE, w, HTTP_STATUS_INTERNAL_SERVER_ERROR, "stored spec: %s", err);
@@ -441,6 +449,16 @@ int fc_stream_api_update(fc_stream_api *api, fc_api_waiter *w, const char *id, c
     else
         store_row(ch);
     return 0;
+}
+
+int fc_stream_api_update(fc_stream_api *api, fc_api_waiter *w, const char *id, const char *body,
+                         size_t len)
+{
+    fc_stream_body *req = malloc(sizeof *req); /* specs are large: not on the loop's stack */
+    if (!req) return refuse(api, UPDATE, w, HTTP_STATUS_INTERNAL_SERVER_ERROR, "out of memory");
+    int rc = update_with(api, w, id, body, len, req);
+    free(req);
+    return rc;
 }
 
 int fc_stream_api_delete(fc_stream_api *api, fc_api_waiter *w, const char *id)
