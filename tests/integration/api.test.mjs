@@ -54,13 +54,16 @@ test('create, read, change and delete streams through the API', async () => {
     assert.deepEqual(r.json.settings.quality, { high: 10, medium: null, low: null });
     assert.ok(r.json.updated >= r.json.created);
     const mark = lobby.frames.length;
-    await until(() => lobby.frames.length >= mark + 6, { timeoutMs: 10000, what: 'frames after the change' });
-    const after = lobby.frames.slice(mark + 2, mark + 6);
+    await until(() => lobby.frames.length >= mark + 9, { timeoutMs: 15000, what: 'frames after the change' });
+    const after = lobby.frames.slice(mark + 2, mark + 9);
     const mean = (fs) => fs.reduce((a, f) => a + f.len, 0) / fs.length;
     assert.ok(mean(after) < 0.75 * mean(before), `quality 10 frames (${mean(after)} B) are not smaller than quality 80 ones (${mean(before)} B)`);
-    // Capture times are the server's pacing: 4 per second now, whatever the load.
-    for (let i = 1; i < after.length; i++)
-      assert.ok(after[i].ts - after[i - 1].ts > 0.2, `frames ${after[i - 1].id} and ${after[i].id} are ${after[i].ts - after[i - 1].ts} s apart at encode_fps 4`);
+    // The capture times are the server's own pacing, on absolute deadlines:
+    // a late tick shortens one interval, but the median is the period, 0.25 s
+    // at encode_fps 4 (0.05 s before the change). Load can only lengthen it.
+    const gaps = after.slice(1).map((f, i) => f.ts - after[i].ts).sort((a, b) => a - b);
+    const median = gaps[Math.floor(gaps.length / 2)];
+    assert.ok(median > 0.15, `frames after the change are a median ${median} s apart at encode_fps 4: ${gaps.join(', ')}`);
     assert.equal(lobby.errors.length, 0, lobby.errors.join('\n'));
 
     // Turning detection on needs new parts: the stream restarts and its
