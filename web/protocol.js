@@ -2,6 +2,8 @@
 // header — u32 frame_id, f64 capture timestamp in Unix seconds, u32 payload
 // length — followed by the payload (JPEG).
 
+import { viewerQuery } from './credentials.js';
+
 export const HEADER_BYTES = 16;
 
 // Returns { id, ts, payload } with payload a view into `buf` (no copy), or
@@ -20,5 +22,5 @@ export function parseFrame(buf) {
 
 export function streamUrl(loc, id, quality) {
   const scheme = loc.protocol === 'https:' ? 'wss' : 'ws';
-  return `${scheme}://${loc.host}/ws/streams/${encodeURIComponent(id)}?quality=${encodeURIComponent(quality)}`;
+  return `${scheme}://${loc.host}/ws/streams/${encodeURIComponent(id)}?quality=${encodeURIComponent(quality)}${viewerQuery(id)}`;
 }

@@ -113,8 +113,14 @@ export class Tile {
     if (ws !== this.ws) return; // closed on purpose already
     this.ws = null;
     this.conn++;
-    if (code === 4404) {
+    if (code === 4404 || code === 4410) {
       this.setState('gone');
+    } else if (code === 4401 || code === 4429) {
+      // Needs a viewer token or the key (docs/api.md): trying again as is
+      // would only count more failures against this address.
+      this.errorMessage = code === 4401 ? 'needs a viewer token or the key' : 'too many failed attempts';
+      this.setState('error');
+      return;
     } else if (this.state !== 'error') {
       this.setState('reconnecting');
     }

@@ -11,6 +11,7 @@
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const detect_inputs[] = {"band", "square", NULL};
+static const char *const viewer_tokens[] = {"off", "required", NULL};
 static const char rate[] = "a rate from 0.1 to 240";
 
 static const fc_option options[] = {
@@ -106,13 +107,30 @@ static const fc_option options[] = {
     ROW(FC_OPT_DOUBLE, "ptz-hold", ptz.hold_s, .min = 0, .max = 3600, .arg = "S",
         .help = "PTZ view: back to the full picture after S seconds\nwithout a face",
         .want = "seconds from 0 to 3600"),
+    FC_OPT_SECTION_ROW("\nThe stream API and who may use it (docs/api.md):"),
+    ROW(FC_OPT_STRING, "db", db, .arg = "PATH",
+        .help = "SQLite file of the streams added through the API;\n"
+                ":memory: keeps none; " FC_DB_ENV " overrides it"),
+    ROW(FC_OPT_STRING, "api-key-file", api_key_file, .arg = "PATH",
+        .help = "the key every change needs (Authorization: Bearer KEY);\n"
+                "else FRAMECAST_API_KEY. Without a key the server stays\n"
+                "on loopback",
+        .dflt = "none"),
+    ROW(FC_OPT_CHOICE, "viewer-tokens", viewer_tokens, .arg = "MODE",
+        .help = "off, or required: watching /ws/streams/ID then needs\n"
+                "?token= (framecast token) or ?key=",
+        .choices = viewer_tokens),
+    ROW(FC_OPT_LONG, "max-streams", max_streams, .min = 1, .max = 4096, .arg = "N",
+        .help = "streams at once, from the command line and the API",
+        .want = "a count from 1 to 4096"),
 };
 
 static const fc_command_line serve_cl = {
     .cmd = "serve",
     .usage = "usage: framecast serve [OPTIONS]\n\n"
              "Serves live streams over WebSocket (ws://HOST:PORT/ws/streams/ID) and HTTP\n"
-             "(/, /healthz, /api/server, /api/streams, /metrics).\n\n",
+             "(/, /healthz, /api/server, /api/streams, /metrics); streams are added,\n"
+             "changed and removed through /api/streams and kept in --db.\n\n",
     .options = options,
     .count = sizeof options / sizeof *options,
 };
@@ -144,6 +162,9 @@ static void defaults(fc_serve_opts *o)
     o->max_upload_audio = 20u << 20;
     o->max_picture_pixels = FC_IMAGE_MAX_PIXELS_DEFAULT;
     o->max_audio_samples = (long)FC_AUDIO_MAX_SAMPLES_DEFAULT;
+    o->db = "framecast.db";
+    o->viewer_tokens = "off";
+    o->max_streams = 256;
 }
 
 int fc_serve_parse(int argc, char **argv, fc_serve_opts *o)

@@ -17,6 +17,7 @@ typedef struct tier_slot {
     /* Loop thread. */
     bool enc_open; /* enc != NULL, as the last finished job left it */
     bool key_wanted;
+    bool reopen_wanted;      /* fc_output_reconfigure: the next job reopens the instance */
     uint64_t last_needed_ns; /* last push while somebody was on the tier */
     uint64_t encoded, opened;
 } tier_slot;
@@ -46,6 +47,11 @@ typedef struct encode_job {
     int tier;
     fc_frame *raw;
     fc_encode_args args;
+    /* The instance's settings, as the loop had them at submission, so the
+     * worker never reads what the loop may change. */
+    double fps;
+    int quality;
+    bool reopen;
     fc_frame *out;
     bool opened;     /* this job opened the tier's instance */
     bool open_after; /* the instance exists when the job ends */
@@ -61,15 +67,15 @@ static void encode_work(fc_job *job)
     tier_slot *slot = &o->tier[j->tier];
     const fc_codec_ops *c = o->cfg.codec;
     const fc_frame *raw = j->raw;
-    if (slot->enc && (slot->enc_w != raw->width || slot->enc_h != raw->height)) {
+    if (slot->enc && (slot->enc_w != raw->width || slot->enc_h != raw->height || j->reopen)) {
         c->close(slot->enc);
         slot->enc = NULL;
     }
     if (!slot->enc) {
         fc_codec_config cc = {.width = raw->width,
                               .height = raw->height,
-                              .fps = o->cfg.fps,
-                              .quality = o->cfg.quality[j->tier],
+                              .fps = j->fps,
+                              .quality = j->quality,
                               .tier = j->tier};
         if (c->open(&cc, &slot->enc, j->err, sizeof j->err) != 0) {
             slot->enc = NULL;
@@ -181,6 +187,17 @@ static void encode_done(fc_job *job)
         arm_idle(o, fc_now_ns());
 }
 
+/* What a job of `slot` is to do beyond encoding, decided on the loop. */
+static void take_settings(fc_output *o, tier_slot *slot, encode_job *j)
+{
+    j->args.force_key = slot->key_wanted;
+    slot->key_wanted = false;
+    j->fps = o->cfg.fps;
+    j->quality = o->cfg.quality[j->tier];
+    j->reopen = slot->reopen_wanted;
+    slot->reopen_wanted = false;
+}
+
 static void submit(fc_output *o, int t, fc_frame *raw)
 {
     tier_slot *slot = &o->tier[t];
@@ -194,15 +211,15 @@ static void submit(fc_output *o, int t, fc_frame *raw)
     j->o = o;
     j->tier = t;
     j->raw = fc_frame_ref(raw);
-    j->args.force_key = slot->key_wanted;
-    slot->key_wanted = false;
+    take_settings(o, slot, j);
     o->inflight++;
     fc_job *replaced = fc_stage_submit(&slot->stage, o->pool, &j->job);
     if (replaced) {
         encode_job *r = fc_container_of(replaced, encode_job, job);
         /* The replacement has not started either: it takes over the key
-         * frame the replaced job was to make. */
+         * frame and the reopen the replaced job was to make. */
         j->args.force_key |= r->args.force_key;
+        j->reopen |= r->reopen;
         o->coalesced++;
         job_free(r);
     }
@@ -256,6 +273,14 @@ void fc_output_close(fc_output *o, void (*done)(void *arg), void *arg)
     }
     uv_timer_stop(&o->idle_timer);
     uv_close((uv_handle_t *)&o->idle_timer, on_timer_closed);
+}
+
+void fc_output_reconfigure(fc_output *o, double fps, const int quality[FC_TIER_COUNT])
+{
+    o->cfg.fps = fps;
+    memcpy(o->cfg.quality, quality, sizeof o->cfg.quality);
+    for (int t = 0; t < FC_TIER_COUNT; t++)
+        o->tier[t].reopen_wanted = true;
 }
 
 int fc_output_subscribe(fc_output *o, const fc_sub_opts *opts, fc_sub_wake_fn wake, void *ctx,
@@ -312,8 +337,7 @@ fc_output_slot *fc_output_reserve(fc_output *o)
     j->job = (fc_job){.loop = o->loop, .role = FC_ROLE_ENCODE};
     j->o = o;
     j->tier = t;
-    j->args.force_key = slot->key_wanted;
-    slot->key_wanted = false;
+    take_settings(o, slot, j);
     o->inflight++;
     return (fc_output_slot *)j;
 }

@@ -80,6 +80,11 @@ int fc_output_create(fc_loop *loop, fc_pool *pool, const fc_output_config *cfg,
  * (before `done`, which may run before this returns). */
 void fc_output_close(fc_output *o, void (*done)(void *arg), void *arg);
 
+/* A new rate and new qualities for the frames pushed from now on: each
+ * tier's codec instance is reopened with them by its next encode (an
+ * inter-frame codec starts again at a key frame). */
+void fc_output_reconfigure(fc_output *o, double fps, const int quality[FC_TIER_COUNT]);
+
 /* 0, or -ENOMEM. */
 int fc_output_subscribe(fc_output *o, const fc_sub_opts *opts, fc_sub_wake_fn wake, void *ctx,
                         fc_sub **out);

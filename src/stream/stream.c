@@ -457,6 +457,21 @@ void fc_stream_free(fc_stream *s)
     free(s);
 }
 
+void fc_stream_reconfigure(fc_stream *s, double encode_fps, double detect_fps,
+                           const int quality[FC_TIER_COUNT])
+{
+    s->cfg.encode_fps = encode_fps > 0 && encode_fps < s->cfg.fps ? encode_fps : s->cfg.fps;
+    s->encode_period_ns = (uint64_t)(1e9 / s->cfg.encode_fps);
+    if (s->detect) {
+        s->cfg.detect.fps = detect_fps > 0 && detect_fps < s->cfg.fps ? detect_fps : s->cfg.fps;
+        s->detect_period_ns = (uint64_t)(1e9 / s->cfg.detect.fps);
+    }
+    memcpy(s->cfg.quality, quality, sizeof s->cfg.quality);
+    for (int v = 0; v < FC_VIEW_COUNT; v++)
+        if (s->view[v]) fc_output_reconfigure(s->view[v], s->cfg.encode_fps, s->cfg.quality);
+    update_demand(s);
+}
+
 int fc_stream_subscribe(fc_stream *s, fc_view view, const fc_sub_opts *opts, fc_sub_wake_fn wake,
                         void *ctx, fc_sub **out)
 {

@@ -79,6 +79,14 @@ void fc_stream_start(fc_stream *s);
 void fc_stream_shutdown(fc_stream *s, void (*done)(fc_stream *s, void *arg), void *arg);
 void fc_stream_free(fc_stream *s);
 
+/* Changes what a running stream can change without a new source or new
+ * views: the encode cap, the detection rate (a stream with detection) and
+ * the quality per tier. Rates above the source's fps are capped at it.
+ * Subscribers stay subscribed; the frames from now on follow the new values
+ * (each tier's encoder is reopened with them at its next frame). */
+void fc_stream_reconfigure(fc_stream *s, double encode_fps, double detect_fps,
+                           const int quality[FC_TIER_COUNT]);
+
 /* Subscribes to one view: 0, -ENOENT for the PTZ view of a stream without
  * detection, -ESHUTDOWN while shutting down, -ENOMEM. */
 int fc_stream_subscribe(fc_stream *s, fc_view view, const fc_sub_opts *opts, fc_sub_wake_fn wake,

@@ -33,8 +33,11 @@ static int apply(const char *key, const char *val, fc_stream_query *q, char *err
             snprintf(err, errlen, "bad view '%.64s': use full or ptz", val);
             return -EINVAL;
         }
+    } else if (strcmp(key, "token") == 0 || strcmp(key, "key") == 0) {
+        /* Credentials: the auth guard reads them (auth/guard.h). */
     } else {
-        snprintf(err, errlen, "unknown option '%.64s' (known: quality, queue, view)", key);
+        snprintf(err, errlen, "unknown option '%.64s' (known: quality, queue, view, token, key)",
+                 key);
         return -EINVAL;
     }
     return 0;

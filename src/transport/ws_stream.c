@@ -8,12 +8,15 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "transport/auth/guard.h"
 #include "transport/conn.h"
 #include "transport/control.h"
 #include "transport/stream_query.h"
 
 #define CLOSE_UNKNOWN_STREAM 4404
 #define CLOSE_BAD_REQUEST 4400
+#define CLOSE_STREAM_DELETED 4410
+#define CLOSE_SERVICE_RESTART 1012
 #define QUERY_MAX 2048
 
 static const char prefix[] = "/ws/streams/";
@@ -21,6 +24,7 @@ static const char prefix[] = "/ws/streams/";
 typedef struct stream_conn {
     fc_conn *conn;
     fc_stream *stream;
+    fc_stream_user user; /* told when the stream leaves (deleted, replaced) */
     fc_view view;
     fc_sub *sub;
     fc_frame *held; /* next frame, waiting behind a tier message */
@@ -51,6 +55,24 @@ static int read_query(fc_conn *c, char *out, size_t outlen)
     return (int)n;
 }
 
+/* The stream left its set: let go of it now, and tell the client why. */
+static void on_stream_gone(fc_stream_user *u, fc_stream_end why)
+{
+    stream_conn *sc = fc_container_of(u, stream_conn, user);
+    fc_stream_unsubscribe(sc->stream, sc->view, sc->sub);
+    sc->sub = NULL;
+    sc->stream = NULL;
+    fc_frame_unref(sc->held);
+    sc->held = NULL;
+    if (why == FC_STREAM_DELETED)
+        fc_conn_close_soon(sc->conn, CLOSE_STREAM_DELETED, "stream deleted");
+    else if (why == FC_STREAM_REPLACED)
+        fc_conn_close_soon(sc->conn, CLOSE_SERVICE_RESTART,
+                           "stream restarted with new settings: reconnect");
+    else
+        fc_conn_close_soon(sc->conn, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+}
+
 static json_t *hello_json(const fc_stream *s, const fc_stream_query *q)
 {
     const fc_source *src = fc_stream_source(s);
@@ -77,6 +99,7 @@ static int ws_stream_open(fc_conn *c, void *state, const char *path)
         fc_conn_refuse(c, CLOSE_UNKNOWN_STREAM, "unknown stream '%s'", id);
         return 0;
     }
+    if (!fc_auth_ws_view(c, id)) return 0;
     int qlen = read_query(c, query, sizeof query);
     if (qlen < 0) {
         env->ws_refused++;
@@ -103,6 +126,8 @@ static int ws_stream_open(fc_conn *c, void *state, const char *path)
     }
     sc->stream = s;
     sc->view = q.view;
+    sc->user.gone = on_stream_gone;
+    fc_stream_set_use(env->streams, s, &sc->user);
     env->ws_accepted++;
     fc_conn_send_json(c, hello_json(s, &q));
     return 0;
@@ -165,6 +190,7 @@ static void ws_stream_closed(fc_conn *c, void *state)
 {
     (void)c;
     stream_conn *sc = state;
+    fc_stream_set_unuse(&sc->user);
     if (sc->sub) fc_stream_unsubscribe(sc->stream, sc->view, sc->sub);
     sc->sub = NULL;
     fc_frame_unref(sc->held);

@@ -54,7 +54,7 @@ static void stream_query_errors_name_the_option(void **state)
     assert_int_equal(query("view=sideways", &q, err, sizeof err), -EINVAL);
     assert_string_equal(err, "bad view 'sideways': use full or ptz");
     assert_int_equal(query("fps=60", &q, err, sizeof err), -EINVAL);
-    assert_string_equal(err, "unknown option 'fps' (known: quality, queue, view)");
+    assert_string_equal(err, "unknown option 'fps' (known: quality, queue, view, token, key)");
     /* A NUL inside the buffer is refused, not read past. */
     const char nul[] = "quality=high\0&queue=1";
     assert_int_equal(fc_stream_query_parse(nul, sizeof nul - 1, 50, &q, err, sizeof err), -EINVAL);
