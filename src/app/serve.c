@@ -76,13 +76,25 @@ static int parse_specs(server *srv)
         fc_source_spec_parse("synthetic:procedural", &srv->specs[i], NULL, 0);
     for (int i = 0; i < o->sources.n; i++) {
         char err[512];
-        if (fc_source_spec_parse(o->sources.v[i], &srv->specs[o->synthetic + i], err, sizeof err) !=
-            0) {
+        /* A type this build does not have is not a typo in the command line
+         * but a stream that cannot run: it is made, `failed`, with the
+         * reason (fc_source_create). */
+        int rc =
+            fc_source_spec_parse(o->sources.v[i], &srv->specs[o->synthetic + i], err, sizeof err);
+        if (rc != 0 && rc != FC_SPEC_UNKNOWN_TYPE) {
             fprintf(stderr, "framecast serve: bad --source: %s\n", err);
             return 2;
         }
     }
     return 0;
+}
+
+/* A stream made but not listed (its id was taken): freed once it has shut
+ * down. */
+static void free_unlisted(fc_stream *s, void *arg)
+{
+    (void)arg;
+    fc_stream_free(s);
 }
 
 static bool detects(const fc_serve_opts *o, const fc_source_spec *spec)
@@ -117,6 +129,46 @@ static int open_detector(server *srv, char *err, size_t errlen)
     return 0;
 }
 
+/* The rates a spec asks for. A paced source (and synthetic:video, a file
+ * paced at the server's rate) runs at fps= or --fps; a file, camera or
+ * device keeps its own rate unless fps= caps it (0: no cap). The encode cap
+ * is encode_fps= or --encode-fps, at most the rate; for a pushing source
+ * without either, every frame it delivers is encoded. */
+static void spec_rates(const fc_serve_opts *o, const fc_source_spec *spec, double *fps,
+                       double *encode_fps)
+{
+    bool own_rate = fc_source_spec_pushes(spec) && strcmp(spec->type, "synthetic") != 0;
+    *fps = spec->fps > 0 ? spec->fps : own_rate ? 0 : o->fps;
+    double efps = spec->encode_fps > 0 ? spec->encode_fps : o->encode_fps;
+    if (*fps > 0 && (efps <= 0 || efps > *fps)) efps = *fps;
+    *encode_fps = efps;
+}
+
+static fc_key_only_policy key_only_policy(const char *name)
+{
+    return strcmp(name, "always") == 0  ? FC_KEY_ONLY_ALWAYS
+           : strcmp(name, "never") == 0 ? FC_KEY_ONLY_NEVER
+                                        : FC_KEY_ONLY_AUTO;
+}
+
+static void log_stream(const fc_stream *s, const fc_source *src, const fc_source_spec *spec)
+{
+    const fc_stream_config *cfg = fc_stream_config_of(s);
+    char size[32] = "its own size", rate[48] = "its own rate", cap[48] = "", det[48] = "";
+    if (src->width > 0) snprintf(size, sizeof size, "%dx%d", src->width, src->height);
+    if (cfg->fps > 0) snprintf(rate, sizeof rate, "%g fps", cfg->fps);
+    if (cfg->encode_fps > 0 && cfg->encode_fps < cfg->fps)
+        snprintf(cap, sizeof cap, " (encode cap %g fps)", cfg->encode_fps);
+    else if (cfg->encode_fps > 0 && cfg->fps <= 0)
+        snprintf(cap, sizeof cap, " (encode cap %g fps)", cfg->encode_fps);
+    if (cfg->detect.detector)
+        snprintf(det, sizeof det, ", face detection at %g Hz", cfg->detect.fps);
+    fc_info("stream %s: %s %s at %s%s%s%s", fc_stream_id(s), src->description, size, rate, cap, det,
+            fc_source_spec_pushes(spec) && fc_source_type_known(spec->type)
+                ? ", opened when first consumed"
+                : "");
+}
+
 static int add_stream(server *srv, const fc_source_spec *spec, int index, char *err, size_t errlen)
 {
     const fc_serve_opts *o = srv->o;
@@ -127,12 +179,15 @@ static int add_stream(server *srv, const fc_source_spec *spec, int index, char *
         snprintf(id, sizeof id, "cam%d", index);
     int w = spec->width ? spec->width : o->size[0];
     int h = spec->width ? spec->height : o->size[1];
-    double fps = spec->fps > 0 ? spec->fps : o->fps;
-    double efps = spec->encode_fps > 0 ? spec->encode_fps : o->encode_fps;
-    if (efps <= 0 || efps > fps) efps = fps;
+    double fps, efps;
+    spec_rates(o, spec, &fps, &efps);
     fc_source *src;
     if (fc_source_create(spec, w, h, fps, &src, err, errlen) != 0) return -EINVAL;
-    fc_stream_config cfg = {.fps = fps, .encode_fps = efps, .codec = &fc_jpeg_codec};
+    fc_stream_config cfg = {.fps = fps,
+                            .encode_fps = efps,
+                            .codec = &fc_jpeg_codec,
+                            .idle_close = o->idle_close,
+                            .key_only = key_only_policy(o->detect_key_frames)};
     memcpy(cfg.quality, o->quality, sizeof cfg.quality);
     if (detects(o, spec))
         cfg.detect = (fc_detect_config){
@@ -150,15 +205,11 @@ static int add_stream(server *srv, const fc_source_spec *spec, int index, char *
     if ((rc = fc_stream_set_add(&srv->streams, s)) != 0) {
         snprintf(err, errlen,
                  rc == -EEXIST ? "stream id '%s' is used twice" : "stream %s: out of memory", id);
-        fc_stream_free(s);
+        /* Started (a pushing source's thread runs): shut down, then freed. */
+        fc_stream_shutdown(s, free_unlisted, NULL);
         return rc;
     }
-    if (cfg.detect.detector)
-        fc_info("stream %s: %s %dx%d at %g fps (encode cap %g fps), face detection at %g Hz", id,
-                src->description, w, h, fps, efps, fc_stream_config_of(s)->detect.fps);
-    else
-        fc_info("stream %s: %s %dx%d at %g fps (encode cap %g fps)", id, src->description, w, h,
-                fps, efps);
+    log_stream(s, src, spec);
     fc_stream_start(s);
     return 0;
 }

@@ -34,6 +34,10 @@ typedef struct av_source {
     fc_demux *demux;
     fc_decode *decode;
     fc_source_demand demand;
+    double decode_fps;     /* the decode stage's cap: the demand's and the spec's */
+    bool key_mode;         /* decoding key frames only now */
+    double last_key_t;     /* capture time of the last key frame read; 0 = none since a marker */
+    double key_interval;   /* seconds between the last two; 0 = not known */
     fc_source_status last; /* from the demux, as of its last notification */
     bool started, stopping, closing;
     bool end_pending; /* "ended" waits until the decode stage delivered the last frames */
@@ -49,6 +53,8 @@ typedef struct av_source {
 static void full_status(av_source *s, fc_source_status *st)
 {
     *st = s->last;
+    st->key_interval = s->key_interval;
+    st->key_only = s->key_mode;
     fc_decode_stats(s->decode, st);
     if (!st->error[0] && fc_decode_error(s->decode)[0])
         snprintf(st->error, sizeof st->error, "%s", fc_decode_error(s->decode));
@@ -107,10 +113,42 @@ static void report_format(av_source *s, const fc_source_format *f)
 
 static void maybe_finish(av_source *s);
 
+/* Key frames only while the demand allows it: when they are enough whatever
+ * their rate, or when they come at least as often as it asks (5% slack for
+ * a camera's clock). Until two key frames tell the interval, everything is
+ * decoded. */
+static void choose_mode(av_source *s)
+{
+    const fc_source_demand *d = &s->demand;
+    bool key = d->pixels && d->key_only &&
+               (d->key_min_fps <= 0 ||
+                (s->key_interval > 0 && 1.0 / s->key_interval >= 0.95 * d->key_min_fps));
+    if (key == s->key_mode) return;
+    s->key_mode = key;
+    fc_decode_set(s->decode, s->decode_fps, key);
+    if (key)
+        fc_info("source %s: decoding key frames only (one every %.3g s)", s->base.description,
+                s->key_interval);
+    else if (d->pixels)
+        fc_info("source %s: decoding every frame", s->base.description);
+}
+
+/* Measured on every key frame read, whatever is decoded, so a change of the
+ * camera's key-frame interval is seen in either mode. */
+static void key_frame_read(av_source *s, double t)
+{
+    if (s->last_key_t > 0 && t > s->last_key_t) {
+        s->key_interval = t - s->last_key_t;
+        choose_mode(s);
+    }
+    s->last_key_t = t;
+}
+
 static void route(av_source *s, fc_packet *p)
 {
     switch (fc_packet_kind_of(p)) {
     case FC_PACKET_SEGMENT: {
+        s->last_key_t = 0; /* a new connection: its first interval starts at its first key */
         const AVCodecParameters *par = fc_packet_params(p);
         fc_source_format f = s->fmt;
         snprintf(f.codec, sizeof f.codec, "%s", avcodec_get_name(par->codec_id));
@@ -125,11 +163,13 @@ static void route(av_source *s, fc_packet *p)
         return;
     }
     case FC_PACKET_DRAIN:
+        s->last_key_t = 0; /* a rewind is no key-frame interval */
         fc_decode_push(s->decode, p);
         return;
     case FC_PACKET_DATA:
+        if (fc_packet_key(p)) key_frame_read(s, fc_packet_time(p));
         if (s->demand.packets && s->sink.on_packet) s->sink.on_packet(s->sink.ctx, p);
-        if (s->demand.pixels && (!s->demand.key_only || fc_packet_key(p)))
+        if (s->demand.pixels && (!s->key_mode || fc_packet_key(p)))
             fc_decode_push(s->decode, p);
         else {
             fc_decode_gap(s->decode);
@@ -254,7 +294,9 @@ static void av_set_demand(fc_source *src, const fc_source_demand *d)
     s->demand = *d;
     double fps = s->cap_fps;
     if (d->fps > 0 && (fps == 0 || d->fps < fps)) fps = d->fps;
-    fc_decode_set(s->decode, fps, d->key_only);
+    s->decode_fps = fps;
+    fc_decode_set(s->decode, fps, s->key_mode);
+    choose_mode(s);
     if (!d->pixels)
         fc_decode_clear(s->decode);
     else if (!had_pixels)
