@@ -5,8 +5,10 @@
 // (build/bench/decode-floor: libavformat + libavcodec on one thread +
 // libturbojpeg q85, one thread, nothing else), by turns.
 //
-//   node bench/camera-jpeg.mjs [--rounds 3] [--seconds 10]
+//   node bench/camera-jpeg.mjs [--rounds 3] [--seconds 10] [--compare BIN]
 //
+// --compare BIN also runs another framecast build (e.g. one before a change)
+// in every round, beside this one: an A/B on the same camera by turns.
 // The camera is tests/lib/rtsp_server.py (GStreamer, x264 at 2.5 Mbit/s, 2 s
 // GOP, SMPTE bars scrolling 4 px a frame so decoding costs what a camera's
 // does). framecast serves it as a stream with one lean WebSocket subscriber
@@ -21,14 +23,14 @@ import WebSocket from 'ws';
 import { Server, sleep } from '../tests/lib/server.mjs';
 import { Camera } from '../tests/lib/camera.mjs';
 
-const opt = { rounds: 3, seconds: 10 };
+const opt = { rounds: 3, seconds: 10, compare: '' };
 for (let i = 2; i < process.argv.length; i += 2) {
   const k = process.argv[i].replace(/^--/, ''), v = process.argv[i + 1];
   if (!(k in opt) || v === undefined) {
     console.error(`camera-jpeg: unknown option ${process.argv[i]} (see the header of this file)`);
     process.exit(2);
   }
-  opt[k] = Number(v);
+  opt[k] = k === 'compare' ? v : Number(v);
 }
 const BUILD = process.env.BUILD || 'build';
 const FLOOR = `${BUILD}/bench/decode-floor`;
@@ -44,8 +46,8 @@ function run(cmd, args) {
   });
 }
 
-async function framecast(url) {
-  const srv = await new Server(['--synthetic', '0', '--source', `${url},id=cam`]).start();
+async function framecast(url, bin) {
+  const srv = await new Server(['--synthetic', '0', '--source', `${url},id=cam`], bin ? { bin } : {}).start();
   let frames = 0, counting = false;
   const ws = new WebSocket(`${srv.ws}/ws/streams/cam`, { perMessageDeflate: false });
   ws.on('message', (data, isBinary) => { if (isBinary && counting) frames++; });
@@ -88,14 +90,16 @@ const flags = execFileSync('lscpu', { encoding: 'utf8' }).match(/Flags:\s*(.*)/)
 
 const cam = await Camera.start(['--size', '1280x720', '--fps', '30', '--gop', '60', '--bitrate', '2500',
   '--pattern', 'smpte', '--speed', '4']);
-const res = { framecast: [], floor: [], ffmpeg: [] };
+const res = { framecast: [], floor: [], ffmpeg: [], ...(opt.compare ? { compared: [] } : {}) };
 try {
   for (let r = 1; r <= opt.rounds; r++) {
     res.framecast.push(await framecast(cam.url));
+    if (opt.compare) res.compared.push(await framecast(cam.url, opt.compare));
     res.floor.push(await floor(cam.url));
     res.ffmpeg.push(await ffmpeg(cam.url));
     const last = (k) => res[k].at(-1).cores.toFixed(3);
-    console.error(`round ${r}: framecast ${last('framecast')} cores, floor ${last('floor')}, ffmpeg ${last('ffmpeg')}`);
+    console.error(`round ${r}: framecast ${last('framecast')} cores, ${opt.compare ? `${opt.compare} ${last('compared')}, ` : ''}` +
+      `floor ${last('floor')}, ffmpeg ${last('ffmpeg')}`);
   }
 } finally {
   await cam.stop();
@@ -114,9 +118,11 @@ const md = [
   '|---|---|---|',
   `| floor: decode (1 thread) + libturbojpeg q85, one thread, nothing sent | ${m.floor.toFixed(3)} | 1.00 |`,
   `| framecast: a stream with one WebSocket subscriber (${fr.fps.toFixed(1)} fps received) | ${m.framecast.toFixed(3)} | ${(m.framecast / m.floor).toFixed(2)} |`,
+  ...(opt.compare ? [`| framecast as built in ${opt.compare} | ${m.compared.toFixed(3)} | ${(m.compared / m.floor).toFixed(2)} |`] : []),
   `| \`ffmpeg -rtsp_transport tcp -i URL -f mjpeg -q:v 3 -\` | ${m.ffmpeg.toFixed(3)} | ${(m.ffmpeg / m.floor).toFixed(2)} |`,
   '',
   `framecast ÷ floor per round: ${ratios.map((x) => x.toFixed(2)).join(', ')}.`,
+  ...(opt.compare ? [`framecast ÷ ${opt.compare} per round: ${res.framecast.map((x, i) => (x.cores / res.compared[i].cores).toFixed(2)).join(', ')}.`] : []),
   `framecast's CPU by thread role (the median round): ` +
   Object.entries(fr.roles).map(([k, v]) => `${k} ${pct(v)}`).join(', ') + ' of a core.',
   `Floor per frame: decode ${res.floor.at(-1).detail.decode_us_per_frame} µs, JPEG ${res.floor.at(-1).detail.jpeg_us_per_frame} µs.`,

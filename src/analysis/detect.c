@@ -128,13 +128,12 @@ static void tell(fc_detect *d, const fc_frame *f)
     memcpy(d->sent, d->tracker.track, sizeof(fc_track) * (size_t)d->tracker.count);
 }
 
-static void detect_done(fc_job *job)
+/* What a finished job found, into the tracker. A job of a picture size the
+ * stage has left since (fc_detect_resize) counts for nothing: its boxes
+ * would land in the wrong picture. */
+static void take_result(fc_detect *d, const detect_job *j, double now)
 {
-    detect_job *j = fc_container_of(job, detect_job, job);
-    fc_detect *d = j->d;
-    fc_stage_finish(&d->stage, d->pool);
-    d->stats.cpu_ns += job->cpu_ns;
-    double now = j->raw->timestamp;
+    if (j->raw->width != d->width || j->raw->height != d->height) return;
     if (j->skipped) {
         d->stats.inferences_skipped++;
         fc_tracker_hold(&d->tracker, now);
@@ -146,6 +145,16 @@ static void detect_done(fc_job *job)
         if (j->faces.count > 0) d->stats.inferences_with_faces++;
         fc_tracker_update(&d->tracker, &j->faces, now);
     }
+}
+
+static void detect_done(fc_job *job)
+{
+    detect_job *j = fc_container_of(job, detect_job, job);
+    fc_detect *d = j->d;
+    fc_stage_finish(&d->stage, d->pool);
+    d->stats.cpu_ns += job->cpu_ns;
+    double now = j->raw->timestamp;
+    take_result(d, j, now);
     if (!d->closing) {
         fc_ptz_set_tracks(&d->ptz, &d->tracker, now);
         if (tracks_changed(d)) tell(d, j->raw);

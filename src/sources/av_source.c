@@ -139,9 +139,11 @@ static void choose_mode(av_source *s)
     if (key == s->key_mode) return;
     s->key_mode = key;
     fc_decode_set(s->decode, s->decode_fps, key);
-    if (key)
+    if (key && s->key_interval > 0)
         fc_info("source %s: decoding key frames only (one every %.3g s)", s->base.description,
                 s->key_interval);
+    else if (key)
+        fc_info("source %s: decoding key frames only", s->base.description);
     else if (d->pixels)
         fc_info("source %s: decoding every frame", s->base.description);
 }
