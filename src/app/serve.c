@@ -165,7 +165,9 @@ static void log_stream(const fc_stream *s, const fc_source *src, const fc_source
         snprintf(det, sizeof det, ", face detection at %g Hz", cfg->detect.fps);
     fc_info("stream %s: %s %s at %s%s%s%s", fc_stream_id(s), src->description, size, rate, cap, det,
             fc_source_spec_pushes(spec) && fc_source_type_known(spec->type)
-                ? ", opened when first consumed"
+                ? (strcmp(spec->type, "file") == 0 || strcmp(spec->type, "synthetic") == 0
+                       ? ", paused until consumed"
+                       : ", connected when first consumed")
                 : "");
 }
 

@@ -34,8 +34,9 @@ static const fc_option options[] = {
                 "  detect[=on|off|F] (face detection, at F Hz)\n"
                 "  motion=0 (image, video: no pan or zoom)\n"
                 "files, cameras and devices keep their own size and rate\n"
-                "unless size= and fps= say otherwise; they are opened when\n"
-                "a stream is first consumed, never at start\n"
+                "unless size= and fps= say otherwise; cameras and devices\n"
+                "connect when a stream is first consumed, never at start\n"
+                "(a file is opened at start and waits, paused)\n"
                 "streams are named cam0, cam1, ... unless id= is given",
         .want = "more than 256 sources"),
     ROW(FC_OPT_PARSE, "size", size, .arg = "WxH", .help = "default frame size",

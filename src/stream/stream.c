@@ -80,11 +80,6 @@ static const double encode_ms_bounds[] = {0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 
  * for the encoders' rate control. */
 #define NOMINAL_FPS 30.0
 
-const char *fc_key_only_name(fc_key_only_policy p)
-{
-    return p == FC_KEY_ONLY_ALWAYS ? "always" : p == FC_KEY_ONLY_NEVER ? "never" : "auto";
-}
-
 const char *fc_view_name(fc_view v)
 {
     return v == FC_VIEW_PTZ ? "ptz" : "full";

@@ -66,9 +66,6 @@ typedef enum {
     FC_KEY_ONLY_NEVER,    /* every frame (decimated to detect.fps after decoding) */
 } fc_key_only_policy;
 
-/* "auto", "always", "never". */
-const char *fc_key_only_name(fc_key_only_policy p);
-
 typedef struct fc_stream_config {
     /* Paced sources: the rate the source is asked for (> 0). Pushing ones:
      * a cap on their own rate, 0 = none. */

@@ -390,6 +390,8 @@ test('every bad input ends in a clear state and error, credentials never shown, 
     assert.ok(d.share >= 0.9, `the good stream got ${(d.share * 100).toFixed(1)}% of its frames`);
     assert.ok(Math.abs(d.fps - 30) <= 3, `the good stream ran at ${d.fps.toFixed(2)} fps`);
     assert.equal(srv.proc.exitCode, null);
+    // Shutdown waits for every source's thread, whatever state it is in.
+    assert.equal(await srv.stop(), 0);
   } finally {
     for (const v of viewers) v.ws.terminate();
     await srv.stop();
