@@ -91,8 +91,12 @@ static int parse_specs(server *srv)
         fc_source_spec_parse("synthetic:procedural", &srv->specs[i], NULL, 0);
     for (int i = 0; i < o->sources.n; i++) {
         char err[512];
-        if (fc_source_spec_parse(o->sources.v[i], &srv->specs[o->synthetic + i], err, sizeof err) !=
-            0) {
+        /* A type this build does not have is not a typo in the command line
+         * but a stream that cannot run: it is made, `failed`, with the
+         * reason (fc_source_create). */
+        int rc =
+            fc_source_spec_parse(o->sources.v[i], &srv->specs[o->synthetic + i], err, sizeof err);
+        if (rc != 0 && rc != FC_SPEC_UNKNOWN_TYPE) {
             fprintf(stderr, "framecast serve: bad --source: %s\n", err);
             return 2;
         }
@@ -235,6 +239,38 @@ static void set_defaults(server *srv)
     d->detector = srv->detector;
     d->event = fc_ws_stream_detections_event;
     d->loop_lag = &srv->core_metrics.loop_lag_ms;
+    d->idle_close = o->idle_close;
+    d->key_only = fc_key_only_policy_parse(o->detect_key_frames);
+}
+
+/* One line per stream: what it is, its size and rates, and when its source
+ * runs. */
+static void log_stream(const fc_stream *s, const fc_source_spec *spec, const fc_stream_info *info)
+{
+    const fc_source *src = fc_stream_source(s);
+    const fc_stream_config *cfg = fc_stream_config_of(s);
+    char size[32] = "its own size", rate[48] = "its own rate", cap[48] = "", det[48] = "";
+    if (src->width > 0) snprintf(size, sizeof size, "%dx%d", src->width, src->height);
+    if (cfg->fps > 0) snprintf(rate, sizeof rate, "%g fps", cfg->fps);
+    if (cfg->encode_fps > 0 && (cfg->encode_fps < cfg->fps || cfg->fps <= 0))
+        snprintf(cap, sizeof cap, " (encode cap %g fps)", cfg->encode_fps);
+    if (cfg->detect.detector)
+        snprintf(det, sizeof det, ", face detection at %g Hz", cfg->detect.fps);
+    const char *when = "";
+    if (fc_source_spec_pushes(spec) && fc_source_type_known(spec->type))
+        when = strcmp(spec->type, "file") == 0 || strcmp(spec->type, "synthetic") == 0
+                   ? ", paused until consumed"
+                   : ", connected when first consumed";
+    fc_info("stream %s: %s %s at %s%s%s%s%s", fc_stream_id(s), src->description, size, rate, cap,
+            det, when, info->origin == FC_ORIGIN_API ? ", stored" : "");
+}
+
+/* A stream made but not listed (its id was taken): freed once it has shut
+ * down. */
+static void free_unlisted(fc_stream *s, void *arg)
+{
+    (void)arg;
+    fc_stream_free(s);
 }
 
 /* Builds and starts one stream; at start-up the source is made on this
@@ -255,16 +291,11 @@ static int add_stream(server *srv, const char *id, const fc_source_spec *spec,
     if ((rc = fc_stream_set_add(&srv->streams, s, info)) != 0) {
         snprintf(err, errlen,
                  rc == -EEXIST ? "stream id '%s' is used twice" : "stream %s: out of memory", id);
-        fc_stream_free(s);
+        /* Started (a pushing source's thread runs): shut down, then freed. */
+        fc_stream_shutdown(s, free_unlisted, NULL);
         return rc;
     }
-    const fc_stream_config *cfg = fc_stream_config_of(s);
-    char detection[64] = "";
-    if (cfg->detect.detector)
-        snprintf(detection, sizeof detection, ", face detection at %g Hz", cfg->detect.fps);
-    fc_info("stream %s: %s %dx%d at %g fps (encode cap %g fps)%s%s", id,
-            fc_stream_source(s)->description, plan.width, plan.height, cfg->fps, cfg->encode_fps,
-            detection, info->origin == FC_ORIGIN_API ? ", stored" : "");
+    log_stream(s, spec, info);
     fc_stream_start(s);
     return 0;
 }

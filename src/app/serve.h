@@ -31,6 +31,8 @@ typedef struct fc_serve_opts {
     const char *detect_input; /* "band" or "square" */
     fc_tracker_config tracker;
     fc_ptz_config ptz;
+    double idle_close;             /* pushing sources: seconds connected after the last consumer */
+    const char *detect_key_frames; /* "auto", "always", "never" (stream.h's fc_key_only_policy) */
     const char *media_dir;
     const char *generator; /* plugin path; NULL = built-in puppet */
     size_t max_upload_image, max_upload_audio;

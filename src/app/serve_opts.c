@@ -12,6 +12,7 @@
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const detect_inputs[] = {"band", "square", NULL};
 static const char *const viewer_tokens[] = {"off", "required", NULL};
+static const char *const key_frame_policies[] = {"auto", "always", "never", NULL};
 static const char rate[] = "a rate from 0.1 to 240";
 
 static const fc_option options[] = {
@@ -25,9 +26,18 @@ static const fc_option options[] = {
         .help = "add a stream; repeatable. SPEC is TYPE:ARGS[,key=value...]:\n"
                 "  synthetic:procedural\n"
                 "  synthetic:image=PATH   (pan and zoom over a PNG/JPEG)\n"
+                "  synthetic:video=PATH   (pan and zoom over a looped video file)\n"
+                "  file:PATH[,loop]       (a recording at its own rate)\n"
+                "  rtsp://[USER:PASS@]HOST[:PORT]/PATH[,transport=tcp|udp][,timeout=S]\n"
+                "  rtsps://...            (the same over TLS)\n"
+                "  v4l2:/dev/videoN[,input_format=mjpeg|yuyv422]\n"
                 "keys: id=NAME size=WxH fps=F encode_fps=F\n"
                 "  detect[=on|off|F] (face detection, at F Hz)\n"
-                "  motion=0 (image: a still picture, no pan or zoom)\n"
+                "  motion=0 (image, video: no pan or zoom)\n"
+                "files, cameras and devices keep their own size and rate\n"
+                "unless size= and fps= say otherwise; cameras and devices\n"
+                "connect when a stream is first consumed, never at start\n"
+                "(a file is opened at start and waits, paused)\n"
                 "streams are named cam0, cam1, ... unless id= is given",
         .want = "more than 256 sources"),
     ROW(FC_OPT_PARSE, "size", size, .arg = "WxH", .help = "default frame size",
@@ -55,6 +65,18 @@ static const fc_option options[] = {
         .help = "WebSocket clients at once; more are refused", .want = "a count from 1 to 1000000"),
     ROW(FC_OPT_CHOICE, "log-level", log_level, .arg = "LEVEL", .help = "error, warn, info or debug",
         .choices = log_levels),
+    /* Pushing sources (issue 13). */
+    ROW(FC_OPT_DOUBLE, "idle-close", idle_close, .min = 0, .max = 3600, .arg = "S",
+        .help = "close a camera's or device's connection S seconds after\n"
+                "its last viewer or detection left (a file pauses at once)",
+        .want = "seconds from 0 to 3600"),
+    ROW(FC_OPT_CHOICE, "detect-key-frames", detect_key_frames, .arg = "auto|always|never",
+        .help = "what a camera or file whose only consumer is detection\n"
+                "decodes: key frames only while they come at least at its\n"
+                "detect rate (auto), key frames only whatever their rate\n"
+                "(always: detection then runs at the key-frame rate), or\n"
+                "every frame (never)",
+        .choices = key_frame_policies),
     FC_OPT_SECTION_ROW(
         "\nAvatar sessions (ws://HOST:PORT/ws/CLIENT_ID, POST /upload, the /demo page):"),
     ROW(FC_OPT_STRING, "media-dir", media_dir, .arg = "DIR",
@@ -157,6 +179,8 @@ static void defaults(fc_serve_opts *o)
     o->detect_input = "band";
     o->tracker = (fc_tracker_config)FC_TRACKER_CONFIG_DEFAULT;
     o->ptz = (fc_ptz_config)FC_PTZ_CONFIG_DEFAULT;
+    o->idle_close = 10;
+    o->detect_key_frames = "auto";
     o->media_dir = "media";
     o->max_upload_image = 10u << 20;
     o->max_upload_audio = 20u << 20;

@@ -317,6 +317,15 @@ void fc_output_push(fc_output *o, fc_frame *raw)
     arm_idle(o, now);
 }
 
+bool fc_output_push_tier(fc_output *o, fc_frame *raw, fc_tier tier)
+{
+    tier_slot *slot = &o->tier[tier];
+    if (o->closing || slot->stage.busy) return false;
+    slot->last_needed_ns = fc_now_ns();
+    submit(o, tier, raw);
+    return true;
+}
+
 fc_output_slot *fc_output_reserve(fc_output *o)
 {
     if (o->closing) return NULL;

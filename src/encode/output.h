@@ -93,6 +93,11 @@ size_t fc_output_subscribers(const fc_output *o);
 
 /* Encodes `raw` once for every tier some subscriber is on. */
 void fc_output_push(fc_output *o, fc_frame *raw);
+/* Encodes `raw` for one tier only, for a subscriber that has just joined it
+ * (a stream gives a joiner its newest frame at once). Nothing is submitted
+ * while that tier's encode is busy: a newer frame is on its way to the
+ * joiner then. Returns whether it was submitted. */
+bool fc_output_push_tier(fc_output *o, fc_frame *raw, fc_tier tier);
 /* Encoding in the job that makes the frame. Pushing a frame costs a hop back
  * to the loop and a second job (a worker and a loop wake-up per frame); a
  * producer that makes one frame at a time for one subscriber (an avatar

@@ -11,7 +11,7 @@
 static int cap_rate(const char *field, double *rate, double fps, bool set_here, bool strict,
                     char *err, size_t errlen)
 {
-    if (*rate <= fps) return 0;
+    if (fps <= 0 || *rate <= fps) return 0; /* fps 0: the source's own rate, no cap known */
     if (strict && set_here) {
         snprintf(err, errlen, "%s %g is above the stream's fps %g", field, *rate, fps);
         return -EINVAL;
@@ -30,8 +30,11 @@ int fc_stream_plan_make(const fc_stream_defaults *d, const char *id, const fc_so
     out->width = spec->width ? spec->width : d->width;
     out->height = spec->width ? spec->height : d->height;
     fc_stream_config *cfg = &out->cfg;
-    cfg->fps = spec->fps > 0 ? spec->fps : d->fps;
+    bool own_rate = fc_source_spec_pushes(spec) && strcmp(spec->type, "synthetic") != 0;
+    cfg->fps = spec->fps > 0 ? spec->fps : own_rate ? 0 : d->fps;
     cfg->codec = &fc_jpeg_codec;
+    cfg->idle_close = d->idle_close;
+    cfg->key_only = d->key_only;
 
     cfg->encode_fps = set->encode_fps > 0    ? set->encode_fps
                       : spec->encode_fps > 0 ? spec->encode_fps
@@ -66,6 +69,13 @@ int fc_stream_plan_make(const fc_stream_defaults *d, const char *id, const fc_so
         .event = d->event,
     };
     return 0;
+}
+
+fc_key_only_policy fc_key_only_policy_parse(const char *name)
+{
+    return strcmp(name, "always") == 0  ? FC_KEY_ONLY_ALWAYS
+           : strcmp(name, "never") == 0 ? FC_KEY_ONLY_NEVER
+                                        : FC_KEY_ONLY_AUTO;
 }
 
 int fc_stream_plan_source(const fc_stream_plan *p, fc_source **out, char *err, size_t errlen)

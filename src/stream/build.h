@@ -13,8 +13,13 @@
  *                          on the loop it will belong to
  *
  * A value comes from the settings when they set it, else from the spec, else
- * from the defaults (the server's flags). The settings are what the HTTP API
- * may change on a running stream and what the store keeps beside the spec.
+ * from the defaults (the server's flags). Rates: a paced source (and
+ * synthetic:video, a file paced at the server's rate) runs at fps= or --fps;
+ * a file, camera or device keeps its own rate unless fps= caps it (fps 0: no
+ * cap). The encode cap is the setting, encode_fps= or --encode-fps, at most
+ * the rate; a pushing source without any encodes every frame it delivers.
+ * The settings are what the HTTP API may change on a running stream and what
+ * the store keeps beside the spec.
  *
  * Ownership: the defaults, and the face detector and histogram they point
  * to, are the caller's and outlive every stream built from them. */
@@ -57,7 +62,12 @@ typedef struct fc_stream_defaults {
     char detector_missing[512];   /* why it is NULL, for the error */
     fc_detections_event_fn event; /* builds the detections event (the transport's) */
     fc_histogram *loop_lag;       /* where streams record their timer lateness */
+    double idle_close;            /* pushing sources: seconds connected after the last consumer */
+    fc_key_only_policy key_only;  /* detection-only pushing sources: decode key frames only? */
 } fc_stream_defaults;
+
+/* "auto", "always", "never" (the --detect-key-frames choices); else auto. */
+fc_key_only_policy fc_key_only_policy_parse(const char *name);
 
 typedef struct fc_stream_plan {
     char id[FC_ID_MAX];

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "analysis/face/face.h"
+#include "core/clock.h"
 #include "sources/redact.h"
 #include "transport/api_streams.h"
 #include "transport/auth/guard.h"
@@ -71,11 +72,11 @@ static json_t *detection_json(const fc_stream *s, const fc_stream_stats *st)
     const fc_detect *d = fc_stream_detect(s);
     if (!d) return json_null();
     const fc_detect_config *dc = fc_detect_config_of(d);
-    const fc_source *src = fc_stream_source(s);
+    const fc_stream_format *fmt = fc_stream_format_of(s);
     const fc_tracker *t = fc_detect_tracker(d);
     const fc_detect_stats *ds = &st->detect;
     int iw = 0, ih = 0;
-    fc_face_detector_input_for(dc->detector, src->width, src->height, &iw, &ih);
+    fc_face_detector_input_for(dc->detector, fmt->width, fmt->height, &iw, &ih);
     json_t *faces = json_array();
     for (int i = 0; i < t->count; i++) {
         const fc_track *k = &t->track[i];
@@ -94,9 +95,43 @@ static json_t *detection_json(const fc_stream *s, const fc_stream_stats *st)
                      (json_int_t)(ptz ? fc_hub_count(ptz) : 0));
 }
 
+/* The source's side of a stream: its state with the last error (no
+ * credentials: sources redact them), reconnects and time in the state; for
+ * files, cameras and devices also what they deliver and their counters. */
+static void add_source_json(json_t *obj, const fc_stream *s)
+{
+    fc_source_status st;
+    fc_stream_source_status(s, &st);
+    uint64_t now = fc_now_ns();
+    json_object_set_new(obj, "state", json_string(fc_source_state_name(st.state)));
+    json_object_set_new(obj, "error", st.error[0] ? json_string(st.error) : json_null());
+    json_object_set_new(obj, "reconnects", json_integer((json_int_t)st.reconnects));
+    json_object_set_new(
+        obj, "state_seconds",
+        json_real(now > st.since_ns ? round((double)(now - st.since_ns) / 1e6) / 1e3 : 0));
+    const fc_source_format *f = fc_stream_source_format(s);
+    if (!f) {
+        json_object_set_new(obj, "input", json_null());
+        return;
+    }
+    json_object_set_new(
+        obj, "input",
+        json_pack("{s:s?, s:i, s:i, s:f, s:f, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f}",
+                  "codec", f->codec[0] ? f->codec : NULL, "width", f->width, "height", f->height,
+                  "fps", f->fps, "key_interval", st.key_interval, "key_frames_only", st.key_only,
+                  "packets", (json_int_t)st.packets, "bytes", (json_int_t)st.bytes,
+                  "frames_decoded", (json_int_t)st.frames_decoded, "key_frames_decoded",
+                  (json_int_t)st.key_frames_decoded, "frames_delivered",
+                  (json_int_t)st.frames_delivered, "handoff_dropped",
+                  (json_int_t)st.handoff_dropped, "decode_dropped", (json_int_t)st.decode_dropped,
+                  "decode_errors", (json_int_t)st.decode_errors, "decode_cpu_seconds",
+                  (double)st.decode_cpu_ns / 1e9));
+}
+
 static json_t *stream_json(const fc_stream *s)
 {
     const fc_source *src = fc_stream_source(s);
+    const fc_stream_format *fmt = fc_stream_format_of(s);
     const fc_stream_config *cfg = fc_stream_config_of(s);
     fc_hub_stats hs;
     fc_hub_get_stats(fc_stream_view_hub(s, FC_VIEW_FULL), &hs);
@@ -110,16 +145,18 @@ static json_t *stream_json(const fc_stream *s)
         json_object_set_new(subs_by_tier, fc_tier_name((fc_tier)t),
                             json_integer((json_int_t)hs.on_tier[t]));
     }
-    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:f, s:f, s:f, s:b, s:i, s:o, s:I, s:o, s:I, "
-                     "s:I, s:o}",
-                     "id", fc_stream_id(s), "source", src->description, "codec",
-                     fc_stream_codec(s)->name, "width", src->width, "height", src->height, "fps",
-                     cfg->fps, "encode_fps", cfg->encode_fps, "measured_fps", st.measured_fps,
-                     "running", fc_stream_running(s), "subscribers", (int)hs.subscribers,
-                     "subscribers_by_tier", subs_by_tier, "frames_produced",
-                     (json_int_t)st.frames_produced, "frames_encoded", enc, "frames_not_encoded",
-                     (json_int_t)st.frames_not_encoded, "drops", (json_int_t)hs.drops, "detection",
-                     detection_json(s, &st));
+    json_t *obj = json_pack(
+        "{s:s, s:s, s:s, s:i, s:i, s:f, s:f, s:f, s:b, s:i, s:o, s:I, s:o, s:I, "
+        "s:I, s:o}",
+        "id", fc_stream_id(s), "source", src->description, "codec", fc_stream_codec(s)->name,
+        "width", fmt->width, "height", fmt->height, "fps", cfg->fps, "encode_fps", cfg->encode_fps,
+        "measured_fps", st.measured_fps, "running", fc_stream_running(s), "subscribers",
+        (int)hs.subscribers, "subscribers_by_tier", subs_by_tier, "frames_produced",
+        (json_int_t)st.frames_produced, "frames_encoded", enc, "frames_not_encoded",
+        (json_int_t)st.frames_not_encoded, "drops", (json_int_t)hs.drops, "detection",
+        detection_json(s, &st));
+    if (obj) add_source_json(obj, s);
+    return obj;
 }
 
 /* A setting as stored: null when not set (the spec or the flags decide). */

@@ -27,8 +27,9 @@ typedef struct stream_conn {
     fc_stream_user user; /* told when the stream leaves (deleted, replaced) */
     fc_view view;
     fc_sub *sub;
-    fc_frame *held; /* next frame, waiting behind a tier message */
-    int tier_sent;  /* tier of the frames last sent; -1 before the first */
+    fc_frame *held;       /* next frame, waiting behind a tier or format message */
+    int tier_sent;        /* tier of the frames last sent; -1 before the first */
+    uint64_t format_sent; /* serial of the stream format last described (hello or format) */
 } stream_conn;
 
 static void on_sub_wake(fc_sub *sub, void *ctx)
@@ -75,13 +76,23 @@ static void on_stream_gone(fc_stream_user *u, fc_stream_end why)
 
 static json_t *hello_json(const fc_stream *s, const fc_stream_query *q)
 {
-    const fc_source *src = fc_stream_source(s);
-    return json_pack("{s:s, s:s, s:s, s:i, s:i, s:f, s:s, s:i, s:s, s:b}", "type", "hello",
-                     "stream", fc_stream_id(s), "codec", fc_stream_codec(s)->name, "width",
-                     src->width, "height", src->height, "fps", fc_stream_config_of(s)->encode_fps,
+    const fc_stream_format *f = fc_stream_format_of(s);
+    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:f, s:s, s:i, s:s, s:b}", "type", "hello",
+                     "stream", fc_stream_id(s), "codec", fc_stream_codec(s)->name, "source_codec",
+                     f->source_codec, "width", f->width, "height", f->height, "fps", f->fps,
                      "quality", q->sub.auto_tier ? "auto" : fc_tier_name(q->sub.tier), "queue",
                      (int)q->sub.queue, "view", fc_view_name(q->view), "detection",
                      fc_stream_detect(s) != NULL);
+}
+
+/* The frames from the next one on are of another size or source codec than
+ * the hello or the last format message said (a camera that changed). */
+static json_t *format_json(const fc_stream *s)
+{
+    const fc_stream_format *f = fc_stream_format_of(s);
+    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:f}", "type", "format", "stream",
+                     fc_stream_id(s), "codec", fc_stream_codec(s)->name, "source_codec",
+                     f->source_codec, "width", f->width, "height", f->height, "fps", f->fps);
 }
 
 static int ws_stream_open(fc_conn *c, void *state, const char *path)
@@ -128,6 +139,7 @@ static int ws_stream_open(fc_conn *c, void *state, const char *path)
     sc->view = q.view;
     sc->user.gone = on_stream_gone;
     fc_stream_set_use(env->streams, s, &sc->user);
+    sc->format_sent = fc_stream_format_of(s)->serial;
     env->ws_accepted++;
     fc_conn_send_json(c, hello_json(s, &q));
     return 0;
@@ -153,8 +165,9 @@ static void ws_stream_text(fc_conn *c, void *state, const char *msg, size_t len)
 }
 
 /* One message per turn: the pending event (small, and about the frames
- * that follow), else the next frame, announced by a tier message when its
- * tier differs from the last one's. */
+ * that follow), else the next frame, announced by a format message when it
+ * is the first of a stream format the subscriber has not been told, and by
+ * a tier message when its tier differs from the last one's. */
 static int ws_stream_writeable(fc_conn *c, void *state)
 {
     stream_conn *sc = state;
@@ -170,6 +183,14 @@ static int ws_stream_writeable(fc_conn *c, void *state)
     fc_frame *f = sc->held ? sc->held : fc_sub_next(sc->sub, fc_now_ns());
     sc->held = NULL;
     if (!f) return 0;
+    const fc_stream_format *fmt = fc_stream_format_of(sc->stream);
+    if (fmt->serial != sc->format_sent && f->id >= fmt->first_id) {
+        /* The first frame of a new format goes out after the message. */
+        sc->format_sent = fmt->serial;
+        sc->held = f;
+        fc_conn_send_json(c, format_json(sc->stream));
+        return 0;
+    }
     if (f->tier != sc->tier_sent) {
         /* The frame itself goes out after the tier message. */
         sc->tier_sent = f->tier;

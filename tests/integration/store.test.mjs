@@ -112,8 +112,11 @@ test('kill -9 during a burst of API writes, then a clean start with a consistent
   const args = ['--synthetic', '0', '--size', '160x120', '--db', db];
   try {
     const srv = await new Server(args).start();
-    // Before the burst: streams to change and to delete, all answered.
-    for (let i = 0; i < 8; i++) {
+    // Before the burst: streams to change and to delete, all answered. So
+    // many that the burst cannot be done in the moment between the tenth
+    // answer and the kill landing (each change is its own fsync'd commit).
+    const P = 64;
+    for (let i = 0; i < P; i++) {
       const r = await call(srv, 'POST', '/api/streams', { body: { id: `p${i}`, spec: 'synthetic:procedural,fps=10' } });
       assert.equal(r.status, 201, r.text);
     }
@@ -142,17 +145,18 @@ test('kill -9 during a burst of API writes, then a clean start with a consistent
     };
     for (let i = 0; i < 24; i++)
       send(`create s${i}`, 'POST', '/api/streams', { id: `s${i}`, spec: `synthetic:procedural,fps=${5 + i}`, quality: { high: 40 + i } });
-    for (let i = 0; i < 8; i++)
+    for (let i = 0; i < P; i++)
       send(`update p${i}`, 'PATCH', `/api/streams/p${i}`, { encode_fps: 7, quality: { high: 33, low: 22 } });
     for (let i = 0; i < 4; i++)
       send(`delete q${i}`, 'DELETE', `/api/streams/q${i}`);
     await Promise.all(requests);
-    assert.ok(killed, `only ${acked.size} of 36 changes were done: the server was never killed`);
+    const total = 24 + P + 4;
+    assert.ok(killed, `only ${acked.size} of ${total} changes were done: the server was never killed`);
     await srv.exited;
     assert.equal(srv.proc.signalCode, 'SIGKILL');
     const acknowledged = [...acked];
-    t.diagnostic(`${acknowledged.length} of 36 changes done before the kill (${answered} answered in all)`);
-    assert.ok(answered < 36, 'every change was answered before the kill: nothing was cut off');
+    t.diagnostic(`${acknowledged.length} of ${total} changes done before the kill (${answered} answered in all)`);
+    assert.ok(answered < total, 'every change was answered before the kill: nothing was cut off');
 
     // Another reader finds the file whole...
     const seen = readDb(db);
@@ -179,7 +183,7 @@ test('kill -9 during a burst of API writes, then a clean start with a consistent
         assert.match(id, /^q[0-3]$/);
       }
     }
-    for (let i = 0; i < 8; i++) assert.ok(`p${i}` in seen.rows, `p${i} was never deleted`);
+    for (let i = 0; i < P; i++) assert.ok(`p${i}` in seen.rows, `p${i} was never deleted`);
 
     // framecast starts on it cleanly, with exactly those streams, live.
     const again = await new Server(args).start();

@@ -22,6 +22,10 @@ export function call(srv, method, path, { body, key, auth, raw, from, headers: e
       localAddress: from, agent: false,
     }, (res) => {
       const chunks = [];
+      // A response cut off before its end must fail the call, not leave it
+      // pending forever.
+      res.on('aborted', () => reject(new Error(`${method} ${path}: the response was cut off after ${Buffer.concat(chunks).length} body bytes (status ${res.statusCode})`)));
+      res.on('error', reject);
       res.on('data', (c) => chunks.push(c));
       res.on('end', () => {
         const text = Buffer.concat(chunks).toString();
