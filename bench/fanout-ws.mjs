@@ -6,58 +6,104 @@
 // stream it measures itself, not the server. This measures the server.
 //
 //   node bench/fanout-ws.mjs [--subscribers 200] [--seconds 10] [--size 1280x720] [--fps 30]
+//                            [--codec jpeg] [--quality auto] [--server-args "..."]
 //
 // Prints one JSON object: per-subscriber fps (min, median), the server's CPU
-// (from its own /metrics) in % of one core and per delivered frame, and this
-// client's CPU, over the window after a 3 s warm-up.
+// (from its own /metrics) in % of one core and per delivered frame, in total
+// and on the loop thread (the fan-out), bytes per
+// delivered frame, the stream's encodes per second and mean encode ms (CPU of
+// one encode, from the server's histogram for the codec), and this client's
+// CPU, over the window after a 3 s warm-up. bench/codec-fanout imports
+// fanout() for its JPEG/VP8 sweep.
+import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
-import { Server, sleep } from '../tests/lib/server.mjs';
+import { Server, metricIn, sleep } from '../tests/lib/server.mjs';
 
-const opt = { subscribers: 200, seconds: 10, size: '1280x720', fps: 30 };
-for (let i = 2; i < process.argv.length; i += 2) {
-  const k = process.argv[i].replace(/^--/, ''), v = process.argv[i + 1];
-  if (!(k in opt) || v === undefined) {
-    console.error(`fanout-ws: unknown option ${process.argv[i]} (see the header of this file)`);
-    process.exit(2);
+export const DEFAULTS = { subscribers: 200, seconds: 10, size: '1280x720', fps: 30, codec: 'jpeg',
+  quality: 'auto', 'server-args': '' };
+
+export async function fanout(options) {
+  const opt = { ...DEFAULTS, ...options };
+  const extra = opt['server-args'] ? opt['server-args'].split(/\s+/) : [];
+  const srv = await new Server(['--synthetic', '1', '--size', opt.size, '--fps', String(opt.fps),
+    '--max-clients', String(opt.subscribers + 16), ...extra]).start();
+  const counts = new Array(opt.subscribers).fill(0);
+  let counting = false, errors = 0, bytes = 0;
+  const url = `${srv.ws}/ws/streams/cam0?codec=${opt.codec}&quality=${opt.quality}`;
+  const socks = counts.map((_, i) => {
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    ws.on('message', (data, isBinary) => {
+      if (!isBinary || !counting) return;
+      if (data.readUInt32BE(12) !== data.length - 16) errors++;
+      counts[i]++;
+      bytes += data.length - 16;
+    });
+    ws.on('error', () => errors++);
+    return ws;
+  });
+  // One scrape per end of the window. A server busy writing to hundreds of
+  // sockets can be slow to answer it, or drop the connection: try again.
+  const scrape = async () => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const { body } = await srv.text('/metrics');
+        const codec = { stream: 'cam0', codec: opt.codec };
+        return { cpu: metricIn(body, 'fc_process_cpu_seconds_total'),
+          loop: metricIn(body, 'fc_cpu_seconds_total', { role: 'loop' }),
+          sum: metricIn(body, 'fc_encode_milliseconds_sum', codec),
+          count: metricIn(body, 'fc_encode_milliseconds_count', codec) };
+      } catch (e) {
+        if (attempt === 3) throw e;
+      }
+    }
+  };
+  try {
+    await sleep(3000);
+    const m0 = await scrape();
+    const me0 = process.cpuUsage(), t0 = process.hrtime.bigint();
+    counting = true;
+    await sleep(opt.seconds * 1000);
+    // The window ends where the second scrape's answer comes, as it began
+    // where the first one's came: frames, CPU and time over the same span.
+    const m1 = await scrape();
+    counting = false;
+    const dt = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpu = m1.cpu - m0.cpu;
+    const enc0 = m0, enc1 = m1;
+    const me = process.cpuUsage(me0);
+    const fps = counts.map((c) => c / dt).sort((a, b) => a - b);
+    const frames = counts.reduce((a, b) => a + b, 0);
+    const encodes = enc1.count - enc0.count;
+    return {
+      subscribers: opt.subscribers, size: opt.size, fps: opt.fps, codec: opt.codec, quality: opt.quality,
+      seconds: dt, fps_per_subscriber_min: fps[0], fps_per_subscriber_median: fps[Math.floor(fps.length / 2)],
+      frames_delivered: frames, errors,
+      bytes_per_frame: frames ? bytes / frames : 0,
+      encodes_per_s: encodes / dt,
+      encode_ms_mean: encodes ? (enc1.sum - enc0.sum) / encodes : 0,
+      server_cpu_percent: (100 * cpu) / dt,
+      server_cpu_us_per_delivered_frame: frames ? (1e6 * cpu) / frames : 0,
+      // The loop thread writes every frame to every socket (the fan-out);
+      // the workers render and encode, once per frame whoever watches.
+      loop_cpu_percent: (100 * (m1.loop - m0.loop)) / dt,
+      loop_cpu_us_per_delivered_frame: frames ? (1e6 * (m1.loop - m0.loop)) / frames : 0,
+      client_cpu_percent: (100 * (me.user + me.system)) / 1e6 / dt,
+    };
+  } finally {
+    socks.forEach((s) => s.terminate());
+    await srv.stop();
   }
-  opt[k] = typeof opt[k] === 'number' ? Number(v) : v;
 }
 
-const srv = await new Server(['--synthetic', '1', '--size', opt.size, '--fps', String(opt.fps),
-  '--max-clients', String(opt.subscribers + 16)]).start();
-const counts = new Array(opt.subscribers).fill(0);
-let counting = false, errors = 0;
-const socks = counts.map((_, i) => {
-  const ws = new WebSocket(`${srv.ws}/ws/streams/cam0`, { perMessageDeflate: false });
-  ws.on('message', (data, isBinary) => {
-    if (!isBinary || !counting) return;
-    if (data.readUInt32BE(12) !== data.length - 16) errors++;
-    counts[i]++;
-  });
-  ws.on('error', () => errors++);
-  return ws;
-});
-try {
-  await sleep(3000);
-  const cpu0 = await srv.metric('fc_process_cpu_seconds_total');
-  const me0 = process.cpuUsage(), t0 = process.hrtime.bigint();
-  counting = true;
-  await sleep(opt.seconds * 1000);
-  counting = false;
-  const dt = Number(process.hrtime.bigint() - t0) / 1e9;
-  const cpu = (await srv.metric('fc_process_cpu_seconds_total')) - cpu0;
-  const me = process.cpuUsage(me0);
-  const fps = counts.map((c) => c / dt).sort((a, b) => a - b);
-  const frames = counts.reduce((a, b) => a + b, 0);
-  console.log(JSON.stringify({
-    subscribers: opt.subscribers, size: opt.size, fps: opt.fps, seconds: dt,
-    fps_per_subscriber_min: fps[0], fps_per_subscriber_median: fps[Math.floor(fps.length / 2)],
-    frames_delivered: frames, errors,
-    server_cpu_percent: (100 * cpu) / dt,
-    server_cpu_us_per_delivered_frame: frames ? (1e6 * cpu) / frames : 0,
-    client_cpu_percent: (100 * (me.user + me.system)) / 1e6 / dt,
-  }));
-} finally {
-  socks.forEach((s) => s.terminate());
-  await srv.stop();
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const opt = {};
+  for (let i = 2; i < process.argv.length; i += 2) {
+    const k = process.argv[i].replace(/^--/, ''), v = process.argv[i + 1];
+    if (!(k in DEFAULTS) || v === undefined) {
+      console.error(`fanout-ws: unknown option ${process.argv[i]} (see the header of this file)`);
+      process.exit(2);
+    }
+    opt[k] = typeof DEFAULTS[k] === 'number' ? Number(v) : v;
+  }
+  console.log(JSON.stringify(await fanout(opt)));
 }

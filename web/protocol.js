@@ -1,6 +1,6 @@
 // framecast's binary video message (docs/protocol.md): a 16-byte big-endian
 // header — u32 frame_id, f64 capture timestamp in Unix seconds, u32 payload
-// length — followed by the payload (JPEG).
+// length — followed by the payload (one JPEG, WebP or VP8 frame).
 
 import { viewerQuery } from './credentials.js';
 
@@ -20,7 +20,14 @@ export function parseFrame(buf) {
   return { id, ts, payload: new Uint8Array(buf, HEADER_BYTES, len) };
 }
 
-export function streamUrl(loc, id, quality) {
+// A VP8 frame is a key frame when bit 0 of its first byte (the frame tag's
+// frame-type bit, RFC 6386 9.1) is 0.
+export function isVp8Key(payload) {
+  return payload.length > 0 && (payload[0] & 1) === 0;
+}
+
+export function streamUrl(loc, id, quality, codec) {
   const scheme = loc.protocol === 'https:' ? 'wss' : 'ws';
-  return `${scheme}://${loc.host}/ws/streams/${encodeURIComponent(id)}?quality=${encodeURIComponent(quality)}${viewerQuery(id)}`;
+  return `${scheme}://${loc.host}/ws/streams/${encodeURIComponent(id)}` +
+    `?quality=${encodeURIComponent(quality)}&codec=${encodeURIComponent(codec)}${viewerQuery(id)}`;
 }

@@ -1,12 +1,14 @@
 // One stream on the page: its WebSocket, the decode of its frames onto a
 // canvas, the numbers in its overlay and its one-minute chart.
 //
-// Decoding: createImageBitmap decodes the JPEG off the page's main thread.
-// At most one decode runs per tile; a frame that arrives meanwhile takes the
-// single "next" slot and evicts an older one there (latest wins), so a slow
-// decode makes the tile skip frames instead of falling behind.
+// Decoding (decode.js): JPEG and WebP with createImageBitmap, latest wins;
+// VP8 with WebCodecs, every frame in order. The codec is the tile's choice:
+// `auto` asks for VP8 where the browser decodes it, else JPEG. A VP8 decoder
+// that fails or falls behind is given up and the tile reconnects, which
+// starts it again at a key frame.
 
 import { Chart } from './chart.js';
+import { makeDecoder, resolveCodec } from './decode.js';
 import { parseFrame, streamUrl } from './protocol.js';
 
 const STATE_TEXT = {
@@ -20,8 +22,9 @@ const STATE_TEXT = {
 };
 
 export class Tile {
-  // `events`: { onHello(tile), onLost(tile, closeCode) } from the page.
-  constructor(info, template, events) {
+  // `events`: { onHello(tile), onLost(tile, closeCode) } from the page;
+  // `codec`: the codec choice it starts with (auto, vp8, jpeg, webp).
+  constructor(info, template, events, codec = 'auto') {
     this.id = info.id;
     this.events = events;
     this.el = template.content.firstElementChild.cloneNode(true);
@@ -33,11 +36,12 @@ export class Tile {
     this.out = {
       id: q('.o-id'), state: q('.o-state'), size: q('.v-size'), fps: q('.v-fps'),
       latency: q('.v-latency'), dropped: q('.v-dropped'), tier: q('.v-tier'), frames: q('.v-frames'),
-      faces: q('.v-faces'), facesStat: q('.faces-stat'),
+      faces: q('.v-faces'), facesStat: q('.faces-stat'), codec: q('.v-codec'), kbps: q('.v-kbps'),
     };
     this.pauseButton = q('.b-pause');
     this.enlargeButton = q('.b-enlarge');
     this.qualitySelect = q('.s-quality');
+    this.codecSelect = q('.s-codec');
     this.out.id.textContent = this.id;
     this.canvas.setAttribute('aria-label', `live video of stream ${this.id}`);
     q('.chart').setAttribute('aria-label', `fps and latency of stream ${this.id} over the last minute`);
@@ -46,15 +50,20 @@ export class Tile {
     this.userPaused = false;
     this.hidden = false;
     this.quality = 'auto';
+    this.codecChoice = codec;
+    this.codecSelect.value = codec;
+    this.codec = null; // what the current connection asked for
+    this.decoder = null;
+    this.decodeErrors = 0; // decoders given up, all connections
     this.hello = null;
     this.currentTier = null;
-    this.conn = 0; // bumped per connection; decodes of an older one are ignored
     this.resetCounters();
     this.update(info);
     this.setState('connecting');
 
     this.pauseButton.addEventListener('click', () => this.setUserPaused(!this.userPaused));
     this.qualitySelect.addEventListener('change', () => this.setQuality(this.qualitySelect.value));
+    this.codecSelect.addEventListener('change', () => this.setCodec(this.codecSelect.value));
   }
 
   // Facts from /api/streams: the nominal size until the first hello says more.
@@ -69,14 +78,15 @@ export class Tile {
     this.frames = 0; // received on this connection
     this.painted = 0;
     this.dropped = 0; // gaps in frame ids on this connection
-    this.skipped = 0; // evicted from the decode slot
     this.lastId = null;
     this.tickFrames = 0;
+    this.tickBytes = 0;
     this.tickLatency = [];
     this.fps = null;
+    this.kbps = null;
     this.latencyMs = null;
-    this.decoding = false;
-    this.next = null;
+    this.pictureW = 0;
+    this.pictureH = 0;
   }
 
   wantsOpen() {
@@ -85,16 +95,23 @@ export class Tile {
 
   open() {
     if (this.ws || !this.wantsOpen()) return;
-    this.conn++;
     this.resetCounters();
     this.hello = null;
     this.currentTier = null;
+    this.codec = resolveCodec(this.codecChoice);
+    this.el.dataset.codec = this.codec;
     this.setState(this.state === 'reconnecting' ? 'reconnecting' : 'connecting');
-    const ws = new WebSocket(streamUrl(location, this.id, this.quality));
+    const ws = new WebSocket(streamUrl(location, this.id, this.quality, this.codec));
     ws.binaryType = 'arraybuffer';
     ws.onmessage = (ev) => this.onMessage(ev.data);
     ws.onclose = (ev) => this.onClose(ws, ev.code);
     this.ws = ws;
+  }
+
+  // Pictures and errors of an older connection's decoder are not this one's.
+  stopDecoder() {
+    this.decoder?.close();
+    this.decoder = null;
   }
 
   // A close we asked for: the server removes the subscriber and stops
@@ -102,9 +119,7 @@ export class Tile {
   close(nextState) {
     const ws = this.ws;
     this.ws = null;
-    this.conn++;
-    this.decoding = false;
-    this.next = null;
+    this.stopDecoder();
     if (ws) ws.close(1000);
     this.setState(nextState);
   }
@@ -112,7 +127,7 @@ export class Tile {
   onClose(ws, code) {
     if (ws !== this.ws) return; // closed on purpose already
     this.ws = null;
-    this.conn++;
+    this.stopDecoder();
     if (code === 4404 || code === 4410) {
       this.setState('gone');
     } else if (code === 4401 || code === 4429) {
@@ -143,12 +158,8 @@ export class Tile {
     this.lastId = f.id;
     this.frames++;
     this.tickFrames++;
-    if (this.decoding) {
-      if (this.next) this.skipped++;
-      this.next = f;
-    } else {
-      this.decode(f);
-    }
+    this.tickBytes += data.byteLength;
+    this.decoder?.push(f);
   }
 
   onText(text) {
@@ -161,9 +172,18 @@ export class Tile {
     if (msg.type === 'hello') {
       this.hello = msg;
       this.setCanvasSize(msg.width, msg.height);
+      const decoder = makeDecoder(msg, (picture, ts) => this.paint(decoder, picture, ts),
+        (why) => this.decodeFailed(decoder, why));
+      this.decoder = decoder;
       this.setState('live');
       this.events.onHello(this);
       this.render();
+    } else if (msg.type === 'format' && this.hello) {
+      // The source changed size from the next frame on (docs/protocol.md);
+      // detection boxes come in the new size's pixels. A VP8 decoder takes
+      // the new size from the key frame that follows.
+      this.hello = { ...this.hello, width: msg.width, height: msg.height };
+      this.setCanvasSize(msg.width, msg.height);
     } else if (msg.type === 'tier' && typeof msg.tier === 'string') {
       // The tier the following frames are in (docs/protocol.md).
       this.currentTier = msg.tier;
@@ -180,33 +200,36 @@ export class Tile {
     }
   }
 
-  async decode(f) {
-    const conn = this.conn;
-    this.decoding = true;
-    let bitmap = null;
-    try {
-      bitmap = await createImageBitmap(new Blob([f.payload], { type: 'image/jpeg' }));
-    } catch (e) {
-      if (conn === this.conn) console.warn(`${this.id}: frame ${f.id} did not decode: ${e.message}`);
-    }
-    if (conn !== this.conn) {
-      bitmap?.close();
+  // A decoded picture, drawn over the whole canvas: the canvas keeps the
+  // stream's size (detection boxes are in its pixels) while a VP8 low tier
+  // is half that size.
+  paint(decoder, picture, ts) {
+    if (decoder !== this.decoder) {
+      picture.close();
       return;
     }
-    if (bitmap) {
-      this.setCanvasSize(bitmap.width, bitmap.height);
-      this.ctx.drawImage(bitmap, 0, 0);
-      bitmap.close();
-      this.drawFaces();
-      // Same-host assumption: the browser's clock and the server's capture
-      // clock are the same clock (or NTP-close); see docs/viewer.md.
-      this.tickLatency.push(Date.now() - f.ts * 1000);
-      this.painted++;
-    }
-    this.decoding = false;
-    const next = this.next;
-    this.next = null;
-    if (next) this.decode(next);
+    this.pictureW = picture.displayWidth ?? picture.width;
+    this.pictureH = picture.displayHeight ?? picture.height;
+    if (!this.hello.codec_string) this.setCanvasSize(this.pictureW, this.pictureH);
+    this.ctx.drawImage(picture, 0, 0, this.canvas.width, this.canvas.height);
+    picture.close();
+    this.drawFaces();
+    // Same-host assumption: the browser's clock and the server's capture
+    // clock are the same clock (or NTP-close); see docs/viewer.md.
+    this.tickLatency.push(Date.now() - ts * 1000);
+    this.painted++;
+  }
+
+  // A picture that did not decode is skipped; a video decoder that failed
+  // is given up, and a new connection starts again at a key frame.
+  decodeFailed(decoder, why) {
+    if (decoder !== this.decoder) return;
+    console.warn(`${this.id}: ${why}`);
+    if (!decoder.failed) return;
+    this.decodeErrors++;
+    this.el.dataset.decodeErrors = String(this.decodeErrors);
+    this.close('reconnecting');
+    this.open();
   }
 
   // Boxes and track ids over the picture, redrawn on every painted frame.
@@ -254,6 +277,14 @@ export class Tile {
     }
   }
 
+  setCodec(choice) {
+    this.codecChoice = choice;
+    if (this.ws) {
+      this.close('connecting');
+      this.open();
+    }
+  }
+
   setEnlarged(on) {
     this.el.classList.toggle('enlarged', on);
     this.enlargeButton.setAttribute('aria-expanded', String(on));
@@ -274,7 +305,9 @@ export class Tile {
     this.latencyMs = live && this.tickLatency.length
       ? this.tickLatency.reduce((a, b) => a + b, 0) / this.tickLatency.length
       : null;
+    this.kbps = live ? (this.tickBytes * 8) / 1000 / seconds : null;
     this.tickFrames = 0;
+    this.tickBytes = 0;
     this.tickLatency = [];
     this.chart.push({ fps: this.fps, latencyMs: this.latencyMs });
     this.chart.draw();
@@ -283,14 +316,20 @@ export class Tile {
 
   render() {
     const o = this.out;
-    o.size.textContent = `${this.canvas.width}×${this.canvas.height}`;
+    o.size.textContent = this.pictureW
+      ? `${this.pictureW}×${this.pictureH}`
+      : `${this.canvas.width}×${this.canvas.height}`;
+    o.codec.textContent = this.hello ? this.hello.codec : (this.codec || '–');
+    o.kbps.textContent = this.kbps == null ? '–' : String(Math.round(this.kbps));
     o.fps.textContent = this.fps == null ? '–' : this.fps.toFixed(1);
     o.latency.textContent = this.latencyMs == null ? '–' : `${Math.round(this.latencyMs)} ms`;
     o.dropped.textContent = String(this.dropped);
     const asked = this.hello ? this.hello.quality : this.quality;
     o.tier.textContent = this.currentTier && this.currentTier !== asked ? `${asked}→${this.currentTier}` : asked;
     o.frames.textContent = String(this.frames);
-    o.frames.title = `${this.painted} painted, ${this.skipped} skipped while a decode was busy`;
+    o.frames.title = this.hello?.codec_string
+      ? `${this.painted} painted, ${this.decodeErrors} decoder restarts`
+      : `${this.painted} painted, ${this.decoder?.skipped ?? 0} skipped while a decode was busy`;
     o.facesStat.hidden = !(this.hello && this.hello.detection);
     o.faces.textContent = this.faces.length
       ? `${this.faces.length} (${this.faces.map((f) => `#${f.id}`).join(' ')})`

@@ -1,10 +1,14 @@
 // The viewer page: one tile per stream listed by /api/streams.
 //
+// `?codec=vp8` (or jpeg, webp, auto: the default) in the page's URL is every
+// tile's first codec choice; each tile's selector changes its own.
+//
 // The list is fetched once, and again only to find the server after a
 // connection was lost: that fetch, retried with exponential backoff, is the
 // reconnect. Nothing else polls; fps and latency come from the frames, and a
 // 1 Hz tick turns them into overlay numbers and chart samples.
 
+import { probeCodecs } from './decode.js';
 import { Tile } from './tile.js';
 
 const RETRY_FIRST_MS = 500;
@@ -14,6 +18,10 @@ const grid = document.getElementById('grid');
 const statusEl = document.getElementById('status');
 const emptyEl = document.getElementById('empty');
 const template = document.getElementById('tile-template');
+
+const CODECS = ['auto', 'vp8', 'jpeg', 'webp'];
+const pageCodec = new URLSearchParams(location.search).get('codec');
+const firstCodec = CODECS.includes(pageCodec) ? pageCodec : 'auto';
 
 const tiles = new Map(); // stream id -> Tile, in the server's order
 let retryAttempt = 0;
@@ -58,7 +66,7 @@ function reconcile(list) {
     if (t) {
       t.update(info);
     } else {
-      t = new Tile(info, template, { onHello, onLost });
+      t = new Tile(info, template, { onHello, onLost }, firstCodec);
       t.setHidden(document.hidden);
       t.el.querySelector('.frame').addEventListener('click', () => toggleEnlarged(t));
       t.enlargeButton.addEventListener('click', () => toggleEnlarged(t));
@@ -136,4 +144,5 @@ setInterval(() => {
   if (!retryTimer && !loading && tiles.size) showSummary();
 }, 1000);
 
-loadStreams();
+// Tiles pick their codec from what the browser can decode, so ask first.
+probeCodecs().then(loadStreams);

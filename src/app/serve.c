@@ -241,6 +241,7 @@ static void set_defaults(server *srv)
     d->loop_lag = &srv->core_metrics.loop_lag_ms;
     d->idle_close = o->idle_close;
     d->key_only = fc_key_only_policy_parse(o->detect_key_frames);
+    d->keyint = o->keyint;
 }
 
 /* One line per stream: what it is, its size and rates, and when its source
@@ -376,6 +377,7 @@ static int start_avatars(server *srv, char *err, size_t errlen)
     fc_avatar_env_init(&srv->avatar, &srv->loop, srv->pool, srv->gen.gen, &srv->media, o->quality,
                        o->queue);
     srv->avatar.detector = srv->detector;
+    srv->avatar.keyint_s = o->keyint;
     if ((rc = fc_avatar_metrics_register(srv->metrics, &srv->avatar)) != 0) {
         snprintf(err, errlen, "out of memory registering metrics");
         return rc;

@@ -19,6 +19,7 @@ typedef struct fc_serve_opts {
     int size[2];
     double fps, encode_fps; /* encode_fps 0 = fps */
     int quality[3];
+    double keyint; /* seconds: inter-frame codecs' periodic key frame */
     size_t queue;
     int workers; /* 0 = one per online core */
     const char *web_root;

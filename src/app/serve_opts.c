@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "avatar/audio.h"
+#include "encode/output.h"
 #include "hub/hub.h"
 #include "sources/image.h"
 
@@ -51,6 +52,10 @@ static const fc_option options[] = {
         .help = "JPEG quality of the high, medium, low tiers",
         .want = "three JPEG qualities 1-100, e.g. 85,75,60", .parse = fc_opt_parse_quality,
         .dflt = "85,75,60"),
+    ROW(FC_OPT_DOUBLE, "keyint", keyint, .min = 0.1, .max = 3600, .arg = "S",
+        .help = "VP8: a key frame at least every S seconds (joins and\n"
+                "gaps also ask for one, at most one a second per tier)",
+        .want = "seconds from 0.1 to 3600"),
     ROW(FC_OPT_LONG, "queue", queue, .min = 1, .max = FC_QUEUE_MAX, .arg = "N",
         .help = "frames a subscriber may have queued, at most 1000",
         .want = "a frame count from 1 to 1000"),
@@ -168,6 +173,7 @@ static void defaults(fc_serve_opts *o)
     o->size[1] = 720;
     o->fps = 30;
     memcpy(o->quality, (int[3]){85, 75, 60}, sizeof o->quality);
+    o->keyint = FC_OUTPUT_KEYINT_S;
     o->queue = FC_QUEUE_DEFAULT;
     o->web_root = o->paths.web_root;
     o->ping_secs = 10;

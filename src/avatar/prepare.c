@@ -137,7 +137,7 @@ int fc_avatar_prepare(const fc_avatar_env *env, fc_avatar_request *req, fc_avata
     }
     close(audio_fd);
     if (rc == 0) {
-        double frames = ceil(p->audio.duration * FC_AVATAR_FPS - 1e-9);
+        double frames = ceil(p->audio.duration * req->fps - 1e-9);
         p->expected_frames = frames < 1 ? 1 : (uint32_t)frames;
         if (req->want_audio) rc = make_audio_block(p, err, errlen);
     }

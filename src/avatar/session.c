@@ -13,7 +13,8 @@
 #include "core/stage.h"
 #include "encode/output.h"
 
-#define FRAME_NS (1000000000ull / FC_AVATAR_FPS)
+/* One frame of the generator's 25 fps grid. */
+#define GRID_NS (1000000000ull / FC_AVATAR_FPS)
 /* Without realtime pacing, frames generated ahead of the client at most:
  * enough to keep the socket busy, few enough that stop_streaming is quick. */
 #define AHEAD_MAX 8
@@ -96,6 +97,21 @@ void fc_avatar_request_free(fc_avatar_request *r)
     free(r->setup_json);
     free(r->run_json);
     r->audio_path = r->source_path = r->setup_json = r->run_json = NULL;
+}
+
+/* ---- the session's frames on the generator's clock ---- */
+
+/* The generator's frame for session frame i: the one of the 25 fps grid at
+ * or before i / fps s (itself at 25 fps). */
+static uint32_t grid_index(const fc_avatar *a, uint32_t i)
+{
+    return (uint32_t)((uint64_t)i * FC_AVATAR_FPS / (uint64_t)a->req.fps);
+}
+
+/* When session frame i is due after t0, and its media time. */
+static uint64_t frame_offset_ns(const fc_avatar *a, uint32_t i)
+{
+    return (uint64_t)grid_index(a, i) * GRID_NS;
 }
 
 /* ---- teardown and freeing ---- */
@@ -219,13 +235,15 @@ static void frame_work(fc_job *job)
     frame_job *j = fc_container_of(job, frame_job, job);
     fc_avatar *a = j->a;
     fc_avatar_prepared *p = &a->prep;
-    const fc_generator *g = a->env->gen;
-    size_t end = (size_t)(((uint64_t)j->index + 1) * (uint64_t)p->audio.rate / FC_AVATAR_FPS);
+    const fc_generator *gen = a->env->gen;
+    uint32_t g = grid_index(a, j->index);
+    size_t end = (size_t)(((uint64_t)g + 1) * (uint64_t)p->audio.rate / FC_AVATAR_FPS);
     if (end > p->audio.frames) end = p->audio.frames;
     if (end > a->audio_pushed &&
-        g->push_audio(p->gen_state, p->audio.samples + a->audio_pushed * (size_t)p->audio.channels,
-                      end - a->audio_pushed) != 0) {
-        snprintf(j->err, sizeof j->err, "generator %s: push_audio failed", g->name);
+        gen->push_audio(p->gen_state,
+                        p->audio.samples + a->audio_pushed * (size_t)p->audio.channels,
+                        end - a->audio_pushed) != 0) {
+        snprintf(j->err, sizeof j->err, "generator %s: push_audio failed", gen->name);
         return;
     }
     if (end > a->audio_pushed) a->audio_pushed = end;
@@ -236,22 +254,22 @@ static void frame_work(fc_job *job)
         return;
     }
     int rc;
-    if (fc_generator_has_i420(g)) {
-        rc = g->render_i420(p->gen_state, j->index, raw->plane[0], raw->stride[0], raw->plane[1],
-                            raw->stride[1], raw->plane[2], raw->stride[2]);
+    if (fc_generator_has_i420(gen)) {
+        rc = gen->render_i420(p->gen_state, g, raw->plane[0], raw->stride[0], raw->plane[1],
+                              raw->stride[1], raw->plane[2], raw->stride[2]);
     } else {
-        rc = g->render_rgb(p->gen_state, j->index, p->rgb, w * 3);
+        rc = gen->render_rgb(p->gen_state, g, p->rgb, w * 3);
         if (rc == 0)
             RAWToI420(p->rgb, w * 3, raw->plane[0], raw->stride[0], raw->plane[1], raw->stride[1],
                       raw->plane[2], raw->stride[2], w, h);
     }
     if (rc != 0) {
-        snprintf(j->err, sizeof j->err, "generator %s: frame %u failed", g->name, j->index);
+        snprintf(j->err, sizeof j->err, "generator %s: frame %u failed", gen->name, g);
         fc_frame_unref(raw);
         return;
     }
     raw->id = j->index;
-    raw->timestamp = (double)j->index / FC_AVATAR_FPS;
+    raw->timestamp = (double)g / FC_AVATAR_FPS;
     j->raw = raw;
     if (j->slot) {
         /* Encoded here, on the warm frame, in the same job: see output.h. */
@@ -352,16 +370,19 @@ static void on_tick(uv_timer_t *t)
     uint32_t expected = a->prep.expected_frames;
     /* Frames whose slot passed entirely while the loop was away are skipped
      * (their audio still reaches the generator with the next frame). */
-    uint32_t due_index = (uint32_t)((now - a->t0_ns) / FRAME_NS);
+    uint64_t elapsed = now - a->t0_ns;
+    uint32_t due_index = (uint32_t)(elapsed * (uint64_t)a->req.fps / 1000000000ull);
+    while (due_index + 1 < expected && frame_offset_ns(a, due_index + 1) <= elapsed)
+        due_index++;
     if (due_index >= expected) due_index = expected - 1;
     if (due_index > a->next_index) {
         a->env->stats.missed_deadlines += due_index - a->next_index;
         a->next_index = due_index;
     }
-    submit_frame(a, a->next_index, a->t0_ns + (uint64_t)a->next_index * FRAME_NS);
+    submit_frame(a, a->next_index, a->t0_ns + frame_offset_ns(a, a->next_index));
     a->next_index++;
     if (a->state != RUNNING || a->next_index >= expected) return;
-    uint64_t next_due = a->t0_ns + (uint64_t)a->next_index * FRAME_NS;
+    uint64_t next_due = a->t0_ns + frame_offset_ns(a, a->next_index);
     uint64_t wait = next_due > now ? next_due - now : 0;
     /* libuv timers count whole milliseconds; round up so we never fire early. */
     uv_timer_start(&a->timer, on_tick, (wait + 999999) / 1000000, 0);
@@ -375,7 +396,7 @@ static void on_published(void *arg, const fc_frame *f, uint64_t cpu_ns)
     st->frames_generated++;
     st->encode_cpu_ns += cpu_ns;
     /* Ready after the next frame was due: the client saw a stall. */
-    if (a->req.realtime && fc_now_ns() > a->t0_ns + ((uint64_t)f->id + 1) * FRAME_NS)
+    if (a->req.realtime && fc_now_ns() > a->t0_ns + frame_offset_ns(a, f->id + 1))
         st->missed_deadlines++;
     /* Frames the client's full queue pushed out, and frames replaced in the
      * encoder before they were encoded: each is a frame the client missed. */
@@ -416,7 +437,7 @@ static void announce(fc_avatar *a)
     fc_avatar_metadata m = {
         .audio_duration = p->audio.duration,
         .expected_frames = p->expected_frames,
-        .fps = FC_AVATAR_FPS,
+        .fps = a->req.fps,
         .width = p->info.width,
         .height = p->info.height,
         .sample_rate = p->info.sample_rate,
@@ -449,7 +470,8 @@ static void prepare_done(fc_job *job)
     } else if (a->state == PREPARING) {
         a->state = RUNNING;
         if (!a->released) announce(a);
-        /* The audio clock starts now: frame i is due i/25 s from here. */
+        /* The audio clock starts now: frame i is due at its media time
+         * from here (i/25 s at 25 fps). */
         a->t0_ns = fc_now_ns();
         if (a->req.realtime)
             on_tick(&a->timer);
@@ -488,13 +510,17 @@ int fc_avatar_start(fc_avatar_env *env, const char *client_id, fc_avatar_request
     }
     a->req = *req;
     *req = (fc_avatar_request){0};
+    if (!a->req.fps) a->req.fps = a->req.codec->inter_frame ? FC_AVATAR_VIDEO_FPS : FC_AVATAR_FPS;
     a->env = env;
     a->cb = *cb;
     a->ctx = ctx;
     char name[128];
     snprintf(name, sizeof name, "avatar %.60s", client_id);
-    fc_output_config oc = {
-        .name = name, .codec = a->req.codec, .fps = FC_AVATAR_FPS, .deliver_late = true};
+    fc_output_config oc = {.name = name,
+                           .codec = a->req.codec,
+                           .fps = a->req.fps,
+                           .deliver_late = true,
+                           .keyint_s = env->keyint_s};
     memcpy(oc.quality, env->quality, sizeof oc.quality);
     int rc = fc_output_create(env->loop, env->pool, &oc, &output_hooks, a, &a->out, err, errlen);
     if (rc != 0) {

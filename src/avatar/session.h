@@ -5,7 +5,8 @@
  * directory, decodes the picture and the speech, opens the generator and
  * converts the audio to the generator's format (avatar/prepare.h). Then it
  * paces frames at 25 fps against absolute deadlines on the audio clock (or as
- * fast as the client takes them with realtime false), generating each frame
+ * fast as the client takes them with realtime false; 15 fps for VP8, see
+ * FC_AVATAR_VIDEO_FPS), generating each frame
  * in a worker job that also does its output's encode (encode/output.h,
  * fc_output_reserve) when it can, and pushing it otherwise: the
  * same per-tier encode stages, bounded drop-oldest queue and adaptive quality
@@ -32,7 +33,13 @@
 #include "framecast/generator.h"
 #include "hub/hub.h"
 
+/* The generator ABI's clock: frame index i is media time i / 25 s. */
 #define FC_AVATAR_FPS 25
+/* Sessions in an inter-frame codec (VP8) run at 15 fps unless run_kwargs.fps
+ * says: what real-time avatar calls send. Their frames are the 25 fps
+ * grid's frames nearest before each 1/15 s, so the mouth stays on the audio
+ * clock while the generator ABI stays what it is. */
+#define FC_AVATAR_VIDEO_FPS 15
 
 typedef struct fc_avatar_stats {
     uint64_t started, completed, stopped, failed;
@@ -55,6 +62,7 @@ typedef struct fc_avatar_env {
     fc_face_detector *detector;
     int quality[FC_TIER_COUNT]; /* JPEG/WebP quality per tier */
     size_t queue;               /* subscriber queue unless run_kwargs.queue says */
+    double keyint_s;            /* VP8: periodic key frame; 0 = the output's default */
     fc_avatar_stats stats;
     size_t alive; /* sessions not freed yet, released or not */
     void (*idle_cb)(void *arg);
@@ -76,6 +84,7 @@ typedef struct fc_avatar_request {
     char *setup_json, *run_json;    /* setup_kwargs, run_kwargs: JSON objects */
     bool realtime, want_audio;
     const fc_codec_ops *codec;
+    int fps; /* 1..FC_AVATAR_FPS; 0 = FC_AVATAR_VIDEO_FPS for inter-frame codecs, else 25 */
     fc_sub_opts sub;
 } fc_avatar_request;
 

@@ -29,7 +29,15 @@
 
 typedef enum { FC_FRAME_I420 = 1, FC_FRAME_ENCODED = 2 } fc_frame_kind;
 
-typedef enum { FC_CODEC_NONE = 0, FC_CODEC_JPEG = 1, FC_CODEC_WEBP = 2, FC_CODEC_VP8 = 3 } fc_codec;
+/* FC_CODEC_COUNT bounds the ids: tables indexed by codec (a stream's
+ * outputs) are that long. */
+typedef enum {
+    FC_CODEC_NONE = 0,
+    FC_CODEC_JPEG = 1,
+    FC_CODEC_WEBP = 2,
+    FC_CODEC_VP8 = 3,
+    FC_CODEC_COUNT
+} fc_codec;
 
 typedef struct fc_frame {
     atomic_uint refs;

@@ -30,6 +30,11 @@ const fc_codec_ops *fc_codec_by_id(fc_codec id)
     return NULL;
 }
 
+const fc_codec_ops *fc_codec_at(size_t i)
+{
+    return i < REGISTERED ? registry[i] : NULL;
+}
+
 const char *fc_codec_names(void)
 {
     /* Built once; the registry is constant. */

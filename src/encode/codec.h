@@ -64,12 +64,18 @@ typedef struct fc_codec_ops {
     int (*encode)(fc_encoder *enc, const fc_frame *raw, const fc_encode_args *args, fc_frame **out,
                   char *err, size_t errlen);
     void (*close)(fc_encoder *enc);
+
+    /* Video codecs: what a browser's WebCodecs VideoDecoder is configured
+     * with ("vp8"); NULL for still pictures. */
+    const char *codec_string;
 } fc_codec_ops;
 
 /* The codec registered under `name`, or NULL. */
 const fc_codec_ops *fc_codec_find(const char *name);
 /* The codec that makes frames of `id`, or NULL. */
 const fc_codec_ops *fc_codec_by_id(fc_codec id);
+/* The i-th registered codec (registration order), NULL past the last. */
+const fc_codec_ops *fc_codec_at(size_t i);
 /* Registered names joined by ", " for error messages ("jpeg, webp"). */
 const char *fc_codec_names(void);
 

@@ -1,9 +1,9 @@
-/* fc_output: the one way out of the pipeline for raw pictures. A stream's
- * full view, its PTZ view and every avatar session each own one.
+/* fc_output: the one way out of the pipeline for raw pictures. A stream has
+ * one per (view, codec) somebody watches; every avatar session has one.
  *
  *   fc_output_push(raw) ─► per tier some subscriber is on now:
- *        latest-wins encode stage (worker) ─► the tier's codec instance
- *        ─► fc_hub_publish ─► every subscriber on that tier
+ *        latest-wins encode stage (worker) ─► [scale] ─► the tier's codec
+ *        instance ─► fc_hub_publish ─► every subscriber on that tier
  *
  * An output is a hub (hub/hub.h), one latest-wins fc_stage per quality tier
  * and one codec instance per tier, opened through encode/codec.h. A tier
@@ -12,14 +12,30 @@
  * loop work), reopened when the picture size changes, and closed once no
  * subscriber has been on its tier for idle_close_ms (a one-shot
  * timer armed only while such an instance is open) or when the output
- * closes. What each encode does differently is decided on the loop when it
- * is submitted: a subscriber arriving on a tier asks that tier for a key
- * frame (coalesced: one key frame for any number of arrivals, carried over
- * to the job that replaces one that never ran).
+ * closes.
  *
- * Every tier encodes the frame at the size it arrives in. A tier of another
- * size would add a scale step (libyuv) between the raw frame and its encoder,
- * in the encode job; docs/architecture.md says where.
+ * What each encode does differently is decided on the loop when it is
+ * submitted. For an inter-frame codec (DESIGN.md rule 9) that is whether it
+ * makes a key frame: a subscriber arriving on a tier, or one whose full
+ * queue left a gap, asks that tier for one (the hub collects the requests);
+ * requests coalesce to at most one forced key frame per key_interval_s per
+ * tier (any number of arrivals in that time are served by one; a request
+ * inside it waits for its end), a job replaced before it ran hands its key
+ * frame to the job that replaced it, and a tier that has made no key frame
+ * for keyint_s makes one anyway (the floor, for a subscriber whose request
+ * was lost). Still-picture codecs ignore all of it: every frame is a key
+ * frame.
+ *
+ * Tiers of an inter-frame codec are rungs of bitrate and size: the low tier
+ * encodes the picture at half its width and height (scaled with libyuv in
+ * the encode job, before the codec; docs/benchmarks.md has the measurement
+ * behind it), unless same_size_tiers. Still-picture tiers differ in quality
+ * only.
+ *
+ * Frames made elsewhere (an H.264 camera's own access units, passed
+ * through) fit the same hub: a passthrough output is an inter-frame output
+ * whose frames come from packets, with key frames where the camera puts
+ * them; docs/architecture.md says how.
  *
  * Ownership: the creator owns the output and ends it with fc_output_close;
  * the output owns its hub, jobs and encoders. Raw frames given to push are
@@ -38,6 +54,10 @@
 #include "hub/hub.h"
 
 #define FC_OUTPUT_IDLE_CLOSE_MS 5000
+/* Inter-frame codecs: a key frame at least this often (seconds), and forced
+ * ones at most once per FC_OUTPUT_KEY_INTERVAL_S per tier. */
+#define FC_OUTPUT_KEYINT_S 10.0
+#define FC_OUTPUT_KEY_INTERVAL_S 1.0
 
 typedef struct fc_output fc_output;
 
@@ -53,6 +73,13 @@ typedef struct fc_output_config {
     /* Close a tier's codec instance once nobody has been on the tier this
      * long; 0 = FC_OUTPUT_IDLE_CLOSE_MS. */
     unsigned idle_close_ms;
+    /* Inter-frame codecs: the periodic key frame, seconds (0 =
+     * FC_OUTPUT_KEYINT_S), and the least time between two forced ones per
+     * tier (0 = FC_OUTPUT_KEY_INTERVAL_S; below 0: none, every request is
+     * served at the next frame). */
+    double keyint_s, key_interval_s;
+    /* Inter-frame codecs: every tier at the pushed frame's size. */
+    bool same_size_tiers;
 } fc_output_config;
 
 /* What the output tells its owner, on the loop. Either may be NULL. */
@@ -68,6 +95,10 @@ typedef struct fc_output_stats {
     uint64_t coalesced; /* encode jobs replaced by a newer frame before they ran */
     uint64_t encoders_opened;
     int encoders_open;
+    /* Inter-frame codecs: key frames published, of which made because a
+     * subscriber asked (joins, gaps, tier moves; an instance's first frame is
+     * not counted: it is a key frame anyway) and for the keyint floor. */
+    uint64_t keyframes, keyframes_forced, keyframes_periodic;
 } fc_output_stats;
 
 /* 0, or a negative errno with err saying what failed. */
@@ -122,6 +153,10 @@ void fc_output_publish_event(fc_output *o, fc_event *e);
 bool fc_output_busy(const fc_output *o);
 
 const fc_hub *fc_output_hub(const fc_output *o);
+/* The size tier `t` of an output made with `cfg` encodes a `width` x
+ * `height` picture at. Any thread. */
+void fc_output_tier_size(const fc_output_config *cfg, int t, int width, int height, int *tw,
+                         int *th);
 void fc_output_get_stats(const fc_output *o, fc_output_stats *out);
 
 #endif

@@ -17,13 +17,15 @@
  * ladder below) or 1..100000, keyint 0 (ten seconds of frames at cfg.fps) or
  * 1..100000; quality is ignored.
  *
- * Default ladder (bitrate_kbps 0), by tier and size: the bitrate at which VP8
- * gives at least the quality (PSNR and SSIM) of the JPEG tier of the same
- * rank at the same size, high = JPEG q85, medium = q75, low = q60, on both
- * scenes framecast streams (bench/vp8-quality, docs/benchmarks.md): at
- * 1280x720 and 30 fps 5000, 3500 and 1500 kbps; other sizes scale as
- * pixels^0.79 (640x360: 1672, 1171, 502), other rates as (fps / 30)^0.7
- * (720p at 15 fps: 3078, 2155, 923).
+ * Default ladder (bitrate_kbps 0), by tier and size: at 1280x720 and 30 fps
+ * 3500, 2500 and 1500 kbps; other sizes scale as pixels^0.79 (640x360: 1171,
+ * 836, 502), other rates as (fps / 30)^0.7 (720p at 15 fps: 2154, 1539,
+ * 923). High and medium are the lowest bitrates at which VP8 gives at least
+ * the PSNR (and on most scenes the SSIM) of the JPEG tier of the same rank,
+ * q85 and q75, on both scenes framecast streams, at every one of those
+ * sizes and rates (bench/vp8-quality, docs/benchmarks.md). An output
+ * encodes the low tier at half the picture's width and height (encode/
+ * output.h), so at 1280x720 the low tier is 640x360 at 502 kbps.
  *
  * Threads: as codec.h. fc_vp8_open may run on any thread. */
 #ifndef FC_ENCODE_VP8_H

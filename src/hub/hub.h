@@ -7,8 +7,21 @@
  * subscriber currently on T and wakes its transport; the transport pulls with
  * fc_sub_next() when its socket is writable. The hub tells its output which
  * tiers are wanted right now (fc_hub_tier_mask), so a tier nobody is on is
- * never encoded, and which tiers somebody joined since it last asked
- * (fc_hub_take_joined), so an inter-frame codec makes a key frame for them.
+ * never encoded, and on which tiers a subscriber waits for a key frame
+ * (fc_hub_take_key_wanted), so an inter-frame codec makes one.
+ *
+ * Inter-frame hubs (VP8, H.264: deltas depend on the frames before them)
+ * keep DESIGN.md's rule 9 for every subscriber:
+ *   - it starts at a key frame: frames before its first one are not queued;
+ *   - a full queue drops its oldest frame and then every delta behind it up
+ *     to the next key frame, so what it is sent never has a hole followed by
+ *     a delta; with no key frame queued it waits for the next one (counted
+ *     as drops to key) and asks for it;
+ *   - an `auto` subscriber moves to another tier only at a key frame of that
+ *     tier: until one comes it keeps getting its old tier, and both tiers
+ *     are wanted.
+ * In a still-picture hub (JPEG, WebP) every frame decodes on its own: a full
+ * queue drops the oldest frame only, and tiers change at once.
  *
  * Events (JSON text such as detection results) fan out the same way, but a
  * subscriber keeps only the latest one it has not sent yet: events describe
@@ -44,8 +57,9 @@ typedef struct fc_sub_opts {
     size_t queue; /* queue capacity, 1..FC_QUEUE_MAX */
 } fc_sub_opts;
 
-/* `name` names the hub in its log lines. 0 or -ENOMEM. */
-int fc_hub_new(const char *name, fc_hub **out);
+/* `name` names the hub in its log lines; `inter_frame`: its frames are of an
+ * inter-frame codec (the rules above). 0 or -ENOMEM. */
+int fc_hub_new(const char *name, bool inter_frame, fc_hub **out);
 /* Removes (and frees) every subscriber, then the hub. NULL is fine. */
 void fc_hub_free(fc_hub *hub);
 
@@ -54,14 +68,18 @@ int fc_hub_add(fc_hub *hub, const fc_sub_opts *opts, fc_sub_wake_fn wake, void *
 /* Unlinks and frees the subscriber and the frames it still had queued. */
 void fc_hub_remove(fc_sub *sub);
 
-/* Bit t set = some subscriber is on tier t now. */
+/* Bit t set = some subscriber is on tier t now, or is moving there and
+ * waits for its key frame. */
 unsigned fc_hub_tier_mask(const fc_hub *hub);
-/* Bit t set = a subscriber arrived on tier t (joined, or an auto one moved
- * there) since the last call, which clears the bits. */
-unsigned fc_hub_take_joined(fc_hub *hub);
+/* Bit t set = since the last call (which clears the bits) a subscriber
+ * arrived on tier t (joined, or an auto one moved or is moving there) or
+ * lost frames to its full queue there: it waits for a key frame of t. */
+unsigned fc_hub_take_key_wanted(fc_hub *hub);
 
 /* fc_hub_publish flag: queue the frame for every subscriber, whatever tier
- * it is on (a frame finished for a tier its subscriber just left). */
+ * it is on (a frame finished for a tier its subscriber just left). Ignored
+ * by inter-frame hubs: their subscribers leave a tier only at the key frame
+ * of the next, and a frame of the tier left would not decode after it. */
 #define FC_HUB_ANY_TIER 1u
 /* Queues `f` (an encoded frame of tier f->tier) for its subscribers; the
  * caller keeps its own reference. A subscriber never gets an id twice or one
@@ -78,6 +96,9 @@ typedef struct fc_hub_stats {
     size_t subscribers;
     size_t on_tier[FC_TIER_COUNT];
     uint64_t drops; /* frames dropped from full queues, all time */
+    /* Inter-frame hubs: deltas dropped after a full queue's gap, up to the
+     * next key frame, all time (not counted in drops). */
+    uint64_t drops_to_key;
 } fc_hub_stats;
 
 void fc_hub_get_stats(const fc_hub *hub, fc_hub_stats *out);
@@ -86,10 +107,12 @@ size_t fc_hub_count(const fc_hub *hub);
 const fc_sub *fc_hub_next_sub(const fc_hub *hub, const fc_sub *after);
 
 typedef struct fc_sub_stats {
-    uint64_t serial; /* unique per hub, for metrics labels */
-    fc_tier tier;
+    uint64_t serial; /* unique in the process, for metrics labels */
+    fc_tier tier;    /* of the frames it is sent now */
     size_t depth, capacity;
     uint64_t dropped, frames_sent, bytes_sent;
+    uint64_t drops_to_key; /* as fc_hub_stats, for this subscriber */
+    bool waiting_key;      /* inter-frame: nothing is queued until a key frame */
 } fc_sub_stats;
 
 void fc_sub_get_stats(const fc_sub *sub, fc_sub_stats *out);

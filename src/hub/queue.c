@@ -43,3 +43,13 @@ fc_frame *fc_queue_pop(fc_queue *q)
     q->len--;
     return f;
 }
+
+fc_frame *fc_queue_pop_newest(fc_queue *q)
+{
+    if (q->len == 0) return NULL;
+    size_t i = (q->head + q->len - 1) % q->cap;
+    fc_frame *f = q->slots[i];
+    q->slots[i] = NULL;
+    q->len--;
+    return f;
+}

@@ -25,6 +25,18 @@ void fc_queue_destroy(fc_queue *q);
 fc_frame *fc_queue_push(fc_queue *q, fc_frame *f);
 /* Hands the oldest frame's reference to the caller, or NULL when empty. */
 fc_frame *fc_queue_pop(fc_queue *q);
+/* The same for the newest frame (an inter-frame subscriber replacing frames
+ * it has not been sent yet). */
+fc_frame *fc_queue_pop_newest(fc_queue *q);
+/* The oldest and the newest frame, still queued (no reference), or NULL. */
+static inline fc_frame *fc_queue_oldest(const fc_queue *q)
+{
+    return q->len ? q->slots[q->head] : NULL;
+}
+static inline fc_frame *fc_queue_newest(const fc_queue *q)
+{
+    return q->len ? q->slots[(q->head + q->len - 1) % q->cap] : NULL;
+}
 static inline size_t fc_queue_len(const fc_queue *q)
 {
     return q->len;

@@ -35,6 +35,7 @@ int fc_stream_plan_make(const fc_stream_defaults *d, const char *id, const fc_so
     cfg->codec = &fc_jpeg_codec;
     cfg->idle_close = d->idle_close;
     cfg->key_only = d->key_only;
+    cfg->keyint_s = d->keyint;
 
     cfg->encode_fps = set->encode_fps > 0    ? set->encode_fps
                       : spec->encode_fps > 0 ? spec->encode_fps

@@ -64,6 +64,7 @@ typedef struct fc_stream_defaults {
     fc_histogram *loop_lag;       /* where streams record their timer lateness */
     double idle_close;            /* pushing sources: seconds connected after the last consumer */
     fc_key_only_policy key_only;  /* detection-only pushing sources: decode key frames only? */
+    double keyint;                /* inter-frame codecs: seconds between periodic key frames */
 } fc_stream_defaults;
 
 /* "auto", "always", "never" (the --detect-key-frames choices); else auto. */

@@ -11,6 +11,15 @@
 #include "encode/jpeg.h"
 #include "encode/output.h"
 
+/* One (view, codec): its output while somebody watches, and the figures of
+ * the outputs it had before. */
+typedef struct view_out {
+    fc_stream *s;
+    fc_output *o; /* NULL while nobody watches */
+    fc_stream_output_stats past;
+    uint64_t coalesced_past;
+} view_out;
+
 struct fc_stream {
     char id[FC_ID_MAX];
     fc_loop *loop;
@@ -19,9 +28,10 @@ struct fc_stream {
     bool pushing;     /* the source delivers frames itself (render == NULL) */
     bool src_started; /* pushing: started and not yet told to stop */
     fc_stream_config cfg;
-    fc_output *view[FC_VIEW_COUNT]; /* the PTZ view's only with detection */
-    fc_detect *detect;              /* NULL without detection */
-    fc_event *last_event;           /* the latest detections, for subscribers who join later */
+    int views; /* FC_VIEW_FULL only, or the PTZ view too (with detection) */
+    view_out out[FC_VIEW_COUNT][FC_CODEC_COUNT];
+    fc_detect *detect;    /* NULL without detection */
+    fc_event *last_event; /* the latest detections, for subscribers who join later */
 
     /* Pushing sources. */
     fc_source_demand demand;  /* as last given to the source */
@@ -50,7 +60,7 @@ struct fc_stream {
 
     fc_stream_stats stats;
     uint64_t fps_window_start_ns, fps_window_frames;
-    fc_histogram encode_ms;
+    fc_histogram encode_ms[FC_CODEC_COUNT];
     fc_histogram *loop_lag;
     fc_ratelimit error_log;
 };
@@ -71,7 +81,8 @@ typedef struct ptz_job {
     fc_frame *raw;
     fc_rect view;
     fc_frame *out;
-    int join_tier; /* >= 0: a joiner's first picture, for that tier only */
+    int join_tier;       /* >= 0: a joiner's first picture, for that tier only */
+    fc_codec join_codec; /* and that codec only */
 } ptz_job;
 
 static const double encode_ms_bounds[] = {0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 100};
@@ -114,12 +125,25 @@ static void log_error(void *arg, const char *what)
                  (unsigned long long)s->stats.errors);
 }
 
-static size_t viewers(const fc_stream *s)
+/* Subscribers of one view, every codec. */
+static size_t view_viewers(const fc_stream *s, fc_view v)
 {
     size_t n = 0;
-    for (int v = 0; v < FC_VIEW_COUNT; v++)
-        if (s->view[v]) n += fc_output_subscribers(s->view[v]);
+    for (int c = 0; c < FC_CODEC_COUNT; c++)
+        if (s->out[v][c].o) n += fc_output_subscribers(s->out[v][c].o);
     return n;
+}
+
+static size_t viewers(const fc_stream *s)
+{
+    return view_viewers(s, FC_VIEW_FULL) + view_viewers(s, FC_VIEW_PTZ);
+}
+
+/* A raw frame of view `v` to every codec somebody watches it in. */
+static void push_view(fc_stream *s, fc_view v, fc_frame *raw)
+{
+    for (int c = 0; c < FC_CODEC_COUNT; c++)
+        if (s->out[v][c].o) fc_output_push(s->out[v][c].o, raw);
 }
 
 /* A frame is due for a stage that runs at most every `period` when its due
@@ -163,15 +187,15 @@ static void ptz_done(fc_job *job)
         log_error(s, "out of memory for a PTZ frame");
     else if (s->shutting_down)
         ;
-    else if (p->join_tier >= 0)
-        fc_output_push_tier(s->view[FC_VIEW_PTZ], p->out, (fc_tier)p->join_tier);
-    else
-        fc_output_push(s->view[FC_VIEW_PTZ], p->out);
+    else if (p->join_tier < 0)
+        push_view(s, FC_VIEW_PTZ, p->out);
+    else if (s->out[FC_VIEW_PTZ][p->join_codec].o)
+        fc_output_push_tier(s->out[FC_VIEW_PTZ][p->join_codec].o, p->out, (fc_tier)p->join_tier);
     ptz_free(p);
     maybe_finish_shutdown(s);
 }
 
-static void submit_ptz(fc_stream *s, fc_frame *raw, int join_tier)
+static void submit_ptz(fc_stream *s, fc_frame *raw, int join_tier, fc_codec join_codec)
 {
     ptz_job *p = calloc(1, sizeof *p);
     if (!p) {
@@ -182,6 +206,7 @@ static void submit_ptz(fc_stream *s, fc_frame *raw, int join_tier)
     p->s = s;
     p->raw = fc_frame_ref(raw);
     p->join_tier = join_tier;
+    p->join_codec = join_codec;
     p->view = fc_detect_ptz_step(s->detect, raw->timestamp);
     s->inflight++;
     fc_job *replaced = fc_stage_submit(&s->ptz_stage, s->pool, &p->job);
@@ -216,9 +241,8 @@ static void frame_arrived(fc_stream *s, fc_frame *raw, uint64_t due_ns)
         s->stats.frames_not_encoded++;
         return;
     }
-    fc_output_push(s->view[FC_VIEW_FULL], raw);
-    if (s->view[FC_VIEW_PTZ] && fc_output_subscribers(s->view[FC_VIEW_PTZ]) > 0)
-        submit_ptz(s, raw, -1);
+    push_view(s, FC_VIEW_FULL, raw);
+    if (view_viewers(s, FC_VIEW_PTZ) > 0) submit_ptz(s, raw, -1, FC_CODEC_NONE);
 }
 
 /* ---- render ---- */
@@ -477,36 +501,42 @@ static void on_src_stopped(void *ctx)
  * the newest frame at once, encoded for its tier only (the others have it
  * already). An inter-frame codec would need a key frame: it waits for the
  * next frame like everybody. */
-static void give_latest(fc_stream *s, fc_view view, const fc_sub *sub)
+static void give_latest(fc_stream *s, fc_view view, const fc_codec_ops *codec, fc_output *o,
+                        const fc_sub *sub)
 {
-    if (!s->pushing || !s->last_raw || s->cfg.codec->inter_frame) return;
+    if (!s->pushing || !s->last_raw || codec->inter_frame) return;
     fc_sub_stats st;
     fc_sub_get_stats(sub, &st);
     if (view == FC_VIEW_FULL)
-        fc_output_push_tier(s->view[FC_VIEW_FULL], s->last_raw, st.tier);
+        fc_output_push_tier(o, s->last_raw, st.tier);
     else if (!s->ptz_stage.busy) /* else a newer PTZ frame is on its way to it */
-        submit_ptz(s, s->last_raw, (int)st.tier);
+        submit_ptz(s, s->last_raw, (int)st.tier, codec->id);
 }
 
 /* ---- lifecycle ---- */
 
 static void on_published(void *arg, const fc_frame *f, uint64_t cpu_ns)
 {
-    (void)f;
-    fc_stream *s = arg;
-    fc_histogram_observe(&s->encode_ms, (double)cpu_ns / 1e6);
+    view_out *vo = arg;
+    fc_histogram_observe(&vo->s->encode_ms[f->codec], (double)cpu_ns / 1e6);
+}
+
+static void on_output_failed(void *arg, const char *msg)
+{
+    log_error(((view_out *)arg)->s, msg);
 }
 
 static void on_tracks_changed(void *arg, fc_event *e)
 {
     fc_stream *s = arg;
     for (int v = 0; v < FC_VIEW_COUNT; v++)
-        if (s->view[v]) fc_output_publish_event(s->view[v], e);
+        for (int c = 0; c < FC_CODEC_COUNT; c++)
+            if (s->out[v][c].o) fc_output_publish_event(s->out[v][c].o, e);
     fc_event_unref(s->last_event);
     s->last_event = fc_event_ref(e);
 }
 
-static const fc_output_hooks output_hooks = {.published = on_published, .failed = log_error};
+static const fc_output_hooks output_hooks = {.published = on_published, .failed = on_output_failed};
 static const fc_detect_hooks detect_hooks = {.changed = on_tracks_changed, .failed = log_error};
 
 /* The most frames per second the outputs are pushed, for their encoders'
@@ -517,21 +547,47 @@ static double output_fps(const fc_stream *s)
     return s->cfg.fps > 0 ? s->cfg.fps : NOMINAL_FPS;
 }
 
-/* The parts a stream is built of: its views' outputs and, with detection,
- * its detection stage (sized by the first frame when the source's size is
- * not known before). */
+/* How the stream's output of `view` in `codec` is made; `name` is its
+ * buffer for the hub's name ("cam0", "cam0 (ptz)", "cam0 (vp8)"...). */
+static fc_output_config output_config(const fc_stream *s, fc_view view, const fc_codec_ops *codec,
+                                      char *name, size_t namelen)
+{
+    bool default_codec = codec == s->cfg.codec;
+    if (view == FC_VIEW_FULL && default_codec)
+        snprintf(name, namelen, "%s", s->id);
+    else if (default_codec)
+        snprintf(name, namelen, "%s (ptz)", s->id);
+    else
+        snprintf(name, namelen, "%s (%s%s)", s->id, view == FC_VIEW_PTZ ? "ptz, " : "",
+                 codec->name);
+    fc_output_config oc = {
+        .name = name, .codec = codec, .fps = output_fps(s), .keyint_s = s->cfg.keyint_s};
+    memcpy(oc.quality, s->cfg.quality, sizeof oc.quality);
+    return oc;
+}
+
+/* The figures of an output about to close join those of its view and
+ * codec's earlier ones. */
+static void retire_output(view_out *vo)
+{
+    fc_output_stats os;
+    fc_output_get_stats(vo->o, &os);
+    fc_hub_stats hs;
+    fc_hub_get_stats(fc_output_hub(vo->o), &hs);
+    for (int t = 0; t < FC_TIER_COUNT; t++)
+        vo->past.encoded[t] += os.encoded[t];
+    vo->past.keyframes += os.keyframes;
+    vo->past.keyframes_forced += os.keyframes_forced;
+    vo->past.keyframes_periodic += os.keyframes_periodic;
+    vo->past.drops += hs.drops;
+    vo->past.drops_to_key += hs.drops_to_key;
+    vo->coalesced_past += os.coalesced;
+}
+
+/* The parts a stream is built of besides its outputs (made by their first
+ * subscribers): with detection, its detection stage. */
 static int create_parts(fc_stream *s, char *err, size_t errlen)
 {
-    int views = s->cfg.detect.detector ? FC_VIEW_COUNT : 1;
-    for (int v = 0; v < views; v++) {
-        char name[FC_ID_MAX + 8];
-        snprintf(name, sizeof name, v == FC_VIEW_FULL ? "%s" : "%s (ptz)", s->id);
-        fc_output_config oc = {.name = name, .codec = s->cfg.codec, .fps = output_fps(s)};
-        memcpy(oc.quality, s->cfg.quality, sizeof oc.quality);
-        int rc =
-            fc_output_create(s->loop, s->pool, &oc, &output_hooks, s, &s->view[v], err, errlen);
-        if (rc != 0) return rc;
-    }
     if (!s->cfg.detect.detector) return 0;
     return fc_detect_create(s->loop, s->pool, &s->cfg.detect, s->src->width, s->src->height,
                             &detect_hooks, s, &s->detect, err, errlen);
@@ -549,6 +605,17 @@ static void on_timer_closed(uv_handle_t *h)
     part_closed(h->data);
 }
 
+/* Nobody watches the view in this codec any more (or the stream ends): the
+ * output closes, and the stream waits for it before it is done. */
+static void close_output(fc_stream *s, view_out *vo)
+{
+    fc_output *o = vo->o;
+    retire_output(vo);
+    vo->o = NULL;
+    s->parts_open++;
+    fc_output_close(o, part_closed, s);
+}
+
 /* Closes every part that exists (a failed create, or a shutdown); each
  * reports back through part_closed. They are gone for the stream at once:
  * what they still finish is published to nobody. A started pushing source
@@ -556,18 +623,14 @@ static void on_timer_closed(uv_handle_t *h)
  * and jobs are done, maybe before stop returns, so it is stopped last. */
 static void close_parts(fc_stream *s)
 {
-    s->parts_open = 1; /* the timer */
-    for (int v = 0; v < FC_VIEW_COUNT; v++)
-        s->parts_open += s->view[v] != NULL;
+    s->parts_open += 1; /* the timer */
     s->parts_open += s->detect != NULL;
     s->parts_open += s->src_started;
     fc_frame_unref(s->last_raw);
     s->last_raw = NULL;
-    for (int v = 0; v < FC_VIEW_COUNT; v++) {
-        fc_output *o = s->view[v];
-        s->view[v] = NULL;
-        if (o) fc_output_close(o, part_closed, s);
-    }
+    for (int v = 0; v < FC_VIEW_COUNT; v++)
+        for (int c = 0; c < FC_CODEC_COUNT; c++)
+            if (s->out[v][c].o) close_output(s, &s->out[v][c]);
     fc_detect *d = s->detect;
     s->detect = NULL;
     if (d) fc_detect_close(d, part_closed, s);
@@ -620,10 +683,15 @@ int fc_stream_create(fc_loop *loop, fc_pool *pool, const char *id, fc_source *sr
     }
     s->fmt.fps = sent_fps(s);
     s->running_since_ns = fc_now_ns();
+    s->views = s->cfg.detect.detector ? FC_VIEW_COUNT : 1;
+    for (int v = 0; v < FC_VIEW_COUNT; v++)
+        for (int c = 0; c < FC_CODEC_COUNT; c++)
+            s->out[v][c].s = s;
     s->loop_lag = loop_lag;
     s->error_log = (fc_ratelimit)FC_RATELIMIT_INIT(5);
-    fc_histogram_init(&s->encode_ms, encode_ms_bounds,
-                      (int)(sizeof encode_ms_bounds / sizeof *encode_ms_bounds));
+    for (int c = 0; c < FC_CODEC_COUNT; c++)
+        fc_histogram_init(&s->encode_ms[c], encode_ms_bounds,
+                          (int)(sizeof encode_ms_bounds / sizeof *encode_ms_bounds));
     uv_timer_init(&loop->uv, &s->timer);
     s->timer.data = s;
     char why[300];
@@ -689,37 +757,74 @@ void fc_stream_free(fc_stream *s)
 void fc_stream_reconfigure(fc_stream *s, double encode_fps, double detect_fps,
                            const int quality[FC_TIER_COUNT])
 {
-    s->cfg.encode_fps = encode_fps > 0 && encode_fps < s->cfg.fps ? encode_fps : s->cfg.fps;
-    s->encode_period_ns = (uint64_t)(1e9 / s->cfg.encode_fps);
-    if (s->detect) {
-        s->cfg.detect.fps = detect_fps > 0 && detect_fps < s->cfg.fps ? detect_fps : s->cfg.fps;
+    /* fps 0: a pushing source at its own rate, which caps nothing here. */
+    double cap = s->cfg.fps;
+    s->cfg.encode_fps = encode_fps > 0 && (cap <= 0 || encode_fps < cap) ? encode_fps : cap;
+    s->encode_period_ns = s->cfg.encode_fps > 0 ? (uint64_t)(1e9 / s->cfg.encode_fps) : 0;
+    if (s->detect && (detect_fps > 0 || cap > 0)) {
+        s->cfg.detect.fps = detect_fps > 0 && (cap <= 0 || detect_fps < cap) ? detect_fps : cap;
         s->detect_period_ns = (uint64_t)(1e9 / s->cfg.detect.fps);
     }
     memcpy(s->cfg.quality, quality, sizeof s->cfg.quality);
     for (int v = 0; v < FC_VIEW_COUNT; v++)
-        if (s->view[v]) fc_output_reconfigure(s->view[v], s->cfg.encode_fps, s->cfg.quality);
+        for (int c = 0; c < FC_CODEC_COUNT; c++)
+            if (s->out[v][c].o)
+                fc_output_reconfigure(s->out[v][c].o, output_fps(s), s->cfg.quality);
     update_demand(s);
 }
 
-int fc_stream_subscribe(fc_stream *s, fc_view view, const fc_sub_opts *opts, fc_sub_wake_fn wake,
-                        void *ctx, fc_sub **out)
+/* The output's slot for `codec`: NULL for a codec whose id no table here
+ * has room for. */
+static view_out *slot_of(fc_stream *s, fc_view view, const fc_codec_ops *codec)
 {
-    if (s->shutting_down) return -ESHUTDOWN;
-    if (!s->view[view]) return -ENOENT;
-    int rc = fc_output_subscribe(s->view[view], opts, wake, ctx, out);
-    if (rc != 0) return rc;
+    if (codec->id <= FC_CODEC_NONE || codec->id >= FC_CODEC_COUNT) return NULL;
+    return &s->out[view][codec->id];
+}
+
+int fc_stream_subscribe(fc_stream *s, fc_view view, const fc_codec_ops *codec,
+                        const fc_sub_opts *opts, fc_sub_wake_fn wake, void *ctx, fc_sub **out,
+                        char *err, size_t errlen)
+{
+    if (!codec) codec = s->cfg.codec;
+    if (s->shutting_down) {
+        snprintf(err, errlen, "stream '%s' is shutting down", s->id);
+        return -ESHUTDOWN;
+    }
+    if ((int)view >= s->views) {
+        snprintf(err, errlen, "stream '%s' has no %s view", s->id, fc_view_name(view));
+        return -ENOENT;
+    }
+    view_out *vo = slot_of(s, view, codec);
+    if (!vo) {
+        snprintf(err, errlen, "stream '%s' cannot encode %s", s->id, codec->name);
+        return -EINVAL;
+    }
+    if (!vo->o) {
+        char name[FC_ID_MAX + 32];
+        fc_output_config oc = output_config(s, view, codec, name, sizeof name);
+        int rc = fc_output_create(s->loop, s->pool, &oc, &output_hooks, vo, &vo->o, err, errlen);
+        if (rc != 0) return rc;
+    }
+    int rc = fc_output_subscribe(vo->o, opts, wake, ctx, out);
+    if (rc != 0) {
+        snprintf(err, errlen, "stream '%s': out of memory for a subscriber", s->id);
+        if (fc_output_subscribers(vo->o) == 0) close_output(s, vo);
+        return rc;
+    }
     /* Events describe a state: a subscriber who joins after the faces were
      * last announced is told where they are now, not only at the next change. */
     if (s->last_event) fc_sub_give_event(*out, s->last_event);
     update_demand(s);
-    give_latest(s, view, *out);
+    give_latest(s, view, codec, vo->o, *out);
     return 0;
 }
 
-void fc_stream_unsubscribe(fc_stream *s, fc_view view, fc_sub *sub)
+void fc_stream_unsubscribe(fc_stream *s, fc_view view, const fc_codec_ops *codec, fc_sub *sub)
 {
-    if (!s->view[view]) return; /* shut down: the output took its subscribers with it */
-    fc_output_unsubscribe(s->view[view], sub);
+    view_out *vo = slot_of(s, view, codec ? codec : s->cfg.codec);
+    if (!vo || !vo->o) return; /* shut down: the output took its subscribers with it */
+    fc_output_unsubscribe(vo->o, sub);
+    if (fc_output_subscribers(vo->o) == 0) close_output(s, vo);
     update_demand(s);
 }
 
@@ -743,9 +848,41 @@ const fc_codec_ops *fc_stream_codec(const fc_stream *s)
     return s->cfg.codec;
 }
 
-const fc_hub *fc_stream_view_hub(const fc_stream *s, fc_view view)
+bool fc_stream_has_view(const fc_stream *s, fc_view view)
 {
-    return s->view[view] ? fc_output_hub(s->view[view]) : NULL;
+    return (int)view < s->views;
+}
+
+const fc_hub *fc_stream_hub(const fc_stream *s, fc_view view, const fc_codec_ops *codec)
+{
+    const view_out *vo = slot_of((fc_stream *)s, view, codec);
+    return vo && vo->o ? fc_output_hub(vo->o) : NULL;
+}
+
+void fc_stream_view_stats(const fc_stream *s, fc_view view, fc_hub_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    for (int c = 0; c < FC_CODEC_COUNT; c++) {
+        const view_out *vo = &s->out[view][c];
+        out->drops += vo->past.drops;
+        out->drops_to_key += vo->past.drops_to_key;
+        if (!vo->o) continue;
+        fc_hub_stats hs;
+        fc_hub_get_stats(fc_output_hub(vo->o), &hs);
+        out->subscribers += hs.subscribers;
+        for (int t = 0; t < FC_TIER_COUNT; t++)
+            out->on_tier[t] += hs.on_tier[t];
+        out->drops += hs.drops;
+        out->drops_to_key += hs.drops_to_key;
+    }
+}
+
+void fc_stream_frame_size(const fc_stream *s, const fc_codec_ops *codec, fc_tier tier, int *width,
+                          int *height)
+{
+    char name[FC_ID_MAX + 32];
+    fc_output_config oc = output_config(s, FC_VIEW_FULL, codec, name, sizeof name);
+    fc_output_tier_size(&oc, tier, s->fmt.width, s->fmt.height, width, height);
 }
 
 const fc_detect *fc_stream_detect(const fc_stream *s)
@@ -788,20 +925,38 @@ void fc_stream_get_stats(const fc_stream *s, fc_stream_stats *out)
     out->ptz_coalesced = s->ptz_stage.coalesced;
     out->encode_coalesced = 0;
     out->drops = 0;
+    memset(out->frames_encoded, 0, sizeof out->frames_encoded);
     for (int v = 0; v < FC_VIEW_COUNT; v++) {
-        if (!s->view[v]) continue;
-        fc_output_stats os;
-        fc_output_get_stats(s->view[v], &os);
-        fc_hub_stats hs;
-        fc_hub_get_stats(fc_output_hub(s->view[v]), &hs);
-        out->encode_coalesced += os.coalesced;
-        out->drops += hs.drops;
-        memcpy(out->frames_encoded[v], os.encoded, sizeof os.encoded);
+        for (int c = 0; c < FC_CODEC_COUNT; c++) {
+            const view_out *vo = &s->out[v][c];
+            fc_stream_output_stats *os = &out->output[v][c];
+            *os = vo->past;
+            out->encode_coalesced += vo->coalesced_past;
+            if (vo->o) {
+                fc_output_stats live;
+                fc_output_get_stats(vo->o, &live);
+                fc_hub_stats hs;
+                fc_hub_get_stats(fc_output_hub(vo->o), &hs);
+                os->open = true;
+                os->subscribers = hs.subscribers;
+                for (int t = 0; t < FC_TIER_COUNT; t++)
+                    os->encoded[t] += live.encoded[t];
+                os->keyframes += live.keyframes;
+                os->keyframes_forced += live.keyframes_forced;
+                os->keyframes_periodic += live.keyframes_periodic;
+                os->drops += hs.drops;
+                os->drops_to_key += hs.drops_to_key;
+                out->encode_coalesced += live.coalesced;
+            }
+            for (int t = 0; t < FC_TIER_COUNT; t++)
+                out->frames_encoded[v][t] += os->encoded[t];
+            out->drops += os->drops;
+        }
     }
     if (s->detect) fc_detect_get_stats(s->detect, &out->detect);
 }
 
-const fc_histogram *fc_stream_encode_ms(const fc_stream *s)
+const fc_histogram *fc_stream_encode_ms(const fc_stream *s, fc_codec codec)
 {
-    return &s->encode_ms;
+    return &s->encode_ms[codec > FC_CODEC_NONE && codec < FC_CODEC_COUNT ? codec : FC_CODEC_JPEG];
 }

@@ -32,8 +32,13 @@
  *
  * Views: FC_VIEW_FULL is the source picture; FC_VIEW_PTZ (streams with
  * detection only) is a virtual pan/tilt/zoom crop that keeps the tracked faces
- * framed (analysis/ptz.h), at the source's size. Each view has its own
- * output. Detection events go to the subscribers of both views.
+ * framed (analysis/ptz.h), at the source's size. Detection events go to the
+ * subscribers of both views.
+ *
+ * Outputs: one per (view, codec) that somebody watches, made by its first
+ * subscriber and closed with its last, so each frame of a tier is encoded
+ * once per codec in use and shared by every subscriber of that codec; a
+ * codec nobody asks for costs nothing.
  *
  * A stream belongs to one fc_loop; every function here runs on that loop's
  * thread. The stream owns its source, outputs and detection stage; the face
@@ -72,8 +77,9 @@ typedef struct fc_stream_config {
     double fps;
     /* Cap on encodes per second, <= fps; 0 (pushing sources only) = none. */
     double encode_fps;
-    const fc_codec_ops *codec;  /* NULL = JPEG */
-    int quality[FC_TIER_COUNT]; /* per tier */
+    const fc_codec_ops *codec;  /* for subscribers that name none; NULL = JPEG */
+    int quality[FC_TIER_COUNT]; /* still-picture codecs, per tier */
+    double keyint_s;            /* inter-frame codecs: periodic key frame; 0 = default */
     fc_detect_config detect;    /* detect.detector NULL = no detection */
     /* Pushing sources: seconds a camera or device stays connected after its
      * last consumer left (a file pauses at once); what to decode for
@@ -95,13 +101,24 @@ typedef struct fc_stream_format {
                               source's own rate, the lower known one; 0 = not known */
 } fc_stream_format;
 
+/* One (view, codec) output's figures, over every output it has had: closed
+ * ones keep counting here. */
+typedef struct fc_stream_output_stats {
+    bool open;          /* somebody watches this view in this codec now */
+    size_t subscribers; /* now */
+    uint64_t encoded[FC_TIER_COUNT];
+    uint64_t keyframes, keyframes_forced, keyframes_periodic; /* encode/output.h */
+    uint64_t drops, drops_to_key;                             /* hub/hub.h */
+} fc_stream_output_stats;
+
 typedef struct fc_stream_stats {
     uint64_t frames_produced;
-    uint64_t frames_encoded[FC_VIEW_COUNT][FC_TIER_COUNT];
+    uint64_t frames_encoded[FC_VIEW_COUNT][FC_TIER_COUNT]; /* every codec */
+    fc_stream_output_stats output[FC_VIEW_COUNT][FC_CODEC_COUNT];
     uint64_t frames_not_encoded; /* produced but skipped by the encode cap */
     uint64_t render_coalesced, encode_coalesced, ptz_coalesced; /* latest-wins skips */
     uint64_t errors;
-    uint64_t drops;      /* frames dropped from full subscriber queues, both views */
+    uint64_t drops;      /* frames dropped from full subscriber queues, every output */
     double measured_fps; /* frames produced per second over the last second */
     uint64_t ptz_cpu_ns; /* CPU of PTZ crop jobs */
     fc_detect_stats detect;
@@ -132,19 +149,32 @@ void fc_stream_free(fc_stream *s);
 void fc_stream_reconfigure(fc_stream *s, double encode_fps, double detect_fps,
                            const int quality[FC_TIER_COUNT]);
 
-/* Subscribes to one view: 0, -ENOENT for the PTZ view of a stream without
- * detection, -ESHUTDOWN while shutting down, -ENOMEM. */
-int fc_stream_subscribe(fc_stream *s, fc_view view, const fc_sub_opts *opts, fc_sub_wake_fn wake,
-                        void *ctx, fc_sub **out);
-void fc_stream_unsubscribe(fc_stream *s, fc_view view, fc_sub *sub);
+/* Subscribes to one view in `codec` (NULL = the config's): 0, -ENOENT for
+ * the PTZ view of a stream without detection, -ESHUTDOWN while shutting
+ * down, -ENOMEM; err says which. */
+int fc_stream_subscribe(fc_stream *s, fc_view view, const fc_codec_ops *codec,
+                        const fc_sub_opts *opts, fc_sub_wake_fn wake, void *ctx, fc_sub **out,
+                        char *err, size_t errlen);
+/* The same view and codec as subscribed. */
+void fc_stream_unsubscribe(fc_stream *s, fc_view view, const fc_codec_ops *codec, fc_sub *sub);
 
 const char *fc_stream_id(const fc_stream *s);
 const fc_source *fc_stream_source(const fc_stream *s);
 const fc_stream_config *fc_stream_config_of(const fc_stream *s);
-/* The codec every view's frames are in. */
+/* The codec of subscribers that name none. */
 const fc_codec_ops *fc_stream_codec(const fc_stream *s);
-/* A view's subscribers; the PTZ view's exist only with detection (NULL). */
-const fc_hub *fc_stream_view_hub(const fc_stream *s, fc_view view);
+/* Whether the stream has the view (the PTZ view only with detection). */
+bool fc_stream_has_view(const fc_stream *s, fc_view view);
+/* The subscribers of one view in one codec, or NULL while nobody watches it
+ * so (no output). */
+const fc_hub *fc_stream_hub(const fc_stream *s, fc_view view, const fc_codec_ops *codec);
+/* A view's subscribers in every codec, summed; zeros for a view the stream
+ * does not have. */
+void fc_stream_view_stats(const fc_stream *s, fc_view view, fc_hub_stats *out);
+/* The size of the frames a subscriber of `codec` on `tier` is sent (an
+ * inter-frame codec's low tier is half the source's; encode/output.h). */
+void fc_stream_frame_size(const fc_stream *s, const fc_codec_ops *codec, fc_tier tier, int *width,
+                          int *height);
 /* The detection stage, or NULL without detection. */
 const fc_detect *fc_stream_detect(const fc_stream *s);
 bool fc_stream_running(const fc_stream *s);
@@ -157,6 +187,7 @@ const fc_source_format *fc_stream_source_format(const fc_stream *s);
  * stream runs it and `idle` otherwise, with no counters. */
 void fc_stream_source_status(const fc_stream *s, fc_source_status *out);
 void fc_stream_get_stats(const fc_stream *s, fc_stream_stats *out);
-const fc_histogram *fc_stream_encode_ms(const fc_stream *s);
+/* CPU of one encode in `codec`, both views. */
+const fc_histogram *fc_stream_encode_ms(const fc_stream *s, fc_codec codec);
 
 #endif

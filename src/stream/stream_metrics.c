@@ -156,11 +156,59 @@ static void subscribers(fc_metrics_out *out, void *ctx)
             char labels[128];
             snprintf(labels, sizeof labels, "stream=\"%s\",view=\"%s\"", fc_stream_id(set->v[i]),
                      fc_view_name((fc_view)v));
-            const fc_hub *hub = fc_stream_view_hub(set->v[i], v);
-            fc_metrics_sample(out, labels, hub ? (double)fc_hub_count(hub) : 0);
+            fc_hub_stats hs;
+            fc_stream_view_stats(set->v[i], (fc_view)v, &hs);
+            fc_metrics_sample(out, labels, (double)hs.subscribers);
         }
     }
 }
+
+/* ---- per (view, codec) output ---- */
+
+typedef double (*output_fn)(const fc_stream_output_stats *os);
+
+/* One sample per view the stream has and registered codec (with
+ * `inter_only`, inter-frame codecs): the JPEG ones always, as before
+ * outputs were per codec; the others once that output has existed. */
+static void each_output(fc_metrics_out *out, const fc_stream_set *set, output_fn fn,
+                        bool inter_only, bool always)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        fc_stream_stats st;
+        fc_stream_get_stats(set->v[i], &st);
+        for (int v = 0; v < FC_VIEW_COUNT; v++) {
+            if (!fc_stream_has_view(set->v[i], (fc_view)v)) continue;
+            const fc_codec_ops *c;
+            for (size_t k = 0; (c = fc_codec_at(k)); k++) {
+                const fc_stream_output_stats *os = &st.output[v][c->id];
+                if (inter_only && !c->inter_frame) continue;
+                if (!always && c->id != FC_CODEC_JPEG && !os->open && os->encoded[0] == 0 &&
+                    os->encoded[1] == 0 && os->encoded[2] == 0)
+                    continue;
+                char labels[160];
+                snprintf(labels, sizeof labels, "stream=\"%s\",view=\"%s\",codec=\"%s\"",
+                         fc_stream_id(set->v[i]), fc_view_name((fc_view)v), c->name);
+                fc_metrics_sample(out, labels, fn(os));
+            }
+        }
+    }
+}
+
+#define OUTPUT_FAMILY(fname, expr, inter_only, always)                                             \
+    static double fname##_value(const fc_stream_output_stats *os)                                  \
+    {                                                                                              \
+        return (double)(expr);                                                                     \
+    }                                                                                              \
+    static void fname(fc_metrics_out *out, void *ctx)                                              \
+    {                                                                                              \
+        each_output(out, ctx, fname##_value, inter_only, always);                                  \
+    }
+
+OUTPUT_FAMILY(outputs_open, os->open, false, true)
+OUTPUT_FAMILY(keyframes, os->keyframes, true, false)
+OUTPUT_FAMILY(keyframes_forced, os->keyframes_forced, true, false)
+OUTPUT_FAMILY(keyframes_periodic, os->keyframes_periodic, true, false)
+OUTPUT_FAMILY(output_drops_to_key, os->drops_to_key, true, false)
 
 static void encoded(fc_metrics_out *out, void *ctx)
 {
@@ -169,12 +217,21 @@ static void encoded(fc_metrics_out *out, void *ctx)
         fc_stream_stats st;
         fc_stream_get_stats(set->v[i], &st);
         for (int v = 0; v < FC_VIEW_COUNT; v++) {
-            for (int t = 0; t < FC_TIER_COUNT; t++) {
-                char labels[160];
-                snprintf(labels, sizeof labels, "stream=\"%s\",view=\"%s\",tier=\"%s\"",
-                         fc_stream_id(set->v[i]), fc_view_name((fc_view)v),
-                         fc_tier_name((fc_tier)t));
-                fc_metrics_sample(out, labels, (double)st.frames_encoded[v][t]);
+            const fc_codec_ops *c;
+            for (size_t k = 0; (c = fc_codec_at(k)); k++) {
+                const fc_stream_output_stats *os = &st.output[v][c->id];
+                /* JPEG's series always, as before outputs were per codec. */
+                if (c->id != FC_CODEC_JPEG && !os->open && os->encoded[0] == 0 &&
+                    os->encoded[1] == 0 && os->encoded[2] == 0)
+                    continue;
+                for (int t = 0; t < FC_TIER_COUNT; t++) {
+                    char labels[192];
+                    snprintf(labels, sizeof labels,
+                             "stream=\"%s\",view=\"%s\",codec=\"%s\",tier=\"%s\"",
+                             fc_stream_id(set->v[i]), fc_view_name((fc_view)v), c->name,
+                             fc_tier_name((fc_tier)t));
+                    fc_metrics_sample(out, labels, (double)os->encoded[t]);
+                }
             }
         }
     }
@@ -205,33 +262,48 @@ static void encode_ms(fc_metrics_out *out, void *ctx)
 {
     const fc_stream_set *set = ctx;
     for (size_t i = 0; i < set->n; i++) {
-        char labels[96];
-        snprintf(labels, sizeof labels, "stream=\"%s\"", fc_stream_id(set->v[i]));
-        fc_metrics_histogram(out, labels, fc_stream_encode_ms(set->v[i]));
+        const fc_codec_ops *c;
+        for (size_t k = 0; (c = fc_codec_at(k)); k++) {
+            const fc_histogram *h = fc_stream_encode_ms(set->v[i], c->id);
+            if (c->id != FC_CODEC_JPEG && h->total == 0) continue;
+            char labels[128];
+            snprintf(labels, sizeof labels, "stream=\"%s\",codec=\"%s\"", fc_stream_id(set->v[i]),
+                     c->name);
+            fc_metrics_histogram(out, labels, h);
+        }
     }
 }
 
-typedef enum { SUB_DEPTH, SUB_DROPS, SUB_SENT, SUB_BYTES } sub_field;
+typedef enum { SUB_DEPTH, SUB_DROPS, SUB_SENT, SUB_BYTES, SUB_DROPS_TO_KEY } sub_field;
 
 static void each_sub(fc_metrics_out *out, const fc_stream_set *set, sub_field field)
 {
     for (size_t i = 0; i < set->n; i++) {
         for (int view = 0; view < FC_VIEW_COUNT; view++) {
-            const fc_hub *hub = fc_stream_view_hub(set->v[i], view);
-            for (const fc_sub *sub = hub ? fc_hub_next_sub(hub, NULL) : NULL; sub;
-                 sub = fc_hub_next_sub(hub, sub)) {
-                fc_sub_stats ss;
-                fc_sub_get_stats(sub, &ss);
-                char labels[192];
-                /* Full-view subscribers keep the label set they always had. */
-                snprintf(labels, sizeof labels, "stream=\"%s\",%ssubscriber=\"%llu\",tier=\"%s\"",
-                         fc_stream_id(set->v[i]), view == FC_VIEW_PTZ ? "view=\"ptz\"," : "",
-                         (unsigned long long)ss.serial, fc_tier_name(ss.tier));
-                double v = field == SUB_DEPTH   ? (double)ss.depth
-                           : field == SUB_DROPS ? (double)ss.dropped
-                           : field == SUB_SENT  ? (double)ss.frames_sent
-                                                : (double)ss.bytes_sent;
-                fc_metrics_sample(out, labels, v);
+            const fc_codec_ops *c;
+            for (size_t k = 0; (c = fc_codec_at(k)); k++) {
+                if (field == SUB_DROPS_TO_KEY && !c->inter_frame) continue;
+                const fc_hub *hub = fc_stream_hub(set->v[i], (fc_view)view, c);
+                for (const fc_sub *sub = hub ? fc_hub_next_sub(hub, NULL) : NULL; sub;
+                     sub = fc_hub_next_sub(hub, sub)) {
+                    fc_sub_stats ss;
+                    fc_sub_get_stats(sub, &ss);
+                    char labels[224], codec[48] = "";
+                    /* Full-view JPEG subscribers keep the label set they
+                     * always had. */
+                    if (c != fc_stream_codec(set->v[i]))
+                        snprintf(codec, sizeof codec, "codec=\"%s\",", c->name);
+                    snprintf(labels, sizeof labels,
+                             "stream=\"%s\",%s%ssubscriber=\"%llu\",tier=\"%s\"",
+                             fc_stream_id(set->v[i]), view == FC_VIEW_PTZ ? "view=\"ptz\"," : "",
+                             codec, (unsigned long long)ss.serial, fc_tier_name(ss.tier));
+                    double v = field == SUB_DEPTH          ? (double)ss.depth
+                               : field == SUB_DROPS        ? (double)ss.dropped
+                               : field == SUB_SENT         ? (double)ss.frames_sent
+                               : field == SUB_DROPS_TO_KEY ? (double)ss.drops_to_key
+                                                           : (double)ss.bytes_sent;
+                    fc_metrics_sample(out, labels, v);
+                }
             }
         }
     }
@@ -253,13 +325,33 @@ static void sub_bytes(fc_metrics_out *out, void *ctx)
 {
     each_sub(out, ctx, SUB_BYTES);
 }
+static void sub_drops_to_key(fc_metrics_out *out, void *ctx)
+{
+    each_sub(out, ctx, SUB_DROPS_TO_KEY);
+}
 
 static const fc_metric_family families[] = {
     {"fc_stream_frames_produced_total", FC_METRIC_COUNTER,
      "Raw frames the stream's source produced.", produced},
     {"fc_stream_frames_encoded_total", FC_METRIC_COUNTER,
-     "Frames encoded, per quality tier (once per frame and tier, shared by all subscribers).",
+     "Frames encoded, per view, codec and quality tier (once per frame, codec and tier, shared by "
+     "all subscribers).",
      encoded},
+    {"fc_stream_outputs", FC_METRIC_GAUGE,
+     "1 while somebody watches the view in the codec (its output exists).", outputs_open},
+    {"fc_keyframes_total", FC_METRIC_COUNTER,
+     "Key frames an inter-frame codec made, every tier (first frames and the keyint floor "
+     "included).",
+     keyframes},
+    {"fc_keyframes_forced_total", FC_METRIC_COUNTER,
+     "Key frames made because subscribers needed one (joins, queue gaps, tier moves), coalesced "
+     "to one per second per tier.",
+     keyframes_forced},
+    {"fc_keyframes_periodic_total", FC_METRIC_COUNTER,
+     "Key frames made because a tier had made none for --keyint seconds.", keyframes_periodic},
+    {"fc_stream_drops_to_key_total", FC_METRIC_COUNTER,
+     "Inter-frame deltas not sent after a full queue's gap, up to the next key frame.",
+     output_drops_to_key},
     {"fc_stream_frames_not_encoded_total", FC_METRIC_COUNTER,
      "Frames produced but skipped by the encode fps cap.", not_encoded},
     {"fc_stream_coalesced_total", FC_METRIC_COUNTER,
@@ -274,7 +366,8 @@ static const fc_metric_family families[] = {
      drops},
     {"fc_stream_errors_total", FC_METRIC_COUNTER, "Frames the source or encoder failed to make.",
      errors},
-    {"fc_encode_milliseconds", FC_METRIC_HISTOGRAM, "CPU time of one JPEG encode.", encode_ms},
+    {"fc_encode_milliseconds", FC_METRIC_HISTOGRAM, "CPU time of one encode, per codec.",
+     encode_ms},
     {"fc_subscriber_queue_depth", FC_METRIC_GAUGE, "Frames waiting in a subscriber's queue.",
      sub_depth},
     {"fc_subscriber_drops_total", FC_METRIC_COUNTER,
@@ -283,6 +376,10 @@ static const fc_metric_family families[] = {
      sub_sent},
     {"fc_subscriber_bytes_sent_total", FC_METRIC_COUNTER,
      "Bytes (header and payload) written to a subscriber.", sub_bytes},
+    {"fc_subscriber_drops_to_key_total", FC_METRIC_COUNTER,
+     "Inter-frame deltas not sent to a subscriber after its full queue's gap, up to the next key "
+     "frame.",
+     sub_drops_to_key},
     {"fc_detect_inferences_total", FC_METRIC_COUNTER, "Face detector runs.", inferences},
     {"fc_detect_inferences_with_faces_total", FC_METRIC_COUNTER,
      "Face detector runs that found at least one face.", inferences_faces},

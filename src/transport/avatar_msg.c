@@ -52,6 +52,15 @@ static int read_run(json_t *run, fc_avatar_request *r, char *err, size_t errlen)
             return bad(err, errlen,
                        "run_kwargs.quality must be \"auto\", \"high\", \"medium\" or \"low\"");
     }
+    if ((v = json_object_get(run, "fps"))) {
+        json_int_t n = json_integer_value(v);
+        if (!json_is_integer(v) || n < 1 || n > FC_AVATAR_FPS) {
+            snprintf(err, errlen, "run_kwargs.fps must be a whole number from 1 to %d",
+                     FC_AVATAR_FPS);
+            return -EINVAL;
+        }
+        r->fps = (int)n;
+    }
     if ((v = json_object_get(run, "queue"))) {
         json_int_t n = json_integer_value(v);
         if (!json_is_integer(v) || n < 1 || n > FC_QUEUE_MAX) {

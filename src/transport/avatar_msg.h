@@ -2,7 +2,7 @@
  *
  *   {"type":"start_streaming","audio_path":P,"source_path":P,"binary":true,
  *    "setup_kwargs":{...},"run_kwargs":{"realtime":B,"audio":B,
- *    "format":CODEC,"quality":"auto|high|medium|low","queue":N}}
+ *    "format":CODEC,"fps":F,"quality":"auto|high|medium|low","queue":N}}
  *   {"type":"stop_streaming"}   {"type":"ping"}
  *
  * A pure function over bytes (no lws, no loop, any thread), so tests and

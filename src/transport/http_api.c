@@ -84,7 +84,8 @@ static json_t *detection_json(const fc_stream *s, const fc_stream_stats *st)
                                                rect_json((fc_rect){k->x, k->y, k->w, k->h}),
                                                "score", round(k->last.score * 1000) / 1000));
     }
-    const fc_hub *ptz = fc_stream_view_hub(s, FC_VIEW_PTZ);
+    fc_hub_stats ptz;
+    fc_stream_view_stats(s, FC_VIEW_PTZ, &ptz);
     return json_pack("{s:f, s:f, s:[i, i], s:I, s:I, s:I, s:I, s:f, s:o, s:{s:o, s:I}}", "fps",
                      fc_stream_config_of(s)->detect.fps, "motion_threshold", dc->motion_threshold,
                      "model_input", iw, ih, "square_inferences", (json_int_t)ds->inferences_square,
@@ -92,7 +93,7 @@ static json_t *detection_json(const fc_stream *s, const fc_stream_stats *st)
                      (json_int_t)ds->inferences_with_faces, "skipped",
                      (json_int_t)ds->inferences_skipped, "cpu_seconds", (double)ds->cpu_ns / 1e9,
                      "faces", faces, "ptz", "view", rect_json(fc_detect_ptz_view(d)), "subscribers",
-                     (json_int_t)(ptz ? fc_hub_count(ptz) : 0));
+                     (json_int_t)ptz.subscribers);
 }
 
 /* The source's side of a stream: its state with the last error (no
@@ -134,7 +135,7 @@ static json_t *stream_json(const fc_stream *s)
     const fc_stream_format *fmt = fc_stream_format_of(s);
     const fc_stream_config *cfg = fc_stream_config_of(s);
     fc_hub_stats hs;
-    fc_hub_get_stats(fc_stream_view_hub(s, FC_VIEW_FULL), &hs);
+    fc_stream_view_stats(s, FC_VIEW_FULL, &hs);
     fc_stream_stats st;
     fc_stream_get_stats(s, &st);
     json_t *enc = json_object();

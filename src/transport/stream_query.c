@@ -33,11 +33,19 @@ static int apply(const char *key, const char *val, fc_stream_query *q, char *err
             snprintf(err, errlen, "bad view '%.64s': use full or ptz", val);
             return -EINVAL;
         }
+    } else if (strcmp(key, "codec") == 0) {
+        q->h264 = strcmp(val, FC_STREAM_QUERY_H264) == 0;
+        q->codec = q->h264 ? NULL : fc_codec_find(val);
+        if (!q->codec && !q->h264) {
+            snprintf(err, errlen, "bad codec '%.64s': use %s or %s", val, fc_codec_names(),
+                     FC_STREAM_QUERY_H264);
+            return -EINVAL;
+        }
     } else if (strcmp(key, "token") == 0 || strcmp(key, "key") == 0) {
         /* Credentials: the auth guard reads them (auth/guard.h). */
     } else {
-        snprintf(err, errlen, "unknown option '%.64s' (known: quality, queue, view, token, key)",
-                 key);
+        snprintf(err, errlen,
+                 "unknown option '%.64s' (known: quality, queue, view, codec, token, key)", key);
         return -EINVAL;
     }
     return 0;

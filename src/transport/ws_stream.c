@@ -26,6 +26,7 @@ typedef struct stream_conn {
     fc_stream *stream;
     fc_stream_user user; /* told when the stream leaves (deleted, replaced) */
     fc_view view;
+    const fc_codec_ops *codec;
     fc_sub *sub;
     fc_frame *held;       /* next frame, waiting behind a tier or format message */
     int tier_sent;        /* tier of the frames last sent; -1 before the first */
@@ -60,7 +61,7 @@ static int read_query(fc_conn *c, char *out, size_t outlen)
 static void on_stream_gone(fc_stream_user *u, fc_stream_end why)
 {
     stream_conn *sc = fc_container_of(u, stream_conn, user);
-    fc_stream_unsubscribe(sc->stream, sc->view, sc->sub);
+    fc_stream_unsubscribe(sc->stream, sc->view, sc->codec, sc->sub);
     sc->sub = NULL;
     sc->stream = NULL;
     fc_frame_unref(sc->held);
@@ -74,25 +75,42 @@ static void on_stream_gone(fc_stream_user *u, fc_stream_end why)
         fc_conn_close_soon(sc->conn, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
 }
 
-static json_t *hello_json(const fc_stream *s, const fc_stream_query *q)
+/* What a WebCodecs decoder of an inter-frame codec is configured with: the
+ * codec string and the coded size of the frames of `tier`. */
+static void add_decoder_fields(json_t *msg, const fc_stream *s, const fc_codec_ops *codec,
+                               fc_tier tier)
+{
+    if (!msg || !codec->codec_string) return;
+    int w = 0, h = 0; /* a camera that has not delivered a picture: its format message says */
+    if (fc_stream_format_of(s)->width > 0) fc_stream_frame_size(s, codec, tier, &w, &h);
+    json_object_set_new(msg, "codec_string", json_string(codec->codec_string));
+    json_object_set_new(msg, "coded_width", json_integer(w));
+    json_object_set_new(msg, "coded_height", json_integer(h));
+}
+
+static json_t *hello_json(const fc_stream *s, const fc_stream_query *q, const fc_codec_ops *codec)
 {
     const fc_stream_format *f = fc_stream_format_of(s);
-    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:f, s:s, s:i, s:s, s:b}", "type", "hello",
-                     "stream", fc_stream_id(s), "codec", fc_stream_codec(s)->name, "source_codec",
-                     f->source_codec, "width", f->width, "height", f->height, "fps", f->fps,
-                     "quality", q->sub.auto_tier ? "auto" : fc_tier_name(q->sub.tier), "queue",
-                     (int)q->sub.queue, "view", fc_view_name(q->view), "detection",
-                     fc_stream_detect(s) != NULL);
+    json_t *hello =
+        json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:f, s:s, s:i, s:s, s:b}", "type", "hello",
+                  "stream", fc_stream_id(s), "codec", codec->name, "source_codec", f->source_codec,
+                  "width", f->width, "height", f->height, "fps", f->fps, "quality",
+                  q->sub.auto_tier ? "auto" : fc_tier_name(q->sub.tier), "queue", (int)q->sub.queue,
+                  "view", fc_view_name(q->view), "detection", fc_stream_detect(s) != NULL);
+    add_decoder_fields(hello, s, codec, q->sub.auto_tier ? FC_TIER_HIGH : q->sub.tier);
+    return hello;
 }
 
 /* The frames from the next one on are of another size or source codec than
  * the hello or the last format message said (a camera that changed). */
-static json_t *format_json(const fc_stream *s)
+static json_t *format_json(const stream_conn *sc, int tier)
 {
-    const fc_stream_format *f = fc_stream_format_of(s);
-    return json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:f}", "type", "format", "stream",
-                     fc_stream_id(s), "codec", fc_stream_codec(s)->name, "source_codec",
-                     f->source_codec, "width", f->width, "height", f->height, "fps", f->fps);
+    const fc_stream_format *f = fc_stream_format_of(sc->stream);
+    json_t *msg = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:f}", "type", "format", "stream",
+                            fc_stream_id(sc->stream), "codec", sc->codec->name, "source_codec",
+                            f->source_codec, "width", f->width, "height", f->height, "fps", f->fps);
+    add_decoder_fields(msg, sc->stream, sc->codec, (fc_tier)tier);
+    return msg;
 }
 
 static int ws_stream_open(fc_conn *c, void *state, const char *path)
@@ -122,6 +140,14 @@ static int ws_stream_open(fc_conn *c, void *state, const char *path)
         fc_conn_refuse(c, CLOSE_BAD_REQUEST, "%s", err);
         return 0;
     }
+    if (q.h264) {
+        /* Only a camera's own H.264 is served as H.264 (passed through, not
+         * encoded); this stream's frames are framecast's. */
+        env->ws_refused++;
+        fc_conn_refuse(c, CLOSE_BAD_REQUEST, "stream '%s' is not H.264 (its codecs: %s)", id,
+                       fc_codec_names());
+        return 0;
+    }
     if (q.view == FC_VIEW_PTZ && !fc_stream_detect(s)) {
         env->ws_refused++;
         fc_conn_refuse(c, CLOSE_BAD_REQUEST,
@@ -130,18 +156,21 @@ static int ws_stream_open(fc_conn *c, void *state, const char *path)
                        id);
         return 0;
     }
-    if (fc_stream_subscribe(s, q.view, &q.sub, on_sub_wake, c, &sc->sub) != 0) {
+    const fc_codec_ops *codec = q.codec ? q.codec : fc_stream_codec(s);
+    if (fc_stream_subscribe(s, q.view, codec, &q.sub, on_sub_wake, c, &sc->sub, err, sizeof err) !=
+        0) {
         env->ws_refused++;
-        fc_conn_refuse(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "cannot subscribe to '%s'", id);
+        fc_conn_refuse(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "cannot subscribe: %s", err);
         return 0;
     }
     sc->stream = s;
     sc->view = q.view;
+    sc->codec = codec;
     sc->user.gone = on_stream_gone;
     fc_stream_set_use(env->streams, s, &sc->user);
     sc->format_sent = fc_stream_format_of(s)->serial;
     env->ws_accepted++;
-    fc_conn_send_json(c, hello_json(s, &q));
+    fc_conn_send_json(c, hello_json(s, &q, codec));
     return 0;
 }
 
@@ -188,16 +217,22 @@ static int ws_stream_writeable(fc_conn *c, void *state)
         /* The first frame of a new format goes out after the message. */
         sc->format_sent = fmt->serial;
         sc->held = f;
-        fc_conn_send_json(c, format_json(sc->stream));
+        fc_conn_send_json(c, format_json(sc, f->tier));
         return 0;
     }
     if (f->tier != sc->tier_sent) {
-        /* The frame itself goes out after the tier message. */
+        /* The frame itself goes out after the tier message: a still-picture
+         * tier is a quality, an inter-frame one a picture size (its first
+         * frame is a key frame). */
         sc->tier_sent = f->tier;
         sc->held = f;
-        fc_conn_send_json(c, json_pack("{s:s, s:s, s:i}", "type", "tier", "tier",
-                                       fc_tier_name((fc_tier)f->tier), "quality",
-                                       fc_stream_config_of(sc->stream)->quality[f->tier]));
+        const char *tier = fc_tier_name((fc_tier)f->tier);
+        fc_conn_send_json(c, sc->codec->inter_frame
+                                 ? json_pack("{s:s, s:s, s:i, s:i}", "type", "tier", "tier", tier,
+                                             "width", f->width, "height", f->height)
+                                 : json_pack("{s:s, s:s, s:i}", "type", "tier", "tier", tier,
+                                             "quality",
+                                             fc_stream_config_of(sc->stream)->quality[f->tier]));
         return 0;
     }
     int rc = fc_conn_write(c, f->wire, fc_frame_wire_len(f), true);
@@ -212,7 +247,7 @@ static void ws_stream_closed(fc_conn *c, void *state)
     (void)c;
     stream_conn *sc = state;
     fc_stream_set_unuse(&sc->user);
-    if (sc->sub) fc_stream_unsubscribe(sc->stream, sc->view, sc->sub);
+    if (sc->sub) fc_stream_unsubscribe(sc->stream, sc->view, sc->codec, sc->sub);
     sc->sub = NULL;
     fc_frame_unref(sc->held);
     sc->held = NULL;

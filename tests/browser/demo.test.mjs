@@ -1,6 +1,7 @@
 // The avatar demo page (web/demo/, served at /demo) in Debian's Chromium,
 // headless: it uploads the bundled samples, starts a session with the audio
-// sent back, draws frames that advance on the canvas, and stops.
+// sent back, draws frames that advance on the canvas, and stops; in JPEG,
+// then in VP8 (15 fps, decoded with WebCodecs).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -39,16 +40,21 @@ test('avatar demo page in headless Chromium', { timeout: 90000 }, async () => {
     context.on('request', (r) => requests.push(r.url()));
     page.on('pageerror', (e) => pageErrors.push(e.message));
     await page.goto(server.http + '/demo');
-    await page.click('#start');
     const state = () => page.$eval('#status', (s) => ({ ...s.dataset }));
-    await until(async () => Number((await state()).frames) >= 10, { timeoutMs: 15000, what: '10 frames drawn' });
-    const first = Number((await state()).lastId);
-    await until(async () => Number((await state()).lastId) >= first + 10, { timeoutMs: 5000, what: 'frames advancing' });
-    assert.ok(await canvasColours(page) > 50, 'the canvas shows a picture');
-    await page.screenshot({ path: join(ARTIFACTS, 'demo-streaming.png') });
-    await page.click('#stop');
-    await until(async () => (await state()).state === 'stopped', { timeoutMs: 3000, what: 'stopped' });
-    assert.equal(await server.metric('fc_avatar_sessions_total', { outcome: 'stopped' }), 1);
+    for (const [i, [format, fps]] of [['jpeg', '25'], ['vp8', '15']].entries()) {
+      await page.selectOption('#format', format);
+      await page.click('#start');
+      await until(async () => Number((await state()).frames) >= 10, { timeoutMs: 15000, what: `10 ${format} frames drawn` });
+      const first = Number((await state()).lastId);
+      await until(async () => Number((await state()).lastId) >= first + 10, { timeoutMs: 5000, what: `${format} frames advancing` });
+      assert.equal((await state()).format, format);
+      assert.equal((await state()).fps, fps);
+      assert.ok(await canvasColours(page) > 50, `the canvas shows a ${format} picture`);
+      await page.screenshot({ path: join(ARTIFACTS, `demo-streaming-${format}.png`) });
+      await page.click('#stop');
+      await until(async () => (await state()).state === 'stopped', { timeoutMs: 3000, what: 'stopped' });
+      assert.equal(await server.metric('fc_avatar_sessions_total', { outcome: 'stopped' }), i + 1);
+    }
     assert.deepEqual(pageErrors, []);
     const foreign = requests.filter((u) => !u.startsWith(server.http));
     assert.deepEqual(foreign, [], 'the page asked only its own server');

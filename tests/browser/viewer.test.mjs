@@ -1,8 +1,9 @@
 // The viewer page (web/) in Debian's Chromium, headless, against a real
-// framecast on a loopback port: frames decode onto every tile, counters move,
-// pause really unsubscribes, a hidden tab unsubscribes, and the page finds the
-// server again after a restart on the same port. Screenshots go to the build
-// directory (FRAMECAST_ARTIFACTS).
+// framecast on a loopback port: frames decode onto every tile (VP8 through
+// WebCodecs, which `auto` picks here; JPEG when a tile asks for it), counters
+// move, pause really unsubscribes, a hidden tab unsubscribes, and the page
+// finds the server again after a restart on the same port. Screenshots go to
+// the build directory (FRAMECAST_ARTIFACTS).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -39,6 +40,14 @@ const canvasColours = (page) => page.$$eval('.tile .frame', (canvases) => canvas
   const seen = new Set();
   for (let i = 0; i < d.length; i += 4 * 97) seen.add((d[i] << 16) | (d[i + 1] << 8) | d[i + 2]);
   return seen.size;
+}));
+
+// Per tile: a hash of a sample of the canvas, to tell pictures apart.
+const canvasHashes = (page) => page.$$eval('.tile .frame', (canvases) => canvases.map((c) => {
+  const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+  let h = 0;
+  for (let i = 0; i < d.length; i += 4 * 13) h = (Math.imul(h, 31) + d[i] + (d[i + 1] << 8)) | 0;
+  return h;
 }));
 
 const subscribers = async (server) =>
@@ -78,6 +87,50 @@ test('viewer page in headless Chromium', { timeout: 120000 }, async (t) => {
         { timeoutMs: 10000, what: 'every tile live' });
       await until(async () => (await canvasColours(page)).every((n) => n > 8),
         { timeoutMs: 10000, what: 'a non-uniform picture on every canvas' });
+    });
+
+    await t.test('auto picks VP8, decoded by WebCodecs: changing pictures, no decoder errors', async () => {
+      const codecs = await page.$$eval('.tile', (els) => els.map((e) => [e.dataset.codec, e.querySelector('.v-codec').textContent]));
+      assert.deepEqual(codecs, ids.map(() => ['vp8', 'vp8']));
+      for (const id of ids)
+        assert.equal(await server.metric('fc_stream_outputs', { stream: id, view: 'full', codec: 'vp8' }), 1, id);
+      // Every tile paints new pictures: its canvas changes, more than once.
+      for (let round = 0; round < 3; round++) {
+        const before = await canvasHashes(page);
+        await until(async () => (await canvasHashes(page)).every((h, i) => h !== before[i]),
+          { timeoutMs: 5000, what: 'a new picture on every VP8 tile' });
+      }
+      await until(async () => (await page.$$eval('.tile .v-kbps', (els) => els.map((e) => Number(e.textContent)))).every((k) => k > 0),
+        { timeoutMs: 5000, what: 'kbps above 0 on every tile' });
+      const errors = await page.$$eval('.tile', (els) => els.map((e) => e.dataset.decodeErrors || '0'));
+      assert.deepEqual(errors, ids.map(() => '0'), 'VP8 decoders given up');
+    });
+
+    await t.test('a VP8 tile on the low tier shows the half-size picture over the whole canvas', async () => {
+      const tile = page.locator(`.tile[data-stream="${ids[1]}"]`);
+      await tile.locator('.s-quality').selectOption('low');
+      await until(async () => (await tile.locator('.v-size').textContent()) === '160×90',
+        { timeoutMs: 10000, what: 'the low tier\'s 160x90 pictures' });
+      assert.equal(await tile.locator('.v-tier').textContent(), 'low');
+      const before = (await canvasHashes(page))[1];
+      await until(async () => (await canvasHashes(page))[1] !== before, { timeoutMs: 5000, what: 'low-tier pictures painted' });
+      assert.equal(await tile.locator('.frame').evaluate((c) => `${c.width}x${c.height}`), '320x180');
+      await tile.locator('.s-quality').selectOption('auto');
+      await until(async () => (await tile.locator('.v-size').textContent()) === '320×180', { timeoutMs: 10000, what: 'back to high' });
+    });
+
+    await t.test('a tile switched to JPEG decodes JPEG, and its stream stops encoding VP8', async () => {
+      const tile = page.locator(`.tile[data-stream="${ids[0]}"]`);
+      await tile.locator('.s-codec').selectOption('jpeg');
+      await until(async () => (await tile.getAttribute('data-codec')) === 'jpeg' &&
+        (await tile.locator('.v-codec').textContent()) === 'jpeg', { timeoutMs: 5000, what: 'the tile on JPEG' });
+      const before = (await canvasHashes(page))[0];
+      await until(async () => (await canvasHashes(page))[0] !== before, { timeoutMs: 5000, what: 'JPEG pictures painted' });
+      await until(async () => (await server.metric('fc_stream_outputs', { stream: ids[0], view: 'full', codec: 'vp8' })) === 0,
+        { timeoutMs: 5000, what: `${ids[0]}'s VP8 output closed` });
+      assert.equal(await server.metric('fc_stream_outputs', { stream: ids[0], view: 'full', codec: 'jpeg' }), 1);
+      await tile.locator('.s-codec').selectOption('auto');
+      await until(async () => (await tile.getAttribute('data-codec')) === 'vp8', { timeoutMs: 5000, what: 'back on VP8' });
     });
 
     await t.test('the face stream shows boxes and track ids from detection events', async () => {

@@ -18,6 +18,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Server, Subscriber, FIXTURES, until } from '../lib/server.mjs';
 import { Camera } from '../lib/camera.mjs';
+import { decodeVp8, isKey } from '../lib/vp8.mjs';
 
 const MAKE_FIXTURES = new URL('../sources/make-fixtures.sh', import.meta.url).pathname;
 let dir;
@@ -182,6 +183,51 @@ test('a resolution change reaches subscribers as a format message before its fir
     const before = (await streamOf(srv, 'sizes')).detection.inferences;
     await until(async () => (await streamOf(srv, 'sizes')).detection.inferences > before + 10, { what: 'inferences to go on' });
     assert.equal(await srv.metric('fc_stream_errors_total', { stream: 'sizes' }), 0);
+  } finally {
+    await srv.stop();
+  }
+});
+
+// RFC 6386, 9.1: a key frame's size follows its start code, 14 bits each.
+const vp8KeySize = (p) => [p.readUInt16LE(6) & 0x3fff, p.readUInt16LE(8) & 0x3fff];
+
+test('VP8 of a file that changes size: each format message names the new coded size, a key frame of that size follows, and every frame decodes', async () => {
+  const srv = await new Server(['--synthetic', '0', '--source',
+    `file:${fx('size-change.ts')},loop,id=sizes`]).start();
+  try {
+    const s = new Subscriber(`${srv.ws}/ws/streams/sizes?codec=vp8&quality=high`);
+    const order = [];
+    s.ws.on('message', (data, isBinary) => {
+      if (!isBinary) order.push({ text: JSON.parse(data.toString()) });
+      else order.push({ payload: Buffer.from(data.subarray(16)) });
+    });
+    await s.opened;
+    const formats = () => order.filter((m) => m.text?.type === 'format').map((m) => m.text);
+    await until(() => formats().length >= 3 && !order.at(-1).text,
+      { timeoutMs: 20000, what: 'three format messages and a frame after the last' });
+    // Segments of frames, each after the hello or format message that describes them.
+    const segments = [];
+    for (const m of order) {
+      if (m.text?.type === 'hello' || m.text?.type === 'format') segments.push({ said: m.text, frames: [] });
+      else if (m.payload) segments.at(-1).frames.push(m.payload);
+    }
+    let checked = 0;
+    for (const { said, frames } of segments) {
+      if (frames.length === 0) continue;
+      assert.equal(said.codec, 'vp8');
+      assert.equal(said.codec_string, 'vp8');
+      assert.ok(isKey(frames[0]), `the first frame after the ${said.type} is a key frame`);
+      assert.deepEqual(vp8KeySize(frames[0]), [said.coded_width, said.coded_height]);
+      assert.deepEqual([said.coded_width, said.coded_height], [said.width, said.height]);
+      const d = await decodeVp8(frames, said.coded_width, said.coded_height);
+      assert.equal(d.code, 0, d.stderr);
+      assert.equal(d.md5s.length, frames.length);
+      checked++;
+    }
+    assert.ok(checked >= 3, `${checked} segments decoded`);
+    const sizes = new Set(formats().map((f) => `${f.coded_width}x${f.coded_height}`));
+    assert.deepEqual([...sizes].sort(), ['320x240', '480x272']);
+    assert.deepEqual(s.errors, []);
   } finally {
     await srv.stop();
   }

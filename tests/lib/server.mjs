@@ -71,19 +71,7 @@ export class Server {
   // {stream: 'cam0', tier: 'high'}); sums over samples that match the labels.
   async metric(name, labels = {}) {
     const { body } = await this.text('/metrics');
-    let sum = 0, found = false;
-    for (const line of body.split('\n')) {
-      if (!line.startsWith(name + '{') && !line.startsWith(name + ' ')) continue;
-      const m = /^([a-z_]+)(?:\{(.*)\})? (\S+)$/.exec(line);
-      if (!m || m[1] !== name) continue;
-      const have = Object.fromEntries([...(m[2] || '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-      if (Object.entries(labels).every(([k, v]) => have[k] === String(v))) {
-        sum += Number(m[3]);
-        found = true;
-      }
-    }
-    if (!found) throw new Error(`metric ${name} ${JSON.stringify(labels)} not in /metrics`);
-    return sum;
+    return metricIn(body, name, labels);
   }
 
   // Sends `signal` and resolves with the exit code (or signal name).
@@ -135,6 +123,24 @@ export class Subscriber {
     this.ws.close();
     return this.closed;
   }
+}
+
+// The same from a /metrics text already fetched: several values read from
+// one scrape are of the same instant.
+export function metricIn(body, name, labels = {}) {
+  let sum = 0, found = false;
+  for (const line of body.split('\n')) {
+    if (!line.startsWith(name + '{') && !line.startsWith(name + ' ')) continue;
+    const m = /^([a-z_]+)(?:\{(.*)\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...(m[2] || '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === String(v))) {
+      sum += Number(m[3]);
+      found = true;
+    }
+  }
+  if (!found) throw new Error(`metric ${name} ${JSON.stringify(labels)} not in /metrics`);
+  return sum;
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));

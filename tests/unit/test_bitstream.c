@@ -466,14 +466,36 @@ static void vp8_frame_tags(void **state)
     assert_int_equal(fc_vp8_is_key(NULL, 0), -EINVAL);
 }
 
+/* The test vectors docs/protocol.md gives clients for telling key frames
+ * from the payload. */
+static void protocol_doc_key_frame_vectors(void **state)
+{
+    (void)state;
+    const uint8_t vp8_key[] = {0x70, 0x24, 0x00, 0x9d, 0x01, 0x2a, 0x80, 0x02, 0x68, 0x01};
+    const uint8_t vp8_inter[] = {0x71, 0x24, 0x00};
+    assert_int_equal(fc_vp8_is_key(vp8_key, sizeof vp8_key), 1);
+    assert_int_equal(vp8_key[0] & 1, 0); /* the one bit a client looks at */
+    assert_int_equal(fc_vp8_is_key(vp8_inter, sizeof vp8_inter), 0);
+    /* Tag 0x002470: version 0, shown, first partition 0x123 bytes. */
+    uint32_t tag = vp8_key[0] | vp8_key[1] << 8 | (uint32_t)vp8_key[2] << 16;
+    assert_int_equal((tag >> 1) & 7, 0);
+    assert_int_equal((tag >> 4) & 1, 1);
+    assert_int_equal(tag >> 5, 0x123);
+    assert_int_equal((vp8_key[6] | vp8_key[7] << 8) & 0x3fff, 640);
+    assert_int_equal((vp8_key[8] | vp8_key[9] << 8) & 0x3fff, 360);
+    const uint8_t h264_idr[] = {0, 0, 1, 0x68, 0xce, 0x38, 0x80, 0, 0, 1, 0x65, 0x88};
+    const uint8_t h264_slice[] = {0, 0, 0, 1, 0x41, 0x9a};
+    assert_true(fc_h264_has_idr(h264_idr, sizeof h264_idr));
+    assert_false(fc_h264_has_idr(h264_slice, sizeof h264_slice));
+}
+
 int main(void)
 {
     av_log_set_level(AV_LOG_ERROR); /* x264's summary of every stream */
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(h264_streams_of_every_profile),
-        cmocka_unit_test(sps_alone_and_cut_short),
-        cmocka_unit_test(sps_fields_x264_never_writes),
-        cmocka_unit_test(vp8_frame_tags),
+        cmocka_unit_test(h264_streams_of_every_profile),  cmocka_unit_test(sps_alone_and_cut_short),
+        cmocka_unit_test(sps_fields_x264_never_writes),   cmocka_unit_test(vp8_frame_tags),
+        cmocka_unit_test(protocol_doc_key_frame_vectors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,4 +1,5 @@
-/* Subscriber queues, quality tiers and fan-out. */
+/* Subscriber queues, quality tiers and fan-out; in inter-frame hubs, joins,
+ * gaps and tier moves at key frames only (DESIGN.md rule 9). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,32 @@ static fc_frame *encoded(uint32_t id, int tier)
     f->payload_len = 8;
     fc_frame_seal(f);
     return f;
+}
+
+static fc_frame *inter(uint32_t id, int tier, bool key)
+{
+    fc_frame *f = encoded(id, tier);
+    f->key = key;
+    return f;
+}
+
+/* Publishes one frame and drops the caller's reference. */
+static void publish(fc_hub *hub, uint32_t id, int tier, bool key)
+{
+    fc_frame *f = inter(id, tier, key);
+    fc_hub_publish(hub, f, 0, id);
+    fc_frame_unref(f);
+}
+
+/* The next frame's id and key flag, or -1 when the queue is empty. */
+static long next_id(fc_sub *s, bool *key)
+{
+    fc_frame *f = fc_sub_next(s, 0);
+    if (!f) return -1;
+    long id = f->id;
+    if (key) *key = f->key;
+    fc_frame_unref(f);
+    return id;
 }
 
 static void queue_drops_oldest(void **state)
@@ -116,7 +143,7 @@ static void hub_fans_out_by_tier_without_copies(void **state)
 {
     (void)state;
     fc_hub *hub;
-    assert_int_equal(fc_hub_new("t", &hub), 0);
+    assert_int_equal(fc_hub_new("t", false, &hub), 0);
     fc_sub *a, *b, *c;
     fc_sub_opts auto_opts = {.auto_tier = true, .queue = 4};
     fc_sub_opts low_opts = {.auto_tier = false, .tier = FC_TIER_LOW, .queue = 4};
@@ -158,7 +185,7 @@ static void hub_auto_subscriber_falls_to_cheaper_tier(void **state)
 {
     (void)state;
     fc_hub *hub;
-    assert_int_equal(fc_hub_new("t", &hub), 0);
+    assert_int_equal(fc_hub_new("t", false, &hub), 0);
     fc_sub *slow;
     fc_sub_opts opts = {.auto_tier = true, .queue = 50};
     assert_int_equal(fc_hub_add(hub, &opts, NULL, NULL, &slow), 0);
@@ -184,7 +211,7 @@ static void hub_counts_drops(void **state)
 {
     (void)state;
     fc_hub *hub;
-    assert_int_equal(fc_hub_new("t", &hub), 0);
+    assert_int_equal(fc_hub_new("t", false, &hub), 0);
     fc_sub *s;
     fc_sub_opts opts = {.auto_tier = false, .tier = FC_TIER_HIGH, .queue = 2};
     assert_int_equal(fc_hub_add(hub, &opts, NULL, NULL, &s), 0);
@@ -205,6 +232,189 @@ static void hub_counts_drops(void **state)
     fc_hub_free(hub);
 }
 
+static void inter_subscriber_starts_at_a_key_frame(void **state)
+{
+    (void)state;
+    fc_hub *hub;
+    assert_int_equal(fc_hub_new("t", true, &hub), 0);
+    fc_sub *s;
+    fc_sub_opts opts = {.auto_tier = false, .tier = FC_TIER_MEDIUM, .queue = 8};
+    assert_int_equal(fc_hub_add(hub, &opts, NULL, NULL, &s), 0);
+    /* The arrival asks its tier for a key frame, once. */
+    assert_int_equal(fc_hub_take_key_wanted(hub), 1u << FC_TIER_MEDIUM);
+    assert_int_equal(fc_hub_take_key_wanted(hub), 0);
+    publish(hub, 1, FC_TIER_MEDIUM, false);
+    publish(hub, 2, FC_TIER_MEDIUM, false);
+    fc_sub_stats st;
+    fc_sub_get_stats(s, &st);
+    assert_int_equal(st.depth, 0);
+    assert_true(st.waiting_key);
+    assert_int_equal(st.drops_to_key, 0); /* never had them: not a drop */
+    publish(hub, 3, FC_TIER_MEDIUM, true);
+    publish(hub, 4, FC_TIER_MEDIUM, false);
+    bool key;
+    assert_int_equal(next_id(s, &key), 3);
+    assert_true(key);
+    assert_int_equal(next_id(s, &key), 4);
+    assert_false(key);
+    fc_hub_free(hub);
+    assert_int_equal(fc_frame_live_count(), 0);
+}
+
+static void inter_full_queue_drops_to_the_next_key_frame(void **state)
+{
+    (void)state;
+    fc_hub *hub;
+    assert_int_equal(fc_hub_new("t", true, &hub), 0);
+    fc_sub *s;
+    fc_sub_opts opts = {.auto_tier = false, .tier = FC_TIER_HIGH, .queue = 4};
+    assert_int_equal(fc_hub_add(hub, &opts, NULL, NULL, &s), 0);
+    fc_hub_take_key_wanted(hub);
+    publish(hub, 1, FC_TIER_HIGH, true);
+    assert_int_equal(next_id(s, NULL), 1); /* sent: the client decodes from here */
+    for (uint32_t id = 2; id <= 5; id++)
+        publish(hub, id, FC_TIER_HIGH, false);
+    /* Full: 6 pushes out 2, and 3..6 depend on it. Nothing decodable is
+     * left; the subscriber waits for a key frame and asks for one. */
+    publish(hub, 6, FC_TIER_HIGH, false);
+    fc_sub_stats st;
+    fc_sub_get_stats(s, &st);
+    assert_int_equal(st.depth, 0);
+    assert_true(st.waiting_key);
+    assert_int_equal(st.dropped, 1);
+    assert_int_equal(st.drops_to_key, 4);
+    assert_int_equal(fc_hub_take_key_wanted(hub), 1u << FC_TIER_HIGH);
+    publish(hub, 7, FC_TIER_HIGH, false); /* still waiting: dropped to key */
+    publish(hub, 8, FC_TIER_HIGH, true);
+    publish(hub, 9, FC_TIER_HIGH, false);
+    bool key;
+    assert_int_equal(next_id(s, &key), 8);
+    assert_true(key);
+    assert_int_equal(next_id(s, &key), 9);
+    assert_int_equal(next_id(s, &key), -1);
+
+    /* A key frame still queued behind the gap: the subscriber resumes
+     * there, without waiting. */
+    publish(hub, 10, FC_TIER_HIGH, false);
+    publish(hub, 11, FC_TIER_HIGH, true);
+    publish(hub, 12, FC_TIER_HIGH, false);
+    publish(hub, 13, FC_TIER_HIGH, false);
+    publish(hub, 14, FC_TIER_HIGH, false); /* pushes out 10 */
+    fc_sub_get_stats(s, &st);
+    assert_false(st.waiting_key);
+    assert_int_equal(st.depth, 4);
+    assert_int_equal(next_id(s, &key), 11);
+    assert_true(key);
+    fc_hub_stats hs;
+    fc_hub_get_stats(hub, &hs);
+    assert_int_equal(hs.drops, 2);
+    assert_int_equal(hs.drops_to_key, 5);
+    fc_hub_free(hub);
+    assert_int_equal(fc_frame_live_count(), 0);
+}
+
+static void inter_auto_subscriber_moves_at_a_key_frame_of_the_new_tier(void **state)
+{
+    (void)state;
+    fc_hub *hub;
+    assert_int_equal(fc_hub_new("t", true, &hub), 0);
+    fc_sub *s;
+    fc_sub_opts opts = {.auto_tier = true, .queue = 50};
+    assert_int_equal(fc_hub_add(hub, &opts, NULL, NULL, &s), 0);
+    fc_hub_take_key_wanted(hub);
+    publish(hub, 1, FC_TIER_HIGH, true);
+    for (uint32_t id = 2; id <= 16; id++)
+        publish(hub, id, FC_TIER_HIGH, false);
+    /* 16 queued: it wants medium, asks for its key frame, and until that
+     * comes it is still sent high, so both tiers are wanted. */
+    assert_int_equal(fc_hub_take_key_wanted(hub), 1u << FC_TIER_MEDIUM);
+    assert_int_equal(fc_hub_tier_mask(hub), (1u << FC_TIER_HIGH) | (1u << FC_TIER_MEDIUM));
+    fc_sub_stats st;
+    fc_sub_get_stats(s, &st);
+    assert_int_equal(st.tier, FC_TIER_HIGH);
+    publish(hub, 17, FC_TIER_MEDIUM, false); /* a medium delta: no use yet */
+    publish(hub, 17, FC_TIER_HIGH, false);
+    assert_int_equal(fc_sub_depth(s), 17);
+    /* Medium's key frame of picture 18 comes before high's: the move. */
+    publish(hub, 18, FC_TIER_MEDIUM, true);
+    publish(hub, 18, FC_TIER_HIGH, false);
+    fc_sub_get_stats(s, &st);
+    assert_int_equal(st.tier, FC_TIER_MEDIUM);
+    assert_int_equal(fc_hub_tier_mask(hub), 1u << FC_TIER_MEDIUM);
+    assert_int_equal(st.depth, 18);
+    for (uint32_t id = 1; id <= 17; id++)
+        assert_int_equal(next_id(s, NULL), id);
+    bool key;
+    assert_int_equal(next_id(s, &key), 18);
+    assert_true(key);
+    fc_hub_free(hub);
+    assert_int_equal(fc_frame_live_count(), 0);
+}
+
+static void inter_move_waits_when_the_picture_was_sent(void **state)
+{
+    (void)state;
+    fc_hub *hub;
+    assert_int_equal(fc_hub_new("t", true, &hub), 0);
+    fc_sub *s;
+    fc_sub_opts opts = {.auto_tier = true, .queue = 50};
+    assert_int_equal(fc_hub_add(hub, &opts, NULL, NULL, &s), 0);
+    publish(hub, 1, FC_TIER_HIGH, true);
+    for (uint32_t id = 2; id <= 16; id++)
+        publish(hub, id, FC_TIER_HIGH, false);
+    fc_hub_take_key_wanted(hub);
+    assert_int_equal(next_id(s, NULL), 1); /* 15 left: still wants medium */
+    publish(hub, 17, FC_TIER_HIGH, false);
+    /* High's 17 is queued, not sent; medium's key 17 replaces it. Before
+     * that, medium's key 1 comes too late: high's 1 was sent. */
+    publish(hub, 1, FC_TIER_MEDIUM, true);
+    fc_sub_stats st;
+    fc_sub_get_stats(s, &st);
+    assert_int_equal(st.tier, FC_TIER_HIGH);
+    assert_int_equal(fc_hub_take_key_wanted(hub), 1u << FC_TIER_MEDIUM); /* asks again */
+    publish(hub, 17, FC_TIER_MEDIUM, true);
+    fc_sub_get_stats(s, &st);
+    assert_int_equal(st.tier, FC_TIER_MEDIUM);
+    assert_int_equal(st.depth, 16);
+    for (uint32_t id = 2; id <= 16; id++)
+        assert_int_equal(next_id(s, NULL), id);
+    bool key;
+    assert_int_equal(next_id(s, &key), 17);
+    assert_true(key);
+    fc_hub_free(hub);
+    assert_int_equal(fc_frame_live_count(), 0);
+}
+
+/* An auto subscriber that wanted another tier and is back on its own
+ * before that tier's key frame came: no move, no key frame asked for. */
+static void inter_move_called_off_asks_nothing(void **state)
+{
+    (void)state;
+    fc_hub *hub;
+    assert_int_equal(fc_hub_new("t", true, &hub), 0);
+    fc_sub *s;
+    fc_sub_opts opts = {.auto_tier = true, .queue = 50};
+    assert_int_equal(fc_hub_add(hub, &opts, NULL, NULL, &s), 0);
+    publish(hub, 1, FC_TIER_HIGH, true);
+    for (uint32_t id = 2; id <= 16; id++)
+        publish(hub, id, FC_TIER_HIGH, false);
+    assert_int_equal(fc_hub_take_key_wanted(hub), 1u << FC_TIER_MEDIUM);
+    /* Drained and calm for the hold time (1 s): it wants high again. */
+    while (fc_sub_depth(s) > 0)
+        assert_true(next_id(s, NULL) > 0);
+    publish(hub, 17, FC_TIER_HIGH, false);
+    fc_frame_unref(fc_sub_next(s, 100));
+    publish(hub, 18, FC_TIER_HIGH, false);
+    fc_frame_unref(fc_sub_next(s, 2000000000ull));
+    assert_int_equal(fc_hub_tier_mask(hub), 1u << FC_TIER_HIGH);
+    assert_int_equal(fc_hub_take_key_wanted(hub), 0);
+    fc_sub_stats st;
+    fc_sub_get_stats(s, &st);
+    assert_int_equal(st.tier, FC_TIER_HIGH);
+    fc_hub_free(hub);
+    assert_int_equal(fc_frame_live_count(), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +425,11 @@ int main(void)
         cmocka_unit_test(hub_fans_out_by_tier_without_copies),
         cmocka_unit_test(hub_auto_subscriber_falls_to_cheaper_tier),
         cmocka_unit_test(hub_counts_drops),
+        cmocka_unit_test(inter_subscriber_starts_at_a_key_frame),
+        cmocka_unit_test(inter_full_queue_drops_to_the_next_key_frame),
+        cmocka_unit_test(inter_auto_subscriber_moves_at_a_key_frame_of_the_new_tier),
+        cmocka_unit_test(inter_move_waits_when_the_picture_was_sent),
+        cmocka_unit_test(inter_move_called_off_asks_nothing),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,10 +1,12 @@
 /* fc_output on a real loop and worker pool: tiers encoded only when wanted
  * and once for all, codec instances opened lazily and closed when idle or on
- * a size change, key frames asked for by arrivals (coalesced, carried over a
- * replaced job), late frames for the avatar's one client, close waiting for
- * the running encode. The codec is a recording one behind codec.h, so what
- * the output asked of it is visible; its encode can be held to make a job
- * run long. The JPEG codec runs the same path at the end. */
+ * a size change, key frames asked for by arrivals (coalesced per frame and
+ * to one per interval, carried over a replaced job), the keyint floor, the
+ * low tier of an inter-frame codec at half size, late frames for the
+ * avatar's one client, close waiting for the running encode. The codec is a
+ * recording one behind codec.h, so what the output asked of it is visible;
+ * its encode can be held to make a job run long. The JPEG codec runs the
+ * same path at the end. */
 #include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -35,6 +37,8 @@ static struct {
     uint32_t ids[MAX_ENCODES];
     bool force_key[MAX_ENCODES];
     int quality[MAX_ENCODES];
+    int width[MAX_ENCODES];
+    uint8_t luma0[MAX_ENCODES]; /* the picture's first luma byte */
 } rec = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 struct rec_encoder {
@@ -71,6 +75,8 @@ static int rec_encode(fc_encoder *enc, const fc_frame *raw, const fc_encode_args
         rec.ids[rec.encodes] = raw->id;
         rec.force_key[rec.encodes] = args->force_key;
         rec.quality[rec.encodes] = e->quality;
+        rec.width[rec.encodes] = raw->width;
+        rec.luma0[rec.encodes] = raw->plane[0][0];
         rec.encodes++;
     }
     pthread_mutex_unlock(&rec.mu);
@@ -104,6 +110,18 @@ static const fc_codec_ops rec_codec = {
     .name = "rec",
     .id = FC_CODEC_JPEG,
     .inter_frame = true,
+    .open = rec_open,
+    .encode = rec_encode,
+    .close = rec_close,
+};
+
+/* The same, as a still-picture codec: a hub without key-frame rules. */
+static const fc_codec_ops rec_still_codec = {
+    .abi_version = FC_CODEC_ABI_VERSION,
+    .struct_size = sizeof(fc_codec_ops),
+    .name = "rec-still",
+    .id = FC_CODEC_JPEG,
+    .inter_frame = false,
     .open = rec_open,
     .encode = rec_encode,
     .close = rec_close,
@@ -187,7 +205,8 @@ static void run_until(world *w, bool (*cond)(world *w), const char *what)
     if (!cond(w)) fail_msg("timed out waiting for %s", what);
 }
 
-static world *world_new(const fc_codec_ops *codec, bool deliver_late, unsigned idle_ms)
+/* An output of `cfg` (name, rate and qualities filled in here). */
+static world *world_with(fc_output_config cfg)
 {
     rec_reset();
     world *w = calloc(1, sizeof *w);
@@ -195,16 +214,49 @@ static world *world_new(const fc_codec_ops *codec, bool deliver_late, unsigned i
     assert_int_equal(fc_pool_create(2, &w->pool), 0);
     uv_timer_init(&w->loop.uv, &w->deadline);
     w->deadline.data = w;
-    fc_output_config cfg = {.name = "test",
-                            .codec = codec,
-                            .quality = {90, 70, 50},
-                            .fps = 30,
-                            .deliver_late = deliver_late,
-                            .idle_close_ms = idle_ms};
+    cfg.name = "test";
+    memcpy(cfg.quality, (int[3]){90, 70, 50}, sizeof cfg.quality);
+    cfg.fps = 30;
     char err[200];
     assert_int_equal(fc_output_create(&w->loop, w->pool, &cfg, &hooks, w, &w->out, err, sizeof err),
                      0);
     return w;
+}
+
+/* Every key-frame request is served at the next frame, and every tier is at
+ * the pushed size, unless a test says otherwise. */
+static world *world_new(const fc_codec_ops *codec, bool deliver_late, unsigned idle_ms)
+{
+    return world_with((fc_output_config){.codec = codec,
+                                         .deliver_late = deliver_late,
+                                         .idle_close_ms = idle_ms,
+                                         .key_interval_s = -1,
+                                         .same_size_tiers = true});
+}
+
+static bool waited;
+static void on_waited(uv_timer_t *t)
+{
+    (void)t;
+    waited = true;
+}
+
+static bool has_waited(world *w)
+{
+    (void)w;
+    return waited;
+}
+
+/* Runs the loop for `ms` of wall time: what a time-based rule waits for. */
+static void wait_ms(world *w, unsigned ms)
+{
+    uv_timer_t t;
+    uv_timer_init(&w->loop.uv, &t);
+    waited = false;
+    uv_timer_start(&t, on_waited, ms, 0);
+    run_until(w, has_waited, "the time to pass");
+    uv_close((uv_handle_t *)&t, NULL);
+    uv_run(&w->loop.uv, UV_RUN_NOWAIT);
 }
 
 static void on_closed(void *arg)
@@ -386,10 +438,13 @@ static void size_change_reopens(void **state)
 }
 
 /* A frame finishing for a tier its subscriber has just left: lost for a
- * stream (the next frame comes), delivered for an avatar's one client. */
-static void late_frames(bool deliver_late)
+ * stream (the next frame comes), delivered for an avatar's one client when
+ * every frame decodes on its own. An inter-frame subscriber leaves a tier
+ * only at the next one's key frame, and a late delta of the old tier would
+ * not decode after it: never delivered. */
+static void late_frames(const fc_codec_ops *codec, bool deliver_late, bool delivered)
 {
-    world *w = world_new(&rec_codec, deliver_late, 0);
+    world *w = world_new(codec, deliver_late, 0);
     fc_sub *a = subscribe(w, FC_TIER_HIGH);
     rec_hold(true);
     push(w, 1, 64, 48);
@@ -400,7 +455,7 @@ static void late_frames(bool deliver_late)
     rec_hold(false);
     run_until(w, published_enough, "the held frame");
     fc_frame *f = fc_sub_next(b, 0);
-    if (deliver_late) {
+    if (delivered) {
         assert_non_null(f);
         assert_int_equal(f->id, 1);
         fc_frame_unref(f);
@@ -413,13 +468,123 @@ static void late_frames(bool deliver_late)
 static void late_frame_lost_for_streams(void **state)
 {
     (void)state;
-    late_frames(false);
+    late_frames(&rec_still_codec, false, false);
 }
 
 static void late_frame_delivered_when_every_frame_counts(void **state)
 {
     (void)state;
-    late_frames(true);
+    late_frames(&rec_still_codec, true, true);
+    late_frames(&rec_codec, true, false);
+}
+
+/* Many arrivals in one interval: one forced key frame. With an interval
+ * longer than the test, arrivals after the first key frame get none (they
+ * wait, and no frame reaches them); with a short one, the first frame after
+ * it serves them all. */
+static void forced_keys_coalesce_to_one_per_interval(void **state)
+{
+    (void)state;
+    world *w = world_with(
+        (fc_output_config){.codec = &rec_codec, .key_interval_s = 60, .same_size_tiers = true});
+    subscribe(w, FC_TIER_HIGH);
+    push_and_wait(w, 1); /* the instance's first frame: a key frame anyway */
+    fc_sub *late[3];
+    for (int i = 0; i < 3; i++)
+        late[i] = subscribe(w, FC_TIER_HIGH);
+    push_and_wait(w, 2);
+    push_and_wait(w, 3);
+    assert_false(rec.force_key[1]);
+    assert_false(rec.force_key[2]);
+    for (int i = 0; i < 3; i++)
+        assert_null(fc_sub_next(late[i], 0));
+    fc_output_stats st;
+    fc_output_get_stats(w->out, &st);
+    assert_int_equal(st.keyframes, 1);
+    assert_int_equal(st.keyframes_forced, 0);
+    world_free(w);
+
+    w = world_with(
+        (fc_output_config){.codec = &rec_codec, .key_interval_s = 0.2, .same_size_tiers = true});
+    subscribe(w, FC_TIER_HIGH);
+    push_and_wait(w, 1);
+    for (int i = 0; i < 3; i++)
+        late[i] = subscribe(w, FC_TIER_HIGH);
+    wait_ms(w, 250);
+    push_and_wait(w, 2);
+    push_and_wait(w, 3);
+    assert_true(rec.force_key[1]);
+    assert_false(rec.force_key[2]); /* nobody is waiting any more */
+    for (int i = 0; i < 3; i++) {
+        fc_frame *f = fc_sub_next(late[i], 0);
+        assert_int_equal(f->id, 2);
+        assert_true(f->key);
+        fc_frame_unref(f);
+    }
+    fc_output_get_stats(w->out, &st);
+    assert_int_equal(st.keyframes, 2);
+    assert_int_equal(st.keyframes_forced, 1);
+    assert_int_equal(st.keyframes_periodic, 0);
+    world_free(w);
+}
+
+static void keyint_floor_makes_a_key_frame(void **state)
+{
+    (void)state;
+    world *w = world_with(
+        (fc_output_config){.codec = &rec_codec, .keyint_s = 0.2, .same_size_tiers = true});
+    subscribe(w, FC_TIER_MEDIUM);
+    push_and_wait(w, 1);
+    wait_ms(w, 250);
+    push_and_wait(w, 2);
+    assert_true(rec.force_key[1]);
+    fc_output_stats st;
+    fc_output_get_stats(w->out, &st);
+    assert_int_equal(st.keyframes_periodic, 1);
+    assert_int_equal(st.keyframes_forced, 0); /* nobody asked */
+    world_free(w);
+}
+
+/* The low tier of an inter-frame codec encodes a half-size picture, box
+ * filtered (rows of 0 and 200 become 100); the others the pushed size. */
+static void inter_frame_low_tier_is_half_size(void **state)
+{
+    (void)state;
+    world *w = world_with((fc_output_config){.codec = &rec_codec, .key_interval_s = -1});
+    fc_sub *lo = subscribe(w, FC_TIER_LOW);
+    fc_frame *raw = fc_frame_new_i420(64, 48);
+    memset(raw->plane[1], 128, 32 * 24);
+    memset(raw->plane[2], 128, 32 * 24);
+    for (int y = 0; y < 48; y++)
+        memset(raw->plane[0] + y * raw->stride[0], y % 2 ? 200 : 0, 64);
+    raw->id = 1;
+    want_published = 1;
+    fc_output_push(w->out, raw);
+    run_until(w, published_enough, "the low frame");
+    assert_int_equal(rec_get(&rec.width[0]), 32);
+    assert_int_equal(rec.luma0[0], 100);
+    fc_frame *f = fc_sub_next(lo, 0);
+    assert_int_equal(f->width, 32);
+    assert_int_equal(f->height, 24);
+    fc_frame_unref(f);
+    int tw, th;
+    fc_output_config cfg = {.codec = &rec_codec};
+    fc_output_tier_size(&cfg, FC_TIER_LOW, 1280, 720, &tw, &th);
+    assert_int_equal(tw, 640);
+    assert_int_equal(th, 360);
+    fc_output_tier_size(&cfg, FC_TIER_HIGH, 1280, 720, &tw, &th);
+    assert_int_equal(tw, 1280);
+    cfg.codec = &rec_still_codec;
+    fc_output_tier_size(&cfg, FC_TIER_LOW, 1280, 720, &tw, &th);
+    assert_int_equal(tw, 1280);
+    subscribe(w, FC_TIER_HIGH);
+    want_published = 3;
+    fc_output_push(w->out, raw);
+    run_until(w, published_enough, "a high and a low frame");
+    assert_true((rec.width[1] == 64 && rec.width[2] == 32) ||
+                (rec.width[1] == 32 && rec.width[2] == 64));
+    fc_frame_unref(raw);
+    world_free(w);
 }
 
 static void close_waits_for_the_running_encode(void **state)
@@ -597,6 +762,9 @@ int main(void)
         cmocka_unit_test(size_change_reopens),
         cmocka_unit_test(late_frame_lost_for_streams),
         cmocka_unit_test(late_frame_delivered_when_every_frame_counts),
+        cmocka_unit_test(forced_keys_coalesce_to_one_per_interval),
+        cmocka_unit_test(keyint_floor_makes_a_key_frame),
+        cmocka_unit_test(inter_frame_low_tier_is_half_size),
         cmocka_unit_test(close_waits_for_the_running_encode),
         cmocka_unit_test(a_failed_encode_is_reported_and_keeps_the_key_owed),
         cmocka_unit_test(reserved_encode_in_the_producers_job),

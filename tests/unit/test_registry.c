@@ -88,7 +88,7 @@ static void on_gone(fc_stream_user *u, fc_stream_end why)
     v->why = why;
     v->found_during_gone = fc_stream_set_find(v->set, fc_stream_id(v->stream)) == v->stream;
     /* The stream is whole: unsubscribing must work. */
-    fc_stream_unsubscribe(v->stream, FC_VIEW_FULL, v->sub);
+    fc_stream_unsubscribe(v->stream, FC_VIEW_FULL, NULL, v->sub);
     v->sub = NULL;
 }
 
@@ -98,7 +98,9 @@ static void watch(world *w, viewer *v, fc_stream *s)
     v->stream = s;
     v->set = &w->set;
     fc_sub_opts opts = {.auto_tier = true, .queue = 4};
-    assert_int_equal(fc_stream_subscribe(s, FC_VIEW_FULL, &opts, NULL, NULL, &v->sub), 0);
+    char err[200];
+    assert_int_equal(
+        fc_stream_subscribe(s, FC_VIEW_FULL, NULL, &opts, NULL, NULL, &v->sub, err, sizeof err), 0);
     v->user.gone = on_gone;
     fc_stream_set_use(&w->set, s, &v->user);
 }
@@ -144,7 +146,7 @@ static void remove_tells_users_first(void **state)
     watch(w, &v3, b);
     watch(w, &left, a);
     /* One that let go before is not told. */
-    fc_stream_unsubscribe(a, FC_VIEW_FULL, left.sub);
+    fc_stream_unsubscribe(a, FC_VIEW_FULL, NULL, left.sub);
     fc_stream_set_unuse(&left.user);
     fc_stream_set_remove(&w->set, a, FC_STREAM_DELETED);
     assert_int_equal(v1.gone, 1);

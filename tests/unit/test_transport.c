@@ -36,6 +36,16 @@ static void stream_query_defaults_and_options(void **state)
     assert_true(q.sub.auto_tier);
     assert_int_equal(query("queue=1000", &q, err, sizeof err), 0);
     assert_int_equal(q.sub.queue, 1000);
+    /* The codec: the stream's own unless named; h264 is a passthrough. */
+    assert_null(q.codec);
+    assert_false(q.h264);
+    assert_int_equal(query("codec=vp8", &q, err, sizeof err), 0);
+    assert_string_equal(q.codec->name, "vp8");
+    assert_int_equal(query("codec=jpeg", &q, err, sizeof err), 0);
+    assert_string_equal(q.codec->name, "jpeg");
+    assert_int_equal(query("codec=h264", &q, err, sizeof err), 0);
+    assert_null(q.codec);
+    assert_true(q.h264);
 }
 
 static void stream_query_errors_name_the_option(void **state)
@@ -54,7 +64,10 @@ static void stream_query_errors_name_the_option(void **state)
     assert_int_equal(query("view=sideways", &q, err, sizeof err), -EINVAL);
     assert_string_equal(err, "bad view 'sideways': use full or ptz");
     assert_int_equal(query("fps=60", &q, err, sizeof err), -EINVAL);
-    assert_string_equal(err, "unknown option 'fps' (known: quality, queue, view, token, key)");
+    assert_string_equal(err,
+                        "unknown option 'fps' (known: quality, queue, view, codec, token, key)");
+    assert_int_equal(query("codec=av1", &q, err, sizeof err), -EINVAL);
+    assert_string_equal(err, "bad codec 'av1': use jpeg, webp, vp8 or h264");
     /* A NUL inside the buffer is refused, not read past. */
     const char nul[] = "quality=high\0&queue=1";
     assert_int_equal(fc_stream_query_parse(nul, sizeof nul - 1, 50, &q, err, sizeof err), -EINVAL);

@@ -84,17 +84,17 @@ static fc_frame *encode(run *r, const fc_frame *raw, fc_encode_args args)
     return out;
 }
 
-/* 90 frames of each scene through the default ladder's high tier (1672 kbps
+/* 90 frames of each scene through the default ladder's high tier (1171 kbps
  * at 640x360): each frame decodes with libavcodec to a picture close to its
  * own source frame, and closer to it than to the source frame before (no
  * frame of delay).
  *
- * The bounds: here the frames measure 52 dB (procedural) and 48 dB (face)
- * on average, 44 and 42 dB at worst (the first frames, while rate control
- * starts); the output is the same on every run (one thread, fixed speed).
- * 38 dB per frame and 45 dB on average leave 4 dB or more for other libvpx
- * builds, while broken output lands far below: swapped chroma planes give
- * 21 dB, a wrong luma stride 14 dB. */
+ * The bounds: here the frames measure 50.2 dB (procedural) and 46.8 dB
+ * (face) on average, 41.6 and 40.3 dB at worst (the first frames, while rate
+ * control starts); the output is the same on every run (one thread, fixed
+ * speed). 36 dB per frame and 42 dB on average leave 4 dB or more for other
+ * libvpx builds, while broken output lands far below: swapped chroma planes
+ * give 21 dB, a wrong luma stride 14 dB. */
 static void decodes_to_the_source_picture(void **state)
 {
     (void)state;
@@ -119,7 +119,7 @@ static void decodes_to_the_source_picture(void **state)
             assert_int_equal(pic->width, 640);
             assert_int_equal(pic->height, 360);
             double psnr = fc_avdec_psnr(pic, raw);
-            if (psnr < 38) fail_msg("%s: frame %u decodes at %.1f dB", scenes[s], i, psnr);
+            if (psnr < 36) fail_msg("%s: frame %u decodes at %.1f dB", scenes[s], i, psnr);
             if (prev && fc_avdec_psnr(pic, prev) >= psnr)
                 fail_msg("%s: frame %u is closer to the source frame before it", scenes[s], i);
             worst = psnr < worst ? psnr : worst;
@@ -130,7 +130,7 @@ static void decodes_to_the_source_picture(void **state)
             fc_frame_unref(enc);
         }
         print_message("%s: PSNR mean %.1f dB, worst %.1f dB\n", scenes[s], sum / 90, worst);
-        if (sum / 90 < 45) fail_msg("%s: mean PSNR %.1f dB", scenes[s], sum / 90);
+        if (sum / 90 < 42) fail_msg("%s: mean PSNR %.1f dB", scenes[s], sum / 90);
         fc_frame_unref(prev);
         fc_avdec_close(dec);
         stop(&r);
@@ -284,12 +284,12 @@ static void encodes_on_any_thread(void **state)
 }
 
 /* bitrate_kbps 0 is the default ladder: each tier makes about its rate
- * (vp8.h: 1672, 1171 and 502 kbps at 640x360 and 30 fps), high above
+ * (vp8.h: 1171, 836 and 502 kbps at 640x360 and 30 fps), high above
  * medium above low. */
 static void default_ladder_by_tier(void **state)
 {
     (void)state;
-    static const double kbps[3] = {1672, 1171, 502};
+    static const double kbps[3] = {1171, 836, 502};
     double bytes[3];
     for (int tier = 0; tier < 3; tier++) {
         run r;

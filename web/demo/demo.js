@@ -1,6 +1,10 @@
 // The avatar demo: upload a face and a speech file (or the bundled samples),
 // start a session with the audio sent back, draw each frame when the audio
-// clock reaches its media time, stop.
+// clock reaches its media time, stop. JPEG and WebP frames are decoded one by
+// one; VP8 (15 fps) goes through WebCodecs, every frame in order
+// (../decode.js).
+import { makeDecoder } from '../decode.js';
+
 const $ = (id) => document.getElementById(id);
 const status = $('status');
 const canvas = $('view');
@@ -8,7 +12,9 @@ const ctx2d = canvas.getContext('2d');
 
 let ws = null, audioCtx = null, audioSrc = null;
 let audioInfo = null, audioBuffer = null, clockStart = null;
-let pending = [], frames = 0, expected = 0, format = 'jpeg';
+let pending = [], frames = 0, expected = 0, format = 'jpeg', width = 512, height = 512;
+// The session's decoder, made when its metadata names the format and size.
+let decoder = null;
 
 function setState(state, error = '') {
   status.dataset.state = state;
@@ -66,12 +72,26 @@ function startClock() {
   }
 }
 
-async function onFrame(data) {
+function onFrame(data) {
   const view = new DataView(data);
   const id = view.getUint32(0), ts = view.getFloat64(4), len = view.getUint32(12);
-  const bitmap = await createImageBitmap(new Blob([new Uint8Array(data, 16, len)], { type: `image/${format}` }));
-  if (clockStart === null) startClock();
-  pending.push({ id, ts, bitmap });
+  decoder?.push({ id, ts, payload: new Uint8Array(data, 16, len) });
+}
+
+function startDecoder(meta) {
+  const d = makeDecoder({ codec: meta.format, coded_width: meta.width, coded_height: meta.height },
+    (picture, ts, id) => {
+      if (d !== decoder) { picture.close(); return; }
+      if (clockStart === null) startClock();
+      pending.push({ id, ts, bitmap: picture });
+    },
+    (why) => { if (d === decoder) setState('error', why); });
+  decoder = d;
+}
+
+function stopDecoder() {
+  decoder?.close();
+  decoder = null;
 }
 
 function draw() {
@@ -82,8 +102,9 @@ function draw() {
     show = pending.shift();
   }
   if (show) {
-    if (canvas.width !== show.bitmap.width) { canvas.width = show.bitmap.width; canvas.height = show.bitmap.height; }
-    ctx2d.drawImage(show.bitmap, 0, 0);
+    // A VP8 low tier is half size: the canvas keeps the session's size.
+    if (canvas.width !== width) { canvas.width = width; canvas.height = height; }
+    ctx2d.drawImage(show.bitmap, 0, 0, canvas.width, canvas.height);
     show.bitmap.close();
     frames++;
     status.dataset.frames = frames;
@@ -102,6 +123,7 @@ function stopAudio() {
 
 async function start() {
   setState('starting');
+  stopDecoder();
   frames = 0; pending = []; audioInfo = null; audioBuffer = null; clockStart = null;
   format = $('format').value;
   audioCtx = audioCtx || new AudioContext();
@@ -129,11 +151,21 @@ async function start() {
     }
     const msg = JSON.parse(ev.data);
     if (msg.type === 'streaming_started') setState('streaming');
-    else if (msg.type === 'metadata') { expected = msg.expected_frames; $('s-expected').textContent = expected; }
+    else if (msg.type === 'metadata') {
+      expected = msg.expected_frames;
+      width = msg.width;
+      height = msg.height;
+      $('s-expected').textContent = expected;
+      $('s-format').textContent = msg.format;
+      $('s-fps').textContent = msg.fps;
+      status.dataset.format = msg.format;
+      status.dataset.fps = msg.fps;
+      startDecoder(msg);
+    }
     else if (msg.type === 'audio') audioInfo = msg;
     else if (msg.type === 'streaming_completed') {
       setState(msg.stopped ? 'stopped' : 'completed');
-      if (msg.stopped) { stopAudio(); pending = []; }
+      if (msg.stopped) { stopAudio(); pending.forEach((p) => p.bitmap.close()); pending = []; }
     } else if (msg.type === 'error') setState('error', msg.message);
   };
   ws.onclose = () => { if (status.dataset.state === 'streaming') setState('closed'); };
