@@ -49,7 +49,7 @@ $(FUZZ_BUILD)/build.ninja:
 
 fuzz: deps $(FUZZ_BUILD)/build.ninja
 	ninja -C $(FUZZ_BUILD) $$(sed -n "s/^fuzz_harnesses = \[\(.*\)\]/\1/p" tests/fuzz/meson.build \
-	  | tr -d "'" | tr ',' ' ' | sed 's|\([a-z]*\)|tests/fuzz/fuzz_\1|g')
+	  | tr -d "'" | tr ',' ' ' | sed 's|[a-z_][a-z_]*|tests/fuzz/fuzz_&|g')
 	@FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/run-fuzz $(FUZZ_BUILD)
 
 bench: build

@@ -2,6 +2,8 @@
 // header — u32 frame_id, f64 capture timestamp in Unix seconds, u32 payload
 // length — followed by the payload (one JPEG, WebP or VP8 frame).
 
+import { viewerQuery } from './credentials.js';
+
 export const HEADER_BYTES = 16;
 
 // Returns { id, ts, payload } with payload a view into `buf` (no copy), or
@@ -27,5 +29,5 @@ export function isVp8Key(payload) {
 export function streamUrl(loc, id, quality, codec) {
   const scheme = loc.protocol === 'https:' ? 'wss' : 'ws';
   return `${scheme}://${loc.host}/ws/streams/${encodeURIComponent(id)}` +
-    `?quality=${encodeURIComponent(quality)}&codec=${encodeURIComponent(codec)}`;
+    `?quality=${encodeURIComponent(quality)}&codec=${encodeURIComponent(codec)}${viewerQuery(id)}`;
 }

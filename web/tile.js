@@ -192,8 +192,14 @@ export class Tile {
     if (ws !== this.ws) return; // closed on purpose already
     this.ws = null;
     this.stopDecoder();
-    if (code === 4404) {
+    if (code === 4404 || code === 4410) {
       this.setState('gone');
+    } else if (code === 4401 || code === 4429) {
+      // Needs a viewer token or the key (docs/api.md): trying again as is
+      // would only count more failures against this address.
+      this.errorMessage = code === 4401 ? 'needs a viewer token or the key' : 'too many failed attempts';
+      this.setState('error');
+      return;
     } else if (this.state !== 'error') {
       this.setState('reconnecting');
     }
@@ -236,6 +242,12 @@ export class Tile {
       this.setState('live');
       this.events.onHello(this);
       this.render();
+    } else if (msg.type === 'format' && this.hello) {
+      // The source changed size from the next frame on (docs/protocol.md);
+      // detection boxes come in the new size's pixels. A VP8 decoder takes
+      // the new size from the key frame that follows.
+      this.hello = { ...this.hello, width: msg.width, height: msg.height };
+      this.setCanvasSize(msg.width, msg.height);
     } else if (msg.type === 'tier' && typeof msg.tier === 'string') {
       // The tier the following frames are in (docs/protocol.md).
       this.currentTier = msg.tier;

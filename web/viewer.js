@@ -50,6 +50,7 @@ async function loadStreams() {
   }
   loading = false;
   reconcile(list);
+  document.dispatchEvent(new CustomEvent('framecast:streams', { detail: list })); // manage.js
   for (const t of tiles.values()) t.open();
   if (tiles.size === 0) setStatus('live', 'No streams');
   else if (retryAttempt === 0) setStatus('connecting', `${tiles.size} streams, connecting…`);
@@ -107,8 +108,11 @@ function showSummary() {
 }
 
 function onLost(tile, code) {
-  scheduleRetry(code === 4404 ? `stream ${tile.id} is gone` : `connection to ${tile.id} lost (code ${code})`);
+  scheduleRetry(code === 4404 || code === 4410 ? `stream ${tile.id} is gone` : `connection to ${tile.id} lost (code ${code})`);
 }
+
+// A stream was added, changed or removed on this page (manage.js).
+document.addEventListener('framecast:streams-changed', () => loadStreams());
 
 function toggleEnlarged(tile) {
   const on = !tile.el.classList.contains('enlarged');

@@ -17,7 +17,8 @@ struct fc_detect {
     void *arg;
     int width, height;
     fc_stage stage;
-    fc_motion *motion; /* the running job's */
+    fc_motion *motion; /* the running job's, with the luma size it was made for */
+    int motion_w, motion_h;
     fc_tracker tracker;
     int sent_count; /* the tracks as last sent in an event */
     fc_track sent[FC_FACES_MAX];
@@ -55,6 +56,20 @@ static void detect_work(fc_job *job)
     if (threshold > 0) {
         int w, h;
         const uint8_t *luma = fc_face_input_luma(in, &w, &h);
+        if (!d->motion || d->motion_w != w || d->motion_h != h) {
+            /* The first picture, or one of another size: the reference
+             * thumbnail was of another picture, so this one counts as
+             * changed. */
+            fc_motion_free(d->motion);
+            d->motion = NULL;
+            if (fc_motion_new(w, h, &d->motion) != 0) {
+                fc_face_input_drop(in);
+                j->rc = -ENOMEM;
+                return;
+            }
+            d->motion_w = w;
+            d->motion_h = h;
+        }
         if (fc_motion_measure(d->motion, luma, w) < threshold) {
             fc_face_input_drop(in);
             j->skipped = true;
@@ -113,13 +128,12 @@ static void tell(fc_detect *d, const fc_frame *f)
     memcpy(d->sent, d->tracker.track, sizeof(fc_track) * (size_t)d->tracker.count);
 }
 
-static void detect_done(fc_job *job)
+/* What a finished job found, into the tracker. A job of a picture size the
+ * stage has left since (fc_detect_resize) counts for nothing: its boxes
+ * would land in the wrong picture. */
+static void take_result(fc_detect *d, const detect_job *j, double now)
 {
-    detect_job *j = fc_container_of(job, detect_job, job);
-    fc_detect *d = j->d;
-    fc_stage_finish(&d->stage, d->pool);
-    d->stats.cpu_ns += job->cpu_ns;
-    double now = j->raw->timestamp;
+    if (j->raw->width != d->width || j->raw->height != d->height) return;
     if (j->skipped) {
         d->stats.inferences_skipped++;
         fc_tracker_hold(&d->tracker, now);
@@ -131,6 +145,16 @@ static void detect_done(fc_job *job)
         if (j->faces.count > 0) d->stats.inferences_with_faces++;
         fc_tracker_update(&d->tracker, &j->faces, now);
     }
+}
+
+static void detect_done(fc_job *job)
+{
+    detect_job *j = fc_container_of(job, detect_job, job);
+    fc_detect *d = j->d;
+    fc_stage_finish(&d->stage, d->pool);
+    d->stats.cpu_ns += job->cpu_ns;
+    double now = j->raw->timestamp;
+    take_result(d, j, now);
     if (!d->closing) {
         fc_ptz_set_tracks(&d->ptz, &d->tracker, now);
         if (tracks_changed(d)) tell(d, j->raw);
@@ -166,15 +190,13 @@ int fc_detect_create(fc_loop *loop, fc_pool *pool, const fc_detect_config *cfg, 
                      char *err, size_t errlen)
 {
     int lw, lh;
-    int rc = fc_face_detector_scaled_size(cfg->detector, width, height, &lw, &lh);
-    if (rc != 0) {
+    if (width > 0 && fc_face_detector_scaled_size(cfg->detector, width, height, &lw, &lh) != 0) {
         snprintf(err, errlen, "face detection: a %dx%d picture does not fit the model", width,
                  height);
-        return rc;
+        return -EINVAL;
     }
     fc_detect *d = calloc(1, sizeof *d);
-    if (!d || fc_motion_new(lw, lh, &d->motion) != 0) {
-        free(d);
+    if (!d) {
         snprintf(err, errlen, "face detection: out of memory");
         return -ENOMEM;
     }
@@ -199,6 +221,18 @@ void fc_detect_close(fc_detect *d, void (*done)(void *arg), void *arg)
     fc_job *j = fc_stage_cancel_pending(&d->stage);
     if (j) job_free(fc_container_of(j, detect_job, job));
     maybe_finish_close(d);
+}
+
+void fc_detect_resize(fc_detect *d, int width, int height)
+{
+    if (width == d->width && height == d->height) return;
+    d->width = width;
+    d->height = height;
+    /* Boxes of the old picture mean nothing in the new one: the faces are
+     * found again (new ids; ids are never reused) and the PTZ view starts
+     * from the whole new picture. The motion gate follows in the next job. */
+    d->tracker.count = 0;
+    fc_ptz_init(&d->ptz, &d->cfg.ptz, width, height);
 }
 
 fc_rect fc_detect_ptz_step(fc_detect *d, double t)

@@ -68,7 +68,9 @@ typedef struct fc_detect_stats {
 
 typedef struct fc_detect fc_detect;
 
-/* For pictures of width x height. 0, or a negative errno with err. */
+/* For pictures of width x height; 0 x 0 when the size is not known yet (a
+ * camera before its first frame: fc_detect_resize then). 0, or a negative
+ * errno with err. */
 int fc_detect_create(fc_loop *loop, fc_pool *pool, const fc_detect_config *cfg, int width,
                      int height, const fc_detect_hooks *hooks, void *arg, fc_detect **out,
                      char *err, size_t errlen);
@@ -76,6 +78,10 @@ int fc_detect_create(fc_loop *loop, fc_pool *pool, const fc_detect_config *cfg, 
  * before this returns), and the stage is freed then. */
 void fc_detect_close(fc_detect *d, void (*done)(void *arg), void *arg);
 
+/* The pictures are of another size from now on (a camera that changed
+ * resolution): the tracks and the PTZ view start again at that size, the
+ * motion gate with the next job. */
+void fc_detect_resize(fc_detect *d, int width, int height);
 /* Runs detection on `raw` (referenced, not taken). */
 void fc_detect_submit(fc_detect *d, fc_frame *raw);
 /* Advances the PTZ view to `t` (capture seconds) and returns it: the crop of

@@ -1,8 +1,11 @@
-/* `framecast serve`: build the pipeline (sources -> streams -> outputs ->
- * the HTTP/WebSocket server) on one loop and one worker pool, run it until
- * SIGINT/SIGTERM, then stop it in order: close every WebSocket with a close
- * frame, wait for the avatar sessions' last jobs, shut the streams down, let
- * the server go, and return when the loop has nothing left. */
+/* `framecast serve`: decide who may use the server (the key, viewer tokens,
+ * loopback or not), open the stream store, build the pipeline (sources ->
+ * streams -> outputs -> the HTTP/WebSocket server) on one loop and one
+ * worker pool from the command line's streams and the stored ones, run it
+ * until SIGINT/SIGTERM, then stop it in order: close every WebSocket with a
+ * close frame, wait for the avatar sessions' last jobs and the stream
+ * changes in flight, shut the streams down, let the server go, and return
+ * when the loop has nothing left. */
 #include <errno.h>
 #include <malloc.h>
 #include <signal.h>
@@ -24,8 +27,13 @@
 #include "encode/jpeg.h"
 #include "sources/image.h"
 #include "sources/source.h"
+#include "store/store.h"
+#include "stream/build.h"
 #include "stream/registry.h"
 #include "stream/stream_metrics.h"
+#include "transport/api_streams.h"
+#include "transport/auth/guard.h"
+#include "transport/auth/hostcheck.h"
 #include "transport/listener.h"
 #include "transport/server.h"
 #include "transport/webrtc.h"
@@ -37,6 +45,7 @@ typedef enum {
     SERVE_RUNNING,         /* the loop serves */
     SERVE_DRAINING,        /* a signal came: WebSockets get 1001 and go */
     SERVE_ENDING_SESSIONS, /* waiting for the avatar sessions' last jobs */
+    SERVE_ENDING_CHANGES,  /* waiting for the stream changes in flight (503 to new ones) */
     SERVE_ENDING_STREAMS,  /* streams shut down, their jobs finishing */
     SERVE_STOPPED,         /* the server is let go; the loop returns */
 } serve_state;
@@ -46,12 +55,19 @@ typedef struct server {
     const fc_serve_opts *o;
     fc_source_spec *specs;
     int nspecs;
+    fc_store_stream *rows; /* the stored streams, as loaded at start */
+    size_t nrows;
+    fc_store *store;
+    const char *db; /* the store's path, for messages */
+    fc_auth *auth;
     fc_loop loop;
     fc_pool *pool;
     fc_face_detector *detector; /* shared by every stream and the avatar sessions */
     fc_metrics *metrics;
     fc_core_metrics core_metrics;
+    fc_stream_defaults defaults;
     fc_stream_set streams;
+    fc_stream_api *api;
     fc_http_server *http;
     fc_webrtc *webrtc; /* NULL without --janus */
     fc_media media;
@@ -59,7 +75,6 @@ typedef struct server {
     fc_avatar_env avatar;
     uv_signal_t sigint, sigterm;
     bool signals;
-    size_t streams_open;
 } server;
 
 /* ---- build ---- */
@@ -78,8 +93,12 @@ static int parse_specs(server *srv)
         fc_source_spec_parse("synthetic:procedural", &srv->specs[i], NULL, 0);
     for (int i = 0; i < o->sources.n; i++) {
         char err[512];
-        if (fc_source_spec_parse(o->sources.v[i], &srv->specs[o->synthetic + i], err, sizeof err) !=
-            0) {
+        /* A type this build does not have is not a typo in the command line
+         * but a stream that cannot run: it is made, `failed`, with the
+         * reason (fc_source_create). */
+        int rc =
+            fc_source_spec_parse(o->sources.v[i], &srv->specs[o->synthetic + i], err, sizeof err);
+        if (rc != 0 && rc != FC_SPEC_UNKNOWN_TYPE) {
             fprintf(stderr, "framecast serve: bad --source: %s\n", err);
             return 2;
         }
@@ -87,25 +106,109 @@ static int parse_specs(server *srv)
     return 0;
 }
 
-static bool detects(const fc_serve_opts *o, const fc_source_spec *spec)
+/* ---- who may use it, and the store ---- */
+
+/* The key, the viewing policy and the rule that a server others can reach
+ * has a key. 0, or the exit code after the message. */
+static int decide_access(server *srv)
 {
-    return spec->detect == 1 || (spec->detect < 0 && o->detect);
+    const fc_serve_opts *o = srv->o;
+    char err[1400];
+    fc_api_key *key = NULL;
+    int rc = fc_api_key_load(o->api_key_file, getenv(FC_API_KEY_ENV), &key, err, sizeof err);
+    if (rc != 0 && rc != -ENOKEY) {
+        fprintf(stderr, "framecast serve: %s\n", err);
+        return 1;
+    }
+    bool tokens = strcmp(o->viewer_tokens, "required") == 0;
+    if (!key && tokens) {
+        fprintf(stderr,
+                "framecast serve: --viewer-tokens required: viewer tokens are signed with the API "
+                "key; give --api-key-file PATH or set " FC_API_KEY_ENV
+                " (make a key with: openssl rand -hex 32)\n");
+        return 2;
+    }
+    if (!key && fc_host_loopback_only(o->host, err, sizeof err) == 0) {
+        fprintf(stderr,
+                "framecast serve: %s, and there is no API key: anyone who can reach it could "
+                "change streams and start sessions. Give --api-key-file PATH or set " FC_API_KEY_ENV
+                " (make a key with: openssl rand -hex 32), or listen on 127.0.0.1\n",
+                err);
+        return 2;
+    }
+    bool from_file = o->api_key_file != NULL;
+    if (fc_auth_new(key, tokens ? FC_VIEWERS_TOKEN : FC_VIEWERS_OPEN, &srv->auth, err,
+                    sizeof err) != 0) {
+        fprintf(stderr, "framecast serve: %s\n", err);
+        return 1;
+    }
+    if (fc_auth_has_key(srv->auth))
+        fc_info("access: changes need the API key (from %s); viewer tokens %s",
+                from_file ? o->api_key_file : FC_API_KEY_ENV, o->viewer_tokens);
+    else
+        fc_warn("access: no API key, so the server stays on loopback and every local process may "
+                "change streams and start sessions (--api-key-file PATH or " FC_API_KEY_ENV
+                " sets one)");
+    return 0;
+}
+
+/* The store, and the streams it holds. 0, or the exit code. */
+static int open_store(server *srv)
+{
+    const fc_serve_opts *o = srv->o;
+    const char *env = getenv(FC_DB_ENV);
+    srv->db = env && *env ? env : o->db;
+    char err[1400];
+    if (fc_store_open(srv->db, &srv->store, err, sizeof err) != 0 ||
+        fc_store_load(srv->store, o->max_streams, &srv->rows, &srv->nrows, err, sizeof err) != 0) {
+        fprintf(stderr, "framecast serve: stream store: %s\n", err);
+        return 1;
+    }
+    if (env && *env && strcmp(env, o->db) != 0)
+        fc_info("stream store: %s (from " FC_DB_ENV ", over --db %s), %zu stored streams", srv->db,
+                o->db, srv->nrows);
+    else
+        fc_info("stream store: %s, %zu stored streams", srv->db, srv->nrows);
+    return 0;
+}
+
+/* ---- build ---- */
+
+static bool detects(const fc_serve_opts *o, const fc_source_spec *spec, int setting)
+{
+    int d = setting >= 0 ? setting : spec->detect;
+    return d == 1 || (d < 0 && o->detect);
+}
+
+static fc_stream_settings settings_of(const fc_store_stream *row)
+{
+    fc_stream_settings set = {
+        .encode_fps = row->encode_fps, .detect = row->detect, .detect_fps = row->detect_fps};
+    memcpy(set.quality, row->quality, sizeof set.quality);
+    return set;
 }
 
 /* The face detector, opened once: streams with detection need it; avatar
  * sessions use it, when the model is there, to find the face in each
- * picture, and run without it. */
+ * picture, and run without it. Streams added later through the API get
+ * detection only when it opened. */
 static int open_detector(server *srv, char *err, size_t errlen)
 {
     const fc_serve_opts *o = srv->o;
     bool needed = false;
     for (int i = 0; i < srv->nspecs; i++)
-        needed |= detects(o, &srv->specs[i]);
+        needed |= detects(o, &srv->specs[i], -1);
+    for (size_t i = 0; i < srv->nrows; i++) {
+        fc_source_spec spec;
+        needed |= fc_source_spec_parse(srv->rows[i].spec, &spec, NULL, 0) == 0 &&
+                  detects(o, &spec, srv->rows[i].detect);
+    }
     char why[512];
     fc_face_detector_opts dopts = {.square_input = strcmp(o->detect_input, "square") == 0};
     int rc = fc_face_detector_open(o->model, &dopts, &srv->detector, why, sizeof why);
     if (rc == 0) return 0;
     srv->detector = NULL;
+    snprintf(srv->defaults.detector_missing, sizeof srv->defaults.detector_missing, "%s", why);
     if (needed) {
         snprintf(err, errlen,
                  "face detection needs a model: %s (scripts/fetch-models fetches it, or give "
@@ -119,53 +222,133 @@ static int open_detector(server *srv, char *err, size_t errlen)
     return 0;
 }
 
-static int add_stream(server *srv, const fc_source_spec *spec, int index, char *err, size_t errlen)
+/* What a stream takes from the flags when neither its spec nor its
+ * settings say. */
+static void set_defaults(server *srv)
 {
     const fc_serve_opts *o = srv->o;
-    char id[FC_ID_MAX];
-    if (spec->id[0])
-        snprintf(id, sizeof id, "%s", spec->id);
-    else
-        snprintf(id, sizeof id, "cam%d", index);
-    int w = spec->width ? spec->width : o->size[0];
-    int h = spec->width ? spec->height : o->size[1];
-    double fps = spec->fps > 0 ? spec->fps : o->fps;
-    double efps = spec->encode_fps > 0 ? spec->encode_fps : o->encode_fps;
-    if (efps <= 0 || efps > fps) efps = fps;
+    fc_stream_defaults *d = &srv->defaults;
+    d->width = o->size[0];
+    d->height = o->size[1];
+    d->fps = o->fps;
+    d->encode_fps = o->encode_fps;
+    memcpy(d->quality, o->quality, sizeof d->quality);
+    d->detect = o->detect;
+    d->detect_fps = o->detect_fps;
+    d->motion_threshold = o->motion_threshold;
+    d->tracker = o->tracker;
+    d->ptz = o->ptz;
+    d->detector = srv->detector;
+    d->event = fc_ws_stream_detections_event;
+    d->loop_lag = &srv->core_metrics.loop_lag_ms;
+    d->idle_close = o->idle_close;
+    d->key_only = fc_key_only_policy_parse(o->detect_key_frames);
+    d->keyint = o->keyint;
+}
+
+/* One line per stream: what it is, its size and rates, and when its source
+ * runs. */
+static void log_stream(const fc_stream *s, const fc_source_spec *spec, const fc_stream_info *info)
+{
+    const fc_source *src = fc_stream_source(s);
+    const fc_stream_config *cfg = fc_stream_config_of(s);
+    char size[32] = "its own size", rate[48] = "its own rate", cap[48] = "", det[48] = "";
+    if (src->width > 0) snprintf(size, sizeof size, "%dx%d", src->width, src->height);
+    if (cfg->fps > 0) snprintf(rate, sizeof rate, "%g fps", cfg->fps);
+    if (cfg->encode_fps > 0 && (cfg->encode_fps < cfg->fps || cfg->fps <= 0))
+        snprintf(cap, sizeof cap, " (encode cap %g fps)", cfg->encode_fps);
+    if (cfg->detect.detector)
+        snprintf(det, sizeof det, ", face detection at %g Hz", cfg->detect.fps);
+    const char *when = "";
+    if (fc_source_spec_pushes(spec) && fc_source_type_known(spec->type))
+        when = strcmp(spec->type, "file") == 0 || strcmp(spec->type, "synthetic") == 0
+                   ? ", paused until consumed"
+                   : ", connected when first consumed";
+    fc_info("stream %s: %s %s at %s%s%s%s%s", fc_stream_id(s), src->description, size, rate, cap,
+            det, when, info->origin == FC_ORIGIN_API ? ", stored" : "");
+}
+
+/* A stream made but not listed (its id was taken): freed once it has shut
+ * down. */
+static void free_unlisted(fc_stream *s, void *arg)
+{
+    (void)arg;
+    fc_stream_free(s);
+}
+
+/* Builds and starts one stream; at start-up the source is made on this
+ * thread, before anything is served. */
+static int add_stream(server *srv, const char *id, const fc_source_spec *spec,
+                      const fc_stream_info *info, char *err, size_t errlen)
+{
+    fc_stream_plan plan;
     fc_source *src;
-    if (fc_source_create(spec, w, h, fps, &src, err, errlen) != 0) return -EINVAL;
-    fc_stream_config cfg = {
-        .fps = fps, .encode_fps = efps, .codec = &fc_jpeg_codec, .keyint_s = o->keyint};
-    memcpy(cfg.quality, o->quality, sizeof cfg.quality);
-    if (detects(o, spec))
-        cfg.detect = (fc_detect_config){
-            .detector = srv->detector,
-            .fps = spec->detect_fps > 0 ? spec->detect_fps : o->detect_fps,
-            .motion_threshold = o->motion_threshold,
-            .tracker = o->tracker,
-            .ptz = o->ptz,
-            .event = fc_ws_stream_detections_event,
-        };
     fc_stream *s;
-    int rc = fc_stream_create(&srv->loop, srv->pool, id, src, &cfg, &srv->core_metrics.loop_lag_ms,
-                              &s, err, errlen);
+    int rc =
+        fc_stream_plan_make(&srv->defaults, id, spec, &info->settings, false, &plan, err, errlen);
+    if (rc == 0) rc = fc_stream_plan_source(&plan, &src, err, errlen);
+    if (rc == 0)
+        rc = fc_stream_plan_build(&plan, &srv->defaults, &srv->loop, srv->pool, src, &s, err,
+                                  errlen);
     if (rc != 0) return rc;
-    if ((rc = fc_stream_set_add(&srv->streams, s)) != 0) {
+    if ((rc = fc_stream_set_add(&srv->streams, s, info)) != 0) {
         snprintf(err, errlen,
                  rc == -EEXIST ? "stream id '%s' is used twice" : "stream %s: out of memory", id);
-        fc_stream_free(s);
+        /* Started (a pushing source's thread runs): shut down, then freed. */
+        fc_stream_shutdown(s, free_unlisted, NULL);
         return rc;
     }
-    if (cfg.detect.detector)
-        fc_info("stream %s: %s %dx%d at %g fps (encode cap %g fps), face detection at %g Hz", id,
-                src->description, w, h, fps, efps, fc_stream_config_of(s)->detect.fps);
-    else
-        fc_info("stream %s: %s %dx%d at %g fps (encode cap %g fps)", id, src->description, w, h,
-                fps, efps);
+    log_stream(s, spec, info);
     fc_stream_start(s);
     return 0;
 }
 
+/* The command line's streams, then the stored ones, oldest first. */
+static int add_streams(server *srv, char *err, size_t errlen)
+{
+    const fc_serve_opts *o = srv->o;
+    if ((size_t)srv->nspecs + srv->nrows > o->max_streams) {
+        snprintf(err, errlen,
+                 "%d streams on the command line and %zu stored in %s: more than "
+                 "--max-streams %zu",
+                 srv->nspecs, srv->nrows, srv->db, o->max_streams);
+        return -E2BIG;
+    }
+    fc_stream_info cli = {.origin = FC_ORIGIN_CLI, .settings = FC_STREAM_SETTINGS_UNSET};
+    for (int i = 0; i < srv->nspecs; i++) {
+        char id[FC_ID_MAX];
+        if (srv->specs[i].id[0])
+            snprintf(id, sizeof id, "%s", srv->specs[i].id);
+        else
+            snprintf(id, sizeof id, "cam%d", i);
+        int rc = add_stream(srv, id, &srv->specs[i], &cli, err, errlen);
+        if (rc != 0) return rc;
+    }
+    for (size_t i = 0; i < srv->nrows; i++) {
+        const fc_store_stream *row = &srv->rows[i];
+        fc_stream_info info = {.origin = FC_ORIGIN_API,
+                               .settings = settings_of(row),
+                               .created = row->created,
+                               .updated = row->updated};
+        snprintf(info.spec, sizeof info.spec, "%s", row->spec);
+        fc_source_spec spec;
+        char why[1200];
+        int rc = fc_source_spec_parse(row->spec, &spec, why, sizeof why) != 0 ? -EINVAL : 0;
+        if (rc == 0 && fc_stream_set_find(&srv->streams, row->id)) {
+            snprintf(why, sizeof why, "the command line has a stream of that id too");
+            rc = -EEXIST;
+        }
+        if (rc == 0) rc = add_stream(srv, row->id, &spec, &info, why, sizeof why);
+        if (rc != 0) {
+            snprintf(err, errlen,
+                     "stream '%s' stored in %s: %s (restore what it needs, or remove it: sqlite3 "
+                     "%s \"DELETE FROM streams WHERE id = '%s'\")",
+                     row->id, srv->db, why, srv->db, row->id);
+            return rc;
+        }
+    }
+    return 0;
+}
 /* Each client is a file descriptor: make sure the process may open as many
  * as --max-clients allows, or say how many it can. */
 static unsigned fd_limited_clients(unsigned want_clients)
@@ -222,6 +405,8 @@ static int start_http(server *srv, char *err, size_t errlen)
         .media = &srv->media,
         .max_upload_image = o->max_upload_image,
         .max_upload_audio = o->max_upload_audio,
+        .auth = srv->auth,
+        .api = srv->api,
         .webrtc = srv->webrtc,
         .connect_src = srv->webrtc ? fc_webrtc_origin(srv->webrtc) : NULL,
     };
@@ -229,16 +414,15 @@ static int start_http(server *srv, char *err, size_t errlen)
                                 errlen);
 }
 
-/* A mountpoint per stream in Janus; Janus need not be up yet. */
+/* A mountpoint per stream in Janus, for the streams there are and those
+ * added later; Janus need not be up yet. */
 static int start_webrtc(server *srv, char *err, size_t errlen)
 {
     const fc_serve_opts *o = srv->o;
     if (!o->janus_url) return 0;
-    fc_webrtc_config wc = {.url = o->janus_url, .admin_key = o->janus_admin_key};
+    fc_webrtc_config wc = {
+        .url = o->janus_url, .admin_key = o->janus_admin_key, .streams = &srv->streams};
     int rc = fc_webrtc_open(&srv->loop, &wc, &srv->webrtc, err, errlen);
-    if (rc != 0) return rc;
-    for (size_t i = 0; i < srv->streams.n && rc == 0; i++)
-        rc = fc_webrtc_add_stream(srv->webrtc, srv->streams.v[i], err, errlen);
     if (rc == 0) fc_info("WebRTC through Janus at %s", o->janus_url);
     return rc;
 }
@@ -263,8 +447,22 @@ static int build(server *srv, char *err, size_t errlen)
         return -ENOMEM;
     }
     if ((rc = open_detector(srv, err, errlen)) != 0) return rc;
-    for (int i = 0; i < srv->nspecs; i++)
-        if ((rc = add_stream(srv, &srv->specs[i], i, err, errlen)) != 0) return rc;
+    set_defaults(srv);
+    if ((rc = add_streams(srv, err, errlen)) != 0) return rc;
+    fc_stream_api_config ac = {
+        .loop = &srv->loop,
+        .pool = srv->pool,
+        .store = srv->store,
+        .streams = &srv->streams,
+        .defaults = &srv->defaults,
+        .max_streams = srv->o->max_streams,
+    };
+    if (fc_stream_api_new(&ac, &srv->api) != 0 ||
+        fc_stream_api_metrics_register(srv->api, srv->metrics) != 0 ||
+        fc_auth_metrics_register(srv->auth, srv->metrics) != 0) {
+        snprintf(err, errlen, "out of memory starting the stream API");
+        return -ENOMEM;
+    }
     if ((rc = start_webrtc(srv, err, errlen)) != 0 || (rc = start_avatars(srv, err, errlen)) != 0 ||
         (rc = start_http(srv, err, errlen)) != 0)
         return rc;
@@ -279,11 +477,9 @@ static int build(server *srv, char *err, size_t errlen)
 
 /* ---- stop, step by step ---- */
 
-static void on_stream_closed(fc_stream *s, void *arg)
+static void on_webrtc_closed(void *arg)
 {
-    (void)s;
     server *srv = arg;
-    if (--srv->streams_open > 0) return;
     /* Everything that could touch a socket is finished: let lws go, then the
      * last handles close and uv_run returns. */
     srv->state = SERVE_STOPPED;
@@ -293,27 +489,31 @@ static void on_stream_closed(fc_stream *s, void *arg)
     fc_loop_close(&srv->loop);
 }
 
-static void end_streams(void *arg)
-{
-    server *srv = arg;
-    srv->state = SERVE_ENDING_STREAMS;
-    /* One count for this call, so the last stream to close is the one that
-     * finishes, even when every stream closes at once. */
-    srv->streams_open = srv->streams.n + 1;
-    for (size_t i = 0; i < srv->streams.n; i++)
-        fc_stream_shutdown(srv->streams.v[i], on_stream_closed, srv);
-    on_stream_closed(NULL, srv);
-}
-
-/* The mountpoints go first (their subscribers are the streams'), each
- * destroyed in Janus within the client's request deadline. */
-static void on_avatars_idle(void *arg)
+/* The streams are gone, and with them their mountpoints (fc_webrtc is a
+ * user of each): the Janus session goes last, within the client's request
+ * deadline. */
+static void on_streams_closed(void *arg)
 {
     server *srv = arg;
     if (srv->webrtc)
-        fc_webrtc_close(srv->webrtc, end_streams, srv);
+        fc_webrtc_close(srv->webrtc, on_webrtc_closed, srv);
     else
-        end_streams(srv);
+        on_webrtc_closed(srv);
+}
+
+/* No change is in flight and none will start: the streams may go. */
+static void on_changes_done(void *arg)
+{
+    server *srv = arg;
+    srv->state = SERVE_ENDING_STREAMS;
+    fc_stream_set_close(&srv->streams, on_streams_closed, srv);
+}
+
+static void on_avatars_idle(void *arg)
+{
+    server *srv = arg;
+    srv->state = SERVE_ENDING_CHANGES;
+    fc_stream_api_when_idle(srv->api, on_changes_done, srv);
 }
 
 /* Every connection is closed, so every avatar session is released; wait for
@@ -355,9 +555,8 @@ static void log_listening(const server *srv)
 static void unwind(server *srv)
 {
     fc_http_server_destroy(srv->http);
+    fc_stream_set_close(&srv->streams, NULL, NULL);
     if (srv->webrtc) fc_webrtc_close(srv->webrtc, NULL, NULL);
-    for (size_t i = 0; i < srv->streams.n; i++)
-        fc_stream_shutdown(srv->streams.v[i], NULL, NULL);
     if (srv->signals) {
         uv_close((uv_handle_t *)&srv->sigint, NULL);
         uv_close((uv_handle_t *)&srv->sigterm, NULL);
@@ -374,12 +573,14 @@ static void free_parts(server *srv)
     fc_face_detector_close(srv->detector);
     fc_generator_unload(&srv->gen);
     fc_media_close(&srv->media);
-    for (size_t i = 0; i < srv->streams.n; i++)
-        fc_stream_free(srv->streams.v[i]);
     fc_stream_set_clear(&srv->streams);
+    fc_stream_api_free(srv->api);
+    fc_auth_free(srv->auth);
+    fc_store_close(srv->store);
     fc_metrics_free(srv->metrics);
     uv_loop_close(&srv->loop.uv);
     free(srv->specs);
+    free(srv->rows);
 }
 
 int fc_cmd_serve(int argc, char **argv)
@@ -405,16 +606,23 @@ int fc_cmd_serve(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     server srv = {.state = SERVE_BUILDING, .o = &o};
-    if ((rc = parse_specs(&srv)) != 0) {
+    if ((rc = parse_specs(&srv)) != 0 || (rc = decide_access(&srv)) != 0 ||
+        (rc = open_store(&srv)) != 0) {
+        fc_store_close(srv.store);
+        fc_auth_free(srv.auth);
         free(srv.specs);
+        free(srv.rows);
         return rc;
     }
     if (fc_loop_init(&srv.loop) != 0) {
         fc_error("cannot start the event loop");
+        fc_store_close(srv.store);
+        fc_auth_free(srv.auth);
         free(srv.specs);
+        free(srv.rows);
         return 1;
     }
-    char err[600];
+    char err[2400];
     if (build(&srv, err, sizeof err) != 0) {
         fc_error("%s", err);
         unwind(&srv);

@@ -32,13 +32,24 @@ typedef struct fc_serve_opts {
     const char *detect_input; /* "band" or "square" */
     fc_tracker_config tracker;
     fc_ptz_config ptz;
+    double idle_close;             /* pushing sources: seconds connected after the last consumer */
+    const char *detect_key_frames; /* "auto", "always", "never" (stream.h's fc_key_only_policy) */
     const char *media_dir;
     const char *generator; /* plugin path; NULL = built-in puppet */
     size_t max_upload_image, max_upload_audio;
     long max_picture_pixels, max_audio_samples; /* bounds checked from headers, before decoding */
     const char *janus_url, *janus_admin_key;    /* WebRTC through Janus; NULL = none */
     fc_paths paths;                             /* where the defaults of web_root and model point */
+    /* The stream API and who may use it (docs/api.md). */
+    const char *db;            /* --db; FRAMECAST_DB overrides it */
+    const char *api_key_file;  /* NULL: FRAMECAST_API_KEY, or no key */
+    const char *viewer_tokens; /* "off" or "required" */
+    size_t max_streams;
 } fc_serve_opts;
+
+/* The variable that overrides --db, so a run can point at an isolated
+ * database without changing its command line. */
+#define FC_DB_ENV "FRAMECAST_DB"
 
 /* Fills `o` from argv over the defaults. 0, 1 (--help printed) or 2 (a
  * usage error printed). */

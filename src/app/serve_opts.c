@@ -12,6 +12,8 @@
 
 static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL};
 static const char *const detect_inputs[] = {"band", "square", NULL};
+static const char *const viewer_tokens[] = {"off", "required", NULL};
+static const char *const key_frame_policies[] = {"auto", "always", "never", NULL};
 static const char rate[] = "a rate from 0.1 to 240";
 
 static const fc_option options[] = {
@@ -25,9 +27,18 @@ static const fc_option options[] = {
         .help = "add a stream; repeatable. SPEC is TYPE:ARGS[,key=value...]:\n"
                 "  synthetic:procedural\n"
                 "  synthetic:image=PATH   (pan and zoom over a PNG/JPEG)\n"
+                "  synthetic:video=PATH   (pan and zoom over a looped video file)\n"
+                "  file:PATH[,loop]       (a recording at its own rate)\n"
+                "  rtsp://[USER:PASS@]HOST[:PORT]/PATH[,transport=tcp|udp][,timeout=S]\n"
+                "  rtsps://...            (the same over TLS)\n"
+                "  v4l2:/dev/videoN[,input_format=mjpeg|yuyv422]\n"
                 "keys: id=NAME size=WxH fps=F encode_fps=F\n"
                 "  detect[=on|off|F] (face detection, at F Hz)\n"
-                "  motion=0 (image: a still picture, no pan or zoom)\n"
+                "  motion=0 (image, video: no pan or zoom)\n"
+                "files, cameras and devices keep their own size and rate\n"
+                "unless size= and fps= say otherwise; cameras and devices\n"
+                "connect when a stream is first consumed, never at start\n"
+                "(a file is opened at start and waits, paused)\n"
                 "streams are named cam0, cam1, ... unless id= is given",
         .want = "more than 256 sources"),
     ROW(FC_OPT_PARSE, "size", size, .arg = "WxH", .help = "default frame size",
@@ -59,6 +70,18 @@ static const fc_option options[] = {
         .help = "WebSocket clients at once; more are refused", .want = "a count from 1 to 1000000"),
     ROW(FC_OPT_CHOICE, "log-level", log_level, .arg = "LEVEL", .help = "error, warn, info or debug",
         .choices = log_levels),
+    /* Pushing sources (issue 13). */
+    ROW(FC_OPT_DOUBLE, "idle-close", idle_close, .min = 0, .max = 3600, .arg = "S",
+        .help = "close a camera's or device's connection S seconds after\n"
+                "its last viewer or detection left (a file pauses at once)",
+        .want = "seconds from 0 to 3600"),
+    ROW(FC_OPT_CHOICE, "detect-key-frames", detect_key_frames, .arg = "auto|always|never",
+        .help = "what a camera or file whose only consumer is detection\n"
+                "decodes: key frames only while they come at least at its\n"
+                "detect rate (auto), key frames only whatever their rate\n"
+                "(always: detection then runs at the key-frame rate), or\n"
+                "every frame (never)",
+        .choices = key_frame_policies),
     FC_OPT_SECTION_ROW(
         "\nAvatar sessions (ws://HOST:PORT/ws/CLIENT_ID, POST /upload, the /demo page):"),
     ROW(FC_OPT_STRING, "media-dir", media_dir, .arg = "DIR",
@@ -111,6 +134,22 @@ static const fc_option options[] = {
     ROW(FC_OPT_DOUBLE, "ptz-hold", ptz.hold_s, .min = 0, .max = 3600, .arg = "S",
         .help = "PTZ view: back to the full picture after S seconds\nwithout a face",
         .want = "seconds from 0 to 3600"),
+    FC_OPT_SECTION_ROW("\nThe stream API and who may use it (docs/api.md):"),
+    ROW(FC_OPT_STRING, "db", db, .arg = "PATH",
+        .help = "SQLite file of the streams added through the API;\n"
+                ":memory: keeps none; " FC_DB_ENV " overrides it"),
+    ROW(FC_OPT_STRING, "api-key-file", api_key_file, .arg = "PATH",
+        .help = "the key every change needs (Authorization: Bearer KEY);\n"
+                "else FRAMECAST_API_KEY. Without a key the server stays\n"
+                "on loopback",
+        .dflt = "none"),
+    ROW(FC_OPT_CHOICE, "viewer-tokens", viewer_tokens, .arg = "MODE",
+        .help = "off, or required: watching /ws/streams/ID then needs\n"
+                "?token= (framecast token) or ?key=",
+        .choices = viewer_tokens),
+    ROW(FC_OPT_LONG, "max-streams", max_streams, .min = 1, .max = 4096, .arg = "N",
+        .help = "streams at once, from the command line and the API",
+        .want = "a count from 1 to 4096"),
     FC_OPT_SECTION_ROW("\nWebRTC through Janus (docs/webrtc.md; scripts/run-janus starts one):"),
     ROW(FC_OPT_STRING, "janus", janus_url, .arg = "URL",
         .help = "Janus's HTTP API, http://IP:PORT/janus: a Streaming\nmountpoint per stream (VP8, "
@@ -123,7 +162,8 @@ static const fc_command_line serve_cl = {
     .cmd = "serve",
     .usage = "usage: framecast serve [OPTIONS]\n\n"
              "Serves live streams over WebSocket (ws://HOST:PORT/ws/streams/ID) and HTTP\n"
-             "(/, /healthz, /api/server, /api/streams, /metrics).\n\n",
+             "(/, /healthz, /api/server, /api/streams, /metrics); streams are added,\n"
+             "changed and removed through /api/streams and kept in --db.\n\n",
     .options = options,
     .count = sizeof options / sizeof *options,
 };
@@ -151,11 +191,16 @@ static void defaults(fc_serve_opts *o)
     o->detect_input = "band";
     o->tracker = (fc_tracker_config)FC_TRACKER_CONFIG_DEFAULT;
     o->ptz = (fc_ptz_config)FC_PTZ_CONFIG_DEFAULT;
+    o->idle_close = 10;
+    o->detect_key_frames = "auto";
     o->media_dir = "media";
     o->max_upload_image = 10u << 20;
     o->max_upload_audio = 20u << 20;
     o->max_picture_pixels = FC_IMAGE_MAX_PIXELS_DEFAULT;
     o->max_audio_samples = (long)FC_AUDIO_MAX_SAMPLES_DEFAULT;
+    o->db = "framecast.db";
+    o->viewer_tokens = "off";
+    o->max_streams = 256;
 }
 
 int fc_serve_parse(int argc, char **argv, fc_serve_opts *o)

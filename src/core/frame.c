@@ -37,6 +37,24 @@ fc_frame *fc_frame_new_i420(int width, int height)
     return f;
 }
 
+fc_frame *fc_frame_wrap_i420(int width, int height, uint8_t *const plane[3], const int stride[3],
+                             void (*release)(void *arg), void *arg)
+{
+    if (width <= 0 || height <= 0 || (width & 1) || (height & 1)) return NULL;
+    fc_frame *f = frame_alloc(0);
+    if (!f) return NULL;
+    f->kind = FC_FRAME_I420;
+    f->width = width;
+    f->height = height;
+    for (int i = 0; i < 3; i++) {
+        f->plane[i] = plane[i];
+        f->stride[i] = stride[i];
+    }
+    f->release = release;
+    f->release_arg = arg;
+    return f;
+}
+
 fc_frame *fc_frame_new_encoded(size_t payload_cap)
 {
     fc_frame *f = frame_alloc(FC_FRAME_HEADROOM + FC_HEADER_SIZE + payload_cap);
@@ -87,6 +105,7 @@ void fc_frame_unref(fc_frame *f)
     if (!f) return;
     if (atomic_fetch_sub_explicit(&f->refs, 1, memory_order_acq_rel) == 1) {
         atomic_fetch_sub(&g_live, 1);
+        if (f->release) f->release(f->release_arg);
         free(f);
     }
 }

@@ -46,9 +46,13 @@ typedef struct fc_frame {
     uint32_t id;      /* source frame number */
     double timestamp; /* capture time, Unix seconds */
 
-    /* FC_FRAME_I420: three planes in one block. */
+    /* FC_FRAME_I420: three planes in one block after the struct, or in
+     * memory the frame does not own (fc_frame_wrap_i420): then `release`
+     * gives it back with the last reference. */
     uint8_t *plane[3];
     int stride[3];
+    void (*release)(void *arg);
+    void *release_arg;
 
     /* FC_FRAME_ENCODED */
     fc_codec codec;
@@ -62,6 +66,13 @@ typedef struct fc_frame {
 
 /* New I420 frame with even width/height; planes uninitialised. NULL on OOM. */
 fc_frame *fc_frame_new_i420(int width, int height);
+/* A frame over I420 planes someone else owns, such as a decoder's
+ * refcounted picture, so that it travels without a copy; it must stay
+ * unchanged until `release(arg)`, which runs (on whichever thread drops the
+ * last reference) when the frame is freed. Strides may exceed the width.
+ * NULL on OOM (release is not called then). */
+fc_frame *fc_frame_wrap_i420(int width, int height, uint8_t *const plane[3], const int stride[3],
+                             void (*release)(void *arg), void *arg);
 /* New encoded frame able to hold `payload_cap` payload bytes. NULL on OOM. */
 fc_frame *fc_frame_new_encoded(size_t payload_cap);
 /* Before publishing an encoded frame: gives back the room the encoder did not

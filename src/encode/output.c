@@ -22,6 +22,7 @@ typedef struct tier_slot {
     /* Loop thread. */
     bool enc_open; /* enc != NULL, as the last finished job left it */
     bool key_wanted;
+    bool reopen_wanted;      /* fc_output_reconfigure: the next job reopens the instance */
     uint64_t last_needed_ns; /* last push while somebody was on the tier */
     uint64_t last_forced_ns; /* a forced key frame was last asked for */
     uint64_t last_key_ns;    /* a key frame of this tier was last published */
@@ -53,6 +54,11 @@ typedef struct encode_job {
     int tier;
     fc_frame *raw;
     fc_encode_args args;
+    /* The instance's settings, as the loop had them at submission, so the
+     * worker never reads what the loop may change. */
+    double fps;
+    int quality;
+    bool reopen;
     bool periodic; /* args.force_key is for the keyint floor alone */
     fc_frame *out;
     bool opened;     /* this job opened the tier's instance */
@@ -114,7 +120,7 @@ static void encode_work(fc_job *job)
     const fc_codec_ops *c = o->cfg.codec;
     const fc_frame *raw = scale_for_tier(j, slot);
     if (!raw) return;
-    if (slot->enc && (slot->enc_w != raw->width || slot->enc_h != raw->height)) {
+    if (slot->enc && (slot->enc_w != raw->width || slot->enc_h != raw->height || j->reopen)) {
         c->close(slot->enc);
         slot->enc = NULL;
     }
@@ -124,9 +130,9 @@ static void encode_work(fc_job *job)
          * output's forces one (submit). */
         fc_codec_config cc = {.width = raw->width,
                               .height = raw->height,
-                              .fps = o->cfg.fps,
-                              .quality = o->cfg.quality[j->tier],
-                              .keyint = (int)ceil((double)o->keyint_ns / 1e9 * o->cfg.fps),
+                              .fps = j->fps,
+                              .quality = j->quality,
+                              .keyint = (int)ceil((double)o->keyint_ns / 1e9 * j->fps),
                               .tier = j->tier};
         if (c->open(&cc, &slot->enc, j->err, sizeof j->err) != 0) {
             slot->enc = NULL;
@@ -284,6 +290,16 @@ static void take_key_requests(fc_output *o)
         if (wanted & (1u << t)) o->tier[t].key_wanted = true;
 }
 
+/* Loop: what a job of `slot` is to do beyond encoding. */
+static void take_settings(fc_output *o, tier_slot *slot, encode_job *j, uint64_t now)
+{
+    decide_key(o, slot, j, now);
+    j->fps = o->cfg.fps;
+    j->quality = o->cfg.quality[j->tier];
+    j->reopen = slot->reopen_wanted;
+    slot->reopen_wanted = false;
+}
+
 static void submit(fc_output *o, int t, fc_frame *raw, uint64_t now)
 {
     tier_slot *slot = &o->tier[t];
@@ -297,16 +313,17 @@ static void submit(fc_output *o, int t, fc_frame *raw, uint64_t now)
     j->o = o;
     j->tier = t;
     j->raw = fc_frame_ref(raw);
-    decide_key(o, slot, j, now);
+    take_settings(o, slot, j, now);
     o->inflight++;
     fc_job *replaced = fc_stage_submit(&slot->stage, o->pool, &j->job);
     if (replaced) {
         encode_job *r = fc_container_of(replaced, encode_job, job);
         /* The replacement has not started either: it takes over the key
-         * frame the replaced job was to make. */
+         * frame and the reopen the replaced job was to make. */
         bool periodic = (!j->args.force_key || j->periodic) && (!r->args.force_key || r->periodic);
         j->args.force_key |= r->args.force_key;
         j->periodic = j->args.force_key && periodic;
+        j->reopen |= r->reopen;
         o->coalesced++;
         job_free(r);
     }
@@ -371,6 +388,14 @@ void fc_output_close(fc_output *o, void (*done)(void *arg), void *arg)
     uv_close((uv_handle_t *)&o->idle_timer, on_timer_closed);
 }
 
+void fc_output_reconfigure(fc_output *o, double fps, const int quality[FC_TIER_COUNT])
+{
+    o->cfg.fps = fps;
+    memcpy(o->cfg.quality, quality, sizeof o->cfg.quality);
+    for (int t = 0; t < FC_TIER_COUNT; t++)
+        o->tier[t].reopen_wanted = true;
+}
+
 int fc_output_subscribe(fc_output *o, const fc_sub_opts *opts, fc_sub_wake_fn wake, void *ctx,
                         fc_sub **out)
 {
@@ -404,6 +429,17 @@ void fc_output_push(fc_output *o, fc_frame *raw)
     arm_idle(o, now);
 }
 
+bool fc_output_push_tier(fc_output *o, fc_frame *raw, fc_tier tier)
+{
+    tier_slot *slot = &o->tier[tier];
+    if (o->closing || slot->stage.busy) return false;
+    uint64_t now = fc_now_ns();
+    slot->last_needed_ns = now;
+    take_key_requests(o);
+    submit(o, tier, raw, now);
+    return true;
+}
+
 fc_output_slot *fc_output_reserve(fc_output *o)
 {
     if (o->closing) return NULL;
@@ -423,7 +459,7 @@ fc_output_slot *fc_output_reserve(fc_output *o)
     j->job = (fc_job){.loop = o->loop, .role = FC_ROLE_ENCODE};
     j->o = o;
     j->tier = t;
-    decide_key(o, slot, j, now);
+    take_settings(o, slot, j, now);
     o->inflight++;
     return (fc_output_slot *)j;
 }

@@ -111,6 +111,11 @@ int fc_output_create(fc_loop *loop, fc_pool *pool, const fc_output_config *cfg,
  * (before `done`, which may run before this returns). */
 void fc_output_close(fc_output *o, void (*done)(void *arg), void *arg);
 
+/* A new rate and new qualities for the frames pushed from now on: each
+ * tier's codec instance is reopened with them by its next encode (an
+ * inter-frame codec starts again at a key frame). */
+void fc_output_reconfigure(fc_output *o, double fps, const int quality[FC_TIER_COUNT]);
+
 /* 0, or -ENOMEM. */
 int fc_output_subscribe(fc_output *o, const fc_sub_opts *opts, fc_sub_wake_fn wake, void *ctx,
                         fc_sub **out);
@@ -119,6 +124,11 @@ size_t fc_output_subscribers(const fc_output *o);
 
 /* Encodes `raw` once for every tier some subscriber is on. */
 void fc_output_push(fc_output *o, fc_frame *raw);
+/* Encodes `raw` for one tier only, for a subscriber that has just joined it
+ * (a stream gives a joiner its newest frame at once). Nothing is submitted
+ * while that tier's encode is busy: a newer frame is on its way to the
+ * joiner then. Returns whether it was submitted. */
+bool fc_output_push_tier(fc_output *o, fc_frame *raw, fc_tier tier);
 /* Encoding in the job that makes the frame. Pushing a frame costs a hop back
  * to the loop and a second job (a worker and a loop wake-up per frame); a
  * producer that makes one frame at a time for one subscriber (an avatar

@@ -112,6 +112,29 @@ static int source_planes(fc_convert *c, const AVFrame *f, int w, int h, planes *
     return to_i420(f, w, h, src) == 0 ? 0 : -ENOTSUP;
 }
 
+static void release_picture(void *arg)
+{
+    AVFrame *f = arg;
+    av_frame_free(&f);
+}
+
+/* The decoder's picture is already I420 at the size wanted: the frame holds
+ * a reference to it (the decoder never writes to a picture it gave out)
+ * instead of a copy. */
+static int wrap(const AVFrame *in, int w, int h, fc_frame **out, char *err, size_t errlen)
+{
+    AVFrame *ref = av_frame_clone(in);
+    fc_frame *f =
+        ref ? fc_frame_wrap_i420(w, h, ref->data, ref->linesize, release_picture, ref) : NULL;
+    if (!f) {
+        av_frame_free(&ref);
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    *out = f;
+    return 0;
+}
+
 int fc_convert_frame(fc_convert *c, const AVFrame *in, double media_s, fc_frame **out, char *err,
                      size_t errlen)
 {
@@ -125,6 +148,9 @@ int fc_convert_frame(fc_convert *c, const AVFrame *in, double media_s, fc_frame 
     int x = 0, y = 0, cw = w, ch = h;
     if (c->cfg.panzoom)
         fc_panzoom_window(w, h, ow, oh, c->cfg.still ? 0 : media_s, &x, &y, &cw, &ch);
+    bool whole = x == 0 && y == 0 && cw == ow && ch == oh;
+    if (whole && (in->format == AV_PIX_FMT_YUV420P || in->format == AV_PIX_FMT_YUVJ420P))
+        return wrap(in, ow, oh, out, err, errlen);
     fc_frame *f = fc_frame_new_i420(ow, oh);
     if (!f) {
         snprintf(err, errlen, "out of memory");
@@ -132,7 +158,7 @@ int fc_convert_frame(fc_convert *c, const AVFrame *in, double media_s, fc_frame 
     }
     planes dst = frame_planes(f);
     int rc;
-    if (x == 0 && y == 0 && cw == ow && ch == oh) {
+    if (whole) {
         /* Same size, whole picture: one pass straight into the frame. */
         rc = to_i420(in, ow, oh, &dst);
     } else {

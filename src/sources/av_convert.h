@@ -3,12 +3,14 @@
  * I420 fc_frame with libyuv, scaled to the size asked for, or cropped and
  * scaled along the synthetic pan/zoom (sources/panzoom.h).
  *
- * The frame is always a copy: an fc_frame owns its pixels in one block.
- * Wrapping the decoder's refcounted buffers instead would save the copy
- * where nothing is scaled, which bench/decode measures at 0.28 ms per 720p
- * frame (a quarter of the decode, a tenth of decode + JPEG); it needs
- * fc_frame to hold foreign memory (core/frame.h) and keeps the decoder's
- * buffer pool pinned while encoders hold frames.
+ * A picture the decoder already gives as I420 at the size wanted (no
+ * scaling, no pan/zoom) is not copied: the frame holds a reference to the
+ * decoder's refcounted picture (fc_frame_wrap_i420) and gives it back with
+ * its last reference. The copy it saves is 0.28 ms per 720p frame
+ * (bench/decode), a tenth of decode + JPEG (docs/benchmarks.md). Such a
+ * frame keeps one buffer of the decoder's pool while an encoder, the
+ * detector or a joiner's slot holds it; the stream bounds how many do.
+ * Every other picture is converted or scaled into a frame of its own.
  *
  * An fc_convert belongs to one decode stage: worker threads, one call at a
  * time. */

@@ -309,7 +309,11 @@ static void *demux_main(void *arg)
             wait_locked(d, 0, d->wanted); /* until stop */
             continue;
         }
-        if (!d->wanted) {
+        /* A file is opened at once, wanted or not, and then waits paused in
+         * place: opening one costs a descriptor and no network, and a
+         * missing or broken file says so before anybody asks for it. A
+         * camera or device is connected only while wanted. */
+        if (!d->wanted && !d->cfg.paced) {
             set_state(d, FC_SOURCE_IDLE, NULL);
             wait_locked(d, 0, false);
             continue;

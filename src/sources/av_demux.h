@@ -2,8 +2,8 @@
  * file, the RTSP session, the device), reads packets and hands them to the
  * loop, and owns the source's state:
  *
- *   idle        nothing wants its data: no connection (a file stays open,
- *               paused where it was)
+ *   idle        nothing wants its data: no connection (a file is opened at
+ *               start, wanted or not, and stays open, paused where it was)
  *   connecting  opening
  *   live        packets arrive
  *   retrying    the connection failed or was lost (last error kept); the

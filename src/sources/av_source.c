@@ -1,6 +1,7 @@
 #include "sources/av_source.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,6 +35,16 @@ typedef struct av_source {
     fc_demux *demux;
     fc_decode *decode;
     fc_source_demand demand;
+    double decode_fps;    /* the decode stage's cap: the demand's and the spec's */
+    bool key_mode;        /* decoding key frames only now */
+    double last_key_t;    /* capture time of the last key frame read; 0 = none since a marker */
+    int64_t last_key_pts; /* its timestamp: a picture split over packets is one key frame */
+    double key_interval;  /* seconds between the last two; 0 = not known */
+    /* A rate the input does not state (an RTSP camera's SDP rarely does) is
+     * measured from the timestamps of its first pictures. */
+    AVRational tb;
+    int rate_pictures; /* distinct timestamps seen; -1 = rate known or given up */
+    int64_t rate_pts0, rate_last_pts;
     fc_source_status last; /* from the demux, as of its last notification */
     bool started, stopping, closing;
     bool end_pending; /* "ended" waits until the decode stage delivered the last frames */
@@ -49,9 +60,17 @@ typedef struct av_source {
 static void full_status(av_source *s, fc_source_status *st)
 {
     *st = s->last;
+    st->key_interval = s->key_interval;
+    st->key_only = s->key_mode;
     fc_decode_stats(s->decode, st);
     if (!st->error[0] && fc_decode_error(s->decode)[0])
         snprintf(st->error, sizeof st->error, "%s", fc_decode_error(s->decode));
+    /* Packets the demuxer's bitstream filter refused leave no message of
+     * their own: say how many. */
+    if (!st->error[0] && st->decode_errors > 0)
+        snprintf(st->error, sizeof st->error,
+                 "%llu packets did not parse or decode (corrupt data), skipped",
+                 (unsigned long long)st->decode_errors);
 }
 
 static void log_state(av_source *s, const fc_source_status *st)
@@ -107,10 +126,73 @@ static void report_format(av_source *s, const fc_source_format *f)
 
 static void maybe_finish(av_source *s);
 
+/* Key frames only while the demand allows it: when they are enough whatever
+ * their rate, or when they come at least as often as it asks (5% slack for
+ * a camera's clock). Until two key frames tell the interval, everything is
+ * decoded. */
+static void choose_mode(av_source *s)
+{
+    const fc_source_demand *d = &s->demand;
+    bool key = d->pixels && d->key_only &&
+               (d->key_min_fps <= 0 ||
+                (s->key_interval > 0 && 1.0 / s->key_interval >= 0.95 * d->key_min_fps));
+    if (key == s->key_mode) return;
+    s->key_mode = key;
+    fc_decode_set(s->decode, s->decode_fps, key);
+    if (key && s->key_interval > 0)
+        fc_info("source %s: decoding key frames only (one every %.3g s)", s->base.description,
+                s->key_interval);
+    else if (key)
+        fc_info("source %s: decoding key frames only", s->base.description);
+    else if (d->pixels)
+        fc_info("source %s: decoding every frame", s->base.description);
+}
+
+/* Measured on every key frame read, whatever is decoded, so a change of the
+ * camera's key-frame interval is seen in either mode. A camera may send a
+ * key frame's parameter sets as a packet of their own, flagged key with the
+ * picture's timestamp: that is the same key frame. */
+static void key_frame_read(av_source *s, double t, int64_t pts)
+{
+    /* Without a timestamp (the first packet of some RTSP sessions) it cannot
+     * be told apart from the picture next to it. */
+    if (pts == AV_NOPTS_VALUE || (s->last_key_t > 0 && pts == s->last_key_pts)) return;
+    if (s->last_key_t > 0 && t > s->last_key_t) {
+        s->key_interval = t - s->last_key_t;
+        choose_mode(s);
+    }
+    s->last_key_t = t;
+    s->last_key_pts = pts;
+}
+
+#define RATE_PICTURES 16
+
+/* The nominal rate from the timestamps of the first RATE_PICTURES pictures
+ * (decode order: with B-frames the span is still that many frame times),
+ * rounded to a whole number when within 1% of one. */
+static void measure_rate(av_source *s, int64_t ts)
+{
+    if (s->rate_pictures < 0 || ts == AV_NOPTS_VALUE || ts == s->rate_last_pts) return;
+    if (s->rate_pictures == 0) s->rate_pts0 = ts;
+    s->rate_last_pts = ts;
+    if (++s->rate_pictures < RATE_PICTURES) return;
+    s->rate_pictures = -1;
+    double span = (double)(ts - s->rate_pts0) * av_q2d(s->tb);
+    if (!(span > 0)) return;
+    double fps = (RATE_PICTURES - 1) / span;
+    if (fabs(fps - round(fps)) < 0.01 * fps) fps = round(fps);
+    fc_source_format f = s->fmt;
+    f.fps = fps;
+    report_format(s, &f);
+}
+
 static void route(av_source *s, fc_packet *p)
 {
     switch (fc_packet_kind_of(p)) {
     case FC_PACKET_SEGMENT: {
+        s->last_key_t = 0; /* a new connection: its first interval starts at its first key */
+        fc_packet_time_base(p, &s->tb.num, &s->tb.den);
+        s->rate_pictures = fc_packet_fps(p) > 0 || s->tb.num <= 0 || s->tb.den <= 0 ? -1 : 0;
         const AVCodecParameters *par = fc_packet_params(p);
         fc_source_format f = s->fmt;
         snprintf(f.codec, sizeof f.codec, "%s", avcodec_get_name(par->codec_id));
@@ -119,23 +201,31 @@ static void route(av_source *s, fc_packet *p)
             f.width = par->width;
             f.height = par->height;
         }
-        f.fps = fc_packet_fps(p);
+        /* A rate the input does not state is measured again (measure_rate);
+         * until then the last one stands, rather than a 0 and back. */
+        if (fc_packet_fps(p) > 0) f.fps = fc_packet_fps(p);
         report_format(s, &f);
         fc_decode_push(s->decode, p);
         return;
     }
     case FC_PACKET_DRAIN:
+        s->last_key_t = 0; /* a rewind is no key-frame interval */
         fc_decode_push(s->decode, p);
         return;
-    case FC_PACKET_DATA:
+    case FC_PACKET_DATA: {
+        const AVPacket *av = fc_packet_av(p);
+        int64_t ts = av->dts != AV_NOPTS_VALUE ? av->dts : av->pts;
+        measure_rate(s, ts);
+        if (fc_packet_key(p)) key_frame_read(s, fc_packet_time(p), av->pts);
         if (s->demand.packets && s->sink.on_packet) s->sink.on_packet(s->sink.ctx, p);
-        if (s->demand.pixels && (!s->demand.key_only || fc_packet_key(p)))
+        if (s->demand.pixels && (!s->key_mode || fc_packet_key(p)))
             fc_decode_push(s->decode, p);
         else {
             fc_decode_gap(s->decode);
             fc_packet_unref(p);
         }
         return;
+    }
     }
 }
 
@@ -254,7 +344,9 @@ static void av_set_demand(fc_source *src, const fc_source_demand *d)
     s->demand = *d;
     double fps = s->cap_fps;
     if (d->fps > 0 && (fps == 0 || d->fps < fps)) fps = d->fps;
-    fc_decode_set(s->decode, fps, d->key_only);
+    s->decode_fps = fps;
+    fc_decode_set(s->decode, fps, s->key_mode);
+    choose_mode(s);
     if (!d->pixels)
         fc_decode_clear(s->decode);
     else if (!had_pixels)

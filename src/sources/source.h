@@ -17,7 +17,10 @@
  * pushing source is on the loop thread given to `start`.
  *
  * Ownership: the stream that is given a source owns it and destroys it; a
- * started pushing source only after its sink heard `on_stopped`. */
+ * started pushing source only after its sink heard `on_stopped`. A spec of a
+ * type this build does not have still makes a source: one that is `failed`
+ * from the start and says why, so one bad --source costs its own stream and
+ * not the server. */
 #ifndef FC_SOURCES_SOURCE_H
 #define FC_SOURCES_SOURCE_H
 
@@ -80,8 +83,19 @@ int fc_size_parse(const char *v, int *w, int *h);
  * file name and a viewer token). 1 or 0. */
 int fc_source_id_valid(const char *id);
 
-/* Returns 0, or -1 with a message naming the offending part in err (which
- * may be NULL). Credentials in the spec never appear in the message. */
+/* Whether this build has sources of that type (synthetic, file, rtsp, rtsps,
+ * v4l2). */
+bool fc_source_type_known(const char *type);
+
+/* fc_source_spec_parse's answer for a spec of a type this build does not
+ * have: not a syntax error but a stream that cannot run. `out` then holds
+ * the type, the id if `id=` gave a valid one, and in `path` the whole spec
+ * as it may be shown; fc_source_create makes a failed source of it. */
+#define FC_SPEC_UNKNOWN_TYPE (-2)
+
+/* Returns 0, FC_SPEC_UNKNOWN_TYPE, or -1 (a syntax error), each but 0 with
+ * a message naming the offending part in err (which may be NULL).
+ * Credentials in the spec never appear in the message. */
 int fc_source_spec_parse(const char *spec, fc_source_spec *out, char *err, size_t errlen);
 
 /* Whether the spec names a pushing source. */
@@ -108,6 +122,8 @@ typedef struct fc_source_status {
     uint64_t since_ns;   /* fc_now_ns() when it entered the state */
     uint64_t reconnects; /* connection attempts after a failure */
     char error[256];     /* the last error ("" = none yet), kept after recovery; no credentials */
+    double key_interval; /* seconds between the last two key frames read; 0 = not known yet */
+    bool key_only;       /* decoding key frames only now (see fc_source_demand) */
     /* Counters since start. */
     uint64_t packets, bytes;  /* read from the input */
     uint64_t handoff_dropped; /* dropped because the loop did not take them in time */
@@ -132,11 +148,14 @@ typedef struct fc_source_format {
  * false) closes a network source's connection after `idle_close` seconds and
  * pauses a file. */
 typedef struct fc_source_demand {
-    bool pixels;   /* decoded I420 frames */
-    double fps;    /* at most this many per second (by capture time); 0 = every one */
-    bool key_only; /* decode key frames only (skip_frame = AVDISCARD_NONKEY, deltas not even
-                      queued): for consumers content with the key-frame rate */
-    bool packets;  /* compressed packets as read (sources/packet.h), e.g. H.264 passthrough */
+    bool pixels;        /* decoded I420 frames */
+    double fps;         /* at most this many per second (by capture time); 0 = every one */
+    bool key_only;      /* key frames are enough: decode only them (skip_frame = AVDISCARD_NONKEY,
+                           deltas not even queued) ... */
+    double key_min_fps; /* ... while they come at least this often (within 5%; the source
+                           measures the interval between key frames and decodes everything
+                           until it knows it); 0 = whatever their rate */
+    bool packets;       /* compressed packets as read (sources/packet.h), e.g. H.264 passthrough */
 } fc_source_demand;
 
 /* Callbacks, all on the source's loop thread. Frames and packets are lent
@@ -178,8 +197,13 @@ struct fc_source {
     char description[FC_SPEC_PATH_MAX + 32]; /* for /api/streams; credentials redacted */
 };
 
-/* Creates the source a spec names. width, height and fps are the server's
- * defaults for what the spec leaves out (see fc_source_spec). */
+/* Creates the source a spec names: a paced one for synthetic:procedural and
+ * synthetic:image (the picture is loaded now), a pushing one for the others
+ * (sources/av_source.h: nothing is opened before its stream asks), and for
+ * a spec of an unknown type (FC_SPEC_UNKNOWN_TYPE) a pushing source that is
+ * `failed` with the reason (sources/failed.h). width, height and fps are
+ * the server's defaults for what the spec leaves out (see fc_source_spec).
+ * 0, or -1 with err saying why. */
 int fc_source_create(const fc_source_spec *spec, int width, int height, double fps, fc_source **out,
                      char *err, size_t errlen);
 void fc_source_destroy(fc_source *src);

@@ -2,6 +2,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sources/av_source.h"
+#include "sources/failed.h"
 #include "sources/redact.h"
 #include "sources/source.h"
 #include "sources/synthetic.h"
@@ -63,6 +65,14 @@ static bool is_rtsp(const fc_source_spec *s)
     return is_type(s, "rtsp") || is_type(s, "rtsps");
 }
 
+bool fc_source_type_known(const char *type)
+{
+    static const char *const known[] = {"synthetic", "file", "rtsp", "rtsps", "v4l2"};
+    for (size_t i = 0; i < sizeof known / sizeof *known; i++)
+        if (strcmp(type, known[i]) == 0) return true;
+    return false;
+}
+
 /* A parse in progress: the spec as the user may see it (credentials
  * redacted) for every message. */
 typedef struct parser {
@@ -70,6 +80,7 @@ typedef struct parser {
     char shown[FC_SPEC_PATH_MAX + 256];
     char *err;
     size_t errlen;
+    bool unknown; /* a type this build does not have */
 } parser;
 
 static int fail(parser *p, const char *fmt, const char *a, const char *b)
@@ -161,16 +172,17 @@ static const char *parse_head(parser *p, const char *spec)
         return NULL;
     }
     size_t tlen = (size_t)(colon - spec);
-    if (tlen >= sizeof o->type) {
-        fail(p, "unknown source type", NULL, NULL);
-        return NULL;
-    }
-    memcpy(o->type, spec, tlen);
+    /* Longer than any type we know: kept cut short, for the message. */
+    memcpy(o->type, spec, tlen < sizeof o->type ? tlen : sizeof o->type - 1);
     if (is_type(o, "synthetic")) return colon + 1;
-    if (!is_type(o, "file") && !is_rtsp(o) && !is_type(o, "v4l2")) {
+    if (!fc_source_type_known(o->type)) {
+        /* Not a syntax error: the stream exists and says what is wrong. Its
+         * options are read only for id=. */
+        p->unknown = true;
         fail(p, "unknown source type '%s' (known: synthetic, file, rtsp, rtsps, v4l2)", o->type,
              NULL);
-        return NULL;
+        const char *comma = strchr(colon, ',');
+        return comma ? comma + 1 : colon + strlen(colon);
     }
     /* A URL is given whole ("rtsp://host/x"); the others drop "TYPE:". */
     const char *arg = is_rtsp(o) ? spec : colon + 1;
@@ -211,6 +223,8 @@ int fc_source_spec_parse(const char *spec, fc_source_spec *out, char *err, size_
     fc_redact(spec, p.shown, sizeof p.shown);
     const char *opts = parse_head(&p, spec);
     if (!opts) return -1;
+    if (p.unknown)
+        snprintf(out->path, sizeof out->path, "%.*s", (int)sizeof out->path - 1, p.shown);
     char *args = strdup(opts);
     if (!args) return fail(&p, "out of memory", NULL, NULL);
     int rc = 0;
@@ -223,6 +237,12 @@ int fc_source_spec_parse(const char *spec, fc_source_spec *out, char *err, size_
             *eq = '\0';
             val = eq + 1;
         }
+        if (p.unknown) {
+            if (strcmp(key, "id") == 0 && val && copy_value(out->id, sizeof out->id, val) == 0 &&
+                !fc_source_id_valid(out->id))
+                out->id[0] = '\0';
+            continue;
+        }
         int r = common_key(&p, key, val);
         if (r == 0) r = type_key(&p, key, val);
         if (r == 0) {
@@ -233,6 +253,7 @@ int fc_source_spec_parse(const char *spec, fc_source_spec *out, char *err, size_
         rc = r < 0 ? -1 : 0;
     }
     free(args);
+    if (p.unknown) return FC_SPEC_UNKNOWN_TYPE;
     return rc == 0 ? check_whole(&p) : rc;
 }
 
@@ -250,15 +271,15 @@ const char *fc_source_state_name(fc_source_state state)
 int fc_source_create(const fc_source_spec *spec, int width, int height, double fps, fc_source **out,
                      char *err, size_t errlen)
 {
-    if (fc_source_spec_pushes(spec)) {
-        /* The pushing sources exist (sources/av_source.h) but streams cannot
-         * drive them yet. */
-        char shown[FC_SPEC_PATH_MAX];
-        snprintf(err, errlen, "source '%s': %s sources are not connected to streams yet",
-                 fc_redact(spec->path, shown, sizeof shown),
-                 is_type(spec, "synthetic") ? "synthetic:video" : spec->type);
-        return -1;
+    if (!fc_source_type_known(spec->type)) {
+        char why[FC_ID_MAX + 96];
+        snprintf(why, sizeof why,
+                 "unknown source type '%s' (known: synthetic, file, rtsp, rtsps, v4l2)",
+                 spec->type);
+        return fc_failed_source_create(spec->path, why, out, err, errlen);
     }
+    if (fc_source_spec_pushes(spec))
+        return fc_av_source_create(spec, width, height, fps, out, err, errlen) == 0 ? 0 : -1;
     return fc_synthetic_create(spec, width, height, fps, out, err, errlen);
 }
 

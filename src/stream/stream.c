@@ -25,15 +25,28 @@ struct fc_stream {
     fc_loop *loop;
     fc_pool *pool;
     fc_source *src;
+    bool pushing;     /* the source delivers frames itself (render == NULL) */
+    bool src_started; /* pushing: started and not yet told to stop */
     fc_stream_config cfg;
     int views; /* FC_VIEW_FULL only, or the PTZ view too (with detection) */
     view_out out[FC_VIEW_COUNT][FC_CODEC_COUNT];
     fc_detect *detect;    /* NULL without detection */
     fc_event *last_event; /* the latest detections, for subscribers who join later */
 
+    /* Pushing sources. */
+    fc_source_demand demand;  /* as last given to the source */
+    fc_source_format src_fmt; /* as the source last reported it */
+    bool fmt_pending;         /* reported, not yet seen on a frame */
+    fc_source_state src_state;
+    fc_frame *last_raw; /* the newest frame while the source is live, for joiners */
+    fc_stream_format fmt;
+
     uv_timer_t timer;
     bool running;
+    uint64_t running_since_ns;
     bool shutting_down;
+    /* Paced: the tick period. Pushing: the source's frame period when its
+     * rate is known (0 if not), for the rate slots. */
     uint64_t period_ns, next_due_ns;
     uint32_t next_index;
     uint64_t encode_period_ns, next_encode_ns;
@@ -68,9 +81,15 @@ typedef struct ptz_job {
     fc_frame *raw;
     fc_rect view;
     fc_frame *out;
+    int join_tier;       /* >= 0: a joiner's first picture, for that tier only */
+    fc_codec join_codec; /* and that codec only */
 } ptz_job;
 
 static const double encode_ms_bounds[] = {0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 50, 100};
+
+/* What a pushing source without a rate of its own yet is assumed to run at,
+ * for the encoders' rate control. */
+#define NOMINAL_FPS 30.0
 
 const char *fc_view_name(fc_view v)
 {
@@ -128,12 +147,15 @@ static void push_view(fc_stream *s, fc_view v, fc_frame *raw)
 }
 
 /* A frame is due for a stage that runs at most every `period` when its due
- * time has reached the stage's next slot (half a source period of slack
- * absorbs jitter). Every frame is due when the source is no faster. */
+ * time has reached the stage's next slot. Every frame is due when the source
+ * is no faster. Jitter is absorbed by half a tick of a paced source, and for
+ * a pushing one by a quarter of the stage's period, the slack its decode
+ * stage decimates with (sources/av_decode.c), so both keep the same frames. */
 static bool rate_slot(const fc_stream *s, uint64_t period, uint64_t *next, uint64_t due_ns)
 {
     if (period <= s->period_ns) return true;
-    if (due_ns + s->period_ns / 2 < *next) return false;
+    uint64_t slack = s->pushing ? period / 4 : s->period_ns / 2;
+    if (due_ns + slack < *next) return false;
     *next += period;
     if (*next < due_ns) *next = due_ns + period;
     return true;
@@ -163,13 +185,17 @@ static void ptz_done(fc_job *job)
     s->stats.ptz_cpu_ns += job->cpu_ns;
     if (!p->out)
         log_error(s, "out of memory for a PTZ frame");
-    else if (!s->shutting_down)
+    else if (s->shutting_down)
+        ;
+    else if (p->join_tier < 0)
         push_view(s, FC_VIEW_PTZ, p->out);
+    else if (s->out[FC_VIEW_PTZ][p->join_codec].o)
+        fc_output_push_tier(s->out[FC_VIEW_PTZ][p->join_codec].o, p->out, (fc_tier)p->join_tier);
     ptz_free(p);
     maybe_finish_shutdown(s);
 }
 
-static void submit_ptz(fc_stream *s, fc_frame *raw)
+static void submit_ptz(fc_stream *s, fc_frame *raw, int join_tier, fc_codec join_codec)
 {
     ptz_job *p = calloc(1, sizeof *p);
     if (!p) {
@@ -179,6 +205,8 @@ static void submit_ptz(fc_stream *s, fc_frame *raw)
     p->job = (fc_job){.work = ptz_work, .done = ptz_done, .loop = s->loop, .role = FC_ROLE_VIEW};
     p->s = s;
     p->raw = fc_frame_ref(raw);
+    p->join_tier = join_tier;
+    p->join_codec = join_codec;
     p->view = fc_detect_ptz_step(s->detect, raw->timestamp);
     s->inflight++;
     fc_job *replaced = fc_stage_submit(&s->ptz_stage, s->pool, &p->job);
@@ -199,10 +227,10 @@ static void count_produced(fc_stream *s, uint64_t now)
     }
 }
 
-/* Where every raw frame enters the stream, whoever made it (a render job
- * now; a pushing source's decode stage later): to detection when its slot
- * is due, and to the views when their encode slot is. `due_ns` is when the
- * frame was wanted (its slot on the stream's clock). */
+/* Where every raw frame enters the stream, whoever made it (a render job,
+ * or a pushing source's decode stage): to detection when its slot is due,
+ * and to the views when their encode slot is. `due_ns` is when the frame was
+ * wanted (its slot on the stream's clock; a pushed frame's capture time). */
 static void frame_arrived(fc_stream *s, fc_frame *raw, uint64_t due_ns)
 {
     count_produced(s, fc_now_ns());
@@ -214,7 +242,7 @@ static void frame_arrived(fc_stream *s, fc_frame *raw, uint64_t due_ns)
         return;
     }
     push_view(s, FC_VIEW_FULL, raw);
-    if (view_viewers(s, FC_VIEW_PTZ) > 0) submit_ptz(s, raw);
+    if (view_viewers(s, FC_VIEW_PTZ) > 0) submit_ptz(s, raw, -1, FC_CODEC_NONE);
 }
 
 /* ---- render ---- */
@@ -284,25 +312,84 @@ static void schedule_tick(fc_stream *s, uint64_t now)
     uv_timer_start(&s->timer, on_tick, (wait_ns + 999999) / 1000000, 0);
 }
 
-/* Who needs pixels, and how many per second: the one place demand is
- * decided. Subscribers of either view need encode_fps; detection, whenever
- * it is on, needs detect_fps; never more than the source's fps. */
-static double needed_fps(const fc_stream *s)
+/* Who needs what, and how fast: the one place demand is decided.
+ * Subscribers of either view need pixels at the encode cap; detection,
+ * whenever it is on, needs them at detect_fps; never faster than the
+ * source's fps (0 for a pushing source: every frame). When detection is the
+ * only consumer, a pushing source may decode key frames only, as the
+ * stream's key_only policy says: with `auto` only while they come at least
+ * at detect_fps (the source measures that), with `always` whatever their
+ * rate. Compressed packets are for a passthrough view, which no stream has
+ * yet: `packets` stays false. */
+static fc_source_demand demand_of(const fc_stream *s)
 {
-    if (s->shutting_down) return 0;
-    double need = viewers(s) > 0 ? s->cfg.encode_fps : 0;
-    if (s->detect && s->cfg.detect.fps > need) need = s->cfg.detect.fps;
-    return need < s->cfg.fps ? need : s->cfg.fps;
+    fc_source_demand d = {0};
+    if (s->shutting_down) return d;
+    bool watched = viewers(s) > 0;
+    if (!watched && !s->detect) return d;
+    d.pixels = true;
+    double need = watched ? s->cfg.encode_fps : s->cfg.detect.fps;
+    if (watched && need > 0 && s->detect && s->cfg.detect.fps > need) need = s->cfg.detect.fps;
+    if (s->cfg.fps > 0 && (need <= 0 || need > s->cfg.fps)) need = s->cfg.fps;
+    d.fps = need;
+    if (!watched && s->cfg.key_only != FC_KEY_ONLY_NEVER) {
+        d.key_only = true;
+        d.key_min_fps = s->cfg.key_only == FC_KEY_ONLY_ALWAYS ? 0 : s->cfg.detect.fps;
+    }
+    return d;
+}
+
+static void set_running(fc_stream *s, bool running)
+{
+    if (running == s->running) return;
+    s->running = running;
+    s->running_since_ns = fc_now_ns();
+    s->fps_window_start_ns = s->running_since_ns;
+    s->fps_window_frames = 0;
+    if (!running) s->stats.measured_fps = 0;
+}
+
+static bool same_demand(const fc_source_demand *a, const fc_source_demand *b)
+{
+    return a->pixels == b->pixels && a->fps == b->fps && a->key_only == b->key_only &&
+           a->key_min_fps == b->key_min_fps && a->packets == b->packets;
+}
+
+/* Pushing sources: the demand goes to the source, which connects, decodes,
+ * decimates or disconnects accordingly. */
+static void push_demand(fc_stream *s)
+{
+    fc_source_demand d = demand_of(s);
+    set_running(s, d.pixels || d.packets);
+    if (same_demand(&d, &s->demand)) return;
+    s->demand = d;
+    if (!s->src_started) return;
+    s->src->ops->set_demand(s->src, &d);
+    if (s->shutting_down) return;
+    if (!d.pixels)
+        fc_info("stream %s: no consumers, source idle%s", s->id,
+                s->cfg.idle_close > 0 ? " (a camera disconnects after --idle-close)" : "");
+    else if (d.key_only)
+        fc_info("stream %s: source wanted for detection at %.3g fps, key frames only%s", s->id,
+                d.fps, d.key_min_fps > 0 ? " while they come that often" : "");
+    else if (d.fps > 0)
+        fc_info("stream %s: source wanted at %.3g fps", s->id, d.fps);
+    else
+        fc_info("stream %s: source wanted at its own rate", s->id);
 }
 
 static void update_demand(fc_stream *s)
 {
-    double need = needed_fps(s);
+    if (s->pushing) {
+        push_demand(s);
+        return;
+    }
+    fc_source_demand d = demand_of(s);
+    double need = d.pixels ? d.fps : 0;
     if (need <= 0) {
         if (s->running) {
             uv_timer_stop(&s->timer);
-            s->running = false;
-            s->stats.measured_fps = 0;
+            set_running(s, false);
             fc_info("stream %s: no consumers, source paused", s->id);
         }
         return;
@@ -312,11 +399,9 @@ static void update_demand(fc_stream *s)
     uint64_t now = fc_now_ns();
     s->period_ns = period;
     if (!s->running) {
-        s->running = true;
+        set_running(s, true);
         s->next_encode_ns = now;
         s->next_detect_ns = now;
-        s->fps_window_start_ns = now;
-        s->fps_window_frames = 0;
     }
     if (viewers(s) > 0) {
         /* Someone is waiting for a picture: the first one now. */
@@ -330,6 +415,102 @@ static void update_demand(fc_stream *s)
     }
     fc_info("stream %s: source running at %.3g fps", s->id, need);
     schedule_tick(s, now);
+}
+
+/* ---- a pushing source ---- */
+
+/* The rate frames go out at: the encode cap and the source's own rate (and
+ * its fps= cap), the lowest of those known; 0 when none is. */
+static double sent_fps(const fc_stream *s)
+{
+    double fps = 0;
+    double caps[] = {s->cfg.encode_fps, s->cfg.fps, s->src_fmt.fps};
+    for (size_t i = 0; i < sizeof caps / sizeof *caps; i++)
+        if (caps[i] > 0 && (fps == 0 || caps[i] < fps)) fps = caps[i];
+    return fps;
+}
+
+/* The first frame since the source reported a new format, or of a size the
+ * stream has not seen: from this frame on, subscribers are told the new
+ * format (the endpoint sends it before the frame), and detection and the
+ * PTZ view start again at its size. */
+static void take_format(fc_stream *s, const fc_frame *f)
+{
+    s->fmt_pending = false;
+    fc_stream_format n = s->fmt;
+    n.width = f->width;
+    n.height = f->height;
+    snprintf(n.source_codec, sizeof n.source_codec, "%s", s->src_fmt.codec);
+    n.fps = sent_fps(s);
+    double rate = s->src_fmt.fps;
+    if (s->cfg.fps > 0 && (rate <= 0 || s->cfg.fps < rate)) rate = s->cfg.fps;
+    s->period_ns = rate > 0 ? (uint64_t)(1e9 / rate) : 0;
+    bool resized = n.width != s->fmt.width || n.height != s->fmt.height;
+    if (s->fmt.serial > 0 && !resized && n.fps == s->fmt.fps &&
+        strcmp(n.source_codec, s->fmt.source_codec) == 0)
+        return;
+    n.serial = s->fmt.serial + 1;
+    n.first_id = f->id;
+    s->fmt = n;
+    if (resized && s->detect) fc_detect_resize(s->detect, n.width, n.height);
+    fc_info("stream %s: %s %dx%d (delivered %dx%d) at %.3g fps", s->id,
+            n.source_codec[0] ? n.source_codec : "video", s->src_fmt.width, s->src_fmt.height,
+            n.width, n.height, s->src_fmt.fps);
+}
+
+static void on_src_frame(void *ctx, fc_frame *f)
+{
+    fc_stream *s = ctx;
+    if (s->shutting_down) return;
+    if (s->fmt_pending || f->width != s->fmt.width || f->height != s->fmt.height ||
+        s->fmt.serial == 0)
+        take_format(s, f);
+    if (s->src_state == FC_SOURCE_LIVE) {
+        fc_frame_unref(s->last_raw);
+        s->last_raw = fc_frame_ref(f);
+    }
+    frame_arrived(s, f, (uint64_t)(f->timestamp * 1e9));
+}
+
+static void on_src_format(void *ctx, const fc_source_format *fmt)
+{
+    fc_stream *s = ctx;
+    s->src_fmt = *fmt;
+    s->fmt_pending = true;
+}
+
+static void on_src_state(void *ctx, const fc_source_status *st)
+{
+    fc_stream *s = ctx;
+    s->src_state = st->state;
+    /* Only a live source's newest frame is news to a joiner. */
+    if (st->state != FC_SOURCE_LIVE) {
+        fc_frame_unref(s->last_raw);
+        s->last_raw = NULL;
+    }
+}
+
+static void part_closed(void *arg);
+
+static void on_src_stopped(void *ctx)
+{
+    part_closed(ctx);
+}
+
+/* A subscriber joining a running JPEG/WebP stream of a pushing source gets
+ * the newest frame at once, encoded for its tier only (the others have it
+ * already). An inter-frame codec would need a key frame: it waits for the
+ * next frame like everybody. */
+static void give_latest(fc_stream *s, fc_view view, const fc_codec_ops *codec, fc_output *o,
+                        const fc_sub *sub)
+{
+    if (!s->pushing || !s->last_raw || codec->inter_frame) return;
+    fc_sub_stats st;
+    fc_sub_get_stats(sub, &st);
+    if (view == FC_VIEW_FULL)
+        fc_output_push_tier(o, s->last_raw, st.tier);
+    else if (!s->ptz_stage.busy) /* else a newer PTZ frame is on its way to it */
+        submit_ptz(s, s->last_raw, (int)st.tier, codec->id);
 }
 
 /* ---- lifecycle ---- */
@@ -358,6 +539,14 @@ static void on_tracks_changed(void *arg, fc_event *e)
 static const fc_output_hooks output_hooks = {.published = on_published, .failed = on_output_failed};
 static const fc_detect_hooks detect_hooks = {.changed = on_tracks_changed, .failed = log_error};
 
+/* The most frames per second the outputs are pushed, for their encoders'
+ * rate control. */
+static double output_fps(const fc_stream *s)
+{
+    if (s->cfg.encode_fps > 0) return s->cfg.encode_fps;
+    return s->cfg.fps > 0 ? s->cfg.fps : NOMINAL_FPS;
+}
+
 /* How the stream's output of `view` in `codec` is made; `name` is its
  * buffer for the hub's name ("cam0", "cam0 (ptz)", "cam0 (vp8)"...). */
 static fc_output_config output_config(const fc_stream *s, fc_view view, const fc_codec_ops *codec,
@@ -372,7 +561,7 @@ static fc_output_config output_config(const fc_stream *s, fc_view view, const fc
         snprintf(name, namelen, "%s (%s%s)", s->id, view == FC_VIEW_PTZ ? "ptz, " : "",
                  codec->name);
     fc_output_config oc = {
-        .name = name, .codec = codec, .fps = s->cfg.encode_fps, .keyint_s = s->cfg.keyint_s};
+        .name = name, .codec = codec, .fps = output_fps(s), .keyint_s = s->cfg.keyint_s};
     memcpy(oc.quality, s->cfg.quality, sizeof oc.quality);
     return oc;
 }
@@ -429,18 +618,26 @@ static void close_output(fc_stream *s, view_out *vo)
 
 /* Closes every part that exists (a failed create, or a shutdown); each
  * reports back through part_closed. They are gone for the stream at once:
- * what they still finish is published to nobody. */
+ * what they still finish is published to nobody. A started pushing source
+ * is one of the parts: it reports through on_src_stopped once its thread
+ * and jobs are done, maybe before stop returns, so it is stopped last. */
 static void close_parts(fc_stream *s)
 {
     s->parts_open += 1; /* the timer */
     s->parts_open += s->detect != NULL;
+    s->parts_open += s->src_started;
+    fc_frame_unref(s->last_raw);
+    s->last_raw = NULL;
     for (int v = 0; v < FC_VIEW_COUNT; v++)
         for (int c = 0; c < FC_CODEC_COUNT; c++)
             if (s->out[v][c].o) close_output(s, &s->out[v][c]);
     fc_detect *d = s->detect;
     s->detect = NULL;
     if (d) fc_detect_close(d, part_closed, s);
+    bool stop_source = s->src_started;
+    s->src_started = false;
     uv_close((uv_handle_t *)&s->timer, on_timer_closed);
+    if (stop_source) s->src->ops->stop(s->src);
 }
 
 static void free_unmade(fc_stream *s, void *arg)
@@ -463,15 +660,29 @@ int fc_stream_create(fc_loop *loop, fc_pool *pool, const char *id, fc_source *sr
     s->loop = loop;
     s->pool = pool;
     s->src = src;
+    s->pushing = src->ops->render == NULL;
     s->cfg = *cfg;
     if (!s->cfg.codec) s->cfg.codec = &fc_jpeg_codec;
-    if (s->cfg.encode_fps <= 0 || s->cfg.encode_fps > s->cfg.fps) s->cfg.encode_fps = s->cfg.fps;
-    s->encode_period_ns = (uint64_t)(1e9 / s->cfg.encode_fps);
+    /* A pushing source may have no cap at all (fps 0: its own rate). */
+    bool capped = s->cfg.fps > 0;
+    if (s->cfg.encode_fps < 0 || (capped && s->cfg.encode_fps > s->cfg.fps) ||
+        (!s->pushing && s->cfg.encode_fps == 0))
+        s->cfg.encode_fps = s->cfg.fps;
+    s->encode_period_ns = s->cfg.encode_fps > 0 ? (uint64_t)(1e9 / s->cfg.encode_fps) : 0;
     if (s->cfg.detect.detector) {
         if (s->cfg.detect.fps <= 0) s->cfg.detect.fps = 2;
-        if (s->cfg.detect.fps > s->cfg.fps) s->cfg.detect.fps = s->cfg.fps;
+        if (capped && s->cfg.detect.fps > s->cfg.fps) s->cfg.detect.fps = s->cfg.fps;
         s->detect_period_ns = (uint64_t)(1e9 / s->cfg.detect.fps);
     }
+    s->fmt.width = src->width;
+    s->fmt.height = src->height;
+    if (!s->pushing) {
+        /* A rendered source's frames never change. */
+        s->fmt.serial = 1;
+        snprintf(s->fmt.source_codec, sizeof s->fmt.source_codec, "raw");
+    }
+    s->fmt.fps = sent_fps(s);
+    s->running_since_ns = fc_now_ns();
     s->views = s->cfg.detect.detector ? FC_VIEW_COUNT : 1;
     for (int v = 0; v < FC_VIEW_COUNT; v++)
         for (int c = 0; c < FC_CODEC_COUNT; c++)
@@ -494,6 +705,22 @@ int fc_stream_create(fc_loop *loop, fc_pool *pool, const char *id, fc_source *sr
         close_parts(s);
         return rc;
     }
+    if (s->pushing) {
+        fc_source_sink sink = {.ctx = s,
+                               .on_frame = on_src_frame,
+                               .on_format = on_src_format,
+                               .on_state = on_src_state,
+                               .on_stopped = on_src_stopped};
+        rc = src->ops->start(src, loop, pool, &sink, s->cfg.idle_close, why, sizeof why);
+        if (rc != 0) {
+            snprintf(err, errlen, "stream %s: %s", id, why);
+            s->shutting_down = true;
+            s->shutdown_done = free_unmade;
+            close_parts(s);
+            return rc;
+        }
+        s->src_started = true;
+    }
     *out = s;
     return 0;
 }
@@ -513,6 +740,8 @@ void fc_stream_shutdown(fc_stream *s, void (*done)(fc_stream *s, void *arg), voi
     if ((j = fc_stage_cancel_pending(&s->render_stage)))
         render_free(fc_container_of(j, render_job, job));
     if ((j = fc_stage_cancel_pending(&s->ptz_stage))) ptz_free(fc_container_of(j, ptz_job, job));
+    /* Last: the parts may report closed at once, and the last one may free
+     * the stream. */
     close_parts(s);
 }
 
@@ -521,7 +750,27 @@ void fc_stream_free(fc_stream *s)
     if (!s) return;
     fc_source_destroy(s->src);
     fc_event_unref(s->last_event);
+    fc_frame_unref(s->last_raw);
     free(s);
+}
+
+void fc_stream_reconfigure(fc_stream *s, double encode_fps, double detect_fps,
+                           const int quality[FC_TIER_COUNT])
+{
+    /* fps 0: a pushing source at its own rate, which caps nothing here. */
+    double cap = s->cfg.fps;
+    s->cfg.encode_fps = encode_fps > 0 && (cap <= 0 || encode_fps < cap) ? encode_fps : cap;
+    s->encode_period_ns = s->cfg.encode_fps > 0 ? (uint64_t)(1e9 / s->cfg.encode_fps) : 0;
+    if (s->detect && (detect_fps > 0 || cap > 0)) {
+        s->cfg.detect.fps = detect_fps > 0 && (cap <= 0 || detect_fps < cap) ? detect_fps : cap;
+        s->detect_period_ns = (uint64_t)(1e9 / s->cfg.detect.fps);
+    }
+    memcpy(s->cfg.quality, quality, sizeof s->cfg.quality);
+    for (int v = 0; v < FC_VIEW_COUNT; v++)
+        for (int c = 0; c < FC_CODEC_COUNT; c++)
+            if (s->out[v][c].o)
+                fc_output_reconfigure(s->out[v][c].o, output_fps(s), s->cfg.quality);
+    update_demand(s);
 }
 
 /* The output's slot for `codec`: NULL for a codec whose id no table here
@@ -566,6 +815,7 @@ int fc_stream_subscribe(fc_stream *s, fc_view view, const fc_codec_ops *codec,
      * last announced is told where they are now, not only at the next change. */
     if (s->last_event) fc_sub_give_event(*out, s->last_event);
     update_demand(s);
+    give_latest(s, view, codec, vo->o, *out);
     return 0;
 }
 
@@ -632,7 +882,7 @@ void fc_stream_frame_size(const fc_stream *s, const fc_codec_ops *codec, fc_tier
 {
     char name[FC_ID_MAX + 32];
     fc_output_config oc = output_config(s, FC_VIEW_FULL, codec, name, sizeof name);
-    fc_output_tier_size(&oc, tier, s->src->width, s->src->height, width, height);
+    fc_output_tier_size(&oc, tier, s->fmt.width, s->fmt.height, width, height);
 }
 
 const fc_detect *fc_stream_detect(const fc_stream *s)
@@ -643,6 +893,29 @@ const fc_detect *fc_stream_detect(const fc_stream *s)
 bool fc_stream_running(const fc_stream *s)
 {
     return s->running;
+}
+
+const fc_stream_format *fc_stream_format_of(const fc_stream *s)
+{
+    return &s->fmt;
+}
+
+const fc_source_format *fc_stream_source_format(const fc_stream *s)
+{
+    return s->pushing ? &s->src_fmt : NULL;
+}
+
+void fc_stream_source_status(const fc_stream *s, fc_source_status *out)
+{
+    if (s->pushing) {
+        /* get_status reads the source's counters; it changes nothing the
+         * stream could see (sources/source.h). */
+        s->src->ops->get_status(s->src, out);
+        return;
+    }
+    memset(out, 0, sizeof *out);
+    out->state = s->running ? FC_SOURCE_LIVE : FC_SOURCE_IDLE;
+    out->since_ns = s->running_since_ns;
 }
 
 void fc_stream_get_stats(const fc_stream *s, fc_stream_stats *out)

@@ -51,6 +51,103 @@ DETECT_FAMILY(ptz_cpu, (double)st->ptz_cpu_ns / 1e9)
 DETECT_FAMILY(detect_events, st->detect.events)
 DETECT_FAMILY(tracks, fc_detect_tracker(fc_stream_detect(s))->count)
 
+/* The source families: the state as a gauge per state (1 for the current
+ * one, so a dashboard sums or filters by label), for every stream; counters
+ * for pushing sources only (a paced source has none). */
+static void source_state(fc_metrics_out *out, void *ctx)
+{
+    const fc_stream_set *set = ctx;
+    for (size_t i = 0; i < set->n; i++) {
+        fc_source_status st;
+        fc_stream_source_status(set->v[i], &st);
+        for (int k = FC_SOURCE_IDLE; k <= FC_SOURCE_FAILED; k++) {
+            char labels[128];
+            snprintf(labels, sizeof labels, "stream=\"%s\",state=\"%s\"", fc_stream_id(set->v[i]),
+                     fc_source_state_name((fc_source_state)k));
+            fc_metrics_sample(out, labels, st.state == (fc_source_state)k ? 1 : 0);
+        }
+    }
+}
+
+typedef enum {
+    SRC_RECONNECTS,
+    SRC_PACKETS,
+    SRC_BYTES,
+    SRC_DECODED,
+    SRC_KEYS,
+    SRC_DECODE_ERRORS,
+    SRC_DECODE_CPU,
+    SRC_KEY_ONLY,
+} source_field;
+
+static double source_value(const fc_source_status *st, source_field f)
+{
+    switch (f) {
+    case SRC_RECONNECTS:
+        return (double)st->reconnects;
+    case SRC_PACKETS:
+        return (double)st->packets;
+    case SRC_BYTES:
+        return (double)st->bytes;
+    case SRC_DECODED:
+        return (double)st->frames_decoded;
+    case SRC_KEYS:
+        return (double)st->key_frames_decoded;
+    case SRC_DECODE_ERRORS:
+        return (double)st->decode_errors;
+    case SRC_DECODE_CPU:
+        return (double)st->decode_cpu_ns / 1e9;
+    case SRC_KEY_ONLY:
+        return st->key_only;
+    }
+    return 0;
+}
+
+static void each_pushing(fc_metrics_out *out, const fc_stream_set *set, source_field f)
+{
+    for (size_t i = 0; i < set->n; i++) {
+        if (!fc_stream_source_format(set->v[i])) continue;
+        fc_source_status st;
+        fc_stream_source_status(set->v[i], &st);
+        char labels[96];
+        snprintf(labels, sizeof labels, "stream=\"%s\"", fc_stream_id(set->v[i]));
+        fc_metrics_sample(out, labels, source_value(&st, f));
+    }
+}
+
+#define SOURCE_FAMILY(fname, field)                                                                \
+    static void fname(fc_metrics_out *out, void *ctx)                                              \
+    {                                                                                              \
+        each_pushing(out, ctx, field);                                                             \
+    }
+
+SOURCE_FAMILY(source_reconnects, SRC_RECONNECTS)
+SOURCE_FAMILY(source_packets, SRC_PACKETS)
+SOURCE_FAMILY(source_bytes, SRC_BYTES)
+SOURCE_FAMILY(source_decoded, SRC_DECODED)
+SOURCE_FAMILY(source_keys, SRC_KEYS)
+SOURCE_FAMILY(source_decode_errors, SRC_DECODE_ERRORS)
+SOURCE_FAMILY(source_decode_cpu, SRC_DECODE_CPU)
+SOURCE_FAMILY(source_key_only, SRC_KEY_ONLY)
+
+/* Drops of a pushing source, by where: the hand-off from its demux thread
+ * to the loop, or its decode stage falling behind (both to the next key
+ * frame). */
+static void source_dropped(fc_metrics_out *out, void *ctx)
+{
+    const fc_stream_set *set = ctx;
+    for (size_t i = 0; i < set->n; i++) {
+        if (!fc_stream_source_format(set->v[i])) continue;
+        fc_source_status st;
+        fc_stream_source_status(set->v[i], &st);
+        char labels[128];
+        snprintf(labels, sizeof labels, "stream=\"%s\",stage=\"handoff\"", fc_stream_id(set->v[i]));
+        fc_metrics_sample(out, labels, (double)st.handoff_dropped);
+        snprintf(labels, sizeof labels, "stream=\"%s\",stage=\"decode\"", fc_stream_id(set->v[i]));
+        fc_metrics_sample(out, labels, (double)st.decode_dropped);
+    }
+}
+
 static void subscribers(fc_metrics_out *out, void *ctx)
 {
     const fc_stream_set *set = ctx;
@@ -299,6 +396,31 @@ static const fc_metric_family families[] = {
     {"fc_detect_tracks", FC_METRIC_GAUGE, "Faces tracked in the stream now.", tracks},
     {"fc_ptz_cpu_seconds_total", FC_METRIC_COUNTER,
      "Worker CPU of the stream's PTZ view crop and scale.", ptz_cpu},
+    {"fc_source_state", FC_METRIC_GAUGE,
+     "1 for the state the stream's source is in (idle, connecting, live, retrying, ended, "
+     "failed), 0 for the others.",
+     source_state},
+    {"fc_source_reconnects_total", FC_METRIC_COUNTER,
+     "Connection attempts of a file, camera or device after a failure.", source_reconnects},
+    {"fc_source_packets_total", FC_METRIC_COUNTER, "Compressed packets read from the source.",
+     source_packets},
+    {"fc_source_bytes_total", FC_METRIC_COUNTER, "Compressed bytes read from the source.",
+     source_bytes},
+    {"fc_source_frames_decoded_total", FC_METRIC_COUNTER, "Pictures the source's decoder made.",
+     source_decoded},
+    {"fc_source_key_frames_decoded_total", FC_METRIC_COUNTER,
+     "Key frames among the pictures decoded.", source_keys},
+    {"fc_source_dropped_total", FC_METRIC_COUNTER,
+     "Packets dropped to the next key frame: stage=\"handoff\" when the loop fell behind the "
+     "demux thread, stage=\"decode\" when decoding fell behind.",
+     source_dropped},
+    {"fc_source_decode_errors_total", FC_METRIC_COUNTER,
+     "Packets that did not parse or decode (corrupt data).", source_decode_errors},
+    {"fc_source_decode_cpu_seconds_total", FC_METRIC_COUNTER,
+     "Worker CPU of the source's decoding and conversion to I420.", source_decode_cpu},
+    {"fc_source_key_frames_only", FC_METRIC_GAUGE,
+     "1 while the source decodes key frames only (detection is its only consumer).",
+     source_key_only},
 };
 
 int fc_stream_metrics_register(fc_metrics *m, const fc_stream_set *streams)

@@ -104,6 +104,10 @@ int fc_child_start(uv_loop_t *loop, const fc_child_config *cfg, fc_child **out, 
         free(c);
         return rc;
     }
+    /* A measured server starts from the command line's streams alone, never
+     * from (or into) a stream database in the working directory; through
+     * the environment, so servers of builds without --db run too. */
+    setenv("FRAMECAST_DB", ":memory:", 0);
     char *argv[MAX_ARGS];
     int n = 0;
     argv[n++] = exe;

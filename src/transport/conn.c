@@ -223,7 +223,10 @@ int fc_conn_respond_status(fc_conn *c, unsigned status, const char *reason)
     return lws_http_transaction_completed(c->wsi) ? -1 : 0;
 }
 
-int fc_conn_respond(fc_conn *c, unsigned status, const char *ctype, fc_buf *body)
+/* `name` (lws's spelling, "retry-after:") and `value`: one more header, or
+ * NULL. */
+static int respond(fc_conn *c, unsigned status, const char *ctype, const char *name,
+                   const char *value, fc_buf *body)
 {
     if (body->failed) {
         fc_buf_free(body);
@@ -235,6 +238,9 @@ int fc_conn_respond(fc_conn *c, unsigned status, const char *ctype, fc_buf *body
     if (lws_add_http_common_headers(c->wsi, status, ctype, len, &p, end) ||
         lws_add_http_header_by_name(c->wsi, (const unsigned char *)"cache-control:",
                                     (const unsigned char *)"no-store", 8, &p, end) ||
+        (name &&
+         lws_add_http_header_by_name(c->wsi, (const unsigned char *)name,
+                                     (const unsigned char *)value, (int)strlen(value), &p, end)) ||
         lws_finalize_write_http_header(c->wsi, start, &p, end)) {
         fc_buf_free(body);
         return -1;
@@ -247,6 +253,11 @@ int fc_conn_respond(fc_conn *c, unsigned status, const char *ctype, fc_buf *body
     return 0;
 }
 
+int fc_conn_respond(fc_conn *c, unsigned status, const char *ctype, fc_buf *body)
+{
+    return respond(c, status, ctype, NULL, NULL, body);
+}
+
 int fc_conn_respond_not_found(fc_conn *c, const char *path)
 {
     fc_buf body;
@@ -255,7 +266,8 @@ int fc_conn_respond_not_found(fc_conn *c, const char *path)
     return fc_conn_respond(c, HTTP_STATUS_NOT_FOUND, "text/plain; charset=utf-8", &body);
 }
 
-int fc_conn_respond_json(fc_conn *c, unsigned status, json_t *obj)
+int fc_conn_respond_json_with(fc_conn *c, unsigned status, const char *name, const char *value,
+                              json_t *obj)
 {
     char *text = obj ? json_dumps(obj, JSON_COMPACT) : NULL;
     json_decref(obj);
@@ -266,7 +278,12 @@ int fc_conn_respond_json(fc_conn *c, unsigned status, json_t *obj)
     else
         body.failed = true;
     free(text);
-    return fc_conn_respond(c, status, "application/json", &body);
+    return respond(c, status, "application/json", name, value, &body);
+}
+
+int fc_conn_respond_json(fc_conn *c, unsigned status, json_t *obj)
+{
+    return fc_conn_respond_json_with(c, status, NULL, NULL, obj);
 }
 
 int fc_conn_http_writeable(fc_conn *c)

@@ -58,6 +58,10 @@ void fc_conn_body_init(fc_buf *body);
  * connection is to be dropped. */
 int fc_conn_respond(fc_conn *c, unsigned status, const char *ctype, fc_buf *body);
 int fc_conn_respond_json(fc_conn *c, unsigned status, json_t *obj);
+/* The same with one more header, `name` spelt as lws wants it
+ * ("www-authenticate:"); NULL for none. */
+int fc_conn_respond_json_with(fc_conn *c, unsigned status, const char *name, const char *value,
+                              json_t *obj);
 /* A status with a short text reason and no body of ours. */
 int fc_conn_respond_status(fc_conn *c, unsigned status, const char *reason);
 /* 404 with "not found: PATH" as the body. */

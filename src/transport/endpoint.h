@@ -44,6 +44,8 @@
 struct fc_webrtc;
 
 struct fc_listener;
+struct fc_auth;
+struct fc_stream_api;
 typedef struct fc_conn fc_conn;
 
 /* What every endpoint of one server shares: set up by the server from its
@@ -51,13 +53,15 @@ typedef struct fc_conn fc_conn;
 typedef struct fc_server_env {
     fc_loop *loop;
     fc_pool *pool;
-    const fc_stream_set *streams;
-    fc_avatar_env *avatar; /* avatar sessions; NULL = none */
-    const fc_media *media; /* where uploads go; NULL = no uploads */
+    fc_stream_set *streams; /* subscribers register as users (registry.h) */
+    fc_avatar_env *avatar;  /* avatar sessions; NULL = none */
+    const fc_media *media;  /* where uploads go; NULL = no uploads */
     fc_metrics *metrics;
     const struct fc_listener *listener;
-    struct fc_webrtc *webrtc; /* NULL = no --janus */
-    size_t queue_default;     /* subscriber queue when the client names none */
+    struct fc_auth *auth;      /* keys and viewer tokens (auth/guard.h); NULL = none checked */
+    struct fc_stream_api *api; /* stream changes (api_streams.h); NULL = read-only API */
+    struct fc_webrtc *webrtc;  /* NULL = no --janus */
+    size_t queue_default;      /* subscriber queue when the client names none */
     size_t max_upload_image, max_upload_audio;
     uint64_t ws_accepted, ws_refused, http_requests;
     unsigned uploads_active;

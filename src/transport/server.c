@@ -430,9 +430,8 @@ static int create_context(fc_http_server *srv, char *err, size_t errlen)
     return 0;
 }
 
-int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg,
-                         const fc_stream_set *streams, fc_metrics *metrics, fc_http_server **out,
-                         char *err, size_t errlen)
+int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg, fc_stream_set *streams,
+                         fc_metrics *metrics, fc_http_server **out, char *err, size_t errlen)
 {
     fc_http_server *srv = calloc(1, sizeof *srv);
     if (!srv) {
@@ -452,6 +451,8 @@ int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg,
         .queue_default = cfg->queue_default,
         .max_upload_image = cfg->max_upload_image,
         .max_upload_audio = cfg->max_upload_audio,
+        .auth = cfg->auth,
+        .api = cfg->api,
     };
     int rc = register_metrics(srv);
     if (rc == 0)

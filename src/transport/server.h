@@ -17,6 +17,8 @@
 #include "core/metrics.h"
 #include "core/pool.h"
 
+struct fc_auth;
+struct fc_stream_api;
 struct fc_avatar_env;
 struct fc_media;
 struct fc_stream_set;
@@ -36,8 +38,10 @@ typedef struct fc_http_server_config {
     const struct fc_media *media; /* where POST /upload stores files; NULL = no uploads */
     size_t max_upload_image;      /* bytes */
     size_t max_upload_audio;
-    struct fc_webrtc *webrtc; /* mountpoints for /api/streams; NULL = no --janus */
-    const char *connect_src;  /* another origin pages may fetch from (Janus's); NULL = none */
+    struct fc_auth *auth;      /* who may change state and watch; NULL = nobody is checked */
+    struct fc_stream_api *api; /* POST/PATCH/DELETE /api/streams; NULL = not served */
+    struct fc_webrtc *webrtc;  /* mountpoints for /api/streams; NULL = no --janus */
+    const char *connect_src;   /* another origin pages may fetch from (Janus's); NULL = none */
 } fc_http_server_config;
 
 typedef struct fc_http_server fc_http_server;
@@ -45,8 +49,8 @@ typedef struct fc_http_server fc_http_server;
 /* 0, or a negative errno with err. On failure *out may still be set:
  * destroy, run the loop, free as usual. */
 int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg,
-                         const struct fc_stream_set *streams, fc_metrics *metrics,
-                         fc_http_server **out, char *err, size_t errlen);
+                         struct fc_stream_set *streams, fc_metrics *metrics, fc_http_server **out,
+                         char *err, size_t errlen);
 /* The sockets it listens on (their addresses, for the log and /api/server). */
 const struct fc_listener *fc_http_server_listener(const fc_http_server *srv);
 /* Sends every WebSocket a close frame (1001 going away) and calls `done`

@@ -41,8 +41,11 @@ static int apply(const char *key, const char *val, fc_stream_query *q, char *err
                      FC_STREAM_QUERY_H264);
             return -EINVAL;
         }
+    } else if (strcmp(key, "token") == 0 || strcmp(key, "key") == 0) {
+        /* Credentials: the auth guard reads them (auth/guard.h). */
     } else {
-        snprintf(err, errlen, "unknown option '%.64s' (known: quality, queue, view, codec)", key);
+        snprintf(err, errlen,
+                 "unknown option '%.64s' (known: quality, queue, view, codec, token, key)", key);
         return -EINVAL;
     }
     return 0;

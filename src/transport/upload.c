@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "transport/auth/guard.h"
 #include "transport/conn.h"
 
 enum { UP_AUDIO = 0, UP_SOURCE = 1, UP_FIELDS = 2 };
@@ -152,6 +153,8 @@ static int upload_open(fc_conn *c, void *state, const char *path)
     if (fc_conn_method(c) != LWSHUMETH_POST)
         return fc_conn_respond_status(c, HTTP_STATUS_METHOD_NOT_ALLOWED,
                                       "only POST /upload is served");
+    int rc;
+    if (!fc_auth_http_change(c, &rc)) return rc;
     /* Each upload holds its files in memory until a worker has written them:
      * the number at once bounds that memory, with the per-file limits. */
     if (env->uploads_active >= FC_UPLOADS_MAX)

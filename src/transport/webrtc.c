@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/job.h"
 #include "core/log.h"
 #include "encode/vp8.h"
 #include "transport/janus.h"
@@ -30,6 +31,7 @@ typedef struct entry {
     struct entry *next;
     fc_webrtc *w;
     fc_stream *stream;
+    fc_stream_user user; /* told when the stream leaves the set */
     char id[64];
     entry_state state;
     char why[256];
@@ -43,6 +45,7 @@ typedef struct entry {
 
 struct fc_webrtc {
     fc_loop *loop;
+    fc_stream_set *streams;
     char url[256];    /* for pages: where their players find Janus */
     char origin[256]; /* its scheme, host and port, for their CSP */
     fc_janus *janus;
@@ -153,6 +156,60 @@ static void on_failed(fc_janus_mountpoint *mp, const char *why, void *arg)
     unsubscribe(e);
 }
 
+static entry *find(const fc_webrtc *w, const char *id)
+{
+    for (entry *e = w->entries; e; e = e->next)
+        if (strcmp(e->id, id) == 0) return e;
+    return NULL;
+}
+
+static void remove_entry(fc_webrtc *w, entry *e);
+
+/* The stream left the set (deleted, replaced, the server stopping): its
+ * mountpoint goes with it. */
+static void on_gone(fc_stream_user *u, fc_stream_end why)
+{
+    (void)why;
+    entry *e = fc_container_of(u, entry, user);
+    remove_entry(e->w, e);
+}
+
+/* A mountpoint for `s`, asked for at once (created when Janus is ready).
+ * One Janus refuses stays, saying why, so the API can show it. */
+static void add_stream(fc_webrtc *w, fc_stream *s)
+{
+    const char *id = fc_stream_id(s);
+    entry *e = calloc(1, sizeof *e);
+    if (!e) {
+        fc_warn("stream %s: WebRTC: out of memory", id);
+        return;
+    }
+    e->w = w;
+    e->stream = s;
+    snprintf(e->id, sizeof e->id, "%s", id);
+    uv_timer_init(&w->loop->uv, &e->drain);
+    e->drain.data = e;
+    e->user.gone = on_gone;
+    fc_stream_set_use(w->streams, s, &e->user);
+    char desc[96];
+    snprintf(desc, sizeof desc, "framecast stream %s", id);
+    fc_janus_mp_config mc = {.description = desc, .video = FC_RTP_VP8};
+    fc_janus_mp_events ev = {.ready = on_ready, .lost = on_lost, .failed = on_failed, .arg = e};
+    char why[256];
+    if (fc_janus_mountpoint_new(w->janus, &mc, &ev, &e->mp, why, sizeof why) != 0) {
+        e->state = ENTRY_FAILED;
+        snprintf(e->why, sizeof e->why, "%s", why);
+        fc_warn("stream %s: WebRTC: %s", id, why);
+    }
+    e->next = w->entries;
+    w->entries = e;
+}
+
+static void on_joined(fc_stream *s, void *arg)
+{
+    add_stream(arg, s);
+}
+
 int fc_webrtc_open(fc_loop *loop, const fc_webrtc_config *cfg, fc_webrtc **out, char *err,
                    size_t errlen)
 {
@@ -173,47 +230,12 @@ int fc_webrtc_open(fc_loop *loop, const fc_webrtc_config *cfg, fc_webrtc **out, 
     const char *path = strchr(w->url + strlen("http://"), '/');
     snprintf(w->origin, sizeof w->origin, "%.*s", path ? (int)(path - w->url) : (int)strlen(w->url),
              w->url);
+    w->streams = cfg->streams;
+    for (size_t i = 0; i < w->streams->n; i++)
+        add_stream(w, w->streams->v[i]);
+    w->streams->joined = on_joined;
+    w->streams->joined_arg = w;
     *out = w;
-    return 0;
-}
-
-static entry *find(const fc_webrtc *w, const char *id)
-{
-    for (entry *e = w->entries; e; e = e->next)
-        if (strcmp(e->id, id) == 0) return e;
-    return NULL;
-}
-
-int fc_webrtc_add_stream(fc_webrtc *w, fc_stream *s, char *err, size_t errlen)
-{
-    const char *id = fc_stream_id(s);
-    if (find(w, id)) {
-        snprintf(err, errlen, "stream %s has a mountpoint already", id);
-        return -EEXIST;
-    }
-    entry *e = calloc(1, sizeof *e);
-    if (!e) {
-        snprintf(err, errlen, "stream %s: out of memory", id);
-        return -ENOMEM;
-    }
-    e->w = w;
-    e->stream = s;
-    snprintf(e->id, sizeof e->id, "%s", id);
-    uv_timer_init(&w->loop->uv, &e->drain);
-    e->drain.data = e;
-    char desc[96];
-    snprintf(desc, sizeof desc, "framecast stream %s", id);
-    fc_janus_mp_config mc = {.description = desc, .video = FC_RTP_VP8};
-    fc_janus_mp_events ev = {.ready = on_ready, .lost = on_lost, .failed = on_failed, .arg = e};
-    char why[256];
-    if (fc_janus_mountpoint_new(w->janus, &mc, &ev, &e->mp, why, sizeof why) != 0) {
-        /* Kept, so the API says why this stream has no WebRTC. */
-        e->state = ENTRY_FAILED;
-        snprintf(e->why, sizeof e->why, "%s", why);
-        fc_warn("stream %s: WebRTC: %s", id, why);
-    }
-    e->next = w->entries;
-    w->entries = e;
     return 0;
 }
 
@@ -229,16 +251,11 @@ static void remove_entry(fc_webrtc *w, entry *e)
             *p = e->next;
             break;
         }
+    fc_stream_set_unuse(&e->user);
     unsubscribe(e);
     fc_janus_mountpoint_free(e->mp);
     fc_rtp_out_close(e->out);
     uv_close((uv_handle_t *)&e->drain, free_entry);
-}
-
-void fc_webrtc_remove_stream(fc_webrtc *w, fc_stream *s)
-{
-    entry *e = find(w, fc_stream_id(s));
-    if (e && e->stream == s) remove_entry(w, e);
 }
 
 static const char *entry_why(const fc_webrtc *w, const entry *e)
@@ -300,6 +317,7 @@ static void janus_closed(void *arg)
 
 void fc_webrtc_close(fc_webrtc *w, void (*done)(void *arg), void *arg)
 {
+    w->streams->joined = NULL;
     while (w->entries)
         remove_entry(w, w->entries);
     w->done = done;

@@ -18,9 +18,14 @@
  * Janus: from its `ready` until it is `lost` (Janus away: the subscriber is
  * dropped, so nothing is encoded for it) or the stream is removed.
  *
- * Ownership: the server owns the fc_webrtc; streams are borrowed and must
- * be removed (fc_webrtc_remove_stream) before they shut down. Loop thread
- * only. Errors: negative errno-style codes with the reason. */
+ * Streams come and go while the server runs (the stream API adds, replaces
+ * and deletes them): a stream that joins the set gets its mountpoint, one
+ * that leaves it loses it (a replaced stream's successor gets a new one,
+ * with a new id). When Janus refuses one, the stream says why.
+ *
+ * Ownership: the server owns the fc_webrtc; streams are borrowed through
+ * the stream set, as its user (stream/registry.h). Loop thread only.
+ * Errors: negative errno-style codes with the reason. */
 #ifndef FC_TRANSPORT_WEBRTC_H
 #define FC_TRANSPORT_WEBRTC_H
 
@@ -28,6 +33,7 @@
 #include <stddef.h>
 
 #include "core/loop.h"
+#include "stream/registry.h"
 #include "stream/stream.h"
 
 typedef struct fc_webrtc fc_webrtc;
@@ -35,18 +41,16 @@ typedef struct fc_webrtc fc_webrtc;
 typedef struct fc_webrtc_config {
     const char *url;       /* Janus's HTTP API, http://IP:PORT/PATH */
     const char *admin_key; /* the Streaming plugin's admin_key */
+    /* Every stream in it gets a mountpoint, and so does every stream that
+     * joins it later (its `joined` hook is ours until fc_webrtc_close); each
+     * mountpoint goes when its stream leaves (we are a user of each). */
+    fc_stream_set *streams;
 } fc_webrtc_config;
 
 /* 0, or a negative errno with err (a bad URL, no key). Janus need not be up:
  * the client retries, and every stream says why WebRTC is unavailable. */
 int fc_webrtc_open(fc_loop *loop, const fc_webrtc_config *cfg, fc_webrtc **out, char *err,
                    size_t errlen);
-/* A mountpoint for `s`, created as soon as Janus is ready. 0, -EEXIST,
- * -ENOMEM, or what fc_janus_mountpoint_new refuses, with err. */
-int fc_webrtc_add_stream(fc_webrtc *w, fc_stream *s, char *err, size_t errlen);
-/* Unsubscribes from `s` and destroys its mountpoint; nothing is done if `s`
- * was never added. */
-void fc_webrtc_remove_stream(fc_webrtc *w, fc_stream *s);
 /* What /api/streams says of `stream_id`: {"available": bool, "mountpoint":
  * id or null, "why": text or null, "janus": state}; a new reference. */
 json_t *fc_webrtc_stream_json(const fc_webrtc *w, const char *stream_id);
@@ -60,7 +64,7 @@ json_t *fc_webrtc_server_json(const fc_webrtc *w);
  * the loop. */
 struct fc_janus *fc_webrtc_janus(const fc_webrtc *w);
 fc_loop *fc_webrtc_loop(const fc_webrtc *w);
-/* Removes every stream, destroys the mountpoints and the session in Janus
+/* Lets go of every stream, destroys the mountpoints and the session in Janus
  * (bounded by the client's request deadline), then calls done. */
 void fc_webrtc_close(fc_webrtc *w, void (*done)(void *arg), void *arg);
 /* After done and once uv_run has returned. NULL is fine. */

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "transport/auth/guard.h"
 #include "transport/avatar_msg.h"
 #include "transport/conn.h"
 #include "transport/webrtc_avatar.h"
@@ -19,6 +20,7 @@ static const char prefix[] = "/ws/";
 typedef struct avatar_conn {
     fc_conn *conn;
     char client_id[CLIENT_ID_MAX];
+    bool keyed;         /* may start sessions (auth/guard.h) */
     fc_avatar *av;      /* the current or last session, NULL before any */
     uint8_t *audio_out; /* opt-in audio block waiting to go, FC_FRAME_HEADROOM first */
     size_t audio_len;
@@ -124,6 +126,7 @@ static int ws_avatar_open(fc_conn *c, void *state, const char *path)
                        "no WebSocket endpoint at '%.200s' (use /ws/streams/{id})", path);
         return 0;
     }
+    if (fc_auth_ws_open(c, &ac->keyed) != 0) return 0;
     env->ws_accepted++;
     strcpy(ac->client_id, id);
     return 0;
@@ -176,6 +179,10 @@ static const fc_webrtc_avatar_events rtc_events = {.ready = on_rtc_ready, .faile
 
 static void start(avatar_conn *ac, fc_avatar_request *req)
 {
+    if (!fc_auth_ws_change(ac->conn, ac->keyed)) {
+        fc_avatar_request_free(req);
+        return;
+    }
     if (streaming(ac)) {
         fc_avatar_request_free(req);
         fc_conn_send_error(ac->conn, "already streaming: send stop_streaming first");
@@ -215,6 +222,7 @@ static void ws_avatar_text(fc_conn *c, void *state, const char *text, size_t len
 {
     avatar_conn *ac = state;
     if (!ac->client_id[0]) return; /* refused: closing */
+    if (fc_auth_ws_message(c, text, len, &ac->keyed)) return;
     fc_avatar_msg msg;
     char err[300];
     int rc = fc_avatar_msg_parse(text, len, fc_conn_env(c)->avatar->queue, &msg, err, sizeof err);

@@ -8,12 +8,15 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "transport/auth/guard.h"
 #include "transport/conn.h"
 #include "transport/control.h"
 #include "transport/stream_query.h"
 
 #define CLOSE_UNKNOWN_STREAM 4404
 #define CLOSE_BAD_REQUEST 4400
+#define CLOSE_STREAM_DELETED 4410
+#define CLOSE_SERVICE_RESTART 1012
 #define QUERY_MAX 2048
 
 static const char prefix[] = "/ws/streams/";
@@ -21,11 +24,13 @@ static const char prefix[] = "/ws/streams/";
 typedef struct stream_conn {
     fc_conn *conn;
     fc_stream *stream;
+    fc_stream_user user; /* told when the stream leaves (deleted, replaced) */
     fc_view view;
     const fc_codec_ops *codec;
     fc_sub *sub;
-    fc_frame *held; /* next frame, waiting behind a tier message */
-    int tier_sent;  /* tier of the frames last sent; -1 before the first */
+    fc_frame *held;       /* next frame, waiting behind a tier or format message */
+    int tier_sent;        /* tier of the frames last sent; -1 before the first */
+    uint64_t format_sent; /* serial of the stream format last described (hello or format) */
 } stream_conn;
 
 static void on_sub_wake(fc_sub *sub, void *ctx)
@@ -52,25 +57,60 @@ static int read_query(fc_conn *c, char *out, size_t outlen)
     return (int)n;
 }
 
-/* Video codecs add what a WebCodecs decoder is configured with: the codec
- * string and the coded size of the first frames (the tier it starts on). */
+/* The stream left its set: let go of it now, and tell the client why. */
+static void on_stream_gone(fc_stream_user *u, fc_stream_end why)
+{
+    stream_conn *sc = fc_container_of(u, stream_conn, user);
+    fc_stream_unsubscribe(sc->stream, sc->view, sc->codec, sc->sub);
+    sc->sub = NULL;
+    sc->stream = NULL;
+    fc_frame_unref(sc->held);
+    sc->held = NULL;
+    if (why == FC_STREAM_DELETED)
+        fc_conn_close_soon(sc->conn, CLOSE_STREAM_DELETED, "stream deleted");
+    else if (why == FC_STREAM_REPLACED)
+        fc_conn_close_soon(sc->conn, CLOSE_SERVICE_RESTART,
+                           "stream restarted with new settings: reconnect");
+    else
+        fc_conn_close_soon(sc->conn, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+}
+
+/* What a WebCodecs decoder of an inter-frame codec is configured with: the
+ * codec string and the coded size of the frames of `tier`. */
+static void add_decoder_fields(json_t *msg, const fc_stream *s, const fc_codec_ops *codec,
+                               fc_tier tier)
+{
+    if (!msg || !codec->codec_string) return;
+    int w = 0, h = 0; /* a camera that has not delivered a picture: its format message says */
+    if (fc_stream_format_of(s)->width > 0) fc_stream_frame_size(s, codec, tier, &w, &h);
+    json_object_set_new(msg, "codec_string", json_string(codec->codec_string));
+    json_object_set_new(msg, "coded_width", json_integer(w));
+    json_object_set_new(msg, "coded_height", json_integer(h));
+}
+
 static json_t *hello_json(const fc_stream *s, const fc_stream_query *q, const fc_codec_ops *codec)
 {
-    const fc_source *src = fc_stream_source(s);
+    const fc_stream_format *f = fc_stream_format_of(s);
     json_t *hello =
-        json_pack("{s:s, s:s, s:s, s:i, s:i, s:f, s:s, s:i, s:s, s:b}", "type", "hello", "stream",
-                  fc_stream_id(s), "codec", codec->name, "width", src->width, "height", src->height,
-                  "fps", fc_stream_config_of(s)->encode_fps, "quality",
+        json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:f, s:s, s:i, s:s, s:b}", "type", "hello",
+                  "stream", fc_stream_id(s), "codec", codec->name, "source_codec", f->source_codec,
+                  "width", f->width, "height", f->height, "fps", f->fps, "quality",
                   q->sub.auto_tier ? "auto" : fc_tier_name(q->sub.tier), "queue", (int)q->sub.queue,
                   "view", fc_view_name(q->view), "detection", fc_stream_detect(s) != NULL);
-    if (hello && codec->codec_string) {
-        int w, h;
-        fc_stream_frame_size(s, codec, q->sub.auto_tier ? FC_TIER_HIGH : q->sub.tier, &w, &h);
-        json_object_set_new(hello, "codec_string", json_string(codec->codec_string));
-        json_object_set_new(hello, "coded_width", json_integer(w));
-        json_object_set_new(hello, "coded_height", json_integer(h));
-    }
+    add_decoder_fields(hello, s, codec, q->sub.auto_tier ? FC_TIER_HIGH : q->sub.tier);
     return hello;
+}
+
+/* The frames from the next one on are of another size or source codec than
+ * the hello or the last format message said (a camera that changed). */
+static json_t *format_json(const stream_conn *sc, int tier)
+{
+    const fc_stream_format *f = fc_stream_format_of(sc->stream);
+    json_t *msg = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:f}", "type", "format", "stream",
+                            fc_stream_id(sc->stream), "codec", sc->codec->name, "source_codec",
+                            f->source_codec, "width", f->width, "height", f->height, "fps", f->fps);
+    add_decoder_fields(msg, sc->stream, sc->codec, (fc_tier)tier);
+    return msg;
 }
 
 static int ws_stream_open(fc_conn *c, void *state, const char *path)
@@ -88,6 +128,7 @@ static int ws_stream_open(fc_conn *c, void *state, const char *path)
         fc_conn_refuse(c, CLOSE_UNKNOWN_STREAM, "unknown stream '%s'", id);
         return 0;
     }
+    if (!fc_auth_ws_view(c, id)) return 0;
     int qlen = read_query(c, query, sizeof query);
     if (qlen < 0) {
         env->ws_refused++;
@@ -125,6 +166,9 @@ static int ws_stream_open(fc_conn *c, void *state, const char *path)
     sc->stream = s;
     sc->view = q.view;
     sc->codec = codec;
+    sc->user.gone = on_stream_gone;
+    fc_stream_set_use(env->streams, s, &sc->user);
+    sc->format_sent = fc_stream_format_of(s)->serial;
     env->ws_accepted++;
     fc_conn_send_json(c, hello_json(s, &q, codec));
     return 0;
@@ -150,8 +194,9 @@ static void ws_stream_text(fc_conn *c, void *state, const char *msg, size_t len)
 }
 
 /* One message per turn: the pending event (small, and about the frames
- * that follow), else the next frame, announced by a tier message when its
- * tier differs from the last one's. */
+ * that follow), else the next frame, announced by a format message when it
+ * is the first of a stream format the subscriber has not been told, and by
+ * a tier message when its tier differs from the last one's. */
 static int ws_stream_writeable(fc_conn *c, void *state)
 {
     stream_conn *sc = state;
@@ -167,6 +212,14 @@ static int ws_stream_writeable(fc_conn *c, void *state)
     fc_frame *f = sc->held ? sc->held : fc_sub_next(sc->sub, fc_now_ns());
     sc->held = NULL;
     if (!f) return 0;
+    const fc_stream_format *fmt = fc_stream_format_of(sc->stream);
+    if (fmt->serial != sc->format_sent && f->id >= fmt->first_id) {
+        /* The first frame of a new format goes out after the message. */
+        sc->format_sent = fmt->serial;
+        sc->held = f;
+        fc_conn_send_json(c, format_json(sc, f->tier));
+        return 0;
+    }
     if (f->tier != sc->tier_sent) {
         /* The frame itself goes out after the tier message: a still-picture
          * tier is a quality, an inter-frame one a picture size (its first
@@ -193,6 +246,7 @@ static void ws_stream_closed(fc_conn *c, void *state)
 {
     (void)c;
     stream_conn *sc = state;
+    fc_stream_set_unuse(&sc->user);
     if (sc->sub) fc_stream_unsubscribe(sc->stream, sc->view, sc->codec, sc->sub);
     sc->sub = NULL;
     fc_frame_unref(sc->held);

@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "transport/auth/apikey.h"
+#include "transport/auth/hostcheck.h"
 #include "transport/auth/peerlimit.h"
 #include "transport/auth/viewtoken.h"
 
@@ -279,13 +280,15 @@ static void peers_are_limited_after_a_burst(void **state)
     }
     assert_true(fc_peer_limit_blocked(l, SA(a), t));
     assert_false(fc_peer_limit_blocked(l, SA(b), t)); /* others are not punished */
-    /* It drains at one failure a second: half a second on, one more try;
-     * that failing too, refused until it has drained below the burst. */
-    assert_false(fc_peer_limit_blocked(l, SA(a), t + SEC / 2));
-    fc_peer_limit_failed(l, SA(a), t + SEC / 2);
+    /* It drains at one failure a second: half a second on, still no room;
+     * a second on, one more try; that failing too, refused for another
+     * second. */
     assert_true(fc_peer_limit_blocked(l, SA(a), t + SEC / 2));
-    assert_true(fc_peer_limit_blocked(l, SA(a), t + SEC * 3 / 4));
-    assert_false(fc_peer_limit_blocked(l, SA(a), t + SEC * 7 / 4));
+    assert_false(fc_peer_limit_blocked(l, SA(a), t + SEC));
+    fc_peer_limit_failed(l, SA(a), t + SEC);
+    assert_true(fc_peer_limit_blocked(l, SA(a), t + SEC));
+    assert_true(fc_peer_limit_blocked(l, SA(a), t + SEC * 7 / 4));
+    assert_false(fc_peer_limit_blocked(l, SA(a), t + 2 * SEC));
     assert_false(fc_peer_limit_blocked(l, SA(a), t + 5 * SEC));
 
     /* An IPv6 peer is its /64; an IPv4-mapped address is the IPv4 peer. */
@@ -302,9 +305,22 @@ static void peers_are_limited_after_a_burst(void **state)
     fc_peer_limit_stats s;
     fc_peer_limit_stats_get(l, &s);
     assert_int_equal(s.failures, 3 + 1 + 3 + 3);
-    assert_int_equal(s.refused, 5);
+    assert_int_equal(s.refused, 6);
     assert_int_equal(s.peers, 3);
     assert_int_equal(s.evicted, 0);
+    fc_peer_limit_free(l);
+
+    /* The regression: failures a few milliseconds apart, as a real client
+     * makes them, fill the bucket as well as simultaneous ones do (the
+     * bucket drains by a hair in between and once let the next try in). */
+    assert_int_equal(fc_peer_limit_new(16, 10, FC_PEER_LIMIT_PER_SEC, &l), 0);
+    for (int i = 0; i < 10; i++) {
+        assert_false(fc_peer_limit_blocked(l, SA(a), t + (uint64_t)i * SEC / 1000));
+        fc_peer_limit_failed(l, SA(a), t + (uint64_t)i * SEC / 1000);
+    }
+    assert_true(fc_peer_limit_blocked(l, SA(a), t + 10 * SEC / 1000));
+    assert_true(fc_peer_limit_blocked(l, SA(a), t + 4 * SEC));
+    assert_false(fc_peer_limit_blocked(l, SA(a), t + 5 * SEC + 10 * SEC / 1000));
     fc_peer_limit_free(l);
 
     assert_int_equal(fc_peer_limit_new(0, 3, 1, &l), -EINVAL);
@@ -346,6 +362,32 @@ static void a_full_table_evicts_the_oldest(void **state)
     fc_peer_limit_free(l);
 }
 
+/* Which --host values keep the server on this machine. The wildcards are
+ * everything but that; names are judged by what they resolve to. */
+static void loopback_hosts(void **state)
+{
+    (void)state;
+    static const char *const local[] = {"127.0.0.1", "127.0.0.2",        "127.255.255.254", "::1",
+                                        "[::1]",     "::ffff:127.0.0.1", "localhost"};
+    static const char *const others[] = {
+        "0.0.0.0", "::", "[::]", "192.0.2.1", "10.1.2.3", "::ffff:10.0.0.1", "2001:db8::1"};
+    char err[200];
+    for (size_t i = 0; i < sizeof local / sizeof *local; i++)
+        if (fc_host_loopback_only(local[i], err, sizeof err) != 1)
+            fail_msg("%s should be loopback", local[i]);
+    for (size_t i = 0; i < sizeof others / sizeof *others; i++) {
+        err[0] = '\0';
+        if (fc_host_loopback_only(others[i], err, sizeof err) != 0)
+            fail_msg("'%s' should not be loopback", others[i]);
+        assert_non_null(strstr(err, "is not a loopback address"));
+    }
+    assert_int_equal(fc_host_loopback_only("0.0.0.0", err, sizeof err), 0);
+    assert_string_equal(err, "--host 0.0.0.0 is not a loopback address");
+    assert_int_equal(fc_host_loopback_only("[::]", err, sizeof err), 0);
+    assert_string_equal(err, "--host [::] is not a loopback address");
+    assert_int_equal(fc_host_loopback_only("no-such-host.invalid", err, sizeof err), -EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -356,6 +398,7 @@ int main(void)
         cmocka_unit_test(tokens_refused_alike_and_counted_apart),
         cmocka_unit_test(peers_are_limited_after_a_burst),
         cmocka_unit_test(a_full_table_evicts_the_oldest),
+        cmocka_unit_test(loopback_hosts),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -163,10 +163,11 @@ test('/api/streams/{id} answers one stream; unknown ids, paths and methods are n
     r = await srv.text('/api/nothing');
     assert.equal(r.status, 404);
     assert.equal(r.body, 'not found: /api/nothing\n');
-    const post = await fetch(srv.http + '/api/streams', { method: 'POST', body: '{}' });
+    const put = await fetch(srv.http + '/api/streams/cam0', { method: 'PUT', body: '{}' });
+    assert.equal(put.status, 405);
+    assert.equal(put.headers.get('allow'), 'GET, PATCH, DELETE');
+    const post = await fetch(srv.http + '/healthz', { method: 'POST', body: '{}' });
     assert.equal(post.status, 405);
-    const del = await fetch(srv.http + '/api/streams/cam0', { method: 'DELETE' });
-    assert.equal(del.status, 405);
     // The server goes on answering.
     assert.equal((await srv.text('/healthz')).body, 'ok\n');
   } finally {

@@ -36,7 +36,7 @@ test('codec=vp8: hello names the codec, frames decode with libavcodec and change
     await until(() => a.frames.length >= 60 && low.frames.length >= 60 && jpeg.frames.length > 10,
       { timeoutMs: 15000, what: '60 VP8 frames each' });
     assert.deepEqual(a.hello(), {
-      type: 'hello', stream: 'cam0', codec: 'vp8', width: 320, height: 180, fps: 30, quality: 'high',
+      type: 'hello', stream: 'cam0', codec: 'vp8', source_codec: 'raw', width: 320, height: 180, fps: 30, quality: 'high',
       queue: 50, view: 'full', detection: false, codec_string: 'vp8', coded_width: 320, coded_height: 180,
     });
     // The low tier is half the size, and says so.

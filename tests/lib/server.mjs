@@ -23,10 +23,13 @@ export class Server {
     this.log = '';
   }
 
-  // Resolves once the server logged the port it listens on.
+  // Resolves once the server logged the port it listens on. A server given
+  // no --db (nor FRAMECAST_DB) keeps its API streams in memory, so tests
+  // neither share a database file nor leave one behind.
   async start({ timeoutMs = 10000 } = {}) {
+    const db = this.args.includes('--db') || 'FRAMECAST_DB' in this.env ? {} : { FRAMECAST_DB: ':memory:' };
     this.proc = spawn(this.bin, ['serve', '--host', this.host, '--port', String(this.wantPort), ...this.args], {
-      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...this.env },
+      stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...db, ...this.env },
     });
     this.exited = once(this.proc, 'exit');
     const collect = (chunk) => { this.log += chunk.toString(); };

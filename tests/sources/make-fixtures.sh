@@ -14,6 +14,9 @@ x264="-c:v libx264 -preset ultrafast -pix_fmt yuv420p"
 # 2 s of 320x240 at 30 fps, a key frame every 15 frames; moov first.
 ff -f lavfi -i testsrc2=size=320x240:rate=30 -t 2 $x264 -g 15 -keyint_min 15 -sc_threshold 0 \
    -bf 0 -movflags +faststart h264.mp4
+# A key frame every 1.5 s (45 frames), 6 s: key-frame-only decoding for detection.
+ff -f lavfi -i testsrc2=size=320x240:rate=30 -t 6 $x264 -g 45 -keyint_min 45 -sc_threshold 0 \
+   -bf 0 -movflags +faststart gop45.mp4
 # The same with B-frames (decode order differs from presentation order).
 ff -f lavfi -i testsrc2=size=320x240:rate=30 -t 2 -c:v libx264 -preset fast -pix_fmt yuv420p \
    -g 15 -bf 2 -movflags +faststart h264-bframes.mp4

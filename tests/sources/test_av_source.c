@@ -320,7 +320,11 @@ static void file_plays_at_its_rate_and_loops(void **state)
     (void)state;
     src_h *h = calloc(1, sizeof *h);
     open_file(h, "h264.mp4", ",loop");
-    assert_int_equal(status_of(h).state, FC_SOURCE_IDLE); /* nothing asked yet */
+    /* Nothing asked yet: the file is opened at once (connecting, while its
+     * thread opens it) and then waits paused (idle); it never plays. */
+    fc_source_state before = status_of(h).state;
+    if (before != FC_SOURCE_IDLE && before != FC_SOURCE_CONNECTING)
+        fail_msg("before any demand: %s", fc_source_state_name(before));
     demand(h, true, false, false, 0);
     /* The file has 60 frames (2 s at 30 fps): 75 cross the loop. */
     wait_frames(h, 75, 30);
@@ -391,6 +395,50 @@ static void key_frame_only_decodes_only_key_frames(void **state)
         close_source(h);
         free(h);
     }
+}
+
+static bool decodes_key_frames_only(void *arg)
+{
+    return status_of(arg).key_only;
+}
+
+/* key_only with key_min_fps: key frames only once the source has measured
+ * that they come at least that often (h264.mp4: one every 0.5 s, 2 a
+ * second), every frame otherwise. */
+static void key_frames_only_while_they_come_often_enough(void **state)
+{
+    (void)state;
+    src_h *h = calloc(1, sizeof *h);
+    open_file(h, "h264.mp4", ",loop");
+    h->demand = (fc_source_demand){.pixels = true, .fps = 2, .key_only = true, .key_min_fps = 1.5};
+    h->src->ops->set_demand(h->src, &h->demand);
+    assert_true(run_until(decodes_key_frames_only, h, 20));
+    double interval = status_of(h).key_interval;
+    if (interval < 0.45 || interval > 0.55) fail_msg("key interval %.3f s, not 0.5", interval);
+    /* Deltas queued before the switch are decoded still; then only keys. */
+    wait_frames(h, h->nframes + 2, 20);
+    fc_source_status a = status_of(h);
+    wait_frames(h, h->nframes + 4, 20);
+    fc_source_status b = status_of(h);
+    assert_true(b.key_frames_decoded - a.key_frames_decoded >= 4);
+    assert_int_equal(b.frames_decoded - a.frames_decoded,
+                     b.key_frames_decoded - a.key_frames_decoded);
+    close_source(h);
+    free(h);
+
+    /* Asked for 3 a second, they come at 2: every frame is decoded (and
+     * decimated to the 3 asked for). */
+    h = calloc(1, sizeof *h);
+    open_file(h, "h264.mp4", ",loop");
+    h->demand = (fc_source_demand){.pixels = true, .fps = 3, .key_only = true, .key_min_fps = 3};
+    h->src->ops->set_demand(h->src, &h->demand);
+    wait_frames(h, 9, 20);
+    fc_source_status st = status_of(h);
+    assert_true(st.key_interval > 0.45 && st.key_interval < 0.55);
+    assert_false(st.key_only);
+    assert_true(st.frames_decoded >= 2 * st.key_frames_decoded + 20);
+    close_source(h);
+    free(h);
 }
 
 static void packets_only_are_annexb_and_not_decoded(void **state)
@@ -608,8 +656,9 @@ static void bad_files_fail_with_the_reason(void **state)
     set_dac_override(false);
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         src_h *h = calloc(1, sizeof *h);
+        /* Nobody asks for it: a file is opened at start all the same, so
+         * it says what is wrong at once. */
         open_file(h, bad[i].name, ",loop");
-        demand(h, true, true, false, 0);
         wait_state(h, FC_SOURCE_FAILED, 1, 20);
         assert_error_has(h, bad[i].needle);
         assert_int_equal(h->nframes, 0);
@@ -653,8 +702,10 @@ static void a_file_pauses_while_nobody_wants_it(void **state)
     open_file(h, "h264.mp4", ",loop");
     demand(h, true, false, false, 0);
     wait_frames(h, 10, 20);
+    /* Files are opened at start and idle until wanted: count from here. */
+    int idle = state_count(h, FC_SOURCE_IDLE);
     demand(h, false, false, false, 0);
-    wait_state(h, FC_SOURCE_IDLE, 1, 20);
+    wait_state(h, FC_SOURCE_IDLE, idle + 1, 20);
     int before = h->nframes;
     uint64_t packets = status_of(h).packets;
     demand(h, true, false, false, 0);
@@ -1218,6 +1269,7 @@ int main(void)
         cmocka_unit_test_teardown(file_plays_at_its_rate_and_loops, teardown_leaks),
         cmocka_unit_test_teardown(file_without_loop_ends_after_its_last_frame, teardown_leaks),
         cmocka_unit_test_teardown(key_frame_only_decodes_only_key_frames, teardown_leaks),
+        cmocka_unit_test_teardown(key_frames_only_while_they_come_often_enough, teardown_leaks),
         cmocka_unit_test_teardown(packets_only_are_annexb_and_not_decoded, teardown_leaks),
         cmocka_unit_test_teardown(size_and_fps_scale_and_decimate, teardown_leaks),
         cmocka_unit_test_teardown(resolution_change_reports_a_new_format, teardown_leaks),

@@ -85,7 +85,6 @@ static void spec_errors_name_the_problem_and_hide_passwords(void **state)
         {"v4l2:/dev/video0,input_format=h264", "input_format 'h264' must be mjpeg or yuyv422"},
         {"synthetic:video=", "video path is empty"},
         {"synthetic:procedural,motion=0", "motion=0 needs image=PATH or video=PATH"},
-        {"http://cam/x", "unknown source type 'http' (known: synthetic, file, rtsp, rtsps, v4l2)"},
         {"rtsp://admin:hunter2@cam/x,size=1x1", "size '1x1'"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -101,18 +100,45 @@ static void spec_errors_name_the_problem_and_hide_passwords(void **state)
     assert_int_equal(fc_source_spec_parse("rtsp://admin:hunter2@cam/x,bogus", &s, err, sizeof err),
                      -1);
     assert_non_null(strstr(err, "rtsp://***@cam/x"));
+    /* Not a syntax error: a stream that will say why it cannot run. */
+    assert_int_equal(fc_source_spec_parse("http://cam/x", &s, err, sizeof err),
+                     FC_SPEC_UNKNOWN_TYPE);
+    assert_non_null(
+        strstr(err, "unknown source type 'http' (known: synthetic, file, rtsp, rtsps, v4l2)"));
 }
 
-static void push_sources_are_not_yet_for_streams(void **state)
+/* Every spec makes a source: a pushing one for files, cameras and devices
+ * (nothing opened yet), a failed one for a type this build does not have. */
+static void specs_make_pushing_and_failed_sources(void **state)
 {
     (void)state;
     fc_source_spec s;
     char err[512];
     fc_source *src;
     assert_int_equal(fc_source_spec_parse("rtsp://u:secret@cam/x", &s, err, sizeof err), 0);
-    assert_int_equal(fc_source_create(&s, 320, 240, 30, &src, err, sizeof err), -1);
-    assert_non_null(strstr(err, "not connected to streams yet"));
-    assert_null(strstr(err, "secret"));
+    assert_int_equal(fc_source_create(&s, 320, 240, 30, &src, err, sizeof err), 0);
+    assert_null(src->ops->render);
+    assert_non_null(src->ops->start);
+    assert_null(strstr(src->description, "secret"));
+    fc_source_destroy(src);
+
+    assert_int_equal(fc_source_spec_parse("ndi:Studio A,id=studio,fps=5", &s, err, sizeof err),
+                     FC_SPEC_UNKNOWN_TYPE);
+    assert_non_null(strstr(err, "unknown source type 'ndi'"));
+    assert_string_equal(s.id, "studio");
+    assert_int_equal(fc_source_create(&s, 320, 240, 30, &src, err, sizeof err), 0);
+    fc_source_status st;
+    src->ops->get_status(src, &st);
+    assert_int_equal(st.state, FC_SOURCE_FAILED);
+    assert_non_null(strstr(st.error, "unknown source type 'ndi'"));
+    assert_string_equal(src->description, "ndi:Studio A,id=studio,fps=5");
+    fc_source_destroy(src);
+
+    /* Credentials in a spec of an unknown type are not shown either. */
+    assert_int_equal(fc_source_spec_parse("rtmp://me:hunter2@host/live,id=x", &s, err, sizeof err),
+                     FC_SPEC_UNKNOWN_TYPE);
+    assert_null(strstr(err, "hunter2"));
+    assert_null(strstr(s.path, "hunter2"));
 }
 
 static void redaction(void **state)
@@ -229,7 +255,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(specs_of_every_type),
         cmocka_unit_test(spec_errors_name_the_problem_and_hide_passwords),
-        cmocka_unit_test(push_sources_are_not_yet_for_streams),
+        cmocka_unit_test(specs_make_pushing_and_failed_sources),
         cmocka_unit_test(redaction),
         cmocka_unit_test(backoff_doubles_with_jitter_and_resets),
         cmocka_unit_test(pktq_drops_to_the_next_key_frame),

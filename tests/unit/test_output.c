@@ -700,6 +700,42 @@ static void close_waits_for_a_reservation(void **state)
     world_free(w);
 }
 
+/* New values reach the encoders without a new output: the next encode of
+ * each tier reopens its instance with them, once; a reopen asked of a job
+ * that was replaced before it ran is made by its replacement. */
+static void reconfigure_reopens_the_encoders(void **state)
+{
+    (void)state;
+    world *w = world_new(&rec_codec, false, 0);
+    subscribe(w, FC_TIER_HIGH);
+    push_and_wait(w, 1);
+    fc_output_reconfigure(w->out, 10, (const int[FC_TIER_COUNT]){40, 30, 20});
+    push_and_wait(w, 2);
+    push_and_wait(w, 3);
+    assert_int_equal(rec_get(&rec.opens), 2);
+    assert_int_equal(rec.quality[0], 90);
+    assert_int_equal(rec.quality[1], 40);
+    assert_int_equal(rec.quality[2], 40);
+    /* Frame 4 runs (held) with those values; 5 waits with the new ones and
+     * is replaced by 6, which must still reopen. */
+    rec_hold(true);
+    push(w, 4, 64, 48);
+    rec_wait_running();
+    fc_output_reconfigure(w->out, 10, (const int[FC_TIER_COUNT]){35, 30, 20});
+    push(w, 5, 64, 48);
+    push(w, 6, 64, 48);
+    want_published = w->published + 2;
+    rec_hold(false);
+    run_until(w, published_enough, "frames 4 and 6");
+    assert_int_equal(rec_get(&rec.encodes), 5);
+    assert_int_equal(rec.ids[4], 6);
+    assert_int_equal(rec.quality[3], 40);
+    assert_int_equal(rec.quality[4], 35);
+    assert_int_equal(rec.opens, 3);
+    world_free(w);
+    assert_int_equal(rec.closes, rec.opens);
+}
+
 static void jpeg_through_the_output(void **state)
 {
     (void)state;
@@ -733,6 +769,7 @@ int main(void)
         cmocka_unit_test(a_failed_encode_is_reported_and_keeps_the_key_owed),
         cmocka_unit_test(reserved_encode_in_the_producers_job),
         cmocka_unit_test(close_waits_for_a_reservation),
+        cmocka_unit_test(reconfigure_reopens_the_encoders),
         cmocka_unit_test(jpeg_through_the_output),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

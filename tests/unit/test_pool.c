@@ -182,6 +182,41 @@ static void frames_refcount_across_threads(void **state)
     assert_int_equal(fc_frame_live_count(), 0);
 }
 
+static atomic_int g_released;
+
+static void count_release(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&g_released, 1);
+}
+
+/* A frame over planes it does not own gives them back once, with its last
+ * reference, whichever thread drops it. */
+static void wrapped_frames_release_once_with_the_last_reference(void **state)
+{
+    (void)state;
+    static uint8_t y[64 * 10], u[32 * 5], v[32 * 5];
+    uint8_t *planes[3] = {y, u, v};
+    int strides[3] = {64, 32, 32}; /* wider than the 48-pixel picture */
+    fc_frame *f = fc_frame_wrap_i420(48, 10, planes, strides, count_release, NULL);
+    assert_non_null(f);
+    assert_ptr_equal(f->plane[0], y);
+    assert_int_equal(f->stride[0], 64);
+    assert_int_equal(f->width, 48);
+    assert_null(fc_frame_wrap_i420(47, 10, planes, strides, count_release, NULL));
+    for (int i = 0; i < 40000; i++)
+        fc_frame_ref(f);
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++)
+        pthread_create(&th[i], NULL, unref_many, f);
+    for (int i = 0; i < 4; i++)
+        pthread_join(th[i], NULL);
+    assert_int_equal(atomic_load(&g_released), 0);
+    fc_frame_unref(f);
+    assert_int_equal(atomic_load(&g_released), 1);
+    assert_int_equal(fc_frame_live_count(), 0);
+}
+
 static void frame_shrink_keeps_wire_bytes(void **state)
 {
     (void)state;
@@ -466,6 +501,7 @@ int main(void)
         cmocka_unit_test(stage_runs_latest_only),
         cmocka_unit_test(cpu_is_accounted_per_role),
         cmocka_unit_test(frames_refcount_across_threads),
+        cmocka_unit_test(wrapped_frames_release_once_with_the_last_reference),
         cmocka_unit_test(frame_shrink_keeps_wire_bytes),
         cmocka_unit_test(classes_run_in_priority_order_fifo_within_each),
         cmocka_unit_test(queued_jobs_cancel_running_ones_refuse),

@@ -64,7 +64,8 @@ static void stream_query_errors_name_the_option(void **state)
     assert_int_equal(query("view=sideways", &q, err, sizeof err), -EINVAL);
     assert_string_equal(err, "bad view 'sideways': use full or ptz");
     assert_int_equal(query("fps=60", &q, err, sizeof err), -EINVAL);
-    assert_string_equal(err, "unknown option 'fps' (known: quality, queue, view, codec)");
+    assert_string_equal(err,
+                        "unknown option 'fps' (known: quality, queue, view, codec, token, key)");
     assert_int_equal(query("codec=av1", &q, err, sizeof err), -EINVAL);
     assert_string_equal(err, "bad codec 'av1': use jpeg, webp, vp8 or h264");
     /* A NUL inside the buffer is refused, not read past. */

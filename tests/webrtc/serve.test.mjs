@@ -156,6 +156,26 @@ test('framecast serve --janus: streams over WebRTC in Chromium', { timeout: 1700
       await viewer.close();
     });
 
+    await t.test('a stream added through the API gets a mountpoint that plays; deleted, the mountpoint goes', async () => {
+      const created = JSON.parse(ns.exec('curl', ['-sf', '-X', 'POST', `http://127.0.0.1:${PORT}/api/streams`,
+        '-d', '{"id":"lobby","spec":"synthetic:procedural,size=320x240,fps=15"}']));
+      assert.equal(created.id, 'lobby');
+      const w = await until(() => api(ns, PORT, '/api/streams/lobby').webrtc, (x) => x.available, { what: 'the new stream\'s mountpoint' });
+      assert.ok(Number.isInteger(w.mountpoint) && w.mountpoint !== id, JSON.stringify(w));
+      const viewer = await openViewer(browser, origin, w.mountpoint, { problems });
+      await until(() => stats(viewer), (x) => x.video && x.video.framesDecoded > 10, { what: 'frames of the added stream' });
+      assert.equal((await stats(viewer)).video.frameWidth, 320);
+      await viewer.close();
+      ns.exec('curl', ['-sf', '-X', 'DELETE', `http://127.0.0.1:${PORT}/api/streams/lobby`]);
+      const probe = await browser.newPage();
+      await probe.goto(`${origin}/`);
+      // The mountpoint is destroyed in the background: watch until Janus says so.
+      await until(() => watch(probe, w.mountpoint).then(() => 'watching', (e) => e.message), (m) => /No such mountpoint/.test(m),
+        { what: 'the deleted stream\'s mountpoint gone' });
+      await probe.close();
+      assert.equal(api(ns, PORT, '/api/streams').length, 1);
+    });
+
     await t.test('no Janus at the URL: WebSocket viewers are served, the API says why', async () => {
       const lonely = startFramecast(ns, LONELY_PORT, NO_JANUS, 'framecast-lonely');
       await lonely.waitFor((l) => l.includes('listening on'), { what: 'listening' });

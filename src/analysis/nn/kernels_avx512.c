@@ -6,8 +6,14 @@
 
 #include "analysis/nn/kernels_isa.h"
 
+/* GCC compiles what follows for the target; clang (the fuzz build) takes
+ * the same as an attribute on every function. */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f")
+#endif
 
 typedef __m512 vf;
 #define V 16
@@ -40,5 +46,9 @@ static void dwconv_any(const fc_nn_dw *d, const float *in, float *out, long r0, 
 
 #include "analysis/nn/kernels_impl.h"
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 #endif

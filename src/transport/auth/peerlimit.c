@@ -72,7 +72,12 @@ bool fc_peer_limit_blocked(fc_peer_limit *l, const struct sockaddr *peer, uint64
     uint8_t key[16];
     peer_key(peer, key);
     slot *s = find(l, key);
-    if (!s || drained(l, s, now_ns) < l->burst) return false;
+    /* A try is allowed only when its failure would still fit in the
+     * bucket. (Allowing it whenever the bucket is not quite full let a peer
+     * that failed `burst` times a few milliseconds apart try again at once,
+     * since the bucket had drained by a hair.) The slack absorbs rounding
+     * in the drain, so a try comes back after exactly 1 / per_sec. */
+    if (!s || drained(l, s, now_ns) <= l->burst - 1 + 1e-6) return false;
     l->stats.refused++;
     return true;
 }

@@ -2,8 +2,9 @@
  *
  * Every failure (a wrong or missing key, a refused viewer token) fills the
  * peer's bucket by one; the bucket drains at `per_sec`. A peer whose bucket
- * holds `burst` failures is refused (429) before its credentials are even
- * looked at, until it has drained below that, so guessing keys costs an
+ * has no room for one more failure (it holds more than `burst` - 1) is
+ * refused (429) before its credentials are even looked at: `burst` tries at
+ * once, then one every 1 / `per_sec` seconds, so guessing keys costs an
  * attacker `per_sec` tries a second, per address.
  *
  * Peers are IPv4 addresses and IPv6 /64 networks (one host usually has a
