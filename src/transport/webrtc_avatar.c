@@ -19,6 +19,9 @@
 /* An audio packet later than this is skipped (webrtc_avatar.h). */
 #define AUDIO_LATE_MS 100
 #define PACKET_NS 20000000ull
+/* A session waits at most this long for its mountpoint (Janus connecting,
+ * or not answering), then is refused with the reason. */
+#define READY_TIMEOUT_MS 10000
 
 typedef struct opus_job {
     fc_job job;
@@ -47,7 +50,7 @@ struct fc_webrtc_avatar {
     fc_avatar *av;
     bool announced, freed, draining;
     int refs; /* the owner, an Opus job in flight, each open handle */
-    uv_timer_t drain, audio;
+    uv_timer_t drain, audio, ready_deadline;
     /* The audio clock: media time 0 is t0_ns (monotonic) and t0_wall. */
     uint64_t t0_ns;
     double t0_wall;
@@ -289,12 +292,14 @@ static void on_ready(fc_janus_mountpoint *mp, const fc_janus_ports *p, void *arg
         goto fail;
     if (!r->announced) {
         r->announced = true;
+        uv_timer_stop(&r->ready_deadline);
         r->ev.ready(r->ctx, p->id);
     }
     return;
 fail:
     if (!r->announced) {
         r->announced = true;
+        uv_timer_stop(&r->ready_deadline);
         r->ev.failed(r->ctx, err);
     } else {
         fc_warn("avatar %s: WebRTC: %s", r->client_id, err);
@@ -316,7 +321,21 @@ static void on_failed(fc_janus_mountpoint *mp, const char *why, void *arg)
     if (r->out) fc_rtp_out_untarget(r->out);
     if (r->announced) return;
     r->announced = true;
+    uv_timer_stop(&r->ready_deadline);
     r->ev.failed(r->ctx, why);
+}
+
+static void on_ready_deadline(uv_timer_t *t)
+{
+    fc_webrtc_avatar *r = t->data;
+    if (r->announced) return;
+    r->announced = true;
+    const char *why = NULL;
+    fc_janus_status(fc_webrtc_janus(r->w), &why);
+    char msg[400];
+    snprintf(msg, sizeof msg, "Janus did not create the mountpoint within %d s (%s)",
+             READY_TIMEOUT_MS / 1000, why && why[0] ? why : "no answer");
+    r->ev.failed(r->ctx, msg);
 }
 
 int fc_webrtc_avatar_new(fc_webrtc *w, fc_pool *pool, const char *client_id,
@@ -347,8 +366,10 @@ int fc_webrtc_avatar_new(fc_webrtc *w, fc_pool *pool, const char *client_id,
     uv_loop_t *uv = &fc_webrtc_loop(w)->uv;
     uv_timer_init(uv, &r->drain);
     uv_timer_init(uv, &r->audio);
-    r->drain.data = r->audio.data = r;
-    r->refs += 2;
+    uv_timer_init(uv, &r->ready_deadline);
+    r->drain.data = r->audio.data = r->ready_deadline.data = r;
+    r->refs += 3;
+    uv_timer_start(&r->ready_deadline, on_ready_deadline, READY_TIMEOUT_MS, 0);
     *out = r;
     return 0;
 }
@@ -364,6 +385,7 @@ static void teardown(fc_webrtc_avatar *r)
                 (unsigned long long)r->audio_late);
     uv_close((uv_handle_t *)&r->drain, handle_closed);
     uv_close((uv_handle_t *)&r->audio, handle_closed);
+    uv_close((uv_handle_t *)&r->ready_deadline, handle_closed);
     unref(r);
 }
 

@@ -40,7 +40,7 @@ typedef struct fc_webrtc_avatar_events {
     /* The mountpoint exists in Janus (once; a re-creation after a Janus
      * restart is not reported again: its id stays). */
     void (*ready)(void *ctx, uint64_t mountpoint);
-    /* Janus refused it, or is unreachable: `why` names it. */
+    /* Janus refused it, or did not create it within 10 s: `why` names it. */
     void (*failed)(void *ctx, const char *why);
 } fc_webrtc_avatar_events;
 

@@ -23,6 +23,7 @@ const FPS = 20;
 const [W, H] = [640, 360];
 // Inside the namespace every port is free; these are the suite's range.
 const PORT = 19720, LONELY_PORT = 19721, NO_JANUS = 'http://127.0.0.1:19722/janus';
+const SILENT_PORT = 19723, SILENT_JANUS = 'http://127.0.0.1:19724/janus', BADKEY_PORT = 19725;
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Polls `get` until pred(value) holds; the last value is in the error.
@@ -37,10 +38,10 @@ async function until(get, pred, { timeoutMs = 10000, what }) {
   }
 }
 
-function startFramecast(ns, port, janus, label, media) {
+function startFramecast(ns, port, janus, label, media, key = ADMIN_KEY) {
   return ns.spawn(FRAMECAST, ['serve', '--host', '127.0.0.1', '--port', String(port), '--synthetic', '1',
     '--size', `${W}x${H}`, '--fps', String(FPS), '--web-root', join(ROOT, 'web'),
-    '--janus', janus, '--janus-admin-key', ADMIN_KEY, ...(media ? ['--media-dir', media] : [])], { label });
+    '--janus', janus, '--janus-admin-key', key, ...(media ? ['--media-dir', media] : [])], { label });
 }
 
 // The avatar session's pieces: the speech fixture (16 kHz, 9.3 s), two
@@ -192,6 +193,34 @@ test('framecast serve --janus: streams over WebRTC in Chromium', { timeout: 1700
         source_path: 'b.png', run_kwargs: { transport: 'webrtc' } }), `ws://127.0.0.1:${LONELY_PORT}/ws/caller2`),
       /run_kwargs\.transport "webrtc": WebRTC unavailable: Janus at http:\/\/127\.0\.0\.1:19722\/janus: cannot connect/);
       assert.equal(await lonely.stop(), 0);
+    });
+
+    await t.test('a wrong admin key: the stream says Janus\'s refusal', async () => {
+      const bad = startFramecast(ns, BADKEY_PORT, janusUrl(), 'framecast-badkey', null, 'not-the-key');
+      const w = await until(() => { try { return stream0(ns, BADKEY_PORT).webrtc; } catch { return null; } },
+        (x) => x && x.why && /refused/.test(x.why), { what: 'the refusal' });
+      assert.equal(w.available, false);
+      assert.equal(w.janus, 'ready'); // Janus is there; it refused the mountpoint
+      assert.match(w.why, /Janus refused to create it: Unauthorized \(wrong admin_key\) \(457\)/);
+      assert.equal(await bad.stop(), 0);
+    });
+
+    await t.test('a Janus that never answers: an avatar session asking for WebRTC is refused after its deadline', async () => {
+      const silent = ns.spawn(process.execPath, ['-e', `require('net').createServer(() => {}).listen(19724, '127.0.0.1', () => console.log('silent'))`],
+        { label: 'silent-janus' });
+      await silent.waitFor((l) => l === 'silent', { what: 'the silent server' });
+      const fcs = startFramecast(ns, SILENT_PORT, SILENT_JANUS, 'framecast-silent', join(dir, 'media'));
+      await fcs.waitFor((l) => l.includes('listening on'), { what: 'listening' });
+      // Still connecting (its first request waits for its 5 s deadline): the session waits for the mountpoint.
+      assert.equal(api(ns, SILENT_PORT, '/api/server').webrtc.state, 'connecting');
+      const pg = await browser.newPage();
+      await pg.goto(`${origin}/`);
+      await assert.rejects(pg.evaluate((u) => window.fc.avatarStart(u, { type: 'start_streaming', audio_path: 'speech.wav',
+        source_path: 'face.png', run_kwargs: { transport: 'webrtc' } }), `ws://127.0.0.1:${SILENT_PORT}/ws/caller3`),
+      /run_kwargs\.transport "webrtc": Janus did not create the mountpoint within 10 s \(Janus at http:\/\/127\.0\.0\.1:19724\/janus: /);
+      await pg.close();
+      assert.equal(await fcs.stop(), 0);
+      await silent.stop();
     });
 
     await t.test('an avatar session with transport=webrtc: VP8 at 15 fps and Opus speech in Chromium; stop_streaming destroys its mountpoint', async () => {
