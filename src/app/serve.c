@@ -209,14 +209,14 @@ static int start_avatars(server *srv, char *err, size_t errlen)
 }
 
 /* The budgets and the load signals admission and the agent read. */
-static int start_capacity(server *srv, unsigned max_clients, char *err, size_t errlen)
+static int start_capacity(server *srv, char *err, size_t errlen)
 {
     const fc_serve_opts *o = srv->o;
     fc_capacity_config cc = {
         .max_sessions = o->max_sessions
                             ? o->max_sessions
                             : FC_SESSIONS_PER_WORKER * (unsigned)fc_pool_threads(srv->pool),
-        .max_subscribers = o->max_subscribers ? o->max_subscribers : max_clients,
+        .max_subscribers = o->max_subscribers,
         .loop = &srv->loop,
         .pool = srv->pool,
         .loop_lag = &srv->core_metrics.loop_lag_ms,
@@ -227,9 +227,11 @@ static int start_capacity(server *srv, unsigned max_clients, char *err, size_t e
         snprintf(err, errlen, "out of memory registering metrics");
         rc = -ENOMEM;
     }
-    if (rc == 0)
+    if (rc == 0 && cc.max_subscribers)
         fc_info("capacity: %u avatar sessions, %u stream subscribers at most", cc.max_sessions,
                 cc.max_subscribers);
+    else if (rc == 0)
+        fc_info("capacity: %u avatar sessions at most", cc.max_sessions);
     return rc;
 }
 
@@ -237,7 +239,7 @@ static int start_http(server *srv, char *err, size_t errlen)
 {
     const fc_serve_opts *o = srv->o;
     unsigned max_clients = fd_limited_clients(o->max_clients);
-    int rc = start_capacity(srv, max_clients, err, errlen);
+    int rc = start_capacity(srv, err, errlen);
     if (rc != 0) return rc;
     fc_http_server_config hc = {
         .host = o->host,
@@ -353,8 +355,8 @@ static void on_signal(uv_signal_t *h, int signum)
     srv->state = SERVE_DRAINING;
     /* From here on the agent says drain and new work gets 503. */
     fc_capacity_drain(srv->capacity);
-    fc_info("%s: refusing new work; running avatar sessions finish (up to %d s), then "
-            "connections close and the server stops",
+    fc_info("%s: closing connections and stopping: new work is refused, running avatar "
+            "sessions finish first (up to %d s)",
             name, srv->o->drain_timeout);
     fc_http_server_drain(srv->http, (unsigned)srv->o->drain_timeout * 1000u, on_drained, srv);
 }

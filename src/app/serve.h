@@ -37,7 +37,7 @@ typedef struct fc_serve_opts {
     long max_picture_pixels, max_audio_samples; /* bounds checked from headers, before decoding */
     /* Capacity and load balancing (core/capacity.h, transport/agent.h). */
     unsigned max_sessions;    /* 0 = FC_SESSIONS_PER_WORKER per worker thread */
-    unsigned max_subscribers; /* 0 = --max-clients */
+    unsigned max_subscribers; /* 0 = no budget of their own (--max-clients bounds them) */
     int agent_port;           /* -1 = no agent; 0 = a free port */
     const char *agent_host;
     int drain_timeout; /* seconds running sessions get to finish at SIGTERM */

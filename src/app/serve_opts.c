@@ -113,7 +113,7 @@ static const fc_option options[] = {
         .want = "a count from 1 to 100000", .dflt = "24 per worker"),
     ROW(FC_OPT_LONG, "max-subscribers", max_subscribers, .min = 1, .max = 1000000, .arg = "N",
         .help = "stream subscribers at once; more get 503", .want = "a count from 1 to 1000000",
-        .dflt = "--max-clients"),
+        .dflt = "none: --max-clients bounds them"),
     ROW(FC_OPT_LONG, "agent-port", agent_port, .min = 0, .max = 65535, .arg = "P",
         .help = "answer HAProxy's agent-check on port P (0: a free one)\n"
                 "with the room for new sessions: up ready 63% maxconn:N,\n"

@@ -95,8 +95,8 @@ double fc_capacity_load_spare(const fc_capacity_load *l)
 int fc_capacity_create(const fc_capacity_config *cfg, fc_capacity **out, char *err, size_t errlen)
 {
     *out = NULL;
-    if (!cfg->loop || !cfg->pool || cfg->max_sessions == 0 || cfg->max_subscribers == 0) {
-        snprintf(err, errlen, "capacity: needs a loop, a pool and budgets of at least 1");
+    if (!cfg->loop || !cfg->pool || cfg->max_sessions == 0) {
+        snprintf(err, errlen, "capacity: needs a loop, a pool and a session budget of at least 1");
         return -EINVAL;
     }
     fc_capacity *cap = calloc(1, sizeof *cap);
@@ -178,7 +178,8 @@ int fc_capacity_admit(fc_capacity *cap, fc_cap_kind kind, char *why, size_t whyl
         reason = FC_CAP_WHY_BUDGET;
         snprintf(why, whylen, "server at capacity: %u avatar sessions (--max-sessions %u)",
                  cap->held[kind], cap->cfg.max_sessions);
-    } else if (kind == FC_CAP_SUBSCRIBER && cap->held[kind] >= cap->cfg.max_subscribers) {
+    } else if (kind == FC_CAP_SUBSCRIBER && cap->cfg.max_subscribers &&
+               cap->held[kind] >= cap->cfg.max_subscribers) {
         reason = FC_CAP_WHY_BUDGET;
         snprintf(why, whylen, "server at capacity: %u stream subscribers (--max-subscribers %u)",
                  cap->held[kind], cap->cfg.max_subscribers);

@@ -77,7 +77,7 @@ typedef enum {
 
 typedef struct fc_capacity_config {
     unsigned max_sessions;    /* avatar connections at once, >= 1 */
-    unsigned max_subscribers; /* stream subscribers at once, >= 1 */
+    unsigned max_subscribers; /* stream subscribers at once; 0 = no budget of their own */
     fc_loop *loop;
     fc_pool *pool;
     const fc_histogram *loop_lag;     /* ms late per frame timer; NULL = none */
@@ -147,8 +147,8 @@ typedef struct fc_capacity_report {
      * session budget leave; 0 when full or draining. */
     int spare_pct;
     char why[160]; /* when full or draining: what fills it */
-    unsigned sessions, max_sessions, subscribers, max_subscribers;
-    fc_capacity_load load; /* the last window */
+    unsigned sessions, max_sessions, subscribers, max_subscribers; /* 0: no budget */
+    fc_capacity_load load;                                         /* the last window */
 } fc_capacity_report;
 
 void fc_capacity_report_now(fc_capacity *cap, fc_capacity_report *out);
