@@ -372,11 +372,12 @@ static void log_listening(const server *srv)
     for (size_t i = 0; i < fc_listener_count(l) && n < sizeof where; i++)
         n += (size_t)snprintf(where + n, sizeof where - n, "%shttp://%s/", i ? " and " : "",
                               fc_listener_address(l, i));
-    fc_info("framecast %s listening on %s with %zu streams and %d workers", FC_VERSION, where,
-            srv->streams.n, fc_pool_threads(srv->pool));
+    /* Before the line that says the server is up, which tools wait for. */
     const fc_listener *agent = srv->agent ? fc_agent_listener(srv->agent) : NULL;
     for (size_t i = 0; agent && i < fc_listener_count(agent); i++)
         fc_info("HAProxy agent-check answers on %s", fc_listener_address(agent, i));
+    fc_info("framecast %s listening on %s with %zu streams and %d workers", FC_VERSION, where,
+            srv->streams.n, fc_pool_threads(srv->pool));
 }
 
 /* A failed build: nothing has run, so nothing is in flight; what was made

@@ -45,7 +45,9 @@ export function upgrade(url) {
   });
 }
 
-// An avatar client on /ws/{id} that records what it receives.
+// An avatar client on /ws/{id} that records what it receives: texts, the
+// number of frames and the last frame's id (a realtime session on a loaded
+// machine may skip frames, never its last one).
 export class AvatarClient {
   constructor(url) {
     this.texts = [];
@@ -59,6 +61,7 @@ export class AvatarClient {
     this.ws.on('message', (data, isBinary) => {
       if (isBinary) {
         this.frames++;
+        this.lastId = data.readUInt32BE(0);
         return;
       }
       const msg = JSON.parse(data.toString());
