@@ -7,6 +7,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, copyFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import { Server, Subscriber, FIXTURES, until } from '../lib/server.mjs';
 import { AvatarClient, agentLine, agentPort, readyz, upgrade, writeShortWav } from '../lib/capacity.mjs';
@@ -64,6 +65,31 @@ test('budgets: past --max-sessions and --max-subscribers the upgrade is a 503 na
     open.push(again.ws);
   } finally {
     for (const ws of open) ws.close();
+    assert.equal(await srv.stop(), 0);
+  }
+});
+
+test('the agent answers 32 connections at once at most, and ends each by its deadline', async () => {
+  const srv = await serve([]);
+  const port = agentPort(srv);
+  // Peers that keep their side open: the agent has answered and waits for
+  // them to close, up to its 2 s deadline.
+  const held = [];
+  try {
+    for (let i = 0; i < 32; i++) {
+      const s = connect({ port, host: '127.0.0.1', allowHalfOpen: true });
+      s.got = '';
+      s.on('data', (d) => { s.got += d; });
+      held.push(s);
+    }
+    await until(() => held.every((s) => s.got.endsWith('\n')), { what: 'the 32 answers' });
+    assert.ok(held.every((s) => /^up ready \d+% maxconn:\d+\n$/.test(s.got)));
+    assert.equal(await agentLine(port), '', 'the 33rd at once is closed unanswered');
+    assert.equal(await srv.metric('fc_agent_refused_total'), 1);
+    // Once their deadline has closed them, there is room again.
+    await until(async () => (await agentLine(port)) !== '', { what: 'the held ones to be closed' });
+  } finally {
+    for (const s of held) s.destroy();
     assert.equal(await srv.stop(), 0);
   }
 });

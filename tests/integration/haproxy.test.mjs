@@ -1,8 +1,9 @@
 // Two framecast nodes behind Debian's HAProxy on loopback, configured by
 // scripts/run-haproxy as docs/deploy.md describes: new avatar sessions go to
 // the node with more reported room; a full node is DRAIN (agent) and its
-// 503s are retried on the other, so the client never sees a refusal; SIGTERM
-// on a node lets its running session finish while new ones go to the other.
+// 503s are retried on the other, so the client never sees a refusal; a
+// stream's viewers reach the node with its camera; SIGTERM on a node lets its
+// running session finish while new ones go to the other.
 // Every wait is for a condition HAProxy's stats socket or a node reports.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -12,7 +13,7 @@ import { mkdtempSync, copyFileSync, rmSync, mkdirSync } from 'node:fs';
 import { createServer, connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { Server, BIN, FIXTURES, until } from '../lib/server.mjs';
+import { Server, Subscriber, BIN, FIXTURES, until } from '../lib/server.mjs';
 import { AvatarClient, agentPort, upgrade, writeShortWav } from '../lib/capacity.mjs';
 
 const ROOT = new URL('../../', import.meta.url).pathname;
@@ -92,15 +93,18 @@ before(async () => {
   writeShortWav(join(FIXTURES, 'speech-16k.wav'), join(media, 'speech.wav'), 2);
   // The nodes share the media directory, as nodes behind one balancer must
   // (docs/deploy.md): an upload may land on one and the session on another.
+  // n2 has a camera, "lobby"; n1 has none.
   for (const name of ['n1', 'n2'])
     nodes[name] = await new Server(['--synthetic', '0', '--media-dir', media, '--max-sessions', String(BUDGET),
-                                    '--agent-port', '0', '--drain-timeout', '60']).start();
+                                    '--agent-port', '0', '--drain-timeout', '60',
+                                    ...(name === 'n2' ? ['--source', 'synthetic:procedural,id=lobby,size=320x240'] : [])]).start();
   rmSync(DIR, { recursive: true, force: true });
   mkdirSync(DIR, { recursive: true });
   const port = await freePort();
   front = `ws://127.0.0.1:${port}`;
   const args = ['run', '--dir', DIR, '--bind', `127.0.0.1:${port}`];
   for (const [name, n] of Object.entries(nodes)) args.push('--node', `${name}=127.0.0.1:${n.port},agent=${agentPort(n)}`);
+  args.push('--stream', 'lobby=n2');
   haproxy = spawn(join(ROOT, 'scripts/run-haproxy'), args, { stdio: ['ignore', 'pipe', 'pipe'] });
   haproxy.log = '';
   haproxy.stdout.on('data', (d) => { haproxy.log += d; });
@@ -193,6 +197,21 @@ test('a full node is DRAIN (agent), and the 503 it answers is retried on the oth
     await socketCmd('enable agent sessions/n1');
     for (const ws of [...held, ...through]) ws.close();
   }
+});
+
+test('a stream\'s viewers reach the node that has its camera, through the map', async () => {
+  for (let i = 0; i < 3; i++) {
+    const v = new Subscriber(`${front}/ws/streams/lobby`);
+    await v.opened;
+    await until(() => v.frames.length >= 3, { what: 'frames of lobby through HAProxy' });
+    assert.equal(v.hello().stream, 'lobby');
+    assert.deepEqual(v.errors, []);
+    await v.close();
+  }
+  // A stream the map does not know goes to the balanced backend, whose
+  // nodes say it is unknown.
+  const lost = new Subscriber(`${front}/ws/streams/nowhere`);
+  assert.equal((await lost.closed).code, 4404);
 });
 
 test('SIGTERM on a node: its running session completes whole while new sessions go to the other node', async () => {
