@@ -221,6 +221,7 @@ static int start_capacity(server *srv, char *err, size_t errlen)
         .pool = srv->pool,
         .loop_lag = &srv->core_metrics.loop_lag_ms,
         .missed_deadlines = &srv->avatar.stats.missed_deadlines,
+        .frames_made = &srv->avatar.stats.frames_generated,
     };
     int rc = fc_capacity_create(&cc, &srv->capacity, err, errlen);
     if (rc == 0 && fc_capacity_metrics_register(srv->capacity, srv->metrics) != 0) {

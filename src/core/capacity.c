@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "core/clock.h"
+#include "core/log.h"
 
 #define NS_PER_MS 1000000ull
 
@@ -46,6 +47,7 @@ void fc_capacity_load_between(const fc_capacity_sample *a, const fc_capacity_sam
     out->timers = b->timers - a->timers;
     out->late = out->timers ? (double)(b->timers_late - a->timers_late) / (double)out->timers : 0;
     out->missed = b->missed_deadlines - a->missed_deadlines;
+    out->due = out->missed + (b->frames_made - a->frames_made);
 }
 
 fc_cap_why fc_capacity_judge(const fc_capacity_load *l, bool was_full, char *why, size_t whylen)
@@ -59,16 +61,6 @@ fc_cap_why fc_capacity_judge(const fc_capacity_load *l, bool was_full, char *why
      * mark: a load hovering at the high one would open and close it at
      * every window. */
     double mark = was_full ? FC_CAPACITY_BUSY_LOW : FC_CAPACITY_BUSY_HIGH;
-    if (l->missed > 0) {
-        snprintf(why, whylen, "%llu avatar frame(s) missed their deadline in the last %.1f s",
-                 (unsigned long long)l->missed, l->seconds);
-        return FC_CAP_WHY_DEADLINES;
-    }
-    if (l->workers >= mark) {
-        snprintf(why, whylen, "workers %.0f%% busy (full from %.0f%%)", l->workers * 100,
-                 mark * 100);
-        return FC_CAP_WHY_WORKERS;
-    }
     if (l->loop >= mark) {
         snprintf(why, whylen, "event loop %.0f%% busy (full from %.0f%%)", l->loop * 100,
                  mark * 100);
@@ -78,6 +70,17 @@ fc_cap_why fc_capacity_judge(const fc_capacity_load *l, bool was_full, char *why
         snprintf(why, whylen, "%.1f%% of frame timers ran over %.0f ms late", l->late * 100,
                  FC_CAPACITY_LATE_MS);
         return FC_CAP_WHY_LAG;
+    }
+    if (l->workers >= mark) {
+        snprintf(why, whylen, "workers %.0f%% busy (full from %.0f%%)", l->workers * 100,
+                 mark * 100);
+        return FC_CAP_WHY_WORKERS;
+    }
+    if (l->missed >= FC_CAPACITY_MISSED_MIN &&
+        (double)l->missed > FC_CAPACITY_MISSED_MAX * (double)l->due) {
+        snprintf(why, whylen, "%llu of %llu avatar frames missed their deadline in %.1f s",
+                 (unsigned long long)l->missed, (unsigned long long)l->due, l->seconds);
+        return FC_CAP_WHY_DEADLINES;
     }
     why[0] = '\0';
     return FC_CAP_WHY_COUNT;
@@ -139,6 +142,7 @@ void fc_capacity_sample_now(const fc_capacity *cap, fc_capacity_sample *out)
             out->timers_late += h->counts[i];
     }
     if (cap->cfg.missed_deadlines) out->missed_deadlines = *cap->cfg.missed_deadlines;
+    if (cap->cfg.frames_made) out->frames_made = *cap->cfg.frames_made;
 }
 
 static bool load_full(const fc_capacity *cap, uint64_t now)
@@ -154,7 +158,8 @@ static uint64_t refresh(fc_capacity *cap)
     if (s.at_ns - cap->start.at_ns < FC_CAPACITY_WINDOW_MS * NS_PER_MS) return s.at_ns;
     fc_capacity_load_between(&cap->start, &s, &cap->load);
     char why[sizeof cap->load_why];
-    fc_cap_why w = fc_capacity_judge(&cap->load, load_full(cap, s.at_ns), why, sizeof why);
+    bool was = load_full(cap, s.at_ns);
+    fc_cap_why w = fc_capacity_judge(&cap->load, was, why, sizeof why);
     cap->window_full = w != FC_CAP_WHY_COUNT;
     if (cap->window_full) {
         cap->load_reason = w;
@@ -162,6 +167,13 @@ static uint64_t refresh(fc_capacity *cap)
         cap->full_until_ns = s.at_ns + FC_CAPACITY_HOLD_MS * NS_PER_MS;
     }
     cap->start = s;
+    /* One line per change; a change lasts a second at least. */
+    bool now_full = load_full(cap, s.at_ns);
+    if (now_full && !was)
+        fc_warn("capacity: full: %s", cap->load_why);
+    else if (was && !now_full)
+        fc_info("capacity: room again (workers %.0f%%, loop %.0f%% busy)", cap->load.workers * 100,
+                cap->load.loop * 100);
     return s.at_ns;
 }
 
@@ -183,7 +195,8 @@ int fc_capacity_admit(fc_capacity *cap, fc_cap_kind kind, char *why, size_t whyl
         reason = FC_CAP_WHY_BUDGET;
         snprintf(why, whylen, "server at capacity: %u stream subscribers (--max-subscribers %u)",
                  cap->held[kind], cap->cfg.max_subscribers);
-    } else if (load_full(cap, now)) {
+    } else if (load_full(cap, now) &&
+               (kind != FC_CAP_SUBSCRIBER || cap->load_reason == FC_CAP_WHY_LOOP)) {
         reason = cap->load_reason;
         snprintf(why, whylen, "server at capacity: %s", cap->load_why);
     } else {

@@ -11,11 +11,15 @@
  *   load     measured over a window from counters others keep anyway: the
  *            workers' busy time plus the realtime jobs waiting for one
  *            (fc_pool_get_stats), the loop's idle time (uv_metrics_idle_time),
- *            how late frame timers fired (the loop-lag histogram), and avatar
- *            frames that missed their deadline. Past a high-water mark the
- *            server is full: no new session or subscription, whatever the
- *            budgets say. It stays full for a second at least and until the
- *            load is back under a low-water mark, so it does not flap.
+ *            how late frame timers fired (the loop-lag histogram), and the
+ *            share of avatar frames that missed their deadline. Past a
+ *            high-water mark the server is full: no new session, whatever the
+ *            budget says. A busy loop refuses new subscriptions too (a
+ *            viewer costs the loop, not the workers, once its tier is
+ *            encoded; late timers come from a CPU short for the workers as
+ *            much as for the loop). It stays full for a second at least and until the load
+ *            is back under a low-water mark, so it does not flap; rates, not
+ *            single events, decide, so one late frame does not close it.
  *
  * Nothing polls: the window closes when somebody asks (an admission, the
  * HAProxy agent, /readyz, /metrics) and at least FC_CAPACITY_WINDOW_MS have
@@ -45,12 +49,16 @@
 /* High- and low-water marks of the worker and loop busy fractions. */
 #define FC_CAPACITY_BUSY_HIGH 0.90
 #define FC_CAPACITY_BUSY_LOW 0.80
-/* A frame timer later than this missed its slot. */
-#define FC_CAPACITY_LATE_MS 25.0
+/* A frame timer later than this skipped a 30 fps slot. */
+#define FC_CAPACITY_LATE_MS 50.0
 /* Full once more than this fraction of a window's frame timers were late
  * (and at least FC_CAPACITY_LATE_MIN of them were observed). */
-#define FC_CAPACITY_LATE_MAX 0.01
+#define FC_CAPACITY_LATE_MAX 0.05
 #define FC_CAPACITY_LATE_MIN 20
+/* Full once more than this fraction of the avatar frames due in a window
+ * missed their deadline, and at least FC_CAPACITY_MISSED_MIN did. */
+#define FC_CAPACITY_MISSED_MAX 0.02
+#define FC_CAPACITY_MISSED_MIN 5
 /* Full lasts at least this long after the last window that said so. */
 #define FC_CAPACITY_HOLD_MS 1000
 
@@ -81,7 +89,8 @@ typedef struct fc_capacity_config {
     fc_loop *loop;
     fc_pool *pool;
     const fc_histogram *loop_lag;     /* ms late per frame timer; NULL = none */
-    const uint64_t *missed_deadlines; /* cumulative count; NULL = none */
+    const uint64_t *missed_deadlines; /* cumulative counts; NULL = none */
+    const uint64_t *frames_made;      /* avatar frames generated */
 } fc_capacity_config;
 
 /* Counters at one instant (fc_capacity_sample_now). */
@@ -92,7 +101,7 @@ typedef struct fc_capacity_sample {
     int threads;
     uint64_t loop_idle_ns;
     uint64_t timers, timers_late; /* loop-lag observations, and those over LATE_MS */
-    uint64_t missed_deadlines;
+    uint64_t missed_deadlines, frames_made;
 } fc_capacity_sample;
 
 /* The load over one window, from two samples. */
@@ -106,12 +115,15 @@ typedef struct fc_capacity_load {
     double late;     /* fraction of frame timers later than LATE_MS */
     uint64_t timers; /* frame timers observed */
     uint64_t missed; /* avatar deadlines missed */
+    uint64_t due;    /* avatar frames due: made or missed */
 } fc_capacity_load;
 
 /* Pure functions, for the tests: the load between two samples, and whether
  * it makes a server full. `was_full`: the previous window's verdict (the
  * low-water mark applies then). Returns the reason, or FC_CAP_WHY_COUNT when
- * the load leaves room; `why` (may be NULL) gets it in words. */
+ * the load leaves room; `why` (may be NULL) gets it in words. The loop
+ * comes first, so the verdict that refuses subscriptions (LOOP) is never
+ * hidden behind one that does not. */
 void fc_capacity_load_between(const fc_capacity_sample *a, const fc_capacity_sample *b,
                               fc_capacity_load *out);
 fc_cap_why fc_capacity_judge(const fc_capacity_load *l, bool was_full, char *why, size_t whylen);

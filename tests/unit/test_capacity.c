@@ -10,7 +10,6 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
-#include <time.h>
 
 #include <cmocka.h>
 
@@ -46,6 +45,7 @@ static void load_between_samples(void **state)
     b.timers = a.timers + 200;
     b.timers_late = a.timers_late + 3;
     b.missed_deadlines = a.missed_deadlines + 2;
+    b.frames_made = a.frames_made + 98;
     fc_capacity_load l;
     fc_capacity_load_between(&a, &b, &l);
     assert_float_equal(l.seconds, 0.5, 1e-9);
@@ -54,6 +54,7 @@ static void load_between_samples(void **state)
     assert_int_equal(l.timers, 200);
     assert_float_equal(l.late, 0.015, 1e-9);
     assert_int_equal(l.missed, 2);
+    assert_int_equal(l.due, 100);
 
     /* Realtime jobs still waiting at the end count at the mean job time
      * (2 ms): 100 of them are 200 ms more demand than the workers had. */
@@ -85,20 +86,28 @@ static void verdict_and_water_marks(void **state)
     l = (fc_capacity_load){.seconds = 0.5, .workers = 0.2, .loop = 0.95};
     assert_int_equal(fc_capacity_judge(&l, false, why, sizeof why), FC_CAP_WHY_LOOP);
     assert_non_null(strstr(why, "event loop 95% busy"));
+    /* The loop first: it is the reason that refuses subscribers too. */
+    l.workers = 0.99;
+    assert_int_equal(fc_capacity_judge(&l, false, NULL, 0), FC_CAP_WHY_LOOP);
 
     /* Late frame timers: only over the share, and only with enough of them. */
-    l = (fc_capacity_load){.seconds = 0.5, .timers = 100, .late = 0.05};
+    l = (fc_capacity_load){.seconds = 0.5, .timers = 100, .late = 0.06, .workers = 0.99};
     assert_int_equal(fc_capacity_judge(&l, false, why, sizeof why), FC_CAP_WHY_LAG);
-    assert_non_null(strstr(why, "5.0% of frame timers"));
-    l.late = 0.01;
+    assert_non_null(strstr(why, "6.0% of frame timers ran over 50 ms late"));
+    l = (fc_capacity_load){.seconds = 0.5, .timers = 100, .late = 0.05};
     assert_int_equal(fc_capacity_judge(&l, false, NULL, 0), FC_CAP_WHY_COUNT);
     l = (fc_capacity_load){.seconds = 0.5, .timers = FC_CAPACITY_LATE_MIN - 1, .late = 0.5};
     assert_int_equal(fc_capacity_judge(&l, false, NULL, 0), FC_CAP_WHY_COUNT);
 
-    /* One missed deadline is enough, however idle the rest. */
-    l = (fc_capacity_load){.seconds = 0.5, .missed = 1};
+    /* Missed deadlines: a share of the frames due, and a few at least; one
+     * late frame in an idle window is not overload. */
+    l = (fc_capacity_load){.seconds = 0.5, .missed = 5, .due = 100};
     assert_int_equal(fc_capacity_judge(&l, false, why, sizeof why), FC_CAP_WHY_DEADLINES);
-    assert_non_null(strstr(why, "1 avatar frame(s) missed their deadline"));
+    assert_string_equal(why, "5 of 100 avatar frames missed their deadline in 0.5 s");
+    l.due = 1000;
+    assert_int_equal(fc_capacity_judge(&l, false, NULL, 0), FC_CAP_WHY_COUNT);
+    l = (fc_capacity_load){.seconds = 0.5, .missed = FC_CAPACITY_MISSED_MIN - 1, .due = 10};
+    assert_int_equal(fc_capacity_judge(&l, false, NULL, 0), FC_CAP_WHY_COUNT);
 }
 
 static void spare_room(void **state)
@@ -137,7 +146,7 @@ typedef struct env {
     fc_loop loop;
     fc_pool *pool;
     fc_capacity *cap;
-    uint64_t missed;
+    uint64_t missed, made;
 } env;
 
 static int env_setup(void **state)
@@ -149,7 +158,8 @@ static int env_setup(void **state)
                               .max_subscribers = 3,
                               .loop = &e.loop,
                               .pool = e.pool,
-                              .missed_deadlines = &e.missed};
+                              .missed_deadlines = &e.missed,
+                              .frames_made = &e.made};
     char err[200];
     if (fc_capacity_create(&cfg, &e.cap, err, sizeof err) != 0) return -1;
     *state = &e;
@@ -212,12 +222,6 @@ static void budgets_and_drain(void **state)
     assert_string_equal(r.why, "shutting down");
 }
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 typedef struct held_job {
     fc_job job;
     sem_t go;
@@ -236,12 +240,17 @@ static void held_done(fc_job *job)
 
 static void on_timer(uv_timer_t *t)
 {
-    (void)t;
+    *(bool *)t->data = true;
+}
+
+static void on_release(uv_timer_t *t)
+{
+    sem_post(t->data);
 }
 
 /* The load comes from the pool's and the loop's own counters: a worker held
  * in a job is busy time (wall time, CPU or not), and the loop asleep in
- * epoll is idle time. */
+ * epoll is idle time. Workers that busy refuse sessions, not subscribers. */
 static void reads_pool_and_loop(void **state)
 {
     env *e = *state;
@@ -250,24 +259,40 @@ static void reads_pool_and_loop(void **state)
     held_job h = {.job = {.work = held_work, .done = held_done, .loop = &e->loop}};
     sem_init(&h.go, 0, 0);
     assert_int_equal(fc_pool_submit(e->pool, &h.job), 0);
-    sleep_ms(400);
-    sem_post(&h.go);
+    /* The loop waits in epoll meanwhile, as a server's does. */
+    static uv_timer_t release; /* closes in the teardown's last run */
+    uv_timer_init(&e->loop.uv, &release);
+    release.data = &h.go;
+    uv_timer_start(&release, on_release, 1000, 0);
     while (!h.done)
         uv_run(&e->loop.uv, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&release, NULL);
     fc_capacity_sample_now(e->cap, &b);
     fc_capacity_load l;
     fc_capacity_load_between(&a, &b, &l);
     assert_int_equal(b.jobs_done - a.jobs_done, 1);
-    assert_true(b.worker_busy_ns - a.worker_busy_ns >= 300 * MS); /* less its wake-up */
+    assert_true(b.worker_busy_ns - a.worker_busy_ns >= 900 * MS); /* less its wake-up */
     /* The one worker was busy for all but the moments around the job. */
-    assert_true(l.workers > 0.5 && l.workers <= 1.0);
+    assert_true(l.workers > 0.9 && l.workers <= 1.0);
+    assert_true(l.loop < 0.1);
+    char why[200];
+    assert_int_equal(fc_capacity_admit(e->cap, FC_CAP_SESSION, why, sizeof why), -EBUSY);
+    assert_non_null(strstr(why, "server at capacity: workers "));
+    assert_int_equal(fc_capacity_admit(e->cap, FC_CAP_SUBSCRIBER, why, sizeof why), 0);
+    fc_capacity_report r;
+    fc_capacity_report_now(e->cap, &r);
+    assert_true(r.full);
+    assert_int_equal(r.spare_pct, 0);
 
     /* A loop waiting 100 ms for its timer sleeps in epoll that long. */
     static uv_timer_t timer; /* closes in the teardown's last run */
+    bool fired = false;
     uv_timer_init(&e->loop.uv, &timer);
+    timer.data = &fired;
     uv_timer_start(&timer, on_timer, 100, 0);
     fc_capacity_sample_now(e->cap, &a);
-    uv_run(&e->loop.uv, UV_RUN_ONCE);
+    while (!fired)
+        uv_run(&e->loop.uv, UV_RUN_ONCE);
     fc_capacity_sample_now(e->cap, &b);
     uv_close((uv_handle_t *)&timer, NULL);
     assert_true(b.loop_idle_ns - a.loop_idle_ns >= 90 * MS);
@@ -276,8 +301,10 @@ static void reads_pool_and_loop(void **state)
     assert_true(l.loop < 0.1);
 
     e->missed += 3;
+    e->made += 7;
     fc_capacity_sample_now(e->cap, &b);
     assert_int_equal(b.missed_deadlines - a.missed_deadlines, 3);
+    assert_int_equal(b.frames_made - a.frames_made, 7);
     sem_destroy(&h.go);
 }
 
