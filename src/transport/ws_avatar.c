@@ -10,6 +10,7 @@
 #include "transport/conn.h"
 
 #define CLOSE_UNKNOWN_ENDPOINT 4404
+#define CLOSE_GOING_AWAY 1001
 #define CLIENT_ID_MAX 64
 
 static const char prefix[] = "/ws/";
@@ -21,6 +22,7 @@ typedef struct avatar_conn {
     fc_avatar *av;      /* the current or last session, NULL before any */
     uint8_t *audio_out; /* opt-in audio block waiting to go, FC_FRAME_HEADROOM first */
     size_t audio_len;
+    bool draining; /* the server stops: close once the session has ended */
 } avatar_conn;
 
 /* Session messages keep ten significant digits (durations). */
@@ -56,15 +58,24 @@ static void on_audio(void *ctx, fc_avatar_audio *a)
     fc_conn_want_write(ac->conn);
 }
 
+/* While the server drains, a connection goes once its session has ended:
+ * after the last message, which the close waits for. */
+static void close_if_draining(avatar_conn *ac)
+{
+    if (ac->draining) fc_conn_close_soon(ac->conn, CLOSE_GOING_AWAY, "server shutting down");
+}
+
 static void on_completed(void *ctx, bool stopped, uint32_t frames)
 {
     send_json(ctx, json_pack("{s:s, s:b, s:I}", "type", "streaming_completed", "stopped", stopped,
                              "frames", (json_int_t)frames));
+    close_if_draining(ctx);
 }
 
 static void on_failed(void *ctx, const char *msg)
 {
     fc_conn_send_error(((avatar_conn *)ctx)->conn, msg);
+    close_if_draining(ctx);
 }
 
 static void on_wake(void *ctx)
@@ -124,6 +135,13 @@ static void start(avatar_conn *ac, fc_avatar_request *req)
     ac->audio_out = NULL;
     char err[300];
     fc_server_env *env = fc_conn_env(ac->conn);
+    /* The connection holds its place (FC_CAP_SESSION); the load and the
+     * drain may still say no. */
+    if (fc_capacity_admit(env->capacity, FC_CAP_NONE, err, sizeof err) != 0) {
+        fc_avatar_request_free(req);
+        fc_conn_send_error(ac->conn, err);
+        return;
+    }
     if (fc_avatar_start(env->avatar, ac->client_id, req, &callbacks, ac, &ac->av, err,
                         sizeof err) != 0) {
         ac->av = NULL;
@@ -195,6 +213,15 @@ static void ws_avatar_closed(fc_conn *c, void *state)
     ac->audio_out = NULL;
 }
 
+/* A running session finishes whole; an idle connection goes now. */
+static void ws_avatar_drain(fc_conn *c, void *state)
+{
+    avatar_conn *ac = state;
+    ac->draining = true;
+    if (!ac->av || fc_avatar_ended(ac->av))
+        fc_conn_close_soon(c, CLOSE_GOING_AWAY, "server shutting down");
+}
+
 const fc_endpoint fc_ws_avatar_endpoint = {
     .prefixes = (const char *const[]){prefix, NULL},
     .websocket = true,
@@ -203,4 +230,6 @@ const fc_endpoint fc_ws_avatar_endpoint = {
     .text = ws_avatar_text,
     .writeable = ws_avatar_writeable,
     .closed = ws_avatar_closed,
+    .drain = ws_avatar_drain,
+    .capacity = FC_CAP_SESSION,
 };
