@@ -2,10 +2,11 @@
  * loopback or not), open the stream store, build the pipeline (sources ->
  * streams -> outputs -> the HTTP/WebSocket server) on one loop and one
  * worker pool from the command line's streams and the stored ones, run it
- * until SIGINT/SIGTERM, then stop it in order: close every WebSocket with a
- * close frame, wait for the avatar sessions' last jobs and the stream
- * changes in flight, shut the streams down, let the server go, and return
- * when the loop has nothing left. */
+ * until SIGINT/SIGTERM, then stop it in order: refuse new work (the HAProxy
+ * agent says drain at once), let running avatar sessions finish (up to
+ * --drain-timeout), close every WebSocket left with a close frame, wait for
+ * the sessions' last jobs and the stream changes in flight, shut the streams
+ * down, let the server go, and return when the loop has nothing left. */
 #include <errno.h>
 #include <malloc.h>
 #include <signal.h>
@@ -21,6 +22,7 @@
 #include "avatar/media.h"
 #include "avatar/audio.h"
 #include "avatar/session.h"
+#include "core/capacity.h"
 #include "core/core_metrics.h"
 #include "core/log.h"
 #include "core/pool.h"
@@ -34,6 +36,7 @@
 #include "transport/api_streams.h"
 #include "transport/auth/guard.h"
 #include "transport/auth/hostcheck.h"
+#include "transport/agent.h"
 #include "transport/listener.h"
 #include "transport/server.h"
 #include "transport/webrtc.h"
@@ -43,7 +46,7 @@
 typedef enum {
     SERVE_BUILDING,        /* parts being made; a failure unwinds what exists */
     SERVE_RUNNING,         /* the loop serves */
-    SERVE_DRAINING,        /* a signal came: WebSockets get 1001 and go */
+    SERVE_DRAINING,        /* a signal came: sessions finish, then WebSockets get 1001 */
     SERVE_ENDING_SESSIONS, /* waiting for the avatar sessions' last jobs */
     SERVE_ENDING_CHANGES,  /* waiting for the stream changes in flight (503 to new ones) */
     SERVE_ENDING_STREAMS,  /* streams shut down, their jobs finishing */
@@ -69,6 +72,8 @@ typedef struct server {
     fc_stream_set streams;
     fc_stream_api *api;
     fc_http_server *http;
+    fc_capacity *capacity;
+    fc_agent *agent;   /* NULL without --agent-port */
     fc_webrtc *webrtc; /* NULL without --janus */
     fc_media media;
     fc_generator_lib gen;
@@ -389,9 +394,40 @@ static int start_avatars(server *srv, char *err, size_t errlen)
     return 0;
 }
 
+/* The budgets and the load signals admission and the agent read. */
+static int start_capacity(server *srv, char *err, size_t errlen)
+{
+    const fc_serve_opts *o = srv->o;
+    fc_capacity_config cc = {
+        .max_sessions = o->max_sessions
+                            ? o->max_sessions
+                            : FC_SESSIONS_PER_WORKER * (unsigned)fc_pool_threads(srv->pool),
+        .max_subscribers = o->max_subscribers,
+        .loop = &srv->loop,
+        .pool = srv->pool,
+        .loop_lag = &srv->core_metrics.loop_lag_ms,
+        .missed_deadlines = &srv->avatar.stats.missed_deadlines,
+        .frames_made = &srv->avatar.stats.frames_generated,
+    };
+    int rc = fc_capacity_create(&cc, &srv->capacity, err, errlen);
+    if (rc == 0 && fc_capacity_metrics_register(srv->capacity, srv->metrics) != 0) {
+        snprintf(err, errlen, "out of memory registering metrics");
+        rc = -ENOMEM;
+    }
+    if (rc == 0 && cc.max_subscribers)
+        fc_info("capacity: %u avatar sessions, %u stream subscribers at most", cc.max_sessions,
+                cc.max_subscribers);
+    else if (rc == 0)
+        fc_info("capacity: %u avatar sessions at most", cc.max_sessions);
+    return rc;
+}
+
 static int start_http(server *srv, char *err, size_t errlen)
 {
     const fc_serve_opts *o = srv->o;
+    unsigned max_clients = fd_limited_clients(o->max_clients);
+    int rc = start_capacity(srv, err, errlen);
+    if (rc != 0) return rc;
     fc_http_server_config hc = {
         .host = o->host,
         .port = o->port,
@@ -400,7 +436,8 @@ static int start_http(server *srv, char *err, size_t errlen)
         .queue_default = o->queue,
         .ping_secs = o->ping_secs,
         .hangup_secs = 2 * o->ping_secs,
-        .max_clients = fd_limited_clients(o->max_clients),
+        .max_clients = max_clients,
+        .capacity = srv->capacity,
         .avatar = &srv->avatar,
         .media = &srv->media,
         .max_upload_image = o->max_upload_image,
@@ -437,6 +474,12 @@ static int build(server *srv, char *err, size_t errlen)
         snprintf(err, errlen, "cannot start the worker pool: %s", strerror(-rc));
         return rc;
     }
+    /* Prepare jobs wait in the set-up class now (frames first), but
+     * fc_avatar_start does not yet take a refusal from a full set-up queue
+     * back (-EAGAIN): a refused prepare job would strand its session. So the
+     * class is unbounded, as prepare jobs were when they were realtime, and
+     * admission (--max-sessions) bounds the sessions instead. */
+    fc_pool_set_queue_limit(srv->pool, FC_JOB_SETUP, 0);
     srv->metrics = fc_metrics_new();
     fc_core_metrics_init(&srv->core_metrics, &srv->loop, srv->pool);
     if (!srv->metrics || fc_core_metrics_register(&srv->core_metrics, srv->metrics) != 0 ||
@@ -466,6 +509,10 @@ static int build(server *srv, char *err, size_t errlen)
     if ((rc = start_webrtc(srv, err, errlen)) != 0 || (rc = start_avatars(srv, err, errlen)) != 0 ||
         (rc = start_http(srv, err, errlen)) != 0)
         return rc;
+    if (srv->o->agent_port >= 0 &&
+        (rc = fc_agent_start(&srv->loop, srv->o->agent_host, srv->o->agent_port, srv->capacity,
+                             srv->metrics, &srv->agent, err, errlen)) != 0)
+        return rc;
     uv_signal_init(&srv->loop.uv, &srv->sigint);
     uv_signal_init(&srv->loop.uv, &srv->sigterm);
     srv->sigint.data = srv->sigterm.data = srv;
@@ -483,6 +530,7 @@ static void on_webrtc_closed(void *arg)
     /* Everything that could touch a socket is finished: let lws go, then the
      * last handles close and uv_run returns. */
     srv->state = SERVE_STOPPED;
+    fc_agent_close(srv->agent);
     fc_http_server_destroy(srv->http);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
@@ -529,10 +577,20 @@ static void on_drained(fc_http_server *http, void *arg)
 static void on_signal(uv_signal_t *h, int signum)
 {
     server *srv = h->data;
+    const char *name = signum == SIGINT ? "SIGINT" : "SIGTERM";
+    if (srv->state == SERVE_DRAINING) {
+        fc_info("%s again: closing connections without waiting for sessions", name);
+        fc_http_server_drain(srv->http, 0, on_drained, srv);
+        return;
+    }
     if (srv->state != SERVE_RUNNING) return;
     srv->state = SERVE_DRAINING;
-    fc_info("%s: closing connections and stopping", signum == SIGINT ? "SIGINT" : "SIGTERM");
-    fc_http_server_drain(srv->http, 1000, on_drained, srv);
+    /* From here on the agent says drain and new work gets 503. */
+    fc_capacity_drain(srv->capacity);
+    fc_info("%s: closing connections and stopping: new work is refused, running avatar "
+            "sessions finish first (up to %d s)",
+            name, srv->o->drain_timeout);
+    fc_http_server_drain(srv->http, (unsigned)srv->o->drain_timeout * 1000u, on_drained, srv);
 }
 
 /* ---- run ---- */
@@ -546,6 +604,10 @@ static void log_listening(const server *srv)
     for (size_t i = 0; i < fc_listener_count(l) && n < sizeof where; i++)
         n += (size_t)snprintf(where + n, sizeof where - n, "%shttp://%s/", i ? " and " : "",
                               fc_listener_address(l, i));
+    /* Before the line that says the server is up, which tools wait for. */
+    const fc_listener *agent = srv->agent ? fc_agent_listener(srv->agent) : NULL;
+    for (size_t i = 0; agent && i < fc_listener_count(agent); i++)
+        fc_info("HAProxy agent-check answers on %s", fc_listener_address(agent, i));
     fc_info("framecast %s listening on %s with %zu streams and %d workers", FC_VERSION, where,
             srv->streams.n, fc_pool_threads(srv->pool));
 }
@@ -554,6 +616,7 @@ static void log_listening(const server *srv)
  * closes as the loop runs once more. */
 static void unwind(server *srv)
 {
+    fc_agent_close(srv->agent);
     fc_http_server_destroy(srv->http);
     fc_stream_set_close(&srv->streams, NULL, NULL);
     if (srv->webrtc) fc_webrtc_close(srv->webrtc, NULL, NULL);
@@ -568,6 +631,8 @@ static void unwind(server *srv)
 static void free_parts(server *srv)
 {
     fc_http_server_free(srv->http);
+    fc_agent_free(srv->agent);
+    fc_capacity_free(srv->capacity);
     fc_webrtc_free(srv->webrtc);
     fc_pool_destroy(srv->pool);
     fc_face_detector_close(srv->detector);

@@ -38,8 +38,14 @@ typedef struct fc_serve_opts {
     const char *generator; /* plugin path; NULL = built-in puppet */
     size_t max_upload_image, max_upload_audio;
     long max_picture_pixels, max_audio_samples; /* bounds checked from headers, before decoding */
-    const char *janus_url, *janus_admin_key;    /* WebRTC through Janus; NULL = none */
-    fc_paths paths;                             /* where the defaults of web_root and model point */
+    /* Capacity and load balancing (core/capacity.h, transport/agent.h). */
+    unsigned max_sessions;    /* 0 = FC_SESSIONS_PER_WORKER per worker thread */
+    unsigned max_subscribers; /* 0 = no budget of their own (--max-clients bounds them) */
+    int agent_port;           /* -1 = no agent; 0 = a free port */
+    const char *agent_host;
+    int drain_timeout;                       /* seconds running sessions get to finish at SIGTERM */
+    const char *janus_url, *janus_admin_key; /* WebRTC through Janus; NULL = none */
+    fc_paths paths;                          /* where the defaults of web_root and model point */
     /* The stream API and who may use it (docs/api.md). */
     const char *db;            /* --db; FRAMECAST_DB overrides it */
     const char *api_key_file;  /* NULL: FRAMECAST_API_KEY, or no key */
@@ -50,6 +56,12 @@ typedef struct fc_serve_opts {
 /* The variable that overrides --db, so a run can point at an isolated
  * database without changing its command line. */
 #define FC_DB_ENV "FRAMECAST_DB"
+
+/* The default session budget per worker thread: the realtime sessions of
+ * the built-in puppet (512x512, JPEG) one worker of this project's 2-core
+ * reference machine keeps at zero missed deadlines with room to spare
+ * (docs/benchmarks.md, "Admission"). */
+#define FC_SESSIONS_PER_WORKER 24
 
 /* Fills `o` from argv over the defaults. 0, 1 (--help printed) or 2 (a
  * usage error printed). */

@@ -150,6 +150,25 @@ static const fc_option options[] = {
     ROW(FC_OPT_LONG, "max-streams", max_streams, .min = 1, .max = 4096, .arg = "N",
         .help = "streams at once, from the command line and the API",
         .want = "a count from 1 to 4096"),
+    FC_OPT_SECTION_ROW("\nCapacity and load balancing (docs/deploy.md):"),
+    ROW(FC_OPT_LONG, "max-sessions", max_sessions, .min = 1, .max = 100000, .arg = "N",
+        .help = "avatar sessions at once: a connection to /ws/CLIENT_ID\n"
+                "holds one from its upgrade to its close; more get 503",
+        .want = "a count from 1 to 100000", .dflt = "24 per worker"),
+    ROW(FC_OPT_LONG, "max-subscribers", max_subscribers, .min = 1, .max = 1000000, .arg = "N",
+        .help = "stream subscribers at once; more get 503", .want = "a count from 1 to 1000000",
+        .dflt = "none: --max-clients bounds them"),
+    ROW(FC_OPT_LONG, "agent-port", agent_port, .min = 0, .max = 65535, .arg = "P",
+        .help = "answer HAProxy's agent-check on port P (0: a free one)\n"
+                "with the room for new sessions: up ready 63% maxconn:N,\n"
+                "or drain when full or shutting down",
+        .want = "a port number from 0 to 65535", .dflt = "off"),
+    ROW(FC_OPT_STRING, "agent-host", agent_host, .arg = "ADDR",
+        .help = "address the agent listens on, exactly"),
+    ROW(FC_OPT_LONG, "drain-timeout", drain_timeout, .min = 0, .max = 86400, .arg = "S",
+        .help = "at SIGTERM, running avatar sessions get S seconds to\n"
+                "finish before every connection is closed",
+        .want = "seconds from 0 to 86400"),
     FC_OPT_SECTION_ROW("\nWebRTC through Janus (docs/webrtc.md; scripts/run-janus starts one):"),
     ROW(FC_OPT_STRING, "janus", janus_url, .arg = "URL",
         .help = "Janus's HTTP API, http://IP:PORT/janus: a Streaming\nmountpoint per stream (VP8, "
@@ -201,6 +220,9 @@ static void defaults(fc_serve_opts *o)
     o->db = "framecast.db";
     o->viewer_tokens = "off";
     o->max_streams = 256;
+    o->agent_port = -1;
+    o->agent_host = "127.0.0.1";
+    o->drain_timeout = 30;
 }
 
 int fc_serve_parse(int argc, char **argv, fc_serve_opts *o)

@@ -548,8 +548,11 @@ int fc_avatar_start(fc_avatar_env *env, const char *client_id, fc_avatar_request
     env->stats.active++;
     env->alive++;
 
-    p->job = (fc_job){
-        .work = prepare_work, .done = prepare_done, .loop = env->loop, .role = FC_ROLE_SOURCE};
+    p->job = (fc_job){.work = prepare_work,
+                      .done = prepare_done,
+                      .loop = env->loop,
+                      .role = FC_ROLE_SOURCE,
+                      .cls = FC_JOB_SETUP};
     p->a = a;
     a->inflight++;
     fc_pool_submit(env->pool, &p->job);

@@ -25,8 +25,18 @@
  *              the connection are out. Return 0, or -1 on a write error.
  *   closed     the connection is gone (or the server lets go of it at the
  *              end of a drain): release what `state` holds. Called once.
+ *   drain      the server stops (SIGTERM) and lets work in progress finish
+ *              first: close the connection (fc_conn_close_soon, 1001) once
+ *              its work is done, at once when there is none. The server
+ *              waits for every such connection (up to --drain-timeout), then
+ *              closes the rest with 1001. NULL: the connection is kept until
+ *              then (stream viewers watch on while sessions finish).
  *
- * Any member may be NULL when the endpoint does not need it. */
+ * `capacity` is what a new WebSocket of the endpoint holds while it is open
+ * (core/capacity.h): the server refuses the upgrade with 503 when there is
+ * no room for it, or while draining.
+ *
+ * Any member may be NULL (or 0) when the endpoint does not need it. */
 #ifndef FC_TRANSPORT_ENDPOINT_H
 #define FC_TRANSPORT_ENDPOINT_H
 
@@ -36,6 +46,7 @@
 
 #include "avatar/media.h"
 #include "avatar/session.h"
+#include "core/capacity.h"
 #include "core/loop.h"
 #include "core/metrics.h"
 #include "core/pool.h"
@@ -60,6 +71,7 @@ typedef struct fc_server_env {
     const struct fc_listener *listener;
     struct fc_auth *auth;      /* keys and viewer tokens (auth/guard.h); NULL = none checked */
     struct fc_stream_api *api; /* stream changes (api_streams.h); NULL = read-only API */
+    fc_capacity *capacity;     /* admission: budgets, load, draining */
     struct fc_webrtc *webrtc;  /* NULL = no --janus */
     size_t queue_default;      /* subscriber queue when the client names none */
     size_t max_upload_image, max_upload_audio;
@@ -84,6 +96,8 @@ typedef struct fc_endpoint {
     int (*body_done)(fc_conn *c, void *state);
     int (*writeable)(fc_conn *c, void *state);
     void (*closed)(fc_conn *c, void *state);
+    void (*drain)(fc_conn *c, void *state);
+    fc_cap_kind capacity;
     /* Instead of callbacks: file mounts, {NULL}-terminated. */
     const fc_file_mount *files;
 } fc_endpoint;

@@ -10,6 +10,7 @@
 #include "transport/conn.h"
 #include "transport/http_api.h"
 #include "transport/listener.h"
+#include "transport/ready.h"
 #include "transport/static.h"
 #include "transport/upload.h"
 #include "transport/ws_avatar.h"
@@ -18,7 +19,7 @@
 /* Every endpoint the server answers. Adding one is one line here. */
 static const fc_endpoint *const endpoints[] = {
     &fc_ws_stream_endpoint, &fc_ws_avatar_endpoint, &fc_upload_endpoint,
-    &fc_http_api_endpoint,  &fc_static_endpoint,
+    &fc_http_api_endpoint,  &fc_static_endpoint,    &fc_ready_endpoint,
 };
 
 #define ENDPOINTS (sizeof endpoints / sizeof *endpoints)
@@ -47,8 +48,9 @@ struct fc_http_server {
     lws_retry_bo_t retry;
     fc_conn *conns; /* open WebSockets, for draining */
     size_t ws_count;
+    size_t finishing; /* open WebSockets whose endpoint finishes its work at a drain */
     uv_timer_t drain_timer;
-    bool draining, drain_timed_out;
+    bool draining, closing_all, drain_timed_out;
     void (*drain_done)(fc_http_server *, void *);
     void *drain_arg;
 };
@@ -104,6 +106,8 @@ static void ws_established(fc_http_server *srv, struct lws *wsi, fc_conn *c)
     fc_conn_init(c, wsi, &srv->env, ep, true, -1);
     fc_conn_link(&srv->conns, c);
     srv->ws_count++;
+    if (ep) fc_capacity_enter(srv->cfg.capacity, ep->capacity);
+    if (ep && ep->drain) srv->finishing++;
     if (!ep) {
         srv->env.ws_refused++;
         fc_conn_refuse(c, CLOSE_UNKNOWN_ENDPOINT,
@@ -135,13 +139,18 @@ static void ws_receive(fc_conn *c, struct lws *wsi, const void *in, size_t len)
 }
 
 static void maybe_drain_done(fc_http_server *srv);
+static void close_all(fc_http_server *srv);
 
 static void ws_closed(fc_http_server *srv, fc_conn *c)
 {
+    const fc_endpoint *ep = fc_conn_endpoint(c);
+    if (ep) fc_capacity_leave(srv->cfg.capacity, ep->capacity);
+    if (ep && ep->drain) srv->finishing--;
     fc_conn_release(c);
     fc_conn_cleanup(c);
     fc_conn_unlink(&srv->conns, c);
     srv->ws_count--;
+    if (srv->draining && !srv->closing_all && srv->finishing == 0) close_all(srv);
     maybe_drain_done(srv);
 }
 
@@ -181,10 +190,23 @@ static int http_body(fc_conn *c, const void *in, size_t len, bool done)
     return ep->body ? ep->body(c, fc_conn_state(c), in, len) : 0;
 }
 
+/* Past capacity, or while draining, a new WebSocket is refused before the
+ * upgrade and before any work: a 503 naming the limit, which a load
+ * balancer retries on another node (docs/deploy.md). */
+static int admit_upgrade(fc_http_server *srv, struct lws *wsi)
+{
+    char uri[URI_MAX], why[200];
+    if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0) uri[0] = '\0';
+    const fc_endpoint *ep = find_endpoint(uri, true);
+    if (!ep || fc_capacity_admit(srv->cfg.capacity, ep->capacity, why, sizeof why) == 0) return 0;
+    lws_return_http_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, why);
+    return 1;
+}
+
 /* Before lws upgrades a request: a handshake it would fail (no key, another
  * version) gets a 400 that says why instead of a bare hang-up. Returns what
  * LWS_CALLBACK_HTTP_CONFIRM_UPGRADE wants: 0 go on, 1 answered. */
-static int confirm_upgrade(struct lws *wsi, const char *to)
+static int confirm_upgrade(fc_http_server *srv, struct lws *wsi, const char *to)
 {
     const char *why = NULL;
     char version[8] = "";
@@ -195,7 +217,7 @@ static int confirm_upgrade(struct lws *wsi, const char *to)
         why = "WebSocket handshake without Sec-WebSocket-Key";
     else if (strcmp(version, "13") != 0)
         why = "WebSocket handshake needs Sec-WebSocket-Version: 13";
-    if (!why) return 0;
+    if (!why) return admit_upgrade(srv, wsi);
     lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, why);
     return 1;
 }
@@ -220,7 +242,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (c && fc_conn_is_websocket(c)) ws_closed(server_of(wsi), c);
         return 0;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-        return confirm_upgrade(wsi, in);
+        return confirm_upgrade(server_of(wsi), wsi, in);
     case LWS_CALLBACK_HTTP:
         return http_request(server_of(wsi), wsi, c);
     case LWS_CALLBACK_HTTP_BODY:
@@ -444,6 +466,7 @@ int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg, fc_str
         .loop = loop,
         .pool = cfg->pool,
         .streams = streams,
+        .capacity = cfg->capacity,
         .avatar = cfg->avatar,
         .webrtc = cfg->webrtc,
         .media = cfg->media,
@@ -499,14 +522,15 @@ const fc_listener *fc_http_server_listener(const fc_http_server *srv)
 
 static void maybe_drain_done(fc_http_server *srv)
 {
-    if (!srv->draining || (srv->ws_count > 0 && !srv->drain_timed_out) || !srv->drain_done) return;
+    if (!srv->closing_all || (srv->ws_count > 0 && !srv->drain_timed_out) || !srv->drain_done)
+        return;
     void (*done)(fc_http_server *, void *) = srv->drain_done;
     srv->drain_done = NULL;
     uv_timer_stop(&srv->drain_timer);
     done(srv, srv->drain_arg);
 }
 
-static void on_drain_timeout(uv_timer_t *t)
+static void on_close_timeout(uv_timer_t *t)
 {
     fc_http_server *srv = t->data;
     fc_warn("http server: %zu WebSocket(s) did not close in time; closing them hard",
@@ -519,16 +543,44 @@ static void on_drain_timeout(uv_timer_t *t)
     maybe_drain_done(srv);
 }
 
+/* The second step of a drain: the work is done (or out of time), so every
+ * WebSocket left gets its close frame, 1 s to go, and then is let go. */
+static void close_all(fc_http_server *srv)
+{
+    srv->closing_all = true;
+    for (fc_conn *c = srv->conns; c; c = fc_conn_next(c))
+        fc_conn_close_soon(c, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
+    uv_timer_start(&srv->drain_timer, on_close_timeout, 1000, 0);
+    maybe_drain_done(srv);
+}
+
+static void on_work_timeout(uv_timer_t *t)
+{
+    fc_http_server *srv = t->data;
+    fc_warn("http server: %zu connection(s) still working after --drain-timeout; closing them",
+            srv->finishing);
+    close_all(srv);
+}
+
 void fc_http_server_drain(fc_http_server *srv, unsigned timeout_ms,
                           void (*done)(fc_http_server *srv, void *arg), void *arg)
 {
+    if (srv->draining) {
+        /* Asked again (a second signal): stop waiting for the work. */
+        if (!srv->closing_all) close_all(srv);
+        return;
+    }
     srv->draining = true;
     srv->drain_done = done;
     srv->drain_arg = arg;
-    for (fc_conn *c = srv->conns; c; c = fc_conn_next(c))
-        fc_conn_close_soon(c, LWS_CLOSE_STATUS_GOINGAWAY, "server shutting down");
-    uv_timer_start(&srv->drain_timer, on_drain_timeout, timeout_ms, 0);
-    maybe_drain_done(srv);
+    for (fc_conn *c = srv->conns; c; c = fc_conn_next(c)) {
+        const fc_endpoint *ep = fc_conn_endpoint(c);
+        if (ep && ep->drain) ep->drain(c, fc_conn_state(c));
+    }
+    if (srv->finishing == 0)
+        close_all(srv);
+    else
+        uv_timer_start(&srv->drain_timer, on_work_timeout, timeout_ms, 0);
 }
 
 void fc_http_server_destroy(fc_http_server *srv)

@@ -4,7 +4,8 @@
  *
  * It owns the lws context, the listening sockets (listener.h: framecast
  * accepts and hands each connection to lws), the mounts, admission
- * (--max-clients, refusing while draining) and the drain at shutdown; every
+ * (--max-clients; a 503 before the upgrade when the capacity has no room
+ * for the endpoint's kind or while draining) and the drain at shutdown; every
  * feature lives in its endpoint. Frames are written only when a socket is
  * writable, one message per writable callback, straight from the shared
  * encoded frame's bytes. Loop thread only. */
@@ -13,6 +14,7 @@
 
 #include <stddef.h>
 
+#include "core/capacity.h"
 #include "core/loop.h"
 #include "core/metrics.h"
 #include "core/pool.h"
@@ -34,6 +36,7 @@ typedef struct fc_http_server_config {
     int ping_secs;                /* idle WebSocket gets a ping after this long */
     int hangup_secs;              /* and is closed when nothing came back by then */
     unsigned max_clients;         /* WebSocket clients at once; more are refused (1013) */
+    fc_capacity *capacity;        /* admission of new WebSockets; required, borrowed */
     struct fc_avatar_env *avatar; /* avatar sessions on /ws/{client_id}; NULL = none */
     const struct fc_media *media; /* where POST /upload stores files; NULL = no uploads */
     size_t max_upload_image;      /* bytes */
@@ -53,8 +56,13 @@ int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg,
                          char *err, size_t errlen);
 /* The sockets it listens on (their addresses, for the log and /api/server). */
 const struct fc_listener *fc_http_server_listener(const fc_http_server *srv);
-/* Sends every WebSocket a close frame (1001 going away) and calls `done`
- * once they are all gone or after `timeout_ms`, whichever comes first. */
+/* Stops the server in two steps. First the connections whose endpoint has
+ * work to finish (avatar sessions, endpoint.h `drain`) finish it and close,
+ * for up to `timeout_ms`; stream viewers watch on meanwhile. Then every
+ * WebSocket left gets a close frame (1001 going away) and 1 s to go, and
+ * `done` is called. New WebSockets are refused all along (the capacity
+ * drains too: the owner calls fc_capacity_drain first). Called again while
+ * the first step runs, it skips to the second. */
 void fc_http_server_drain(fc_http_server *srv, unsigned timeout_ms,
                           void (*done)(fc_http_server *srv, void *arg), void *arg);
 /* Starts tearing the server down: closes every connection and lws's

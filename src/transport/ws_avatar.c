@@ -13,6 +13,7 @@
 #include "transport/webrtc_avatar.h"
 
 #define CLOSE_UNKNOWN_ENDPOINT 4404
+#define CLOSE_GOING_AWAY 1001
 #define CLIENT_ID_MAX 64
 
 static const char prefix[] = "/ws/";
@@ -29,6 +30,7 @@ typedef struct avatar_conn {
     fc_webrtc_avatar *rtc;
     bool waiting;
     fc_avatar_request pending;
+    bool draining; /* the server stops: close once the session has ended */
 } avatar_conn;
 
 /* Session messages keep ten significant digits (durations). */
@@ -75,17 +77,26 @@ static void end_webrtc(avatar_conn *ac)
     ac->rtc = NULL;
 }
 
+/* While the server drains, a connection goes once its session has ended:
+ * after the last message, which the close waits for. */
+static void close_if_draining(avatar_conn *ac)
+{
+    if (ac->draining) fc_conn_close_soon(ac->conn, CLOSE_GOING_AWAY, "server shutting down");
+}
+
 static void on_completed(void *ctx, bool stopped, uint32_t frames)
 {
     end_webrtc(ctx);
     send_json(ctx, json_pack("{s:s, s:b, s:I}", "type", "streaming_completed", "stopped", stopped,
                              "frames", (json_int_t)frames));
+    close_if_draining(ctx);
 }
 
 static void on_failed(void *ctx, const char *msg)
 {
     end_webrtc(ctx);
     fc_conn_send_error(((avatar_conn *)ctx)->conn, msg);
+    close_if_draining(ctx);
 }
 
 static void on_wake(void *ctx)
@@ -146,6 +157,7 @@ static void run_session(avatar_conn *ac, fc_avatar_request *req, uint64_t mountp
         ac->av = NULL;
         end_webrtc(ac);
         fc_conn_send_error(ac->conn, err);
+        close_if_draining(ac);
         return;
     }
     if (ac->rtc) {
@@ -173,6 +185,7 @@ static void on_rtc_failed(void *ctx, const char *why)
     char msg[400];
     snprintf(msg, sizeof msg, "run_kwargs.transport \"webrtc\": %s", why);
     fc_conn_send_error(ac->conn, msg);
+    close_if_draining(ac);
 }
 
 static const fc_webrtc_avatar_events rtc_events = {.ready = on_rtc_ready, .failed = on_rtc_failed};
@@ -192,14 +205,21 @@ static void start(avatar_conn *ac, fc_avatar_request *req)
     ac->av = NULL;
     free(ac->audio_out);
     ac->audio_out = NULL;
+    char err[300];
+    fc_server_env *env = fc_conn_env(ac->conn);
+    /* The connection holds its place (FC_CAP_SESSION); the load and the
+     * drain may still say no. */
+    if (fc_capacity_admit(env->capacity, FC_CAP_NONE, err, sizeof err) != 0) {
+        fc_avatar_request_free(req);
+        fc_conn_send_error(ac->conn, err);
+        return;
+    }
     if (!req->webrtc) {
         run_session(ac, req, 0);
         return;
     }
     /* The session starts once its mountpoint exists, so that its first
      * frames have somewhere to go and streaming_started can name it. */
-    char err[300];
-    fc_server_env *env = fc_conn_env(ac->conn);
     int rc = env->webrtc ? fc_webrtc_avatar_new(env->webrtc, env->pool, ac->client_id, &rtc_events,
                                                 ac, &ac->rtc, err, sizeof err)
                          : -ENOTSUP;
@@ -242,6 +262,7 @@ static void ws_avatar_text(fc_conn *c, void *state, const char *text, size_t len
             end_webrtc(ac);
             send_json(ac, json_pack("{s:s, s:b, s:I}", "type", "streaming_completed", "stopped", 1,
                                     "frames", (json_int_t)0));
+            close_if_draining(ac);
             return;
         }
         if (!ac->av || fc_avatar_ended(ac->av)) {
@@ -293,6 +314,14 @@ static void ws_avatar_closed(fc_conn *c, void *state)
     ac->audio_out = NULL;
 }
 
+/* A running session finishes whole; an idle connection goes now. */
+static void ws_avatar_drain(fc_conn *c, void *state)
+{
+    avatar_conn *ac = state;
+    ac->draining = true;
+    if (!streaming(ac)) fc_conn_close_soon(c, CLOSE_GOING_AWAY, "server shutting down");
+}
+
 const fc_endpoint fc_ws_avatar_endpoint = {
     .prefixes = (const char *const[]){prefix, NULL},
     .websocket = true,
@@ -301,4 +330,6 @@ const fc_endpoint fc_ws_avatar_endpoint = {
     .text = ws_avatar_text,
     .writeable = ws_avatar_writeable,
     .closed = ws_avatar_closed,
+    .drain = ws_avatar_drain,
+    .capacity = FC_CAP_SESSION,
 };

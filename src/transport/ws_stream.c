@@ -287,4 +287,5 @@ const fc_endpoint fc_ws_stream_endpoint = {
     .text = ws_stream_text,
     .writeable = ws_stream_writeable,
     .closed = ws_stream_closed,
+    .capacity = FC_CAP_SUBSCRIBER,
 };

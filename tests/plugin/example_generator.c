@@ -3,12 +3,16 @@
  * that header. It shows the source picture with a level meter (a bar at the
  * bottom as wide as the speech is loud) and wants 16 kHz mono.
  *
- * Built twice: as is, and with EXAMPLE_ABI_VERSION set to a wrong version so
- * the tests can check that framecast refuses it. */
+ * Built three times: as is; with EXAMPLE_ABI_VERSION set to a wrong version so
+ * the tests can check that framecast refuses it; and with EXAMPLE_RENDER_MS,
+ * a generator that holds its worker that long per frame without using the
+ * CPU (as one waiting for a GPU does), so the tests can saturate the pool of
+ * a shared machine on purpose (admission, tests/integration/capacity). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "framecast/generator.h"
 
@@ -59,6 +63,10 @@ static int ex_render_rgb(void *state, uint32_t index, uint8_t *rgb, int stride)
 {
     (void)index;
     example *e = state;
+#ifdef EXAMPLE_RENDER_MS
+    struct timespec hold = {EXAMPLE_RENDER_MS / 1000, (EXAMPLE_RENDER_MS % 1000) * 1000000L};
+    nanosleep(&hold, NULL);
+#endif
     int bar = (int)(e->level * 8 * (float)e->w);
     bar = bar > e->w ? e->w : bar;
     for (int y = 0; y < e->h; y++) {
