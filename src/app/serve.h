@@ -43,7 +43,8 @@ typedef struct fc_serve_opts {
     unsigned max_subscribers; /* 0 = no budget of their own (--max-clients bounds them) */
     int agent_port;           /* -1 = no agent; 0 = a free port */
     const char *agent_host;
-    int drain_timeout;                       /* seconds running sessions get to finish at SIGTERM */
+    const char *load_admission; /* "on": the load refuses new work too; "off": budgets only */
+    int drain_timeout;          /* seconds running sessions get to finish at SIGTERM */
     const char *janus_url, *janus_admin_key; /* WebRTC through Janus; NULL = none */
     fc_paths paths;                          /* where the defaults of web_root and model point */
     /* The stream API and who may use it (docs/api.md). */

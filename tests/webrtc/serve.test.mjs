@@ -38,8 +38,11 @@ async function until(get, pred, { timeoutMs = 10000, what }) {
   }
 }
 
+// No database file (streams added here are the test's only), and admission
+// by budgets only: a machine busy with other tests must not refuse sessions.
 function startFramecast(ns, port, janus, label, media, key = ADMIN_KEY) {
   return ns.spawn(FRAMECAST, ['serve', '--host', '127.0.0.1', '--port', String(port), '--synthetic', '1',
+    '--db', ':memory:', '--load-admission', 'off',
     '--size', `${W}x${H}`, '--fps', String(FPS), '--web-root', join(ROOT, 'web'),
     '--janus', janus, '--janus-admin-key', key, ...(media ? ['--media-dir', media] : [])], { label });
 }
