@@ -7,6 +7,8 @@ FUZZ_SECONDS ?= 60
 HOST ?= 127.0.0.1
 PORT ?= 8080
 RUN_ARGS ?= --synthetic 3 --source synthetic:image=tests/fixtures/face-astronaut.png,detect
+# WebRTC through Janus (make run prints how): --janus URL --janus-admin-key K
+JANUS_ARGS ?=
 
 .PHONY: all deps build run test sanitize fuzz bench clean format format-check
 
@@ -24,7 +26,10 @@ build: deps $(BUILD)/build.ninja
 
 run: build
 	@echo "framecast: viewer at http://$(HOST):$(PORT)/  (streams: ws://$(HOST):$(PORT)/ws/streams/cam0 ...)"
-	exec $(BUILD)/framecast serve --host $(HOST) --port $(PORT) $(RUN_ARGS)
+	@echo "WebRTC: scripts/run-janus start (prints the API URL and admin key), then"
+	@echo "        make run JANUS_ARGS=\"--janus http://127.0.0.1:8088/janus --janus-admin-key \$$(cat build/janus/admin-key)\""
+	@echo "        (the viewer's codec 'webrtc', the demo's transport WebRTC; docs/webrtc.md)"
+	exec $(BUILD)/framecast serve --host $(HOST) --port $(PORT) $(RUN_ARGS) $(JANUS_ARGS)
 
 test: build format-check
 	@scripts/run-tests $(BUILD)

@@ -6,10 +6,15 @@
 // `auto` asks for VP8 where the browser decodes it, else JPEG. A VP8 decoder
 // that fails or falls behind is given up and the tile reconnects, which
 // starts it again at a key frame.
+//
+// `webrtc` plays the stream's Janus mountpoint instead (webrtc.js; offered
+// when /api/streams says the stream has one): its video element is drawn
+// onto the same canvas at every frame it presents.
 
 import { Chart } from './chart.js';
 import { makeDecoder, resolveCodec } from './decode.js';
 import { parseFrame, streamUrl } from './protocol.js';
+import { JanusPlayer, janusServer } from './webrtc.js';
 
 const STATE_TEXT = {
   connecting: 'connecting…',
@@ -46,7 +51,7 @@ export class Tile {
     this.canvas.setAttribute('aria-label', `live video of stream ${this.id}`);
     q('.chart').setAttribute('aria-label', `fps and latency of stream ${this.id} over the last minute`);
 
-    this.ws = null;
+    this.ws = null; // the connection: a WebSocket, or a JanusPlayer (same close())
     this.userPaused = false;
     this.hidden = false;
     this.quality = 'auto';
@@ -69,6 +74,10 @@ export class Tile {
   // Facts from /api/streams: the nominal size until the first hello says more.
   update(info) {
     this.info = info;
+    const rtc = this.codecSelect.querySelector('option[value="webrtc"]');
+    rtc.disabled = !info.webrtc?.available;
+    rtc.title = info.webrtc?.available ? `Janus mountpoint ${info.webrtc.mountpoint} (VP8, ${info.webrtc.tier} tier)`
+      : `WebRTC unavailable: ${info.webrtc?.why || 'no mountpoint'}`;
     if (this.state === 'gone') this.setState('reconnecting'); // listed again
     if (!this.hello) this.setCanvasSize(info.width, info.height);
   }
@@ -98,6 +107,10 @@ export class Tile {
     this.resetCounters();
     this.hello = null;
     this.currentTier = null;
+    if (this.codecChoice === 'webrtc') {
+      this.openWebrtc();
+      return;
+    }
     this.codec = resolveCodec(this.codecChoice);
     this.el.dataset.codec = this.codec;
     this.setState(this.state === 'reconnecting' ? 'reconnecting' : 'connecting');
@@ -106,6 +119,57 @@ export class Tile {
     ws.onmessage = (ev) => this.onMessage(ev.data);
     ws.onclose = (ev) => this.onClose(ws, ev.code);
     this.ws = ws;
+  }
+
+  // The stream's mountpoint through Janus; the canvas shows what the video
+  // element presents, frame by frame.
+  openWebrtc() {
+    this.codec = 'webrtc';
+    this.el.dataset.codec = 'webrtc';
+    const w = this.info.webrtc;
+    this.setState(this.state === 'reconnecting' ? 'reconnecting' : 'connecting');
+    const video = document.createElement('video');
+    video.muted = video.autoplay = video.playsInline = true;
+    const server = janusServer().then((url) => {
+      if (!w?.available || !url) throw new Error(`unavailable: ${w?.why || 'this server has no --janus'}`);
+      return url;
+    });
+    const player = new JanusPlayer(server, w?.mountpoint, {
+      onTrack: (track) => {
+        if (track.kind !== 'video' || player !== this.ws) return;
+        video.srcObject = new MediaStream([track]);
+        video.play().catch(() => {});
+        const onFrame = () => {
+          if (player !== this.ws) return;
+          this.paintVideo(video);
+          video.requestVideoFrameCallback(onFrame);
+        };
+        video.requestVideoFrameCallback(onFrame);
+      },
+      onEnd: (why) => {
+        if (player !== this.ws) return;
+        this.ws = null;
+        this.errorMessage = `WebRTC: ${why}`;
+        this.setState('error');
+        this.events.onLost(this, 0);
+      },
+    });
+    this.ws = player;
+  }
+
+  paintVideo(video) {
+    if (!this.hello) {
+      this.hello = { codec: 'webrtc', quality: this.info.webrtc.tier, detection: false };
+      this.currentTier = this.info.webrtc.tier;
+      this.setState('live');
+      this.events.onHello(this);
+    }
+    this.pictureW = video.videoWidth;
+    this.pictureH = video.videoHeight;
+    this.ctx.drawImage(video, 0, 0, this.canvas.width, this.canvas.height);
+    this.frames++;
+    this.tickFrames++;
+    this.painted++;
   }
 
   // Pictures and errors of an older connection's decoder are not this one's.
@@ -279,10 +343,9 @@ export class Tile {
 
   setCodec(choice) {
     this.codecChoice = choice;
-    if (this.ws) {
-      this.close('connecting');
-      this.open();
-    }
+    this.errorMessage = null;
+    if (this.ws) this.close('connecting');
+    this.open();
   }
 
   setEnlarged(on) {

@@ -1,6 +1,6 @@
 // The viewer page: one tile per stream listed by /api/streams.
 //
-// `?codec=vp8` (or jpeg, webp, auto: the default) in the page's URL is every
+// `?codec=vp8` (or jpeg, webp, webrtc, auto: the default) in the page's URL is every
 // tile's first codec choice; each tile's selector changes its own.
 //
 // The list is fetched once, and again only to find the server after a
@@ -19,7 +19,7 @@ const statusEl = document.getElementById('status');
 const emptyEl = document.getElementById('empty');
 const template = document.getElementById('tile-template');
 
-const CODECS = ['auto', 'vp8', 'jpeg', 'webp'];
+const CODECS = ['auto', 'vp8', 'jpeg', 'webp', 'webrtc'];
 const pageCodec = new URLSearchParams(location.search).get('codec');
 const firstCodec = CODECS.includes(pageCodec) ? pageCodec : 'auto';
 

@@ -39,6 +39,7 @@
 #include "transport/agent.h"
 #include "transport/listener.h"
 #include "transport/server.h"
+#include "transport/webrtc.h"
 #include "transport/ws_stream.h"
 
 /* Where a server is in its life; each stop step moves it on. */
@@ -72,7 +73,8 @@ typedef struct server {
     fc_stream_api *api;
     fc_http_server *http;
     fc_capacity *capacity;
-    fc_agent *agent; /* NULL without --agent-port */
+    fc_agent *agent;   /* NULL without --agent-port */
+    fc_webrtc *webrtc; /* NULL without --janus */
     fc_media media;
     fc_generator_lib gen;
     fc_avatar_env avatar;
@@ -443,9 +445,24 @@ static int start_http(server *srv, char *err, size_t errlen)
         .max_upload_audio = o->max_upload_audio,
         .auth = srv->auth,
         .api = srv->api,
+        .webrtc = srv->webrtc,
+        .connect_src = srv->webrtc ? fc_webrtc_origin(srv->webrtc) : NULL,
     };
     return fc_http_server_start(&srv->loop, &hc, &srv->streams, srv->metrics, &srv->http, err,
                                 errlen);
+}
+
+/* A mountpoint per stream in Janus, for the streams there are and those
+ * added later; Janus need not be up yet. */
+static int start_webrtc(server *srv, char *err, size_t errlen)
+{
+    const fc_serve_opts *o = srv->o;
+    if (!o->janus_url) return 0;
+    fc_webrtc_config wc = {
+        .url = o->janus_url, .admin_key = o->janus_admin_key, .streams = &srv->streams};
+    int rc = fc_webrtc_open(&srv->loop, &wc, &srv->webrtc, err, errlen);
+    if (rc == 0) fc_info("WebRTC through Janus at %s", o->janus_url);
+    return rc;
 }
 
 static void on_signal(uv_signal_t *h, int signum);
@@ -490,7 +507,8 @@ static int build(server *srv, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory starting the stream API");
         return -ENOMEM;
     }
-    if ((rc = start_avatars(srv, err, errlen)) != 0 || (rc = start_http(srv, err, errlen)) != 0)
+    if ((rc = start_webrtc(srv, err, errlen)) != 0 || (rc = start_avatars(srv, err, errlen)) != 0 ||
+        (rc = start_http(srv, err, errlen)) != 0)
         return rc;
     if (srv->o->agent_port >= 0 &&
         (rc = fc_agent_start(&srv->loop, srv->o->agent_host, srv->o->agent_port, srv->capacity,
@@ -507,7 +525,7 @@ static int build(server *srv, char *err, size_t errlen)
 
 /* ---- stop, step by step ---- */
 
-static void on_streams_closed(void *arg)
+static void on_webrtc_closed(void *arg)
 {
     server *srv = arg;
     /* Everything that could touch a socket is finished: let lws go, then the
@@ -518,6 +536,18 @@ static void on_streams_closed(void *arg)
     uv_close((uv_handle_t *)&srv->sigint, NULL);
     uv_close((uv_handle_t *)&srv->sigterm, NULL);
     fc_loop_close(&srv->loop);
+}
+
+/* The streams are gone, and with them their mountpoints (fc_webrtc is a
+ * user of each): the Janus session goes last, within the client's request
+ * deadline. */
+static void on_streams_closed(void *arg)
+{
+    server *srv = arg;
+    if (srv->webrtc)
+        fc_webrtc_close(srv->webrtc, on_webrtc_closed, srv);
+    else
+        on_webrtc_closed(srv);
 }
 
 /* No change is in flight and none will start: the streams may go. */
@@ -590,6 +620,7 @@ static void unwind(server *srv)
     fc_agent_close(srv->agent);
     fc_http_server_destroy(srv->http);
     fc_stream_set_close(&srv->streams, NULL, NULL);
+    if (srv->webrtc) fc_webrtc_close(srv->webrtc, NULL, NULL);
     if (srv->signals) {
         uv_close((uv_handle_t *)&srv->sigint, NULL);
         uv_close((uv_handle_t *)&srv->sigterm, NULL);
@@ -603,6 +634,7 @@ static void free_parts(server *srv)
     fc_http_server_free(srv->http);
     fc_agent_free(srv->agent);
     fc_capacity_free(srv->capacity);
+    fc_webrtc_free(srv->webrtc);
     fc_pool_destroy(srv->pool);
     fc_face_detector_close(srv->detector);
     fc_generator_unload(&srv->gen);

@@ -45,7 +45,8 @@ typedef struct fc_serve_opts {
     const char *agent_host;
     const char *load_admission; /* "on": the load refuses new work too; "off": budgets only */
     int drain_timeout;          /* seconds running sessions get to finish at SIGTERM */
-    fc_paths paths;             /* where the defaults of web_root and model point */
+    const char *janus_url, *janus_admin_key; /* WebRTC through Janus; NULL = none */
+    fc_paths paths;                          /* where the defaults of web_root and model point */
     /* The stream API and who may use it (docs/api.md). */
     const char *db;            /* --db; FRAMECAST_DB overrides it */
     const char *api_key_file;  /* NULL: FRAMECAST_API_KEY, or no key */

@@ -174,6 +174,12 @@ static const fc_option options[] = {
         .help = "at SIGTERM, running avatar sessions get S seconds to\n"
                 "finish before every connection is closed",
         .want = "seconds from 0 to 86400"),
+    FC_OPT_SECTION_ROW("\nWebRTC through Janus (docs/webrtc.md; scripts/run-janus starts one):"),
+    ROW(FC_OPT_STRING, "janus", janus_url, .arg = "URL",
+        .help = "Janus's HTTP API, http://IP:PORT/janus: a Streaming\nmountpoint per stream (VP8, "
+                "medium tier); /api/streams\nnames it, or says why there is none"),
+    ROW(FC_OPT_STRING, "janus-admin-key", janus_admin_key, .arg = "K",
+        .help = "the Streaming plugin's admin_key (needed with --janus)"),
 };
 
 static const fc_command_line serve_cl = {
@@ -233,6 +239,12 @@ int fc_serve_parse(int argc, char **argv, fc_serve_opts *o)
     if (o->encode_fps > o->fps)
         return fc_opts_usage_error("serve", "--encode-fps %g is above --fps %g", o->encode_fps,
                                    o->fps);
+    if (o->janus_url && !o->janus_admin_key)
+        return fc_opts_usage_error("serve",
+                                   "--janus needs --janus-admin-key (the Streaming "
+                                   "plugin's admin_key; scripts/run-janus start prints it)");
+    if (o->janus_admin_key && !o->janus_url)
+        return fc_opts_usage_error("serve", "--janus-admin-key without --janus URL");
     if (o->synthetic < 0) o->synthetic = o->sources.n ? 0 : 4;
     return 0;
 }

@@ -581,6 +581,11 @@ bool fc_avatar_has_frames(const fc_avatar *a)
     return a->sub && fc_sub_depth(a->sub) > 0;
 }
 
+void fc_avatar_want_key(fc_avatar *a)
+{
+    if (a->sub) fc_sub_want_key(a->sub);
+}
+
 fc_frame *fc_avatar_next_frame(fc_avatar *a)
 {
     fc_frame *f = a->sub ? fc_sub_next(a->sub, fc_now_ns()) : NULL;

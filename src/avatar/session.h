@@ -83,6 +83,9 @@ typedef struct fc_avatar_request {
     char *audio_path, *source_path; /* relative to the media directory */
     char *setup_json, *run_json;    /* setup_kwargs, run_kwargs: JSON objects */
     bool realtime, want_audio;
+    /* run_kwargs.transport "webrtc": frames and speech go to a Janus
+     * mountpoint (transport/webrtc_avatar.h), in VP8 and Opus. */
+    bool webrtc;
     const fc_codec_ops *codec;
     int fps; /* 1..FC_AVATAR_FPS; 0 = FC_AVATAR_VIDEO_FPS for inter-frame codecs, else 25 */
     fc_sub_opts sub;
@@ -141,6 +144,9 @@ bool fc_avatar_ended(const fc_avatar *a);
  * or NULL. */
 fc_frame *fc_avatar_next_frame(fc_avatar *a);
 bool fc_avatar_has_frames(const fc_avatar *a);
+/* The receiver lost its picture (a WebRTC viewer's PLI): the next frame is a
+ * key frame, through the output's coalescing (encode/output.h). */
+void fc_avatar_want_key(fc_avatar *a);
 /* The transport lets go (connection closed, or a new session replaces this
  * one): no more callbacks; freed once its jobs are done. NULL is fine. */
 void fc_avatar_release(fc_avatar *a);

@@ -269,6 +269,11 @@ void fc_hub_publish(fc_hub *hub, fc_frame *f, unsigned flags, uint64_t now_ns)
     if (dropped) log_drops(hub, now_ns);
 }
 
+void fc_sub_want_key(fc_sub *sub)
+{
+    if (sub->hub->inter_frame) sub->hub->key_wanted |= 1u << sub->cur;
+}
+
 fc_frame *fc_sub_next(fc_sub *sub, uint64_t now_ns)
 {
     fc_frame *f = fc_queue_pop(&sub->queue);

@@ -75,6 +75,10 @@ unsigned fc_hub_tier_mask(const fc_hub *hub);
  * arrived on tier t (joined, or an auto one moved or is moving there) or
  * lost frames to its full queue there: it waits for a key frame of t. */
 unsigned fc_hub_take_key_wanted(fc_hub *hub);
+/* The subscriber's receiver lost its picture (a WebRTC viewer's PLI or FIR
+ * through Janus): its tier wants a key frame, through the same coalescing
+ * as a join. Inter-frame hubs only; a still-picture hub ignores it. */
+void fc_sub_want_key(fc_sub *sub);
 
 /* fc_hub_publish flag: queue the frame for every subscriber, whatever tier
  * it is on (a frame finished for a tier its subscriber just left). Ignored

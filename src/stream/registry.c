@@ -48,6 +48,7 @@ int fc_stream_set_add(fc_stream_set *set, fc_stream *s, const fc_stream_info *in
     set->v[set->n] = s;
     set->entry[set->n] = e;
     set->n++;
+    if (set->joined) set->joined(s, set->joined_arg);
     return 0;
 }
 
@@ -162,6 +163,7 @@ void fc_stream_set_replace(fc_stream_set *set, fc_stream *old, fc_stream *fresh)
     tell_users(e, FC_STREAM_REPLACED);
     set->v[i] = fresh;
     fc_stream_set_discard(set, old);
+    if (set->joined) set->joined(fresh, set->joined_arg);
 }
 
 void fc_stream_set_close(fc_stream_set *set, void (*done)(void *arg), void *arg)

@@ -71,6 +71,11 @@ typedef struct fc_stream_set {
     bool closing;
     void (*closed)(void *arg);
     void *closed_arg;
+    /* Told of each stream once it is in the set (added, or in a replaced
+     * one's place), so that it may register as a user: the WebRTC
+     * mountpoints follow the streams so. NULL = nobody. */
+    void (*joined)(fc_stream *s, void *arg);
+    void *joined_arg;
 } fc_stream_set;
 
 /* Takes the stream, with a copy of `info`: 0, or -EEXIST when the id is

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "encode/jpeg.h"
+#include "encode/vp8.h"
 #include "transport/control.h"
 
 static int bad(char *err, size_t errlen, const char *why)
@@ -61,6 +62,13 @@ static int read_run(json_t *run, fc_avatar_request *r, char *err, size_t errlen)
         }
         r->fps = (int)n;
     }
+    if ((v = json_object_get(run, "transport"))) {
+        const char *t = json_string_value(v);
+        if (t && strcmp(t, "webrtc") == 0)
+            r->webrtc = true;
+        else if (!t || strcmp(t, "websocket") != 0)
+            return bad(err, errlen, "run_kwargs.transport must be \"websocket\" or \"webrtc\"");
+    }
     if ((v = json_object_get(run, "queue"))) {
         json_int_t n = json_integer_value(v);
         if (!json_is_integer(v) || n < 1 || n > FC_QUEUE_MAX) {
@@ -100,6 +108,16 @@ static int read_start(json_t *msg, size_t default_queue, fc_avatar_request *r, c
         if (read_run(run, r, err, errlen) != 0) return -EINVAL;
     } else if (run && !json_is_null(run)) {
         return bad(err, errlen, "run_kwargs must be an object");
+    }
+    if (r->webrtc) {
+        /* What WebRTC carries: VP8 video, and the speech as Opus (the
+         * session hands its audio over for that). */
+        if (json_is_object(run) && json_object_get(run, "format") && r->codec != &fc_vp8_codec)
+            return bad(err, errlen,
+                       "run_kwargs.transport \"webrtc\" sends VP8: leave run_kwargs.format out "
+                       "or make it \"vp8\"");
+        r->codec = &fc_vp8_codec;
+        r->want_audio = true;
     }
     if (setup && !json_is_object(setup) && !json_is_null(setup))
         return bad(err, errlen, "setup_kwargs and run_kwargs must be objects");

@@ -52,6 +52,8 @@
 #include "core/pool.h"
 #include "stream/registry.h"
 
+struct fc_webrtc;
+
 struct fc_listener;
 struct fc_auth;
 struct fc_stream_api;
@@ -70,6 +72,7 @@ typedef struct fc_server_env {
     struct fc_auth *auth;      /* keys and viewer tokens (auth/guard.h); NULL = none checked */
     struct fc_stream_api *api; /* stream changes (api_streams.h); NULL = read-only API */
     fc_capacity *capacity;     /* admission: budgets, load, draining */
+    struct fc_webrtc *webrtc;  /* NULL = no --janus */
     size_t queue_default;      /* subscriber queue when the client names none */
     size_t max_upload_image, max_upload_audio;
     uint64_t ws_accepted, ws_refused, http_requests;

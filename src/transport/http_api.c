@@ -14,6 +14,7 @@
 #include "transport/auth/guard.h"
 #include "transport/conn.h"
 #include "transport/listener.h"
+#include "transport/webrtc.h"
 #include "transport/stream_body.h"
 
 typedef struct route route;
@@ -218,8 +219,9 @@ static int get_server(fc_conn *c, api_conn *ac, const char *id)
     for (size_t i = 0; i < fc_listener_count(l); i++)
         json_array_append_new(listen, json_string(fc_listener_address(l, i)));
     return fc_conn_respond_json(c, HTTP_STATUS_OK,
-                                json_pack("{s:s, s:o, s:i}", "version", FC_VERSION, "listen",
-                                          listen, "port", fc_listener_port(l)));
+                                json_pack("{s:s, s:o, s:i, s:o}", "version", FC_VERSION, "listen",
+                                          listen, "port", fc_listener_port(l), "webrtc",
+                                          fc_webrtc_server_json(fc_conn_env(c)->webrtc)));
 }
 
 /* What the page needs to know before it offers changes: whether the server
@@ -239,6 +241,17 @@ static int get_auth(fc_conn *c, api_conn *ac, const char *id)
                   "changes", env->api != NULL));
 }
 
+/* A stream as the read endpoints show it: with its WebRTC mountpoint, or
+ * why it has none. */
+static json_t *stream_read_json(fc_conn *c, const fc_stream *s)
+{
+    json_t *doc = fc_http_api_stream_json(fc_conn_env(c)->streams, s);
+    if (doc)
+        json_object_set_new(doc, "webrtc",
+                            fc_webrtc_stream_json(fc_conn_env(c)->webrtc, fc_stream_id(s)));
+    return doc;
+}
+
 static int get_streams(fc_conn *c, api_conn *ac, const char *id)
 {
     (void)ac;
@@ -246,7 +259,7 @@ static int get_streams(fc_conn *c, api_conn *ac, const char *id)
     const fc_stream_set *set = fc_conn_env(c)->streams;
     json_t *arr = json_array();
     for (size_t i = 0; i < set->n; i++)
-        json_array_append_new(arr, fc_http_api_stream_json(set, set->v[i]));
+        json_array_append_new(arr, stream_read_json(c, set->v[i]));
     return json_text(c, HTTP_STATUS_OK, arr);
 }
 
@@ -260,7 +273,7 @@ static int get_stream(fc_conn *c, api_conn *ac, const char *id)
         snprintf(why, sizeof why, "no stream '%.64s'", id);
         return json_text(c, HTTP_STATUS_NOT_FOUND, json_pack("{s:s}", "error", why));
     }
-    return json_text(c, HTTP_STATUS_OK, fc_http_api_stream_json(set, s));
+    return json_text(c, HTTP_STATUS_OK, stream_read_json(c, s));
 }
 
 static int get_metrics(fc_conn *c, api_conn *ac, const char *id)

@@ -209,11 +209,17 @@ static void send_sr(fc_rtp_out *o, double capture, uint32_t ts)
 
 int fc_rtp_out_send_video(fc_rtp_out *o, const fc_frame *f, char *err, size_t errlen)
 {
+    return fc_rtp_out_send_video_at(o, f, f->timestamp, err, errlen);
+}
+
+int fc_rtp_out_send_video_at(fc_rtp_out *o, const fc_frame *f, double capture, char *err,
+                             size_t errlen)
+{
     if (!o->cfg.video || !o->has_video) {
         snprintf(err, errlen, "rtp out: no video target");
         return -ENOTCONN;
     }
-    uint32_t ts = fc_rtp_timestamp(&o->vs, f->timestamp);
+    uint32_t ts = fc_rtp_timestamp(&o->vs, capture);
     int n = fc_rtp_packetize(&o->vs, f->payload, f->payload_len, ts, o->cfg.mtu, o->pkts,
                              FC_RTP_OUT_MAX_PACKETS, err, errlen);
     if (n == -EMSGSIZE) o->st.too_big++;
@@ -225,7 +231,7 @@ int fc_rtp_out_send_video(fc_rtp_out *o, const fc_frame *f, char *err, size_t er
     uint64_t now = fc_now_ns();
     if (o->has_rtcp && (o->last_sr_ns == 0 || now - o->last_sr_ns >= SR_INTERVAL_NS)) {
         o->last_sr_ns = now;
-        send_sr(o, f->timestamp, ts);
+        send_sr(o, capture, ts);
     }
     return 0;
 }

@@ -71,6 +71,10 @@ void fc_rtp_out_untarget(fc_rtp_out *o);
  * unit) with RTP time from its capture time. Returns 0, -ENOTCONN without a
  * target, or what fc_rtp_packetize refuses. */
 int fc_rtp_out_send_video(fc_rtp_out *o, const fc_frame *f, char *err, size_t errlen);
+/* The same, captured at `capture` (Unix seconds): an avatar session's frames
+ * carry their media time, which the caller puts on the wall clock. */
+int fc_rtp_out_send_video_at(fc_rtp_out *o, const fc_frame *f, double capture, char *err,
+                             size_t errlen);
 /* Sends one Opus packet whose first sample was captured at `capture`. */
 int fc_rtp_out_send_audio(fc_rtp_out *o, const uint8_t *pkt, size_t len, double capture, char *err,
                           size_t errlen);

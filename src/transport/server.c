@@ -41,6 +41,9 @@ struct fc_http_server {
     struct lws_http_mount mounts[MAX_MOUNTS];
     char mount_at[MAX_MOUNTS][64], mount_dir[MAX_MOUNTS][MOUNT_PATH_MAX];
     struct lws_protocol_vhost_options mimes[MAX_MOUNTS];
+    /* lws's best-practice headers, with connect_src in the CSP. */
+    struct lws_protocol_vhost_options headers[5];
+    char csp[512];
     int nmounts;
     lws_retry_bo_t retry;
     fc_conn *conns; /* open WebSockets, for draining */
@@ -388,6 +391,29 @@ static size_t largest_state(void)
     return most;
 }
 
+/* The headers LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE
+ * sends, but for connect-src: pages may also reach cfg.connect_src (Janus's
+ * HTTP API, whose mountpoints they play). */
+static const struct lws_protocol_vhost_options *security_headers(fc_http_server *srv)
+{
+    const char *extra = srv->cfg.connect_src;
+    snprintf(srv->csp, sizeof srv->csp,
+             "default-src 'none'; img-src 'self' data: ; script-src 'self'; font-src 'self'; "
+             "style-src 'self'; connect-src 'self' ws: wss:%s%s; frame-ancestors 'none'; "
+             "base-uri 'none';form-action 'self';",
+             extra ? " " : "", extra ? extra : "");
+    static const char *const fixed[][2] = {{"x-content-type-options:", "nosniff"},
+                                           {"x-xss-protection:", "1; mode=block"},
+                                           {"x-frame-options:", "deny"},
+                                           {"referrer-policy:", "no-referrer"}};
+    srv->headers[0] = (struct lws_protocol_vhost_options){
+        .next = &srv->headers[1], .name = "content-security-policy:", .value = srv->csp};
+    for (int i = 0; i < 4; i++)
+        srv->headers[i + 1] = (struct lws_protocol_vhost_options){
+            .next = i < 3 ? &srv->headers[i + 2] : NULL, .name = fixed[i][0], .value = fixed[i][1]};
+    return srv->headers;
+}
+
 static int create_context(fc_http_server *srv, char *err, size_t errlen)
 {
     lws_set_log_level(LLL_ERR | LLL_WARN, log_emit);
@@ -416,8 +442,8 @@ static int create_context(fc_http_server *srv, char *err, size_t errlen)
     info.mounts = srv->mounts;
     info.retry_and_idle_policy = &srv->retry;
     info.vhost_name = "framecast";
-    info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE |
-                   LWS_SERVER_OPTION_VALIDATE_UTF8;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+    info.headers = security_headers(srv);
     srv->vhost = lws_create_vhost(srv->ctx, &info);
     if (!srv->vhost) {
         snprintf(err, errlen, "http server: cannot create the libwebsockets vhost");
@@ -442,6 +468,7 @@ int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg, fc_str
         .streams = streams,
         .capacity = cfg->capacity,
         .avatar = cfg->avatar,
+        .webrtc = cfg->webrtc,
         .media = cfg->media,
         .metrics = metrics,
         .queue_default = cfg->queue_default,

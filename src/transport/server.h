@@ -25,6 +25,7 @@ struct fc_avatar_env;
 struct fc_media;
 struct fc_stream_set;
 struct fc_listener;
+struct fc_webrtc;
 
 typedef struct fc_http_server_config {
     const char *host;             /* address to bind, e.g. 127.0.0.1 */
@@ -42,6 +43,8 @@ typedef struct fc_http_server_config {
     size_t max_upload_audio;
     struct fc_auth *auth;      /* who may change state and watch; NULL = nobody is checked */
     struct fc_stream_api *api; /* POST/PATCH/DELETE /api/streams; NULL = not served */
+    struct fc_webrtc *webrtc;  /* mountpoints for /api/streams; NULL = no --janus */
+    const char *connect_src;   /* another origin pages may fetch from (Janus's); NULL = none */
 } fc_http_server_config;
 
 typedef struct fc_http_server fc_http_server;

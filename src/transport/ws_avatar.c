@@ -1,6 +1,8 @@
 #include "transport/ws_avatar.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
 #include <jansson.h>
 #include <stdlib.h>
 #include <string.h>
@@ -8,6 +10,7 @@
 #include "transport/auth/guard.h"
 #include "transport/avatar_msg.h"
 #include "transport/conn.h"
+#include "transport/webrtc_avatar.h"
 
 #define CLOSE_UNKNOWN_ENDPOINT 4404
 #define CLOSE_GOING_AWAY 1001
@@ -22,6 +25,11 @@ typedef struct avatar_conn {
     fc_avatar *av;      /* the current or last session, NULL before any */
     uint8_t *audio_out; /* opt-in audio block waiting to go, FC_FRAME_HEADROOM first */
     size_t audio_len;
+    /* run_kwargs.transport "webrtc": the session's mountpoint; while
+     * `waiting`, the request waits in `pending` for it to exist. */
+    fc_webrtc_avatar *rtc;
+    bool waiting;
+    fc_avatar_request pending;
     bool draining; /* the server stops: close once the session has ended */
 } avatar_conn;
 
@@ -49,6 +57,10 @@ static void on_metadata(void *ctx, const fc_avatar_metadata *m)
 static void on_audio(void *ctx, fc_avatar_audio *a)
 {
     avatar_conn *ac = ctx;
+    if (ac->rtc) {
+        fc_webrtc_avatar_audio(ac->rtc, a); /* as Opus, to the mountpoint */
+        return;
+    }
     send_json(ac,
               json_pack("{s:s, s:i, s:i, s:s, s:I}", "type", "audio", "sample_rate", a->sample_rate,
                         "channels", a->channels, "format", a->format, "bytes", (json_int_t)a->len));
@@ -56,6 +68,13 @@ static void on_audio(void *ctx, fc_avatar_audio *a)
     ac->audio_out = a->block;
     ac->audio_len = a->len;
     fc_conn_want_write(ac->conn);
+}
+
+/* The session's end destroys its mountpoint. */
+static void end_webrtc(avatar_conn *ac)
+{
+    fc_webrtc_avatar_free(ac->rtc);
+    ac->rtc = NULL;
 }
 
 /* While the server drains, a connection goes once its session has ended:
@@ -67,6 +86,7 @@ static void close_if_draining(avatar_conn *ac)
 
 static void on_completed(void *ctx, bool stopped, uint32_t frames)
 {
+    end_webrtc(ctx);
     send_json(ctx, json_pack("{s:s, s:b, s:I}", "type", "streaming_completed", "stopped", stopped,
                              "frames", (json_int_t)frames));
     close_if_draining(ctx);
@@ -74,13 +94,18 @@ static void on_completed(void *ctx, bool stopped, uint32_t frames)
 
 static void on_failed(void *ctx, const char *msg)
 {
+    end_webrtc(ctx);
     fc_conn_send_error(((avatar_conn *)ctx)->conn, msg);
     close_if_draining(ctx);
 }
 
 static void on_wake(void *ctx)
 {
-    fc_conn_want_write(((avatar_conn *)ctx)->conn);
+    avatar_conn *ac = ctx;
+    if (ac->rtc)
+        fc_webrtc_avatar_wake(ac->rtc);
+    else
+        fc_conn_want_write(ac->conn);
 }
 
 static const fc_avatar_callbacks callbacks = {
@@ -118,13 +143,60 @@ static int ws_avatar_open(fc_conn *c, void *state, const char *path)
     return 0;
 }
 
+static bool streaming(const avatar_conn *ac)
+{
+    return ac->waiting || (ac->av && !fc_avatar_ended(ac->av));
+}
+
+static void run_session(avatar_conn *ac, fc_avatar_request *req, uint64_t mountpoint)
+{
+    char err[300];
+    fc_server_env *env = fc_conn_env(ac->conn);
+    if (fc_avatar_start(env->avatar, ac->client_id, req, &callbacks, ac, &ac->av, err,
+                        sizeof err) != 0) {
+        ac->av = NULL;
+        end_webrtc(ac);
+        fc_conn_send_error(ac->conn, err);
+        close_if_draining(ac);
+        return;
+    }
+    if (ac->rtc) {
+        fc_webrtc_avatar_attach(ac->rtc, ac->av);
+        send_json(ac, json_pack("{s:s, s:I}", "type", "streaming_started", "mountpoint",
+                                (json_int_t)mountpoint));
+    } else {
+        send_json(ac, json_pack("{s:s}", "type", "streaming_started"));
+    }
+}
+
+static void on_rtc_ready(void *ctx, uint64_t mountpoint)
+{
+    avatar_conn *ac = ctx;
+    ac->waiting = false;
+    run_session(ac, &ac->pending, mountpoint);
+}
+
+static void on_rtc_failed(void *ctx, const char *why)
+{
+    avatar_conn *ac = ctx;
+    ac->waiting = false;
+    fc_avatar_request_free(&ac->pending);
+    end_webrtc(ac);
+    char msg[400];
+    snprintf(msg, sizeof msg, "run_kwargs.transport \"webrtc\": %s", why);
+    fc_conn_send_error(ac->conn, msg);
+    close_if_draining(ac);
+}
+
+static const fc_webrtc_avatar_events rtc_events = {.ready = on_rtc_ready, .failed = on_rtc_failed};
+
 static void start(avatar_conn *ac, fc_avatar_request *req)
 {
     if (!fc_auth_ws_change(ac->conn, ac->keyed)) {
         fc_avatar_request_free(req);
         return;
     }
-    if (ac->av && !fc_avatar_ended(ac->av)) {
+    if (streaming(ac)) {
         fc_avatar_request_free(req);
         fc_conn_send_error(ac->conn, "already streaming: send stop_streaming first");
         return;
@@ -142,13 +214,28 @@ static void start(avatar_conn *ac, fc_avatar_request *req)
         fc_conn_send_error(ac->conn, err);
         return;
     }
-    if (fc_avatar_start(env->avatar, ac->client_id, req, &callbacks, ac, &ac->av, err,
-                        sizeof err) != 0) {
-        ac->av = NULL;
-        fc_conn_send_error(ac->conn, err);
+    if (!req->webrtc) {
+        run_session(ac, req, 0);
         return;
     }
-    send_json(ac, json_pack("{s:s}", "type", "streaming_started"));
+    /* The session starts once its mountpoint exists, so that its first
+     * frames have somewhere to go and streaming_started can name it. */
+    int rc = env->webrtc ? fc_webrtc_avatar_new(env->webrtc, env->pool, ac->client_id, &rtc_events,
+                                                ac, &ac->rtc, err, sizeof err)
+                         : -ENOTSUP;
+    if (rc != 0) {
+        fc_avatar_request_free(req);
+        ac->rtc = NULL;
+        char msg[400];
+        snprintf(msg, sizeof msg, "run_kwargs.transport \"webrtc\": %s",
+                 env->webrtc ? err
+                             : "this server has no Janus (framecast serve --janus URL "
+                               "--janus-admin-key K)");
+        fc_conn_send_error(ac->conn, msg);
+        return;
+    }
+    ac->pending = *req;
+    ac->waiting = true;
 }
 
 static void ws_avatar_text(fc_conn *c, void *state, const char *text, size_t len)
@@ -159,7 +246,7 @@ static void ws_avatar_text(fc_conn *c, void *state, const char *text, size_t len
     fc_avatar_msg msg;
     char err[300];
     int rc = fc_avatar_msg_parse(text, len, fc_conn_env(c)->avatar->queue, &msg, err, sizeof err);
-    if (msg.type == FC_AVATAR_MSG_START && ac->av && !fc_avatar_ended(ac->av)) {
+    if (msg.type == FC_AVATAR_MSG_START && streaming(ac)) {
         /* Whatever the request says, one session at a time. */
         if (rc == 0) fc_avatar_request_free(&msg.start);
         fc_conn_send_error(c, "already streaming: send stop_streaming first");
@@ -168,6 +255,16 @@ static void ws_avatar_text(fc_conn *c, void *state, const char *text, size_t len
     } else if (msg.type == FC_AVATAR_MSG_START) {
         start(ac, &msg.start);
     } else if (msg.type == FC_AVATAR_MSG_STOP) {
+        if (ac->waiting) {
+            /* Stopped before its mountpoint existed: it never started. */
+            ac->waiting = false;
+            fc_avatar_request_free(&ac->pending);
+            end_webrtc(ac);
+            send_json(ac, json_pack("{s:s, s:b, s:I}", "type", "streaming_completed", "stopped", 1,
+                                    "frames", (json_int_t)0));
+            close_if_draining(ac);
+            return;
+        }
         if (!ac->av || fc_avatar_ended(ac->av)) {
             fc_conn_send_error(c, "not streaming: nothing to stop");
             return;
@@ -194,7 +291,8 @@ static int ws_avatar_writeable(fc_conn *c, void *state)
         fc_conn_want_write(c);
         return 0;
     }
-    fc_frame *f = ac->av ? fc_avatar_next_frame(ac->av) : NULL;
+    /* A WebRTC session's frames go to its mountpoint, not here. */
+    fc_frame *f = ac->av && !ac->rtc ? fc_avatar_next_frame(ac->av) : NULL;
     if (!f) return 0;
     int rc = fc_conn_write(c, f->wire, fc_frame_wire_len(f), true);
     fc_frame_unref(f);
@@ -207,6 +305,9 @@ static void ws_avatar_closed(fc_conn *c, void *state)
 {
     (void)c;
     avatar_conn *ac = state;
+    if (ac->waiting) fc_avatar_request_free(&ac->pending);
+    ac->waiting = false;
+    end_webrtc(ac);
     fc_avatar_release(ac->av);
     ac->av = NULL;
     free(ac->audio_out);
@@ -218,8 +319,7 @@ static void ws_avatar_drain(fc_conn *c, void *state)
 {
     avatar_conn *ac = state;
     ac->draining = true;
-    if (!ac->av || fc_avatar_ended(ac->av))
-        fc_conn_close_soon(c, CLOSE_GOING_AWAY, "server shutting down");
+    if (!streaming(ac)) fc_conn_close_soon(c, CLOSE_GOING_AWAY, "server shutting down");
 }
 
 const fc_endpoint fc_ws_avatar_endpoint = {

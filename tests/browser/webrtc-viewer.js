@@ -133,5 +133,42 @@ window.fc = (() => {
     sessions.clear();
   }
 
-  return { watch, stats, startStamps, stamps, leaveAll, log };
+  // A WebSocket viewer of a framecast stream beside the WebRTC ones (the
+  // test's check that both paths share one encode): counts the frames.
+  const sockets = [];
+  function wsOpen(url) {
+    const ws = new WebSocket(url);
+    ws.binaryType = 'arraybuffer';
+    const w = { frames: 0, closed: null };
+    ws.onmessage = (m) => { if (typeof m.data !== 'string') w.frames++; };
+    ws.onclose = (e) => { w.closed = e.code; };
+    sockets.push(w);
+    return sockets.length - 1;
+  }
+  const wsStats = (i) => ({ ...sockets[i] });
+
+  // An avatar session on framecast's /ws/{client_id}: sends `start`, keeps
+  // every text message, resolves with streaming_started (or rejects with
+  // the error message).
+  const avatar = { ws: null, messages: [] };
+  function avatarStart(url, start) {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url);
+      avatar.ws = ws;
+      avatar.messages = [];
+      ws.onopen = () => ws.send(JSON.stringify(start));
+      ws.onmessage = (m) => {
+        if (typeof m.data !== 'string') return;
+        const msg = JSON.parse(m.data);
+        avatar.messages.push(msg);
+        if (msg.type === 'streaming_started') resolve(msg);
+        if (msg.type === 'error') reject(new Error(msg.message || JSON.stringify(msg)));
+      };
+      ws.onclose = (e) => reject(new Error(`avatar WebSocket closed (${e.code})`));
+    });
+  }
+  const avatarSend = (msg) => avatar.ws.send(JSON.stringify(msg));
+  const avatarMessages = () => avatar.messages;
+
+  return { watch, stats, startStamps, stamps, leaveAll, log, wsOpen, wsStats, avatarStart, avatarSend, avatarMessages };
 })();

@@ -232,6 +232,31 @@ static void hub_counts_drops(void **state)
     fc_hub_free(hub);
 }
 
+/* A WebRTC viewer's PLI: the subscriber's tier wants a key frame, like a
+ * join; a still-picture hub has no use for one. */
+static void sub_want_key_asks_its_tier(void **state)
+{
+    (void)state;
+    fc_hub *hub, *still;
+    assert_int_equal(fc_hub_new("t", true, &hub), 0);
+    assert_int_equal(fc_hub_new("s", false, &still), 0);
+    fc_sub *s, *j;
+    fc_sub_opts opts = {.auto_tier = false, .tier = FC_TIER_LOW, .queue = 8};
+    assert_int_equal(fc_hub_add(hub, &opts, NULL, NULL, &s), 0);
+    assert_int_equal(fc_hub_add(still, &opts, NULL, NULL, &j), 0);
+    fc_hub_take_key_wanted(hub);
+    fc_hub_take_key_wanted(still);
+    publish(hub, 1, FC_TIER_LOW, true);
+    assert_int_equal(fc_hub_take_key_wanted(hub), 0);
+    fc_sub_want_key(s);
+    assert_int_equal(fc_hub_take_key_wanted(hub), 1u << FC_TIER_LOW);
+    assert_int_equal(fc_hub_take_key_wanted(hub), 0);
+    fc_sub_want_key(j);
+    assert_int_equal(fc_hub_take_key_wanted(still), 0);
+    fc_hub_free(hub);
+    fc_hub_free(still);
+}
+
 static void inter_subscriber_starts_at_a_key_frame(void **state)
 {
     (void)state;
@@ -425,6 +450,7 @@ int main(void)
         cmocka_unit_test(hub_fans_out_by_tier_without_copies),
         cmocka_unit_test(hub_auto_subscriber_falls_to_cheaper_tier),
         cmocka_unit_test(hub_counts_drops),
+        cmocka_unit_test(sub_want_key_asks_its_tier),
         cmocka_unit_test(inter_subscriber_starts_at_a_key_frame),
         cmocka_unit_test(inter_full_queue_drops_to_the_next_key_frame),
         cmocka_unit_test(inter_auto_subscriber_moves_at_a_key_frame_of_the_new_tier),

@@ -123,6 +123,45 @@ static void avatar_start_defaults_and_kwargs(void **state)
     fc_avatar_request_free(r);
 }
 
+/* run_kwargs.transport "webrtc" means VP8 and the speech handed over (for
+ * Opus); another format or transport is refused, naming the field. */
+static void avatar_transport_webrtc(void **state)
+{
+    (void)state;
+    fc_avatar_msg m;
+    char err[300];
+    fc_avatar_request *r = &m.start;
+    assert_int_equal(
+        avatar("{\"type\":\"start_streaming\",\"audio_path\":\"a\",\"source_path\":\"b\","
+               "\"run_kwargs\":{\"transport\":\"webrtc\",\"audio\":false}}",
+               &m, err, sizeof err),
+        0);
+    assert_true(r->webrtc);
+    assert_true(r->want_audio);
+    assert_string_equal(r->codec->name, "vp8");
+    fc_avatar_request_free(r);
+    assert_int_equal(
+        avatar("{\"type\":\"start_streaming\",\"audio_path\":\"a\",\"source_path\":\"b\","
+               "\"run_kwargs\":{\"transport\":\"websocket\"}}",
+               &m, err, sizeof err),
+        0);
+    assert_false(r->webrtc);
+    fc_avatar_request_free(r);
+    assert_int_equal(
+        avatar("{\"type\":\"start_streaming\",\"audio_path\":\"a\",\"source_path\":\"b\","
+               "\"run_kwargs\":{\"transport\":\"webrtc\",\"format\":\"jpeg\"}}",
+               &m, err, sizeof err),
+        -EINVAL);
+    assert_string_equal(err, "run_kwargs.transport \"webrtc\" sends VP8: leave run_kwargs.format "
+                             "out or make it \"vp8\"");
+    assert_int_equal(
+        avatar("{\"type\":\"start_streaming\",\"audio_path\":\"a\",\"source_path\":\"b\","
+               "\"run_kwargs\":{\"transport\":\"sip\"}}",
+               &m, err, sizeof err),
+        -EINVAL);
+    assert_string_equal(err, "run_kwargs.transport must be \"websocket\" or \"webrtc\"");
+}
+
 static void avatar_other_messages(void **state)
 {
     (void)state;
@@ -201,6 +240,7 @@ int main(void)
         cmocka_unit_test(stream_query_defaults_and_options),
         cmocka_unit_test(stream_query_errors_name_the_option),
         cmocka_unit_test(avatar_start_defaults_and_kwargs),
+        cmocka_unit_test(avatar_transport_webrtc),
         cmocka_unit_test(avatar_other_messages),
         cmocka_unit_test(avatar_errors_name_the_field),
     };

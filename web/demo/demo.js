@@ -2,8 +2,11 @@
 // start a session with the audio sent back, draw each frame when the audio
 // clock reaches its media time, stop. JPEG and WebP frames are decoded one by
 // one; VP8 (15 fps) goes through WebCodecs, every frame in order
-// (../decode.js).
+// (../decode.js). Transport WebRTC: the session's frames and its speech as
+// Opus go to a Janus mountpoint that streaming_started names, and a video
+// element plays both from there (../webrtc.js).
 import { makeDecoder } from '../decode.js';
+import { JanusPlayer, janusServer } from '../webrtc.js';
 
 const $ = (id) => document.getElementById(id);
 const status = $('status');
@@ -15,6 +18,41 @@ let audioInfo = null, audioBuffer = null, clockStart = null;
 let pending = [], frames = 0, expected = 0, format = 'jpeg', width = 512, height = 512;
 // The session's decoder, made when its metadata names the format and size.
 let decoder = null;
+// Transport WebRTC: the player of the session's mountpoint.
+let player = null;
+const rtcVideo = $('rtc');
+
+function stopPlayer() {
+  player?.close();
+  player = null;
+  rtcVideo.srcObject = null;
+}
+
+// The mountpoint's video and audio in one element; frames counted as it
+// presents them.
+function play(mountpoint) {
+  const stream = new MediaStream();
+  rtcVideo.srcObject = stream;
+  rtcVideo.hidden = false;
+  canvas.hidden = true;
+  const p = new JanusPlayer(janusServer(), mountpoint, {
+    onTrack: (track) => {
+      if (p !== player) return;
+      stream.addTrack(track);
+      rtcVideo.play().catch(() => {});
+    },
+    onEnd: (why) => { if (p === player && status.dataset.state === 'streaming') setState('error', `WebRTC: ${why}`); },
+  });
+  player = p;
+  const onFrame = () => {
+    if (p !== player) return;
+    frames++;
+    status.dataset.frames = frames;
+    $('s-frames').textContent = frames;
+    rtcVideo.requestVideoFrameCallback(onFrame);
+  };
+  rtcVideo.requestVideoFrameCallback(onFrame);
+}
 
 function setState(state, error = '') {
   status.dataset.state = state;
@@ -126,6 +164,10 @@ async function start() {
   stopDecoder();
   frames = 0; pending = []; audioInfo = null; audioBuffer = null; clockStart = null;
   format = $('format').value;
+  const webrtc = $('transport').value === 'webrtc';
+  stopPlayer();
+  rtcVideo.hidden = true;
+  canvas.hidden = false;
   audioCtx = audioCtx || new AudioContext();
   await audioCtx.resume();
   let paths;
@@ -140,7 +182,7 @@ async function start() {
   ws.binaryType = 'arraybuffer';
   ws.onopen = () => ws.send(JSON.stringify({
     type: 'start_streaming', audio_path: paths.audio_path, source_path: paths.source_path,
-    setup_kwargs: {}, run_kwargs: { audio: true, format }, binary: true,
+    setup_kwargs: {}, run_kwargs: webrtc ? { transport: 'webrtc' } : { audio: true, format }, binary: true,
   }));
   ws.onmessage = (ev) => {
     if (typeof ev.data !== 'string') {
@@ -150,7 +192,13 @@ async function start() {
       return;
     }
     const msg = JSON.parse(ev.data);
-    if (msg.type === 'streaming_started') setState('streaming');
+    if (msg.type === 'streaming_started') {
+      setState('streaming');
+      if (msg.mountpoint) {
+        status.dataset.mountpoint = msg.mountpoint;
+        play(msg.mountpoint);
+      }
+    }
     else if (msg.type === 'metadata') {
       expected = msg.expected_frames;
       width = msg.width;
@@ -160,11 +208,12 @@ async function start() {
       $('s-fps').textContent = msg.fps;
       status.dataset.format = msg.format;
       status.dataset.fps = msg.fps;
-      startDecoder(msg);
+      if (!webrtc) startDecoder(msg);
     }
     else if (msg.type === 'audio') audioInfo = msg;
     else if (msg.type === 'streaming_completed') {
       setState(msg.stopped ? 'stopped' : 'completed');
+      stopPlayer();
       if (msg.stopped) { stopAudio(); pending.forEach((p) => p.bitmap.close()); pending = []; }
     } else if (msg.type === 'error') setState('error', msg.message);
   };
