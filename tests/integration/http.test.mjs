@@ -4,6 +4,9 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { BIN, FIXTURES, Server, Subscriber, until } from '../lib/server.mjs';
 
+// Servers started here keep no stream store (no framecast.db in the build tree).
+const NO_DB = { ...process.env, FRAMECAST_DB: ':memory:' };
+
 test('/healthz, /api/streams and /metrics', async () => {
   const srv = await new Server(['--synthetic', '1', '--size', '320x240',
     '--source', `synthetic:image=${FIXTURES}face-astronaut.png,id=face,size=640x360,fps=15`]).start();
@@ -50,7 +53,7 @@ test('/healthz, /api/streams and /metrics', async () => {
 });
 
 test('bad flags exit 2 and name the flag; --help and --version exit 0', () => {
-  const run = (...args) => spawnSync(BIN, args, { encoding: 'utf8', timeout: 10000 });
+  const run = (...args) => spawnSync(BIN, args, { encoding: 'utf8', timeout: 10000, env: NO_DB });
   let r = run('serve', '--port', 'x');
   assert.equal(r.status, 2);
   assert.match(r.stderr, /--port 'x'/);
@@ -82,7 +85,7 @@ test('bad flags exit 2 and name the flag; --help and --version exit 0', () => {
 
 test('an unreadable image source fails at start-up with the reason', () => {
   const r = spawnSync(BIN, ['serve', '--port', '0', '--source', 'synthetic:image=/nonexistent/x.png'],
-    { encoding: 'utf8', timeout: 10000 });
+    { encoding: 'utf8', timeout: 10000, env: NO_DB });
   assert.equal(r.status, 1);
   assert.match(r.stderr, /\/nonexistent\/x\.png: No such file or directory/);
 });
@@ -91,7 +94,7 @@ test('a port in use is reported', async () => {
   const srv = await new Server(['--synthetic', '1']).start();
   try {
     const r = spawnSync(BIN, ['serve', '--port', String(srv.port), '--synthetic', '1'],
-      { encoding: 'utf8', timeout: 10000 });
+      { encoding: 'utf8', timeout: 10000, env: NO_DB });
     assert.equal(r.status, 1);
     assert.match(r.stderr, new RegExp(`cannot listen on 127.0.0.1:${srv.port}`));
   } finally {
