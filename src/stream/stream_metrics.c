@@ -41,6 +41,9 @@ STREAM_FAMILY(source_fps, st->measured_fps)
 STREAM_FAMILY(running, fc_stream_running(s))
 STREAM_FAMILY(drops, st->drops)
 STREAM_FAMILY(errors, st->errors)
+STREAM_FAMILY(h264_subscribers, st->passthrough_subscribers)
+STREAM_FAMILY(h264_published, st->passthrough.published)
+STREAM_FAMILY(h264_prepended, st->passthrough.params_prepended)
 
 DETECT_FAMILY(inferences, st->detect.inferences)
 DETECT_FAMILY(inferences_faces, st->detect.inferences_with_faces)
@@ -366,6 +369,14 @@ static const fc_metric_family families[] = {
      drops},
     {"fc_stream_errors_total", FC_METRIC_COUNTER, "Frames the source or encoder failed to make.",
      errors},
+    {"fc_h264_subscribers", FC_METRIC_GAUGE,
+     "codec=h264 subscribers: the camera's own access units, passed through.", h264_subscribers},
+    {"fc_h264_access_units_total", FC_METRIC_COUNTER,
+     "Camera access units passed through to codec=h264 subscribers (not decoded, not encoded).",
+     h264_published},
+    {"fc_h264_params_prepended_total", FC_METRIC_COUNTER,
+     "IDR access units passed through that lacked SPS/PPS and got the camera's last ones.",
+     h264_prepended},
     {"fc_encode_milliseconds", FC_METRIC_HISTOGRAM, "CPU time of one encode, per codec.",
      encode_ms},
     {"fc_subscriber_queue_depth", FC_METRIC_GAUGE, "Frames waiting in a subscriber's queue.",
