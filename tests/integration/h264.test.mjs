@@ -88,9 +88,9 @@ test('codec=h264 of a file: the file\'s own access units, a key frame first, dec
     assert.equal(st.h264.subscribers, 1);
     assert.ok(st.h264.key_frames >= 3 && st.h264.published >= 45, JSON.stringify(st.h264));
     assert.equal(st.h264.params_prepended, 0, 'the file\'s key frames carry theirs');
-    assert.equal(await srv.metric('fc_h264_subscribers', { stream: 'lobby' }), 1);
-    assert.ok(await srv.metric('fc_h264_access_units_total', { stream: 'lobby' }) >= 45);
-    assert.equal(await srv.metric('fc_h264_params_prepended_total', { stream: 'lobby' }), 0);
+    assert.equal(await srv.metric('fc_passthrough_subscribers', { stream: 'lobby' }), 1);
+    assert.ok(await srv.metric('fc_passthrough_access_units_total', { stream: 'lobby' }) >= 45);
+    assert.equal(await srv.metric('fc_passthrough_params_prepended_total', { stream: 'lobby' }), 0);
 
     // A JPEG subscriber needs pixels: decoding starts ...
     const jpeg = new Subscriber(`${srv.ws}/ws/streams/lobby`);
