@@ -401,6 +401,7 @@ static int start_capacity(server *srv, char *err, size_t errlen)
                             ? o->max_sessions
                             : FC_SESSIONS_PER_WORKER * (unsigned)fc_pool_threads(srv->pool),
         .max_subscribers = o->max_subscribers,
+        .budgets_only = strcmp(o->load_admission, "off") == 0,
         .loop = &srv->loop,
         .pool = srv->pool,
         .loop_lag = &srv->core_metrics.loop_lag_ms,

@@ -43,8 +43,9 @@ typedef struct fc_serve_opts {
     unsigned max_subscribers; /* 0 = no budget of their own (--max-clients bounds them) */
     int agent_port;           /* -1 = no agent; 0 = a free port */
     const char *agent_host;
-    int drain_timeout; /* seconds running sessions get to finish at SIGTERM */
-    fc_paths paths;    /* where the defaults of web_root and model point */
+    const char *load_admission; /* "on": the load refuses new work too; "off": budgets only */
+    int drain_timeout;          /* seconds running sessions get to finish at SIGTERM */
+    fc_paths paths;             /* where the defaults of web_root and model point */
     /* The stream API and who may use it (docs/api.md). */
     const char *db;            /* --db; FRAMECAST_DB overrides it */
     const char *api_key_file;  /* NULL: FRAMECAST_API_KEY, or no key */

@@ -14,6 +14,7 @@ static const char *const log_levels[] = {"error", "warn", "info", "debug", NULL}
 static const char *const detect_inputs[] = {"band", "square", NULL};
 static const char *const viewer_tokens[] = {"off", "required", NULL};
 static const char *const key_frame_policies[] = {"auto", "always", "never", NULL};
+static const char *const on_off[] = {"on", "off", NULL};
 static const char rate[] = "a rate from 0.1 to 240";
 
 static const fc_option options[] = {
@@ -164,6 +165,10 @@ static const fc_option options[] = {
                 "with the room for new sessions: up ready 63% maxconn:N,\n"
                 "or drain when full or shutting down",
         .want = "a port number from 0 to 65535", .dflt = "off"),
+    ROW(FC_OPT_CHOICE, "load-admission", load_admission, .arg = "on|off",
+        .help = "refuse new work while the measured load is past its\n"
+                "high-water mark (off: the budgets and the drain only)",
+        .choices = on_off),
     ROW(FC_OPT_STRING, "agent-host", agent_host, .arg = "ADDR",
         .help = "address the agent listens on, exactly"),
     ROW(FC_OPT_LONG, "drain-timeout", drain_timeout, .min = 0, .max = 86400, .arg = "S",
@@ -217,6 +222,7 @@ static void defaults(fc_serve_opts *o)
     o->max_streams = 256;
     o->agent_port = -1;
     o->agent_host = "127.0.0.1";
+    o->load_admission = "on";
     o->drain_timeout = 30;
 }
 

@@ -160,7 +160,7 @@ static uint64_t refresh(fc_capacity *cap)
     char why[sizeof cap->load_why];
     bool was = load_full(cap, s.at_ns);
     fc_cap_why w = fc_capacity_judge(&cap->load, was, why, sizeof why);
-    cap->window_full = w != FC_CAP_WHY_COUNT;
+    cap->window_full = w != FC_CAP_WHY_COUNT && !cap->cfg.budgets_only;
     if (cap->window_full) {
         cap->load_reason = w;
         memcpy(cap->load_why, why, sizeof why);
@@ -242,7 +242,7 @@ void fc_capacity_report_now(fc_capacity *cap, fc_capacity_report *out)
     else if (lf)
         snprintf(out->why, sizeof out->why, "%s", cap->load_why);
     if (out->draining || out->full) return;
-    double spare = fc_capacity_load_spare(&cap->load);
+    double spare = cap->cfg.budgets_only ? 1.0 : fc_capacity_load_spare(&cap->load);
     double budget = 1.0 - (double)out->sessions / (double)out->max_sessions;
     if (budget < spare) spare = budget;
     out->spare_pct = (int)(spare * 100);

@@ -86,6 +86,7 @@ typedef enum {
 typedef struct fc_capacity_config {
     unsigned max_sessions;    /* avatar connections at once, >= 1 */
     unsigned max_subscribers; /* stream subscribers at once; 0 = no budget of their own */
+    bool budgets_only;        /* the load is measured and reported, but refuses nothing */
     fc_loop *loop;
     fc_pool *pool;
     const fc_histogram *loop_lag;     /* ms late per frame timer; NULL = none */

@@ -695,6 +695,17 @@ static void free_unmade(fc_stream *s, void *arg)
     fc_stream_free(s);
 }
 
+/* A create that failed with `rc` because of `why`: the parts made so far
+ * close as the loop runs, and the stream is freed when they have. */
+static int unmake(fc_stream *s, int rc, const char *why, char *err, size_t errlen)
+{
+    snprintf(err, errlen, "stream %s: %s", s->id, why);
+    s->shutting_down = true;
+    s->shutdown_done = free_unmade;
+    close_parts(s);
+    return rc;
+}
+
 int fc_stream_create(fc_loop *loop, fc_pool *pool, const char *id, fc_source *src,
                      const fc_stream_config *cfg, fc_histogram *loop_lag, fc_stream **out,
                      char *err, size_t errlen)
@@ -745,15 +756,7 @@ int fc_stream_create(fc_loop *loop, fc_pool *pool, const char *id, fc_source *sr
     s->timer.data = s;
     char why[300];
     int rc = create_parts(s, why, sizeof why);
-    if (rc != 0) {
-        snprintf(err, errlen, "stream %s: %s", id, why);
-        /* The parts made so far close as the loop runs; the stream is freed
-         * when they have. */
-        s->shutting_down = true;
-        s->shutdown_done = free_unmade;
-        close_parts(s);
-        return rc;
-    }
+    if (rc != 0) return unmake(s, rc, why, err, errlen);
     if (s->pushing) {
         fc_source_sink sink = {.ctx = s,
                                .on_frame = on_src_frame,
@@ -762,13 +765,7 @@ int fc_stream_create(fc_loop *loop, fc_pool *pool, const char *id, fc_source *sr
                                .on_state = on_src_state,
                                .on_stopped = on_src_stopped};
         rc = src->ops->start(src, loop, pool, &sink, s->cfg.idle_close, why, sizeof why);
-        if (rc != 0) {
-            snprintf(err, errlen, "stream %s: %s", id, why);
-            s->shutting_down = true;
-            s->shutdown_done = free_unmade;
-            close_parts(s);
-            return rc;
-        }
+        if (rc != 0) return unmake(s, rc, why, err, errlen);
         s->src_started = true;
     }
     *out = s;

@@ -24,7 +24,7 @@ before(() => {
 
 after(() => rmSync(media, { recursive: true, force: true }));
 
-const serve = (args) => new Server(['--synthetic', '1', '--size', '320x240', '--media-dir', media,
+const serve = (args) => new Server(['--synthetic', '1', '--size', '320x240', '--media-dir', media, '--load-admission', 'on',
                                     '--agent-port', '0', ...args]).start();
 
 test('budgets: past --max-sessions and --max-subscribers the upgrade is a 503 naming the flag; the agent and /readyz agree', async () => {

@@ -374,8 +374,15 @@ static void file_without_loop_ends_after_its_last_frame(void **state)
         demand(h, true, false, false, 0);
         wait_state(h, FC_SOURCE_ENDED, 1, 30);
         /* "ended" comes after the last frame, not before the decoder is
-         * drained (B-frames sit in its reorder buffer). */
-        assert_int_equal(h->nframes, files[i].frames);
+         * drained (B-frames sit in its reorder buffer): every frame is
+         * delivered by then, or counted as dropped because a machine busy
+         * elsewhere let the decoder fall behind (rule: drop to a key frame). */
+        fc_source_status st = status_of(h);
+        int dropped = (int)(st.decode_dropped + st.handoff_dropped);
+        if (h->nframes + dropped != files[i].frames)
+            fail_msg("%s: %d frames delivered, %d dropped, of %d", files[i].name, h->nframes,
+                     dropped, files[i].frames);
+        assert_true(h->nframes > 0);
         assert_increasing(h);
         assert_string_equal(h->formats[0].codec, files[i].codec);
         assert_string_equal(h->status.error, "");

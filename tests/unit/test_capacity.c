@@ -149,7 +149,7 @@ typedef struct env {
     uint64_t missed, made;
 } env;
 
-static int env_setup(void **state)
+static int env_open(void **state, bool budgets_only)
 {
     static env e;
     memset(&e, 0, sizeof e);
@@ -159,11 +159,23 @@ static int env_setup(void **state)
                               .loop = &e.loop,
                               .pool = e.pool,
                               .missed_deadlines = &e.missed,
-                              .frames_made = &e.made};
+                              .frames_made = &e.made,
+                              .budgets_only = budgets_only};
     char err[200];
     if (fc_capacity_create(&cfg, &e.cap, err, sizeof err) != 0) return -1;
     *state = &e;
     return 0;
+}
+
+static int env_setup(void **state)
+{
+    return env_open(state, false);
+}
+
+/* --load-admission off. */
+static int env_setup_budgets_only(void **state)
+{
+    return env_open(state, true);
 }
 
 static int env_teardown(void **state)
@@ -251,22 +263,30 @@ static void on_release(uv_timer_t *t)
 /* The load comes from the pool's and the loop's own counters: a worker held
  * in a job is busy time (wall time, CPU or not), and the loop asleep in
  * epoll is idle time. Workers that busy refuse sessions, not subscribers. */
+/* Holds the pool's one worker in a job for a second, the loop waiting in
+ * epoll meanwhile, as a server's does. */
+static void hold_the_worker(env *e, held_job *h)
+{
+    *h = (held_job){.job = {.work = held_work, .done = held_done, .loop = &e->loop}};
+    sem_init(&h->go, 0, 0);
+    assert_int_equal(fc_pool_submit(e->pool, &h->job), 0);
+    static uv_timer_t release; /* closes in the teardown's last run */
+    uv_timer_init(&e->loop.uv, &release);
+    release.data = &h->go;
+    uv_timer_start(&release, on_release, 1000, 0);
+    while (!h->done)
+        uv_run(&e->loop.uv, UV_RUN_ONCE);
+    uv_close((uv_handle_t *)&release, NULL);
+    sem_destroy(&h->go);
+}
+
 static void reads_pool_and_loop(void **state)
 {
     env *e = *state;
     fc_capacity_sample a, b;
     fc_capacity_sample_now(e->cap, &a);
-    held_job h = {.job = {.work = held_work, .done = held_done, .loop = &e->loop}};
-    sem_init(&h.go, 0, 0);
-    assert_int_equal(fc_pool_submit(e->pool, &h.job), 0);
-    /* The loop waits in epoll meanwhile, as a server's does. */
-    static uv_timer_t release; /* closes in the teardown's last run */
-    uv_timer_init(&e->loop.uv, &release);
-    release.data = &h.go;
-    uv_timer_start(&release, on_release, 1000, 0);
-    while (!h.done)
-        uv_run(&e->loop.uv, UV_RUN_ONCE);
-    uv_close((uv_handle_t *)&release, NULL);
+    held_job h;
+    hold_the_worker(e, &h);
     fc_capacity_sample_now(e->cap, &b);
     fc_capacity_load l;
     fc_capacity_load_between(&a, &b, &l);
@@ -305,7 +325,27 @@ static void reads_pool_and_loop(void **state)
     fc_capacity_sample_now(e->cap, &b);
     assert_int_equal(b.missed_deadlines - a.missed_deadlines, 3);
     assert_int_equal(b.frames_made - a.frames_made, 7);
-    sem_destroy(&h.go);
+}
+
+/* --load-admission off: the same busy worker is measured and reported, and
+ * refuses nothing; the budgets still do. */
+static void budgets_only_measure_the_load_and_refuse_by_budget(void **state)
+{
+    env *e = *state;
+    held_job h;
+    hold_the_worker(e, &h);
+    char why[200];
+    assert_int_equal(fc_capacity_admit(e->cap, FC_CAP_SESSION, why, sizeof why), 0);
+    fc_capacity_report r;
+    fc_capacity_report_now(e->cap, &r);
+    assert_false(r.full);
+    assert_true(r.load.workers > 0.9);
+    fc_capacity_enter(e->cap, FC_CAP_SESSION);
+    fc_capacity_enter(e->cap, FC_CAP_SESSION);
+    assert_int_equal(fc_capacity_admit(e->cap, FC_CAP_SESSION, why, sizeof why), -EBUSY);
+    assert_string_equal(why, "server at capacity: 2 avatar sessions (--max-sessions 2)");
+    fc_capacity_leave(e->cap, FC_CAP_SESSION);
+    fc_capacity_leave(e->cap, FC_CAP_SESSION);
 }
 
 int main(void)
@@ -317,6 +357,8 @@ int main(void)
         cmocka_unit_test(agent_lines),
         cmocka_unit_test_setup_teardown(budgets_and_drain, env_setup, env_teardown),
         cmocka_unit_test_setup_teardown(reads_pool_and_loop, env_setup, env_teardown),
+        cmocka_unit_test_setup_teardown(budgets_only_measure_the_load_and_refuse_by_budget,
+                                        env_setup_budgets_only, env_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -71,9 +71,11 @@ test('WebRTC through Janus in a network namespace', { timeout: 150000 }, async (
       await page.evaluate((f) => window.fc.startStamps(f), { cell: fixture.cell, bits: fixture.bits });
       await page.waitForFunction(() => window.fc.stamps.length >= 30, null, { timeout: 10000 });
       const ns_ = await page.evaluate(() => window.fc.stamps.map((s) => s.n));
-      // Consecutive frames of the looping file, modulo its length.
+      // Forward through the looping file, modulo its length: a browser short
+      // of CPU may paint fewer frames than arrive, but never an older one
+      // (which would show as a step of most of the file's length).
       const steps = ns_.slice(1).map((n, i) => (n - ns_[i] + fixture.frames) % fixture.frames);
-      assert.ok(steps.every((d) => d >= 1 && d <= 3), `frame numbers ${ns_.join(',')}`);
+      assert.ok(steps.every((d) => d >= 1 && d < fixture.frames / 2), `frame numbers ${ns_.join(',')}`);
     });
 
     await t.test('Opus speech arrives and is heard', async () => {
