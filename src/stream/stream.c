@@ -498,11 +498,31 @@ static void on_src_packet(void *ctx, fc_packet *p)
     }
 }
 
+/* A camera or file not opened yet is offered as H.264; one that turns out
+ * to be of another codec tells its codec=h264 subscribers why they get
+ * nothing, and the endpoint closes them after that (ws_stream.c). */
+static void refuse_passthrough(fc_stream *s)
+{
+    char text[FC_ID_MAX + 96];
+    int n =
+        snprintf(text, sizeof text,
+                 "{\"type\":\"error\",\"message\":\"stream '%s' is not H.264: its input is %s\"}",
+                 s->id, s->src_fmt.codec);
+    fc_event *e = fc_event_new(text, (size_t)n);
+    if (!e) {
+        log_error(s, "out of memory for an event");
+        return;
+    }
+    fc_passthrough_publish_event(s->pass, e);
+    fc_event_unref(e);
+}
+
 static void on_src_format(void *ctx, const fc_source_format *fmt)
 {
     fc_stream *s = ctx;
     s->src_fmt = *fmt;
     s->fmt_pending = true;
+    if (s->pass && !fc_stream_offers_h264(s)) refuse_passthrough(s);
 }
 
 static void on_src_state(void *ctx, const fc_source_status *st)

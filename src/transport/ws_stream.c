@@ -254,6 +254,11 @@ static int ws_stream_writeable(fc_conn *c, void *state)
         int rc = fc_conn_write(c, fc_event_text(e), e->len, false);
         fc_event_unref(e);
         if (rc != 0) return -1;
+        if (sc->codec == &fc_h264_passthrough && !fc_stream_offers_h264(sc->stream)) {
+            /* The camera turned out not to be H.264: the event said why. */
+            fc_conn_close_soon(c, CLOSE_BAD_REQUEST, "stream is not H.264");
+            return 0;
+        }
         if (sc->held || fc_sub_has_work(sc->sub)) fc_conn_want_write(c);
         return 0;
     }

@@ -140,6 +140,30 @@ test('codec=h264 of a synthetic stream is refused with the reason; it offers no 
   }
 });
 
+test('a camera that turns out not to be H.264: its codec=h264 subscriber is told why and closed; later ones are refused', async () => {
+  const cam = await Camera.start(['--size', '320x240', '--codec', 'vp8']);
+  const srv = await new Server(['--synthetic', '0', '--source', `${cam.url},id=web`]).start();
+  try {
+    // Not opened yet (nobody watched it): its codec is not known, so h264 is offered.
+    assert.ok((await stream(srv, 'web')).codecs.includes('h264'));
+    const s = new Subscriber(`${srv.ws}/ws/streams/web?codec=h264`);
+    const closed = await s.closed;
+    assert.equal(closed.code, 4400);
+    assert.equal(closed.reason, 'stream is not H.264');
+    assert.deepEqual(s.texts.filter((t) => t.type === 'error'), [{ type: 'error', message: "stream 'web' is not H.264: its input is vp8" }]);
+    assert.equal(s.frames.length, 0);
+    const st = await stream(srv, 'web');
+    assert.deepEqual(st.codecs, ['jpeg', 'webp', 'vp8']);
+    const later = new Subscriber(`${srv.ws}/ws/streams/web?codec=h264`);
+    const again = await later.closed;
+    assert.equal(again.code, 4400);
+    assert.equal(again.reason, "stream 'web' is not H.264 (its codecs: jpeg, webp, vp8)");
+  } finally {
+    assert.equal(await srv.stop(), 0);
+    await cam.stop();
+  }
+});
+
 test('a stalled h264 subscriber drops to the next key frame and resumes at one: never a delta after a hole', async () => {
   const srv = await new Server(['--synthetic', '0', '--source', `file:${fx('big.mp4')},loop,id=big`]).start();
   try {
