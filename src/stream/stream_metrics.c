@@ -279,12 +279,21 @@ static void encode_ms(fc_metrics_out *out, void *ctx)
 
 typedef enum { SUB_DEPTH, SUB_DROPS, SUB_SENT, SUB_BYTES, SUB_DROPS_TO_KEY } sub_field;
 
+/* What a subscriber may be on: the registered codecs, then codec=h264 (the
+ * passthrough, not registered: nothing encodes it). NULL past the last. */
+static const fc_codec_ops *sub_codec_at(size_t k)
+{
+    const fc_codec_ops *c = fc_codec_at(k);
+    if (c) return c;
+    return k == 0 || fc_codec_at(k - 1) ? &fc_h264_passthrough : NULL;
+}
+
 static void each_sub(fc_metrics_out *out, const fc_stream_set *set, sub_field field)
 {
     for (size_t i = 0; i < set->n; i++) {
         for (int view = 0; view < FC_VIEW_COUNT; view++) {
             const fc_codec_ops *c;
-            for (size_t k = 0; (c = fc_codec_at(k)); k++) {
+            for (size_t k = 0; (c = sub_codec_at(k)); k++) {
                 if (field == SUB_DROPS_TO_KEY && !c->inter_frame) continue;
                 const fc_hub *hub = fc_stream_hub(set->v[i], (fc_view)view, c);
                 for (const fc_sub *sub = hub ? fc_hub_next_sub(hub, NULL) : NULL; sub;

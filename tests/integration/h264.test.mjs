@@ -192,6 +192,8 @@ test('a stalled h264 subscriber drops to the next key frame and resumes at one: 
     assert.equal(code, 0, stderr);
     assert.equal(md5s.length, frames.length);
     assert.equal(await decoded(srv, 'big'), 0);
+    // Per subscriber too, as for VP8 (the healthy one lost nothing).
+    assert.ok(await srv.metric('fc_subscriber_drops_to_key_total', { stream: 'big', codec: 'h264' }) > 0);
     await Promise.all([healthy.close(), stalled.close()]);
   } finally {
     assert.equal(await srv.stop(), 0);
