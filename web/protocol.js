@@ -26,6 +26,21 @@ export function isVp8Key(payload) {
   return payload.length > 0 && (payload[0] & 1) === 0;
 }
 
+// An H.264 access unit (Annex B) is a key frame when its picture is an IDR
+// picture: the NAL unit type (low 5 bits of the byte after a 00 00 01 start
+// code) of its first slice is 5. Parameter sets, SEI and delimiters come
+// before the slices; the first slice (type 1 or 5) tells (docs/protocol.md).
+export function isH264Key(payload) {
+  for (let i = 0; i + 3 < payload.length; i++) {
+    if (payload[i] !== 0 || payload[i + 1] !== 0 || payload[i + 2] !== 1) continue;
+    const type = payload[i + 3] & 0x1f;
+    if (type === 5) return true;
+    if (type >= 1 && type <= 4) return false;
+    i += 3;
+  }
+  return false;
+}
+
 export function streamUrl(loc, id, quality, codec) {
   const scheme = loc.protocol === 'https:' ? 'wss' : 'ws';
   return `${scheme}://${loc.host}/ws/streams/${encodeURIComponent(id)}` +

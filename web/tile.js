@@ -2,8 +2,10 @@
 // canvas, the numbers in its overlay and its one-minute chart.
 //
 // Decoding (decode.js): JPEG and WebP with createImageBitmap, latest wins;
-// VP8 with WebCodecs, every frame in order. The codec is the tile's choice:
-// `auto` asks for VP8 where the browser decodes it, else JPEG. A VP8 decoder
+// VP8 and a camera's own H.264 with WebCodecs, every frame in order. The
+// codec is the tile's choice: `auto` asks for the camera's H.264 where the
+// stream offers it and the browser decodes it, else VP8 where the browser
+// decodes that, else JPEG. A video decoder
 // that fails or falls behind is given up and the tile reconnects, which
 // starts it again at a key frame.
 //
@@ -12,7 +14,7 @@
 // onto the same canvas at every frame it presents.
 
 import { Chart } from './chart.js';
-import { makeDecoder, resolveCodec } from './decode.js';
+import { canH264, makeDecoder, resolveCodec } from './decode.js';
 import { parseFrame, streamUrl } from './protocol.js';
 import { JanusPlayer, janusServer } from './webrtc.js';
 
@@ -28,7 +30,7 @@ const STATE_TEXT = {
 
 export class Tile {
   // `events`: { onHello(tile), onLost(tile, closeCode) } from the page;
-  // `codec`: the codec choice it starts with (auto, vp8, jpeg, webp).
+  // `codec`: the codec choice it starts with (auto, h264, vp8, jpeg, webp).
   constructor(info, template, events, codec = 'auto') {
     this.id = info.id;
     this.events = events;
@@ -78,6 +80,13 @@ export class Tile {
     rtc.disabled = !info.webrtc?.available;
     rtc.title = info.webrtc?.available ? `Janus mountpoint ${info.webrtc.mountpoint} (VP8, ${info.webrtc.tier} tier)`
       : `WebRTC unavailable: ${info.webrtc?.why || 'no mountpoint'}`;
+    // h264 is offered where the stream is a camera's H.264 and this browser
+    // decodes it (decode.js asked VideoDecoder.isConfigSupported).
+    const h264 = this.codecSelect.querySelector('option[value="h264"]');
+    h264.disabled = !canH264(info);
+    h264.title = info.codecs?.includes('h264')
+      ? (h264.disabled ? `this browser does not decode ${info.h264?.codec_string || 'H.264'} with WebCodecs` : 'the camera\'s own H.264, not decoded or encoded by the server')
+      : 'not an H.264 camera';
     if (this.state === 'gone') this.setState('reconnecting'); // listed again
     if (!this.hello) this.setCanvasSize(info.width, info.height);
   }
@@ -111,7 +120,7 @@ export class Tile {
       this.openWebrtc();
       return;
     }
-    this.codec = resolveCodec(this.codecChoice);
+    this.codec = resolveCodec(this.codecChoice, this.info);
     this.el.dataset.codec = this.codec;
     this.setState(this.state === 'reconnecting' ? 'reconnecting' : 'connecting');
     const ws = new WebSocket(streamUrl(location, this.id, this.quality, this.codec));
@@ -246,8 +255,11 @@ export class Tile {
       // The source changed size from the next frame on (docs/protocol.md);
       // detection boxes come in the new size's pixels. A VP8 decoder takes
       // the new size from the key frame that follows.
-      this.hello = { ...this.hello, width: msg.width, height: msg.height };
+      this.hello = { ...this.hello, ...msg, type: 'hello' };
       this.setCanvasSize(msg.width, msg.height);
+      // An H.264 camera's new codec string or size configures the decoder
+      // for the IDR access unit that follows.
+      this.decoder?.reformat?.(msg);
     } else if (msg.type === 'tier' && typeof msg.tier === 'string') {
       // The tier the following frames are in (docs/protocol.md).
       this.currentTier = msg.tier;

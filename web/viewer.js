@@ -1,6 +1,6 @@
 // The viewer page: one tile per stream listed by /api/streams.
 //
-// `?codec=vp8` (or jpeg, webp, webrtc, auto: the default) in the page's URL is every
+// `?codec=vp8` (or h264, jpeg, webp, webrtc, auto: the default) in the page's URL is every
 // tile's first codec choice; each tile's selector changes its own.
 //
 // The list is fetched once, and again only to find the server after a
@@ -8,7 +8,7 @@
 // reconnect. Nothing else polls; fps and latency come from the frames, and a
 // 1 Hz tick turns them into overlay numbers and chart samples.
 
-import { probeCodecs } from './decode.js';
+import { probeCodecs, probeH264 } from './decode.js';
 import { Tile } from './tile.js';
 
 const RETRY_FIRST_MS = 500;
@@ -19,7 +19,7 @@ const statusEl = document.getElementById('status');
 const emptyEl = document.getElementById('empty');
 const template = document.getElementById('tile-template');
 
-const CODECS = ['auto', 'vp8', 'jpeg', 'webp', 'webrtc'];
+const CODECS = ['auto', 'h264', 'vp8', 'jpeg', 'webp', 'webrtc'];
 const pageCodec = new URLSearchParams(location.search).get('codec');
 const firstCodec = CODECS.includes(pageCodec) ? pageCodec : 'auto';
 
@@ -48,6 +48,7 @@ async function loadStreams() {
     scheduleRetry(`server unreachable (${e.message})`);
     return;
   }
+  await probeH264(list); // before tiles choose their codec
   loading = false;
   reconcile(list);
   document.dispatchEvent(new CustomEvent('framecast:streams', { detail: list })); // manage.js

@@ -55,7 +55,8 @@ static const fc_option options[] = {
         .dflt = "85,75,60"),
     ROW(FC_OPT_DOUBLE, "keyint", keyint, .min = 0.1, .max = 3600, .arg = "S",
         .help = "VP8: a key frame at least every S seconds (joins and\n"
-                "gaps also ask for one, at most one a second per tier)",
+                "gaps also ask for one, at most one a second per tier;\n"
+                "codec=h264 passes a camera's own: its GOP decides)",
         .want = "seconds from 0.1 to 3600"),
     ROW(FC_OPT_LONG, "queue", queue, .min = 1, .max = FC_QUEUE_MAX, .arg = "N",
         .help = "frames a subscriber may have queued, at most 1000",

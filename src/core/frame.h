@@ -36,6 +36,7 @@ typedef enum {
     FC_CODEC_JPEG = 1,
     FC_CODEC_WEBP = 2,
     FC_CODEC_VP8 = 3,
+    FC_CODEC_H264 = 4, /* a camera's own access units, passed through (stream/passthrough.h) */
     FC_CODEC_COUNT
 } fc_codec;
 

@@ -205,6 +205,7 @@ static void route(av_source *s, fc_packet *p)
          * until then the last one stands, rather than a 0 and back. */
         if (fc_packet_fps(p) > 0) f.fps = fc_packet_fps(p);
         report_format(s, &f);
+        if (s->sink.on_packet) s->sink.on_packet(s->sink.ctx, p);
         fc_decode_push(s->decode, p);
         return;
     }
@@ -424,6 +425,7 @@ int fc_av_source_create(const fc_source_spec *spec, int width, int height, doubl
     } else {
         s->ccfg = (fc_convert_cfg){.width = spec->width, .height = spec->height};
         s->cap_fps = spec->fps;
+        s->base.packets = strcmp(spec->type, "v4l2") != 0;
         if (strcmp(spec->type, "file") == 0) {
             in->kind = FC_INPUT_FILE;
             in->timeout = TIMEOUT_FILE_S;

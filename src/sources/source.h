@@ -162,8 +162,11 @@ typedef struct fc_source_demand {
  * for the call: take a reference to keep one. */
 typedef struct fc_source_sink {
     void *ctx;
-    void (*on_frame)(void *ctx, fc_frame *frame);    /* I420, ids and timestamps increasing */
-    void (*on_packet)(void *ctx, fc_packet *packet); /* DATA packets, decode order */
+    void (*on_frame)(void *ctx, fc_frame *frame); /* I420, ids and timestamps increasing */
+    /* DATA packets in decode order while the demand asks for packets, and
+     * every SEGMENT packet (a new input's codec parameters) whatever the
+     * demand, so a consumer that starts later knows them. */
+    void (*on_packet)(void *ctx, fc_packet *packet);
     void (*on_format)(void *ctx, const fc_source_format *format);
     void (*on_state)(void *ctx, const fc_source_status *status);
     void (*on_stopped)(void *ctx); /* after stop: no callback follows; destroy may run */
@@ -194,6 +197,10 @@ struct fc_source {
     const fc_source_ops *ops;
     int width, height; /* paced: the frame size; pushing: size= or 0 (native) */
     double fps;        /* the most it can deliver; pushing: 0 = its own rate */
+    /* Pushing: its packets are the input's own (file, RTSP), so a consumer
+     * may take them as they are (fc_source_demand.packets); not for sources
+     * whose pictures are made from the input (synthetic:video). */
+    bool packets;
     char description[FC_SPEC_PATH_MAX + 32]; /* for /api/streams; credentials redacted */
 };
 

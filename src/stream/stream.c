@@ -10,6 +10,7 @@
 #include "core/stage.h"
 #include "encode/jpeg.h"
 #include "encode/output.h"
+#include "stream/passthrough.h"
 
 /* One (view, codec): its output while somebody watches, and the figures of
  * the outputs it had before. */
@@ -30,6 +31,13 @@ struct fc_stream {
     fc_stream_config cfg;
     int views; /* FC_VIEW_FULL only, or the PTZ view too (with detection) */
     view_out out[FC_VIEW_COUNT][FC_CODEC_COUNT];
+    /* codec=h264 of a source whose packets are the input's own: the full
+     * view as the camera sent it, while somebody watches it so. */
+    fc_passthrough *pass;
+    fc_passthrough_stats pass_past; /* of the passthroughs closed before */
+    fc_hub_stats pass_hub_past;
+    fc_packet *segment;   /* the input's codec parameters, for a passthrough made later */
+    char h264_codec[16];  /* their WebCodecs codec string; "" = not H.264 or not known */
     fc_detect *detect;    /* NULL without detection */
     fc_event *last_event; /* the latest detections, for subscribers who join later */
 
@@ -319,12 +327,13 @@ static void schedule_tick(fc_stream *s, uint64_t now)
  * only consumer, a pushing source may decode key frames only, as the
  * stream's key_only policy says: with `auto` only while they come at least
  * at detect_fps (the source measures that), with `always` whatever their
- * rate. Compressed packets are for a passthrough view, which no stream has
- * yet: `packets` stays false. */
+ * rate. Compressed packets are for codec=h264 subscribers (the passthrough),
+ * who need no pixels: with only them, nothing is decoded. */
 static fc_source_demand demand_of(const fc_stream *s)
 {
     fc_source_demand d = {0};
     if (s->shutting_down) return d;
+    d.packets = s->pass != NULL;
     bool watched = viewers(s) > 0;
     if (!watched && !s->detect) return d;
     d.pixels = true;
@@ -366,9 +375,11 @@ static void push_demand(fc_stream *s)
     if (!s->src_started) return;
     s->src->ops->set_demand(s->src, &d);
     if (s->shutting_down) return;
-    if (!d.pixels)
+    if (!d.pixels && !d.packets)
         fc_info("stream %s: no consumers, source idle%s", s->id,
                 s->cfg.idle_close > 0 ? " (a camera disconnects after --idle-close)" : "");
+    else if (!d.pixels)
+        fc_info("stream %s: source wanted for its H.264 as sent, nothing decoded", s->id);
     else if (d.key_only)
         fc_info("stream %s: source wanted for detection at %.3g fps, key frames only%s", s->id,
                 d.fps, d.key_min_fps > 0 ? " while they come that often" : "");
@@ -472,11 +483,46 @@ static void on_src_frame(void *ctx, fc_frame *f)
     frame_arrived(s, f, (uint64_t)(f->timestamp * 1e9));
 }
 
+static void on_src_packet(void *ctx, fc_packet *p)
+{
+    fc_stream *s = ctx;
+    if (s->shutting_down) return;
+    if (fc_packet_kind_of(p) == FC_PACKET_SEGMENT) {
+        fc_packet_unref(s->segment);
+        s->segment = fc_packet_ref(p);
+        if (fc_passthrough_codec_string(p, s->h264_codec, sizeof s->h264_codec) != 0)
+            s->h264_codec[0] = '\0';
+        if (s->pass) fc_passthrough_segment(s->pass, p);
+    } else if (s->pass && fc_packet_kind_of(p) == FC_PACKET_DATA) {
+        fc_passthrough_packet(s->pass, p);
+    }
+}
+
+/* A camera or file not opened yet is offered as H.264; one that turns out
+ * to be of another codec tells its codec=h264 subscribers why they get
+ * nothing, and the endpoint closes them after that (ws_stream.c). */
+static void refuse_passthrough(fc_stream *s)
+{
+    char text[FC_ID_MAX + 96];
+    int n =
+        snprintf(text, sizeof text,
+                 "{\"type\":\"error\",\"message\":\"stream '%s' is not H.264: its input is %s\"}",
+                 s->id, s->src_fmt.codec);
+    fc_event *e = fc_event_new(text, (size_t)n);
+    if (!e) {
+        log_error(s, "out of memory for an event");
+        return;
+    }
+    fc_passthrough_publish_event(s->pass, e);
+    fc_event_unref(e);
+}
+
 static void on_src_format(void *ctx, const fc_source_format *fmt)
 {
     fc_stream *s = ctx;
     s->src_fmt = *fmt;
     s->fmt_pending = true;
+    if (s->pass && !fc_stream_offers_h264(s)) refuse_passthrough(s);
 }
 
 static void on_src_state(void *ctx, const fc_source_status *st)
@@ -532,6 +578,7 @@ static void on_tracks_changed(void *arg, fc_event *e)
     for (int v = 0; v < FC_VIEW_COUNT; v++)
         for (int c = 0; c < FC_CODEC_COUNT; c++)
             if (s->out[v][c].o) fc_output_publish_event(s->out[v][c].o, e);
+    if (s->pass) fc_passthrough_publish_event(s->pass, e);
     fc_event_unref(s->last_event);
     s->last_event = fc_event_ref(e);
 }
@@ -616,6 +663,27 @@ static void close_output(fc_stream *s, view_out *vo)
     fc_output_close(o, part_closed, s);
 }
 
+/* Nobody watches the camera's own H.264 any more (or the stream ends): its
+ * figures join the earlier ones'. It has no jobs, so it goes at once. */
+static void close_passthrough(fc_stream *s)
+{
+    fc_passthrough_stats ps;
+    fc_passthrough_get_stats(s->pass, &ps);
+    s->pass_past.access_units += ps.access_units;
+    s->pass_past.published += ps.published;
+    s->pass_past.skipped += ps.skipped;
+    s->pass_past.key_frames += ps.key_frames;
+    s->pass_past.params_prepended += ps.params_prepended;
+    s->pass_past.bytes += ps.bytes;
+    s->pass_past.rejected += ps.rejected;
+    fc_hub_stats hs;
+    fc_hub_get_stats(fc_passthrough_hub(s->pass), &hs);
+    s->pass_hub_past.drops += hs.drops;
+    s->pass_hub_past.drops_to_key += hs.drops_to_key;
+    fc_passthrough_free(s->pass);
+    s->pass = NULL;
+}
+
 /* Closes every part that exists (a failed create, or a shutdown); each
  * reports back through part_closed. They are gone for the stream at once:
  * what they still finish is published to nobody. A started pushing source
@@ -631,6 +699,7 @@ static void close_parts(fc_stream *s)
     for (int v = 0; v < FC_VIEW_COUNT; v++)
         for (int c = 0; c < FC_CODEC_COUNT; c++)
             if (s->out[v][c].o) close_output(s, &s->out[v][c]);
+    if (s->pass) close_passthrough(s);
     fc_detect *d = s->detect;
     s->detect = NULL;
     if (d) fc_detect_close(d, part_closed, s);
@@ -711,6 +780,7 @@ int fc_stream_create(fc_loop *loop, fc_pool *pool, const char *id, fc_source *sr
     if (s->pushing) {
         fc_source_sink sink = {.ctx = s,
                                .on_frame = on_src_frame,
+                               .on_packet = s->src->packets ? on_src_packet : NULL,
                                .on_format = on_src_format,
                                .on_state = on_src_state,
                                .on_stopped = on_src_stopped};
@@ -748,6 +818,7 @@ void fc_stream_free(fc_stream *s)
     fc_source_destroy(s->src);
     fc_event_unref(s->last_event);
     fc_frame_unref(s->last_raw);
+    fc_packet_unref(s->segment);
     free(s);
 }
 
@@ -778,6 +849,46 @@ static view_out *slot_of(fc_stream *s, fc_view view, const fc_codec_ops *codec)
     return &s->out[view][codec->id];
 }
 
+bool fc_stream_offers_h264(const fc_stream *s)
+{
+    /* Before a camera is first opened its codec is not known: a subscriber
+     * then waits for its first IDR access unit like any other. */
+    return s->pushing && s->src->packets &&
+           (s->src_fmt.codec[0] == '\0' || strcmp(s->src_fmt.codec, "h264") == 0);
+}
+
+static int subscribe_passthrough(fc_stream *s, fc_view view, const fc_sub_opts *opts,
+                                 fc_sub_wake_fn wake, void *ctx, fc_sub **out, char *err,
+                                 size_t errlen)
+{
+    if (!fc_stream_offers_h264(s)) {
+        snprintf(err, errlen, "stream '%s' is not H.264", s->id);
+        return -EINVAL;
+    }
+    if (view != FC_VIEW_FULL) {
+        snprintf(err, errlen, "stream '%s': the %s view is made of pixels, not the camera's H.264",
+                 s->id, fc_view_name(view));
+        return -EINVAL;
+    }
+    if (!s->pass) {
+        char name[FC_ID_MAX + 16];
+        snprintf(name, sizeof name, "%s (h264)", s->id);
+        if (fc_passthrough_new(name, &s->pass) != 0) {
+            snprintf(err, errlen, "stream '%s': out of memory for its H.264 output", s->id);
+            return -ENOMEM;
+        }
+        if (s->segment) fc_passthrough_segment(s->pass, s->segment);
+    }
+    if (fc_passthrough_subscribe(s->pass, opts, wake, ctx, out) != 0) {
+        snprintf(err, errlen, "stream '%s': out of memory for a subscriber", s->id);
+        if (fc_passthrough_subscribers(s->pass) == 0) close_passthrough(s);
+        return -ENOMEM;
+    }
+    if (s->last_event) fc_sub_give_event(*out, s->last_event);
+    update_demand(s);
+    return 0;
+}
+
 int fc_stream_subscribe(fc_stream *s, fc_view view, const fc_codec_ops *codec,
                         const fc_sub_opts *opts, fc_sub_wake_fn wake, void *ctx, fc_sub **out,
                         char *err, size_t errlen)
@@ -791,6 +902,8 @@ int fc_stream_subscribe(fc_stream *s, fc_view view, const fc_codec_ops *codec,
         snprintf(err, errlen, "stream '%s' has no %s view", s->id, fc_view_name(view));
         return -ENOENT;
     }
+    if (codec == &fc_h264_passthrough)
+        return subscribe_passthrough(s, view, opts, wake, ctx, out, err, errlen);
     view_out *vo = slot_of(s, view, codec);
     if (!vo) {
         snprintf(err, errlen, "stream '%s' cannot encode %s", s->id, codec->name);
@@ -818,6 +931,13 @@ int fc_stream_subscribe(fc_stream *s, fc_view view, const fc_codec_ops *codec,
 
 void fc_stream_unsubscribe(fc_stream *s, fc_view view, const fc_codec_ops *codec, fc_sub *sub)
 {
+    if (codec == &fc_h264_passthrough) {
+        if (!s->pass) return; /* shut down: it took its subscribers with it */
+        fc_passthrough_unsubscribe(s->pass, sub);
+        if (fc_passthrough_subscribers(s->pass) == 0) close_passthrough(s);
+        update_demand(s);
+        return;
+    }
     view_out *vo = slot_of(s, view, codec ? codec : s->cfg.codec);
     if (!vo || !vo->o) return; /* shut down: the output took its subscribers with it */
     fc_output_unsubscribe(vo->o, sub);
@@ -852,6 +972,8 @@ bool fc_stream_has_view(const fc_stream *s, fc_view view)
 
 const fc_hub *fc_stream_hub(const fc_stream *s, fc_view view, const fc_codec_ops *codec)
 {
+    if (codec == &fc_h264_passthrough)
+        return view == FC_VIEW_FULL && s->pass ? fc_passthrough_hub(s->pass) : NULL;
     const view_out *vo = slot_of((fc_stream *)s, view, codec);
     return vo && vo->o ? fc_output_hub(vo->o) : NULL;
 }
@@ -872,6 +994,16 @@ void fc_stream_view_stats(const fc_stream *s, fc_view view, fc_hub_stats *out)
         out->drops += hs.drops;
         out->drops_to_key += hs.drops_to_key;
     }
+    if (view != FC_VIEW_FULL) return;
+    out->drops += s->pass_hub_past.drops;
+    out->drops_to_key += s->pass_hub_past.drops_to_key;
+    if (!s->pass) return;
+    fc_hub_stats hs;
+    fc_hub_get_stats(fc_passthrough_hub(s->pass), &hs);
+    out->subscribers += hs.subscribers;
+    out->on_tier[FC_TIER_HIGH] += hs.subscribers;
+    out->drops += hs.drops;
+    out->drops_to_key += hs.drops_to_key;
 }
 
 void fc_stream_frame_size(const fc_stream *s, const fc_codec_ops *codec, fc_tier tier, int *width,
@@ -951,6 +1083,38 @@ void fc_stream_get_stats(const fc_stream *s, fc_stream_stats *out)
         }
     }
     if (s->detect) fc_detect_get_stats(s->detect, &out->detect);
+    out->passthrough = s->pass_past;
+    out->passthrough_drops = s->pass_hub_past.drops;
+    out->passthrough_drops_to_key = s->pass_hub_past.drops_to_key;
+    if (s->pass) {
+        fc_passthrough_stats ps;
+        fc_passthrough_get_stats(s->pass, &ps);
+        out->passthrough.access_units += ps.access_units;
+        out->passthrough.published += ps.published;
+        out->passthrough.skipped += ps.skipped;
+        out->passthrough.key_frames += ps.key_frames;
+        out->passthrough.params_prepended += ps.params_prepended;
+        out->passthrough.bytes += ps.bytes;
+        out->passthrough.rejected += ps.rejected;
+        fc_hub_stats hs;
+        fc_hub_get_stats(fc_passthrough_hub(s->pass), &hs);
+        out->passthrough_subscribers = hs.subscribers;
+        out->passthrough_drops += hs.drops;
+        out->passthrough_drops_to_key += hs.drops_to_key;
+    }
+    out->drops += out->passthrough_drops;
+}
+
+const char *fc_stream_h264_codec_string(const fc_stream *s)
+{
+    const fc_passthrough_format *pf = s->pass ? fc_passthrough_format_of(s->pass) : NULL;
+    if (pf && pf->serial > 0) return pf->sps.codec;
+    return s->h264_codec[0] ? s->h264_codec : NULL;
+}
+
+const fc_passthrough_format *fc_stream_passthrough_format(const fc_stream *s)
+{
+    return s->pass ? fc_passthrough_format_of(s->pass) : NULL;
 }
 
 const fc_histogram *fc_stream_encode_ms(const fc_stream *s, fc_codec codec)

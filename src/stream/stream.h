@@ -57,6 +57,7 @@
 #include "encode/codec.h"
 #include "hub/hub.h"
 #include "sources/source.h"
+#include "stream/passthrough.h"
 
 typedef enum { FC_VIEW_FULL = 0, FC_VIEW_PTZ = 1, FC_VIEW_COUNT = 2 } fc_view;
 
@@ -122,6 +123,11 @@ typedef struct fc_stream_stats {
     double measured_fps; /* frames produced per second over the last second */
     uint64_t ptz_cpu_ns; /* CPU of PTZ crop jobs */
     fc_detect_stats detect;
+    /* codec=h264 (stream/passthrough.h), over every passthrough it has had;
+     * its drops are in `drops` too. */
+    fc_passthrough_stats passthrough;
+    size_t passthrough_subscribers; /* now */
+    uint64_t passthrough_drops, passthrough_drops_to_key;
 } fc_stream_stats;
 
 typedef struct fc_stream fc_stream;
@@ -151,10 +157,23 @@ void fc_stream_reconfigure(fc_stream *s, double encode_fps, double detect_fps,
 
 /* Subscribes to one view in `codec` (NULL = the config's): 0, -ENOENT for
  * the PTZ view of a stream without detection, -ESHUTDOWN while shutting
- * down, -ENOMEM; err says which. */
+ * down, -ENOMEM; err says which. `codec` &fc_h264_passthrough is the
+ * camera's own H.264 (full view, streams that fc_stream_offers_h264 only,
+ * else -EINVAL): its subscribers need no decoding, and while they are the
+ * only consumers the source decodes nothing. */
 int fc_stream_subscribe(fc_stream *s, fc_view view, const fc_codec_ops *codec,
                         const fc_sub_opts *opts, fc_sub_wake_fn wake, void *ctx, fc_sub **out,
                         char *err, size_t errlen);
+/* Whether the source's packets are the input's own H.264 (a file or RTSP
+ * camera; one not opened yet whose codec is not known counts). */
+bool fc_stream_offers_h264(const fc_stream *s);
+/* The WebCodecs codec string of the camera's H.264 ("avc1.64001f"): its
+ * last IDR access unit's while somebody watches it so, else its input's
+ * parameters'; NULL before the input was opened or when it is not H.264. */
+const char *fc_stream_h264_codec_string(const fc_stream *s);
+/* The decoder configuration codec=h264 subscribers are told, or NULL while
+ * nobody subscribes so. */
+const fc_passthrough_format *fc_stream_passthrough_format(const fc_stream *s);
 /* The same view and codec as subscribed. */
 void fc_stream_unsubscribe(fc_stream *s, fc_view view, const fc_codec_ops *codec, fc_sub *sub);
 

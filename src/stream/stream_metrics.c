@@ -41,6 +41,9 @@ STREAM_FAMILY(source_fps, st->measured_fps)
 STREAM_FAMILY(running, fc_stream_running(s))
 STREAM_FAMILY(drops, st->drops)
 STREAM_FAMILY(errors, st->errors)
+STREAM_FAMILY(h264_subscribers, st->passthrough_subscribers)
+STREAM_FAMILY(h264_published, st->passthrough.published)
+STREAM_FAMILY(h264_prepended, st->passthrough.params_prepended)
 
 DETECT_FAMILY(inferences, st->detect.inferences)
 DETECT_FAMILY(inferences_faces, st->detect.inferences_with_faces)
@@ -276,12 +279,21 @@ static void encode_ms(fc_metrics_out *out, void *ctx)
 
 typedef enum { SUB_DEPTH, SUB_DROPS, SUB_SENT, SUB_BYTES, SUB_DROPS_TO_KEY } sub_field;
 
+/* What a subscriber may be on: the registered codecs, then codec=h264 (the
+ * passthrough, not registered: nothing encodes it). NULL past the last. */
+static const fc_codec_ops *sub_codec_at(size_t k)
+{
+    const fc_codec_ops *c = fc_codec_at(k);
+    if (c) return c;
+    return k == 0 || fc_codec_at(k - 1) ? &fc_h264_passthrough : NULL;
+}
+
 static void each_sub(fc_metrics_out *out, const fc_stream_set *set, sub_field field)
 {
     for (size_t i = 0; i < set->n; i++) {
         for (int view = 0; view < FC_VIEW_COUNT; view++) {
             const fc_codec_ops *c;
-            for (size_t k = 0; (c = fc_codec_at(k)); k++) {
+            for (size_t k = 0; (c = sub_codec_at(k)); k++) {
                 if (field == SUB_DROPS_TO_KEY && !c->inter_frame) continue;
                 const fc_hub *hub = fc_stream_hub(set->v[i], (fc_view)view, c);
                 for (const fc_sub *sub = hub ? fc_hub_next_sub(hub, NULL) : NULL; sub;
@@ -366,6 +378,14 @@ static const fc_metric_family families[] = {
      drops},
     {"fc_stream_errors_total", FC_METRIC_COUNTER, "Frames the source or encoder failed to make.",
      errors},
+    {"fc_passthrough_subscribers", FC_METRIC_GAUGE,
+     "codec=h264 subscribers: the camera's own access units, passed through.", h264_subscribers},
+    {"fc_passthrough_access_units_total", FC_METRIC_COUNTER,
+     "Camera access units passed through to codec=h264 subscribers (not decoded, not encoded).",
+     h264_published},
+    {"fc_passthrough_params_prepended_total", FC_METRIC_COUNTER,
+     "IDR access units passed through that lacked SPS/PPS and got the camera's last ones.",
+     h264_prepended},
     {"fc_encode_milliseconds", FC_METRIC_HISTOGRAM, "CPU time of one encode, per codec.",
      encode_ms},
     {"fc_subscriber_queue_depth", FC_METRIC_GAUGE, "Frames waiting in a subscriber's queue.",

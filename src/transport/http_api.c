@@ -130,6 +130,35 @@ static void add_source_json(json_t *obj, const fc_stream *s)
                   (double)st.decode_cpu_ns / 1e9));
 }
 
+/* Which codecs a subscriber may ask for (h264 only for a camera's own
+ * H.264) and the passthrough's figures: a proof that it decodes nothing is
+ * input.frames_decoded staying 0 while only these subscribers watch. */
+static void add_codecs_json(json_t *obj, const fc_stream *s, const fc_stream_stats *st)
+{
+    json_t *codecs = json_array();
+    const fc_codec_ops *c;
+    for (size_t i = 0; (c = fc_codec_at(i)); i++)
+        json_array_append_new(codecs, json_string(c->name));
+    bool h264 = fc_stream_offers_h264(s);
+    if (h264) json_array_append_new(codecs, json_string(fc_h264_passthrough.name));
+    json_object_set_new(obj, "codecs", codecs);
+    if (!h264) {
+        json_object_set_new(obj, "h264", json_null());
+        return;
+    }
+    const fc_passthrough_stats *p = &st->passthrough;
+    json_object_set_new(
+        obj, "h264",
+        json_pack("{s:s?, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "codec_string",
+                  fc_stream_h264_codec_string(s), "subscribers",
+                  (json_int_t)st->passthrough_subscribers, "access_units",
+                  (json_int_t)p->access_units, "published", (json_int_t)p->published, "key_frames",
+                  (json_int_t)p->key_frames, "params_prepended", (json_int_t)p->params_prepended,
+                  "skipped", (json_int_t)p->skipped, "rejected", (json_int_t)p->rejected, "bytes",
+                  (json_int_t)p->bytes, "drops", (json_int_t)st->passthrough_drops, "drops_to_key",
+                  (json_int_t)st->passthrough_drops_to_key));
+}
+
 static json_t *stream_json(const fc_stream *s)
 {
     const fc_source *src = fc_stream_source(s);
@@ -158,6 +187,7 @@ static json_t *stream_json(const fc_stream *s)
         (json_int_t)st.frames_not_encoded, "drops", (json_int_t)hs.drops, "detection",
         detection_json(s, &st));
     if (obj) add_source_json(obj, s);
+    if (obj) add_codecs_json(obj, s, &st);
     return obj;
 }
 

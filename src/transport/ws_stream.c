@@ -80,6 +80,22 @@ static void on_stream_gone(fc_stream_user *u, fc_stream_end why)
 static void add_decoder_fields(json_t *msg, const fc_stream *s, const fc_codec_ops *codec,
                                fc_tier tier)
 {
+    if (msg && codec == &fc_h264_passthrough) {
+        /* The camera's own: its SPS says. Before its first IDR access unit
+         * nothing is known, and the format message before that unit says. */
+        const fc_passthrough_format *pf = fc_stream_passthrough_format(s);
+        bool known = pf && pf->serial > 0;
+        json_object_set_new(msg, "codec_string", known ? json_string(pf->sps.codec) : json_null());
+        json_object_set_new(msg, "coded_width", json_integer(known ? pf->sps.coded_width : 0));
+        json_object_set_new(msg, "coded_height", json_integer(known ? pf->sps.coded_height : 0));
+        json_object_set_new(msg, "width", json_integer(known ? pf->sps.width : 0));
+        json_object_set_new(msg, "height", json_integer(known ? pf->sps.height : 0));
+        /* The camera's rate, not the stream's decoded frames' (none may be). */
+        const fc_source_format *sf = fc_stream_source_format(s);
+        json_object_set_new(msg, "fps", json_real(sf ? sf->fps : 0));
+        if (sf && sf->codec[0]) json_object_set_new(msg, "source_codec", json_string(sf->codec));
+        return;
+    }
     if (!msg || !codec->codec_string) return;
     int w = 0, h = 0; /* a camera that has not delivered a picture: its format message says */
     if (fc_stream_format_of(s)->width > 0) fc_stream_frame_size(s, codec, tier, &w, &h);
@@ -113,6 +129,22 @@ static json_t *format_json(const stream_conn *sc, int tier)
     return msg;
 }
 
+/* Which format a subscriber's frames follow, as (serial, first frame):
+ * the stream's, or for codec=h264 the camera's SPS (the frames are not the
+ * stream's decoded ones, and their ids are the passthrough's). */
+static void format_serial(const stream_conn *sc, uint64_t *serial, uint32_t *first_id)
+{
+    if (sc->codec == &fc_h264_passthrough) {
+        const fc_passthrough_format *pf = fc_stream_passthrough_format(sc->stream);
+        *serial = pf ? pf->serial : 0;
+        *first_id = pf ? pf->first_id : 0;
+        return;
+    }
+    const fc_stream_format *f = fc_stream_format_of(sc->stream);
+    *serial = f->serial;
+    *first_id = f->first_id;
+}
+
 static int ws_stream_open(fc_conn *c, void *state, const char *path)
 {
     stream_conn *sc = state;
@@ -140,13 +172,26 @@ static int ws_stream_open(fc_conn *c, void *state, const char *path)
         fc_conn_refuse(c, CLOSE_BAD_REQUEST, "%s", err);
         return 0;
     }
-    if (q.h264) {
+    if (q.h264 && !fc_stream_offers_h264(s)) {
         /* Only a camera's own H.264 is served as H.264 (passed through, not
          * encoded); this stream's frames are framecast's. */
         env->ws_refused++;
         fc_conn_refuse(c, CLOSE_BAD_REQUEST, "stream '%s' is not H.264 (its codecs: %s)", id,
                        fc_codec_names());
         return 0;
+    }
+    if (q.h264 && q.view != FC_VIEW_FULL) {
+        env->ws_refused++;
+        fc_conn_refuse(c, CLOSE_BAD_REQUEST,
+                       "codec=h264 is the camera's own picture: view=full only (the %s view is "
+                       "encoded by framecast: use jpeg, webp or vp8)",
+                       fc_view_name(q.view));
+        return 0;
+    }
+    if (q.h264) {
+        /* One tier: the camera's. */
+        q.sub.auto_tier = false;
+        q.sub.tier = FC_TIER_HIGH;
     }
     if (q.view == FC_VIEW_PTZ && !fc_stream_detect(s)) {
         env->ws_refused++;
@@ -156,7 +201,9 @@ static int ws_stream_open(fc_conn *c, void *state, const char *path)
                        id);
         return 0;
     }
-    const fc_codec_ops *codec = q.codec ? q.codec : fc_stream_codec(s);
+    const fc_codec_ops *codec = q.h264    ? &fc_h264_passthrough
+                                : q.codec ? q.codec
+                                          : fc_stream_codec(s);
     if (fc_stream_subscribe(s, q.view, codec, &q.sub, on_sub_wake, c, &sc->sub, err, sizeof err) !=
         0) {
         env->ws_refused++;
@@ -168,7 +215,8 @@ static int ws_stream_open(fc_conn *c, void *state, const char *path)
     sc->codec = codec;
     sc->user.gone = on_stream_gone;
     fc_stream_set_use(env->streams, s, &sc->user);
-    sc->format_sent = fc_stream_format_of(s)->serial;
+    uint32_t first_id;
+    format_serial(sc, &sc->format_sent, &first_id);
     env->ws_accepted++;
     fc_conn_send_json(c, hello_json(s, &q, codec));
     return 0;
@@ -206,16 +254,23 @@ static int ws_stream_writeable(fc_conn *c, void *state)
         int rc = fc_conn_write(c, fc_event_text(e), e->len, false);
         fc_event_unref(e);
         if (rc != 0) return -1;
+        if (sc->codec == &fc_h264_passthrough && !fc_stream_offers_h264(sc->stream)) {
+            /* The camera turned out not to be H.264: the event said why. */
+            fc_conn_close_soon(c, CLOSE_BAD_REQUEST, "stream is not H.264");
+            return 0;
+        }
         if (sc->held || fc_sub_has_work(sc->sub)) fc_conn_want_write(c);
         return 0;
     }
     fc_frame *f = sc->held ? sc->held : fc_sub_next(sc->sub, fc_now_ns());
     sc->held = NULL;
     if (!f) return 0;
-    const fc_stream_format *fmt = fc_stream_format_of(sc->stream);
-    if (fmt->serial != sc->format_sent && f->id >= fmt->first_id) {
+    uint64_t serial;
+    uint32_t first_id;
+    format_serial(sc, &serial, &first_id);
+    if (serial != sc->format_sent && f->id >= first_id) {
         /* The first frame of a new format goes out after the message. */
-        sc->format_sent = fmt->serial;
+        sc->format_sent = serial;
         sc->held = f;
         fc_conn_send_json(c, format_json(sc, f->tier));
         return 0;

@@ -6,6 +6,7 @@ Serves one live stream (a moving test pattern, encoded as it plays) at PATH:
     /usr/bin/python3 tests/lib/rtsp_server.py [--port 0] [--path /stream]
         [--size 320x240] [--fps 30] [--gop 30] [--codec h264|vp8]
         [--bitrate KBIT] [--pattern NAME] [--speed PX] [--user U --password P]
+        [--params-in-sdp-only]
 
 Once it listens it prints one JSON line on stdout and flushes it:
 
@@ -41,6 +42,8 @@ def parse_args():
     p.add_argument("--gop", type=int, default=30, help="frames between key frames")
     p.add_argument("--codec", choices=("h264", "vp8"), default="h264")
     p.add_argument("--bitrate", type=int, default=500, help="kbit/s")
+    p.add_argument("--params-in-sdp-only", action="store_true",
+                   help="H.264: SPS/PPS in the SDP only, not before each IDR (as some cameras)")
     p.add_argument("--pattern", default="ball", help="videotestsrc pattern")
     p.add_argument("--speed", type=int, default=0,
                    help="scroll the pattern this many pixels a frame (moving detail)")
@@ -64,9 +67,13 @@ def launch_line(a):
            f"video/x-raw,width={a.width},height={a.height},framerate={a.fps}/1 ! "
            "videoconvert ! video/x-raw,format=I420 ! ")
     if a.codec == "h264":
-        # config-interval=-1: SPS/PPS before every IDR, as cameras send them.
-        enc = (f"x264enc tune=zerolatency speed-preset=ultrafast key-int-max={a.gop} "
-               f"bitrate={a.bitrate} ! rtph264pay name=pay0 pt=96 config-interval=-1")
+        # config-interval=-1: SPS/PPS before every IDR, as most cameras send
+        # them; 0: in the SDP's sprop-parameter-sets only.
+        interval = 0 if a.params_in_sdp_only else -1
+        # x264 itself repeats them before each IDR unless told not to.
+        opts = "option-string=repeat-headers=0 " if a.params_in_sdp_only else ""
+        enc = (f"x264enc tune=zerolatency speed-preset=ultrafast key-int-max={a.gop} {opts}"
+               f"bitrate={a.bitrate} ! rtph264pay name=pay0 pt=96 config-interval={interval}")
     else:
         enc = (f"vp8enc deadline=1 keyframe-max-dist={a.gop} "
                f"target-bitrate={a.bitrate * 1000} ! rtpvp8pay name=pay0 pt=96")

@@ -120,6 +120,7 @@ typedef struct src_h {
     fc_source_state want_state;
     int want_state_count; /* that many entries into want_state */
     bool (*on_packet_hook)(struct src_h *h);
+    int nsegments;
 } src_h;
 
 static int state_count(const src_h *h, fc_source_state s)
@@ -164,6 +165,11 @@ static void look_at_packet(src_h *h, fc_packet *p)
 static void sink_packet(void *ctx, fc_packet *p)
 {
     src_h *h = ctx;
+    if (fc_packet_kind_of(p) == FC_PACKET_SEGMENT) {
+        /* Every input's parameters, whatever the demand. */
+        h->nsegments++;
+        return;
+    }
     if (h->npackets < MAX_PACKETS) {
         h->pts_capture[h->npackets] = fc_packet_time(p);
         h->pkt_key[h->npackets] = fc_packet_key(p);
@@ -456,6 +462,7 @@ static void packets_only_are_annexb_and_not_decoded(void **state)
     demand(h, false, true, false, 0);
     wait_state(h, FC_SOURCE_ENDED, 1, 30);
     assert_int_equal(h->npackets, 60);
+    assert_true(h->nsegments >= 1); /* the file's parameters came first */
     assert_int_equal(h->nkeys, 4);
     assert_true(h->annexb_ok);
     assert_true(h->keys_have_sps);

@@ -487,6 +487,17 @@ static void protocol_doc_key_frame_vectors(void **state)
     const uint8_t h264_slice[] = {0, 0, 0, 1, 0x41, 0x9a};
     assert_true(fc_h264_has_idr(h264_idr, sizeof h264_idr));
     assert_false(fc_h264_has_idr(h264_slice, sizeof h264_slice));
+    /* x264's SPS of a 320x240 Constrained Baseline 3.0 stream: the codec
+     * string is the three bytes after the NAL header. */
+    const uint8_t sps[] = {0,    0,    0,    1,    0x67, 0x42, 0xc0, 0x1e, 0xd9, 0x01,
+                           0x41, 0xfb, 0x01, 0x10, 0x00, 0x00, 0x03, 0x00, 0x10, 0x00,
+                           0x00, 0x03, 0x03, 0xc0, 0xf1, 0x62, 0xe4, 0x80};
+    fc_h264_sps_info info;
+    char err[128];
+    assert_int_equal(fc_h264_sps_info_parse(sps, sizeof sps, &info, err, sizeof err), 0);
+    assert_string_equal(info.codec, "avc1.42C01E");
+    assert_int_equal(info.width, 320);
+    assert_int_equal(info.height, 240);
 }
 
 int main(void)

@@ -1,0 +1,132 @@
+#!/usr/bin/env node
+// One 720p30 H.264 RTSP camera to 100 subscribers, three ways on the same
+// camera by turns: codec=h264 (the camera's own access units, passed
+// through: nothing decoded, nothing encoded), codec=vp8 and codec=jpeg (the
+// camera decoded, each frame encoded once and shared). Then the join time,
+// subscribe -> first frame, of one more subscriber joining the running 100,
+// for each codec: with h264 it waits for the camera's next IDR access unit
+// (framecast cannot ask a camera for one), VP8 forces a key frame (at most
+// one a second), JPEG gets the newest frame encoded at once.
+//
+//   node bench/h264-passthrough.mjs [--rounds 3] [--seconds 10] [--subscribers 100] [--joins 10] [--gop 60]
+//
+// The camera is tests/lib/rtsp_server.py (GStreamer, x264 at 2.5 Mbit/s, a
+// key frame every --gop frames, SMPTE bars scrolling 4 px a frame).
+// Subscribers are lean node ws clients in this process, counting frames and
+// bytes. framecast's CPU is its process CPU clock from its own /metrics
+// over the window after a 3 s warm-up; the source's decoded-frame counter
+// over the same window shows what was decoded. Writes
+// bench/out/h264-passthrough.md and prints it.
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import WebSocket from 'ws';
+import { Server, sleep, until } from '../tests/lib/server.mjs';
+import { Camera } from '../tests/lib/camera.mjs';
+
+const opt = { rounds: 3, seconds: 10, subscribers: 100, joins: 10, gop: 60 };
+for (let i = 2; i < process.argv.length; i += 2) {
+  const k = process.argv[i].replace(/^--/, ''), v = process.argv[i + 1];
+  if (!(k in opt) || v === undefined || !Number.isFinite(Number(v))) {
+    console.error(`h264-passthrough: bad option ${process.argv[i]} (see the header of this file)`);
+    process.exit(2);
+  }
+  opt[k] = Number(v);
+}
+const CODECS = ['h264', 'vp8', 'jpeg'];
+
+function subscriber(url, counts) {
+  const ws = new WebSocket(url, { perMessageDeflate: false });
+  ws.on('message', (data, isBinary) => {
+    if (!isBinary || !counts.on) return;
+    counts.frames++;
+    counts.bytes += data.length;
+  });
+  ws.on('error', () => {});
+  return ws;
+}
+
+// Milliseconds from opening a WebSocket (handshake included) to its first frame.
+function firstFrame(url) {
+  return new Promise((resolve, reject) => {
+    const t0 = process.hrtime.bigint();
+    const ws = new WebSocket(url, { perMessageDeflate: false });
+    const timer = setTimeout(() => { ws.terminate(); reject(new Error(`no frame from ${url} in 20 s`)); }, 20000);
+    ws.on('message', (data, isBinary) => {
+      if (!isBinary) return;
+      clearTimeout(timer);
+      resolve(Number(process.hrtime.bigint() - t0) / 1e6);
+      ws.terminate();
+    });
+    ws.on('error', reject);
+  });
+}
+
+async function scenario(url, codec) {
+  const srv = await new Server(['--synthetic', '0', '--source', `${url},id=cam`]).start();
+  const counts = { on: false, frames: 0, bytes: 0 };
+  const sockets = [];
+  try {
+    for (let i = 0; i < opt.subscribers; i++) sockets.push(subscriber(`${srv.ws}/ws/streams/cam?codec=${codec}`, counts));
+    await until(async () => (await srv.json('/api/streams/cam')).subscribers === opt.subscribers,
+      { timeoutMs: 20000, what: `${opt.subscribers} subscribers` });
+    await sleep(3000);
+    const decoded = () => srv.metric('fc_source_frames_decoded_total', { stream: 'cam' });
+    const cpu0 = await srv.metric('fc_process_cpu_seconds_total'), d0 = await decoded();
+    const t0 = process.hrtime.bigint();
+    counts.on = true;
+    await sleep(opt.seconds * 1000);
+    counts.on = false;
+    const wall = Number(process.hrtime.bigint() - t0) / 1e9;
+    const cpu = (await srv.metric('fc_process_cpu_seconds_total')) - cpu0, dec = (await decoded()) - d0;
+    const joins = [];
+    for (let j = 0; j < opt.joins; j++) {
+      // At a random point of the camera's GOP.
+      await sleep(Math.random() * 1000 * opt.gop / 30);
+      joins.push(await firstFrame(`${srv.ws}/ws/streams/cam?codec=${codec}`));
+    }
+    return { cores: cpu / wall, fps: counts.frames / wall / opt.subscribers,
+      bytesPerFrame: counts.frames ? counts.bytes / counts.frames : 0, decodedFps: dec / wall, joins };
+  } finally {
+    for (const ws of sockets) ws.terminate();
+    await srv.stop();
+  }
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const lscpu = execFileSync('lscpu', { encoding: 'utf8' });
+const cpuModel = lscpu.match(/Model name:\s*(.*)/)[1];
+const flags = lscpu.match(/Flags:\s*(.*)/)[1].split(' ')
+  .filter((f) => /^(avx2|avx512f|avx512bw|avx512vnni|sse4_2)$/.test(f)).join(' ');
+
+const cam = await Camera.start(['--size', '1280x720', '--fps', '30', '--gop', String(opt.gop), '--bitrate', '2500',
+  '--pattern', 'smpte', '--speed', '4']);
+const res = Object.fromEntries(CODECS.map((c) => [c, []]));
+try {
+  for (let r = 1; r <= opt.rounds; r++) {
+    for (const c of CODECS) res[c].push(await scenario(cam.url, c));
+    console.error(`round ${r}: ` + CODECS.map((c) => `${c} ${(res[c].at(-1).cores * 100).toFixed(1)} %`).join(', '));
+  }
+} finally {
+  await cam.stop();
+}
+
+const row = (c) => {
+  const rs = res[c], m = median(rs.map((x) => x.cores));
+  const r = rs.find((x) => x.cores === m);
+  const joins = rs.flatMap((x) => x.joins);
+  return `| ${c} | ${(m * 100).toFixed(1)} % | ${rs.map((x) => (x.cores * 100).toFixed(1)).join(', ')} | ` +
+    `${r.fps.toFixed(1)} | ${(r.bytesPerFrame / 1024).toFixed(1)} KB | ${r.decodedFps.toFixed(1)} | ` +
+    `${median(joins).toFixed(0)} ms | ${Math.max(...joins).toFixed(0)} ms |`;
+};
+const md = [
+  `CPU: ${cpuModel} (${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores; ${flags}), shared; ` +
+  `${new Date().toISOString().slice(0, 10)}; ${opt.rounds} rounds of ${opt.seconds} s by turns, medians; ` +
+  `camera 1280x720 at 30 fps, 2.5 Mbit/s, a key frame every ${opt.gop} frames; ${opt.joins} joins a round.`,
+  '',
+  `| ${opt.subscribers} subscribers, codec= | framecast CPU (% of a core) | per round | fps received per subscriber | bytes per frame | frames decoded per s | join: median | join: max |`,
+  '|---|---|---|---|---|---|---|---|',
+  ...CODECS.map(row),
+].join('\n');
+mkdirSync('bench/out', { recursive: true });
+writeFileSync('bench/out/h264-passthrough.md', md + '\n');
+console.log(md);
