@@ -1,5 +1,6 @@
-/* fc_webrtc: a Streaming mountpoint per stream, fed by a VP8 subscriber of
- * the stream's full view (webrtc.h). */
+/* fc_webrtc: a Streaming mountpoint per stream, fed by a subscriber of the
+ * stream's full view (webrtc.h): the camera's own H.264 where the stream
+ * offers it (RFC 6184, nothing decoded or encoded for it), VP8 otherwise. */
 #include "transport/webrtc.h"
 
 #include <errno.h>
@@ -11,6 +12,7 @@
 #include "core/job.h"
 #include "core/log.h"
 #include "encode/vp8.h"
+#include "stream/passthrough.h"
 #include "transport/janus.h"
 #include "transport/rtp_out.h"
 
@@ -33,6 +35,7 @@ typedef struct entry {
     fc_stream *stream;
     fc_stream_user user; /* told when the stream leaves the set */
     char id[64];
+    const fc_codec_ops *codec; /* &fc_h264_passthrough or &fc_vp8_codec */
     entry_state state;
     char why[256];
     uint64_t mountpoint; /* 0 until Janus named it */
@@ -84,16 +87,28 @@ static void on_wake(fc_sub *sub, void *ctx)
     uv_timer_start(&e->drain, on_drain, 0, 0);
 }
 
+static fc_rtp_codec rtp_codec(const entry *e)
+{
+    return e->codec == &fc_h264_passthrough ? FC_RTP_H264 : FC_RTP_VP8;
+}
+
+/* What the mountpoint carries, for the log and the API. */
+static const char *sent_name(const entry *e)
+{
+    return e->codec == &fc_h264_passthrough ? "the camera's H.264" : "VP8, medium tier";
+}
+
 static void unsubscribe(entry *e)
 {
     if (!e->sub) return;
-    fc_stream_unsubscribe(e->stream, FC_VIEW_FULL, &fc_vp8_codec, e->sub);
+    fc_stream_unsubscribe(e->stream, FC_VIEW_FULL, e->codec, e->sub);
     e->sub = NULL;
     uv_timer_stop(&e->drain);
 }
 
 /* A PLI or FIR from Janus (a viewer joined, or lost its picture), or packets
- * the kernel refused: the hub's key-frame request, coalesced as a join's. */
+ * the kernel refused: the hub's key-frame request, coalesced as a join's.
+ * A camera's key frame cannot be forced: its viewers wait for the next IDR. */
 static void on_key_frame(void *arg)
 {
     entry *e = arg;
@@ -107,7 +122,7 @@ static void on_ready(fc_janus_mountpoint *mp, const fc_janus_ports *p, void *arg
     char err[256];
     if (!e->out) {
         fc_rtp_out_config oc = {.host = p->host,
-                                .video = FC_RTP_VP8,
+                                .video = rtp_codec(e),
                                 .video_pt = FC_JANUS_VIDEO_PT,
                                 .key_frame = on_key_frame,
                                 .arg = e};
@@ -118,15 +133,15 @@ static void on_ready(fc_janus_mountpoint *mp, const fc_janus_ports *p, void *arg
         fc_sub_opts so = {.tier = WEBRTC_TIER, .queue = WEBRTC_QUEUE};
         /* Subscribing is a join: the hub asks for the key frame the new
          * mountpoint's first viewers need. */
-        if (fc_stream_subscribe(e->stream, FC_VIEW_FULL, &fc_vp8_codec, &so, on_wake, e, &e->sub,
-                                err, sizeof err) != 0)
+        if (fc_stream_subscribe(e->stream, FC_VIEW_FULL, e->codec, &so, on_wake, e, &e->sub, err,
+                                sizeof err) != 0)
             goto fail;
     }
     e->state = ENTRY_READY;
     e->mountpoint = p->id;
     e->why[0] = '\0';
-    fc_info("stream %s: WebRTC on Janus mountpoint %llu (VP8 %s tier to %s:%d)", e->id,
-            (unsigned long long)p->id, fc_tier_name(WEBRTC_TIER), p->host, p->video);
+    fc_info("stream %s: WebRTC on Janus mountpoint %llu (%s to %s:%d)", e->id,
+            (unsigned long long)p->id, sent_name(e), p->host, p->video);
     return;
 fail:
     e->state = ENTRY_FAILED;
@@ -187,13 +202,19 @@ static void add_stream(fc_webrtc *w, fc_stream *s)
     e->w = w;
     e->stream = s;
     snprintf(e->id, sizeof e->id, "%s", id);
+    e->codec = fc_stream_offers_h264(s) ? &fc_h264_passthrough : &fc_vp8_codec;
     uv_timer_init(&w->loop->uv, &e->drain);
     e->drain.data = e;
     e->user.gone = on_gone;
     fc_stream_set_use(w->streams, s, &e->user);
     char desc[96];
     snprintf(desc, sizeof desc, "framecast stream %s", id);
-    fc_janus_mp_config mc = {.description = desc, .video = FC_RTP_VP8};
+    /* Packetization mode 1 (FU-A), which rtp.c sends; the profile is the
+     * camera's, which browsers read from the SPS in band. */
+    fc_janus_mp_config mc = {.description = desc,
+                             .video = rtp_codec(e),
+                             .video_fmtp =
+                                 rtp_codec(e) == FC_RTP_H264 ? "packetization-mode=1" : NULL};
     fc_janus_mp_events ev = {.ready = on_ready, .lost = on_lost, .failed = on_failed, .arg = e};
     char why[256];
     if (fc_janus_mountpoint_new(w->janus, &mc, &ev, &e->mp, why, sizeof why) != 0) {
@@ -280,9 +301,10 @@ json_t *fc_webrtc_stream_json(const fc_webrtc *w, const char *stream_id)
         "{s:b, s:o, s:o, s:s, s:s, s:s, s:I, s:I, s:I}", "available", e->state == ENTRY_READY,
         "mountpoint", e->mountpoint ? json_integer((json_int_t)e->mountpoint) : json_null(), "why",
         why ? json_string(why) : json_null(), "janus",
-        fc_janus_state_name(fc_janus_status(w->janus, NULL)), "codec", "vp8", "tier",
-        fc_tier_name(WEBRTC_TIER), "frames_sent", (json_int_t)e->frames_sent, "key_frame_requests",
-        (json_int_t)(st ? st->pli + st->fir : 0), "send_errors", (json_int_t)e->send_errors);
+        fc_janus_state_name(fc_janus_status(w->janus, NULL)), "codec", e->codec->name, "tier",
+        fc_tier_name(e->codec == &fc_h264_passthrough ? FC_TIER_HIGH : WEBRTC_TIER), "frames_sent",
+        (json_int_t)e->frames_sent, "key_frame_requests", (json_int_t)(st ? st->pli + st->fir : 0),
+        "send_errors", (json_int_t)e->send_errors);
 }
 
 const char *fc_webrtc_origin(const fc_webrtc *w)

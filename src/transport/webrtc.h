@@ -9,6 +9,9 @@
  * as a subscriber of the stream like any WebSocket viewer (the same output:
  * a WebSocket VP8 viewer on that tier shares the encode). Janus forwards one
  * encoding to all its viewers, so the tier is the one most links take.
+ * A stream of an H.264 file or camera (fc_stream_offers_h264) sends the
+ * camera's own access units instead (RFC 6184, FU-A): a passthrough
+ * subscriber, so nothing is decoded or encoded for WebRTC at all.
  * PLI and FIR from the mountpoint's RTCP port, and packets the kernel
  * refused, ask the hub for a key frame through the coalescing every
  * WebSocket join goes through (at most one forced per second per tier).
