@@ -1,4 +1,11 @@
-#include "stream/stream.h"
+/* One stream at run time (stream.h): pacing a rendered source or taking a
+ * pushing one's frames, demand, the PTZ view, the outputs per (view, codec)
+ * and the passthrough, and the shutdown handshake. It stays one file past
+ * the usual ~600 lines because those parts change the same fields under one
+ * invariant (done fires only when no job of the stream is in flight and a
+ * pushing source has stopped); what others ask of a stream is in
+ * stream_info.c. */
+#include "stream/stream_impl.h"
 
 #include <errno.h>
 #include <stdio.h>
@@ -11,67 +18,6 @@
 #include "encode/jpeg.h"
 #include "encode/output.h"
 #include "stream/passthrough.h"
-
-/* One (view, codec): its output while somebody watches, and the figures of
- * the outputs it had before. */
-typedef struct view_out {
-    fc_stream *s;
-    fc_output *o; /* NULL while nobody watches */
-    fc_stream_output_stats past;
-    uint64_t coalesced_past;
-} view_out;
-
-struct fc_stream {
-    char id[FC_ID_MAX];
-    fc_loop *loop;
-    fc_pool *pool;
-    fc_source *src;
-    bool pushing;     /* the source delivers frames itself (render == NULL) */
-    bool src_started; /* pushing: started and not yet told to stop */
-    fc_stream_config cfg;
-    int views; /* FC_VIEW_FULL only, or the PTZ view too (with detection) */
-    view_out out[FC_VIEW_COUNT][FC_CODEC_COUNT];
-    /* codec=h264 of a source whose packets are the input's own: the full
-     * view as the camera sent it, while somebody watches it so. */
-    fc_passthrough *pass;
-    fc_passthrough_stats pass_past; /* of the passthroughs closed before */
-    fc_hub_stats pass_hub_past;
-    fc_packet *segment;   /* the input's codec parameters, for a passthrough made later */
-    char h264_codec[16];  /* their WebCodecs codec string; "" = not H.264 or not known */
-    fc_detect *detect;    /* NULL without detection */
-    fc_event *last_event; /* the latest detections, for subscribers who join later */
-
-    /* Pushing sources. */
-    fc_source_demand demand;  /* as last given to the source */
-    fc_source_format src_fmt; /* as the source last reported it */
-    bool fmt_pending;         /* reported, not yet seen on a frame */
-    fc_source_state src_state;
-    fc_frame *last_raw; /* the newest frame while the source is live, for joiners */
-    fc_stream_format fmt;
-
-    uv_timer_t timer;
-    bool running;
-    uint64_t running_since_ns;
-    bool shutting_down;
-    /* Paced: the tick period. Pushing: the source's frame period when its
-     * rate is known (0 if not), for the rate slots. */
-    uint64_t period_ns, next_due_ns;
-    uint32_t next_index;
-    uint64_t encode_period_ns, next_encode_ns;
-    uint64_t detect_period_ns, next_detect_ns;
-
-    fc_stage render_stage, ptz_stage;
-    int inflight;   /* render and PTZ jobs created (running or pending) and not yet freed */
-    int parts_open; /* outputs, detection stage and timer not closed yet */
-    void (*shutdown_done)(fc_stream *, void *);
-    void *shutdown_arg;
-
-    fc_stream_stats stats;
-    uint64_t fps_window_start_ns, fps_window_frames;
-    fc_histogram encode_ms[FC_CODEC_COUNT];
-    fc_histogram *loop_lag;
-    fc_ratelimit error_log;
-};
 
 typedef struct render_job {
     fc_job job;
@@ -98,22 +44,6 @@ static const double encode_ms_bounds[] = {0.5, 1, 2, 3, 5, 7.5, 10, 15, 20, 30, 
 /* What a pushing source without a rate of its own yet is assumed to run at,
  * for the encoders' rate control. */
 #define NOMINAL_FPS 30.0
-
-const char *fc_view_name(fc_view v)
-{
-    return v == FC_VIEW_PTZ ? "ptz" : "full";
-}
-
-int fc_view_parse(const char *name, fc_view *out)
-{
-    for (int v = 0; v < FC_VIEW_COUNT; v++) {
-        if (strcmp(name, fc_view_name((fc_view)v)) == 0) {
-            *out = (fc_view)v;
-            return 0;
-        }
-    }
-    return -EINVAL;
-}
 
 static void maybe_finish_shutdown(fc_stream *s)
 {
@@ -596,8 +526,8 @@ static double output_fps(const fc_stream *s)
 
 /* How the stream's output of `view` in `codec` is made; `name` is its
  * buffer for the hub's name ("cam0", "cam0 (ptz)", "cam0 (vp8)"...). */
-static fc_output_config output_config(const fc_stream *s, fc_view view, const fc_codec_ops *codec,
-                                      char *name, size_t namelen)
+fc_output_config fc_stream_output_config(const fc_stream *s, fc_view view,
+                                         const fc_codec_ops *codec, char *name, size_t namelen)
 {
     bool default_codec = codec == s->cfg.codec;
     if (view == FC_VIEW_FULL && default_codec)
@@ -843,7 +773,7 @@ void fc_stream_reconfigure(fc_stream *s, double encode_fps, double detect_fps,
 
 /* The output's slot for `codec`: NULL for a codec whose id no table here
  * has room for. */
-static view_out *slot_of(fc_stream *s, fc_view view, const fc_codec_ops *codec)
+view_out *fc_stream_slot(fc_stream *s, fc_view view, const fc_codec_ops *codec)
 {
     if (codec->id <= FC_CODEC_NONE || codec->id >= FC_CODEC_COUNT) return NULL;
     return &s->out[view][codec->id];
@@ -904,14 +834,14 @@ int fc_stream_subscribe(fc_stream *s, fc_view view, const fc_codec_ops *codec,
     }
     if (codec == &fc_h264_passthrough)
         return subscribe_passthrough(s, view, opts, wake, ctx, out, err, errlen);
-    view_out *vo = slot_of(s, view, codec);
+    view_out *vo = fc_stream_slot(s, view, codec);
     if (!vo) {
         snprintf(err, errlen, "stream '%s' cannot encode %s", s->id, codec->name);
         return -EINVAL;
     }
     if (!vo->o) {
         char name[FC_ID_MAX + 32];
-        fc_output_config oc = output_config(s, view, codec, name, sizeof name);
+        fc_output_config oc = fc_stream_output_config(s, view, codec, name, sizeof name);
         int rc = fc_output_create(s->loop, s->pool, &oc, &output_hooks, vo, &vo->o, err, errlen);
         if (rc != 0) return rc;
     }
@@ -938,186 +868,9 @@ void fc_stream_unsubscribe(fc_stream *s, fc_view view, const fc_codec_ops *codec
         update_demand(s);
         return;
     }
-    view_out *vo = slot_of(s, view, codec ? codec : s->cfg.codec);
+    view_out *vo = fc_stream_slot(s, view, codec ? codec : s->cfg.codec);
     if (!vo || !vo->o) return; /* shut down: the output took its subscribers with it */
     fc_output_unsubscribe(vo->o, sub);
     if (fc_output_subscribers(vo->o) == 0) close_output(s, vo);
     update_demand(s);
-}
-
-const char *fc_stream_id(const fc_stream *s)
-{
-    return s->id;
-}
-
-const fc_source *fc_stream_source(const fc_stream *s)
-{
-    return s->src;
-}
-
-const fc_stream_config *fc_stream_config_of(const fc_stream *s)
-{
-    return &s->cfg;
-}
-
-const fc_codec_ops *fc_stream_codec(const fc_stream *s)
-{
-    return s->cfg.codec;
-}
-
-bool fc_stream_has_view(const fc_stream *s, fc_view view)
-{
-    return (int)view < s->views;
-}
-
-const fc_hub *fc_stream_hub(const fc_stream *s, fc_view view, const fc_codec_ops *codec)
-{
-    if (codec == &fc_h264_passthrough)
-        return view == FC_VIEW_FULL && s->pass ? fc_passthrough_hub(s->pass) : NULL;
-    const view_out *vo = slot_of((fc_stream *)s, view, codec);
-    return vo && vo->o ? fc_output_hub(vo->o) : NULL;
-}
-
-void fc_stream_view_stats(const fc_stream *s, fc_view view, fc_hub_stats *out)
-{
-    memset(out, 0, sizeof *out);
-    for (int c = 0; c < FC_CODEC_COUNT; c++) {
-        const view_out *vo = &s->out[view][c];
-        out->drops += vo->past.drops;
-        out->drops_to_key += vo->past.drops_to_key;
-        if (!vo->o) continue;
-        fc_hub_stats hs;
-        fc_hub_get_stats(fc_output_hub(vo->o), &hs);
-        out->subscribers += hs.subscribers;
-        for (int t = 0; t < FC_TIER_COUNT; t++)
-            out->on_tier[t] += hs.on_tier[t];
-        out->drops += hs.drops;
-        out->drops_to_key += hs.drops_to_key;
-    }
-    if (view != FC_VIEW_FULL) return;
-    out->drops += s->pass_hub_past.drops;
-    out->drops_to_key += s->pass_hub_past.drops_to_key;
-    if (!s->pass) return;
-    fc_hub_stats hs;
-    fc_hub_get_stats(fc_passthrough_hub(s->pass), &hs);
-    out->subscribers += hs.subscribers;
-    out->on_tier[FC_TIER_HIGH] += hs.subscribers;
-    out->drops += hs.drops;
-    out->drops_to_key += hs.drops_to_key;
-}
-
-void fc_stream_frame_size(const fc_stream *s, const fc_codec_ops *codec, fc_tier tier, int *width,
-                          int *height)
-{
-    char name[FC_ID_MAX + 32];
-    fc_output_config oc = output_config(s, FC_VIEW_FULL, codec, name, sizeof name);
-    fc_output_tier_size(&oc, tier, s->fmt.width, s->fmt.height, width, height);
-}
-
-const fc_detect *fc_stream_detect(const fc_stream *s)
-{
-    return s->detect;
-}
-
-bool fc_stream_running(const fc_stream *s)
-{
-    return s->running;
-}
-
-const fc_stream_format *fc_stream_format_of(const fc_stream *s)
-{
-    return &s->fmt;
-}
-
-const fc_source_format *fc_stream_source_format(const fc_stream *s)
-{
-    return s->pushing ? &s->src_fmt : NULL;
-}
-
-void fc_stream_source_status(const fc_stream *s, fc_source_status *out)
-{
-    if (s->pushing) {
-        /* get_status reads the source's counters; it changes nothing the
-         * stream could see (sources/source.h). */
-        s->src->ops->get_status(s->src, out);
-        return;
-    }
-    memset(out, 0, sizeof *out);
-    out->state = s->running ? FC_SOURCE_LIVE : FC_SOURCE_IDLE;
-    out->since_ns = s->running_since_ns;
-}
-
-void fc_stream_get_stats(const fc_stream *s, fc_stream_stats *out)
-{
-    *out = s->stats;
-    out->render_coalesced = s->render_stage.coalesced;
-    out->ptz_coalesced = s->ptz_stage.coalesced;
-    out->encode_coalesced = 0;
-    out->drops = 0;
-    memset(out->frames_encoded, 0, sizeof out->frames_encoded);
-    for (int v = 0; v < FC_VIEW_COUNT; v++) {
-        for (int c = 0; c < FC_CODEC_COUNT; c++) {
-            const view_out *vo = &s->out[v][c];
-            fc_stream_output_stats *os = &out->output[v][c];
-            *os = vo->past;
-            out->encode_coalesced += vo->coalesced_past;
-            if (vo->o) {
-                fc_output_stats live;
-                fc_output_get_stats(vo->o, &live);
-                fc_hub_stats hs;
-                fc_hub_get_stats(fc_output_hub(vo->o), &hs);
-                os->open = true;
-                os->subscribers = hs.subscribers;
-                for (int t = 0; t < FC_TIER_COUNT; t++)
-                    os->encoded[t] += live.encoded[t];
-                os->keyframes += live.keyframes;
-                os->keyframes_forced += live.keyframes_forced;
-                os->keyframes_periodic += live.keyframes_periodic;
-                os->drops += hs.drops;
-                os->drops_to_key += hs.drops_to_key;
-                out->encode_coalesced += live.coalesced;
-            }
-            for (int t = 0; t < FC_TIER_COUNT; t++)
-                out->frames_encoded[v][t] += os->encoded[t];
-            out->drops += os->drops;
-        }
-    }
-    if (s->detect) fc_detect_get_stats(s->detect, &out->detect);
-    out->passthrough = s->pass_past;
-    out->passthrough_drops = s->pass_hub_past.drops;
-    out->passthrough_drops_to_key = s->pass_hub_past.drops_to_key;
-    if (s->pass) {
-        fc_passthrough_stats ps;
-        fc_passthrough_get_stats(s->pass, &ps);
-        out->passthrough.access_units += ps.access_units;
-        out->passthrough.published += ps.published;
-        out->passthrough.skipped += ps.skipped;
-        out->passthrough.key_frames += ps.key_frames;
-        out->passthrough.params_prepended += ps.params_prepended;
-        out->passthrough.bytes += ps.bytes;
-        out->passthrough.rejected += ps.rejected;
-        fc_hub_stats hs;
-        fc_hub_get_stats(fc_passthrough_hub(s->pass), &hs);
-        out->passthrough_subscribers = hs.subscribers;
-        out->passthrough_drops += hs.drops;
-        out->passthrough_drops_to_key += hs.drops_to_key;
-    }
-    out->drops += out->passthrough_drops;
-}
-
-const char *fc_stream_h264_codec_string(const fc_stream *s)
-{
-    const fc_passthrough_format *pf = s->pass ? fc_passthrough_format_of(s->pass) : NULL;
-    if (pf && pf->serial > 0) return pf->sps.codec;
-    return s->h264_codec[0] ? s->h264_codec : NULL;
-}
-
-const fc_passthrough_format *fc_stream_passthrough_format(const fc_stream *s)
-{
-    return s->pass ? fc_passthrough_format_of(s->pass) : NULL;
-}
-
-const fc_histogram *fc_stream_encode_ms(const fc_stream *s, fc_codec codec)
-{
-    return &s->encode_ms[codec > FC_CODEC_NONE && codec < FC_CODEC_COUNT ? codec : FC_CODEC_JPEG];
 }
