@@ -44,6 +44,15 @@
 struct fc_listener;
 typedef struct fc_conn fc_conn;
 
+/* Why a request was refused before any endpoint saw it (server.c),
+ * fc_http_refused_total{reason}. */
+typedef enum {
+    FC_HTTP_REFUSED_FRAMING, /* Content-Length / Transfer-Encoding it cannot trust */
+    FC_HTTP_REFUSED_UPGRADE, /* a WebSocket handshake lws would get wrong, or h2c */
+    FC_HTTP_REFUSED_URI,     /* a request line longer than the server reads */
+    FC_HTTP_REFUSED_COUNT
+} fc_http_refused;
+
 /* What every endpoint of one server shares: set up by the server from its
  * configuration, counters updated by the endpoints. Loop thread. */
 typedef struct fc_server_env {
@@ -57,6 +66,8 @@ typedef struct fc_server_env {
     size_t queue_default; /* subscriber queue when the client names none */
     size_t max_upload_image, max_upload_audio;
     uint64_t ws_accepted, ws_refused, http_requests;
+    uint64_t texts_dropped; /* WebSocket text messages over the size limit */
+    uint64_t http_refused[FC_HTTP_REFUSED_COUNT];
     unsigned uploads_active;
 } fc_server_env;
 

@@ -9,6 +9,7 @@
 #include "analysis/face/face.h"
 #include "transport/conn.h"
 #include "transport/listener.h"
+#include "transport/utf8.h"
 
 /* One row per route. `path` is matched whole, or with `tail` as a prefix
  * whose rest (non-empty, no '/') is handed to the handler as {id}. */
@@ -139,8 +140,9 @@ static int get_stream(fc_conn *c, const char *id)
 {
     const fc_stream *s = fc_stream_set_find(fc_conn_env(c)->streams, id);
     if (!s) {
-        char why[160];
-        snprintf(why, sizeof why, "no stream '%.64s'", id);
+        char name[80], why[160];
+        fc_utf8_clean(name, sizeof name, id, strlen(id)); /* JSON takes only UTF-8 */
+        snprintf(why, sizeof why, "no stream '%s'", name);
         return json_text(c, HTTP_STATUS_NOT_FOUND, json_pack("{s:s}", "error", why));
     }
     return json_text(c, HTTP_STATUS_OK, stream_json(s));

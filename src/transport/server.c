@@ -156,16 +156,19 @@ static int http_request(fc_http_server *srv, struct lws *wsi, fc_conn *c)
     int ulen;
     int method = lws_http_get_uri_and_method(wsi, &u, &ulen);
     char uri[URI_MAX];
-    if (method >= 0 && ulen >= 0 && (size_t)ulen < sizeof uri) {
+    bool fits = method >= 0 && ulen >= 0 && (size_t)ulen < sizeof uri;
+    if (fits) {
         memcpy(uri, u, (size_t)ulen);
         uri[ulen] = '\0';
     }
-    const fc_endpoint *ep = method >= 0 ? find_endpoint(uri, false) : NULL;
+    const fc_endpoint *ep = fits ? find_endpoint(uri, false) : NULL;
     fc_conn_init(c, wsi, &srv->env, ep, false, method);
     if (method < 0)
         return fc_conn_respond_status(c, HTTP_STATUS_METHOD_NOT_ALLOWED, "unknown method");
-    if (ulen < 0 || (size_t)ulen >= sizeof uri)
+    if (!fits) {
+        srv->env.http_refused[FC_HTTP_REFUSED_URI]++;
         return fc_conn_respond_status(c, HTTP_STATUS_REQ_URI_TOO_LONG, "path too long");
+    }
     if (!ep || !ep->open) return fc_conn_respond_not_found(c, uri);
     return ep->open(c, fc_conn_state(c), uri);
 }
@@ -178,23 +181,82 @@ static int http_body(fc_conn *c, const void *in, size_t len, bool done)
     return ep->body ? ep->body(c, fc_conn_state(c), in, len) : 0;
 }
 
-/* Before lws upgrades a request: a handshake it would fail (no key, another
- * version) gets a 400 that says why instead of a bare hang-up. Returns what
- * LWS_CALLBACK_HTTP_CONFIRM_UPGRADE wants: 0 go on, 1 answered. */
-static int confirm_upgrade(struct lws *wsi, const char *to)
+/* Every HTTP request, before lws reads its body or serves a file: lws 4.1
+ * takes the first Content-Length (atoll: "-5" and "5, 10" pass), ignores
+ * Transfer-Encoding on requests and reads a POST without a length as 100 MB
+ * of body. Behind a proxy that frames the same bytes differently, the
+ * difference is a request smuggled inside another's body, so any framing
+ * the two could disagree on is refused, and the connection closed. */
+static int check_framing(fc_http_server *srv, struct lws *wsi)
+{
+    char cl[32];
+    int n = lws_hdr_copy_fragment(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH, 0);
+    bool has_cl = n >= 0 || lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, 0) > 0;
+    const char *why = NULL;
+    unsigned status = HTTP_STATUS_BAD_REQUEST;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+        if (has_cl) {
+            why = "Content-Length and Transfer-Encoding together: refused";
+        } else {
+            why = "Transfer-Encoding on a request is not accepted: send Content-Length";
+            status = HTTP_STATUS_LENGTH_REQUIRED;
+        }
+    } else if (has_cl) {
+        char second[2];
+        size_t digits = 0;
+        while (n > 0 && digits < (size_t)n && cl[digits] >= '0' && cl[digits] <= '9')
+            digits++;
+        size_t end = digits;
+        while (n > 0 && end < (size_t)n && (cl[end] == ' ' || cl[end] == '\t'))
+            end++; /* optional whitespace after the value */
+        if (lws_hdr_copy_fragment(wsi, second, sizeof second, WSI_TOKEN_HTTP_CONTENT_LENGTH, 1) >=
+                0 ||
+            lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, 1) > 0)
+            why = "more than one Content-Length: refused";
+        else if (n <= 0 || digits == 0 || end != (size_t)n || digits > 15)
+            why = "Content-Length is not a number of bytes: refused";
+    } else if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0) {
+        why = "POST without Content-Length: send one";
+        status = HTTP_STATUS_LENGTH_REQUIRED;
+    }
+    if (!why) return 0;
+    srv->env.http_refused[FC_HTTP_REFUSED_FRAMING]++;
+    return fc_conn_reject(wsi, status, why);
+}
+
+/* Before lws upgrades a request: a handshake it would get wrong (no key,
+ * another version, a path longer than we read) gets a status that says why
+ * instead of a bare hang-up, and the connection closes after it, so that
+ * nothing the client sent behind it is read as another request.
+ *
+ * h2c is refused the same way. lws 4.1 switches to HTTP/2 whenever this
+ * callback lets an h2c upgrade through; it cannot be told to ignore the
+ * header and answer in HTTP/1.1 (lws_handshake_server offers no such
+ * option), and framecast's endpoints (uploads, their flow control) are
+ * HTTP/1.1 only. RFC 9113 deprecates the upgrade; clients that send it
+ * (curl --http2 on http://) go again without it.
+ *
+ * Returns what LWS_CALLBACK_HTTP_CONFIRM_UPGRADE wants: 0 go on, -1 close. */
+static int confirm_upgrade(fc_http_server *srv, struct lws *wsi, const char *to)
 {
     const char *why = NULL;
+    unsigned status = HTTP_STATUS_BAD_REQUEST;
     char version[8] = "";
     lws_hdr_copy(wsi, version, sizeof version, WSI_TOKEN_VERSION);
-    if (!to || strcmp(to, "websocket") != 0)
-        why = "only Upgrade: websocket is served (no h2c: speak HTTP/1.1)";
+    if (!to || strcasecmp(to, "websocket") != 0)
+        why = "only Upgrade: websocket is served (h2c is not: send the request without it)";
     else if (lws_hdr_total_length(wsi, WSI_TOKEN_KEY) <= 0)
         why = "WebSocket handshake without Sec-WebSocket-Key";
     else if (strcmp(version, "13") != 0)
         why = "WebSocket handshake needs Sec-WebSocket-Version: 13";
+    else if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) >= URI_MAX) {
+        why = "path too long";
+        status = HTTP_STATUS_REQ_URI_TOO_LONG;
+        srv->env.http_refused[FC_HTTP_REFUSED_URI]++;
+    }
     if (!why) return 0;
-    lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, why);
-    return 1;
+    if (status == HTTP_STATUS_BAD_REQUEST) srv->env.http_refused[FC_HTTP_REFUSED_UPGRADE]++;
+    return fc_conn_reject(wsi, status, why);
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -217,15 +279,15 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (c && fc_conn_is_websocket(c)) ws_closed(server_of(wsi), c);
         return 0;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-        return confirm_upgrade(wsi, in);
+        return confirm_upgrade(server_of(wsi), wsi, in);
+    case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
+        return check_framing(server_of(wsi), wsi);
     case LWS_CALLBACK_HTTP:
         return http_request(server_of(wsi), wsi, c);
     case LWS_CALLBACK_HTTP_BODY:
         return http_body(c, in, len, false);
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         return http_body(c, NULL, 0, true);
-    case LWS_CALLBACK_HTTP_WRITEABLE:
-        return fc_conn_http_writeable(c);
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
         if (c && !fc_conn_is_websocket(c)) {
@@ -325,6 +387,20 @@ static void metric_uploads(fc_metrics_out *out, void *ctx)
     fc_metrics_sample(out, NULL, (double)((fc_http_server *)ctx)->env.uploads_active);
 }
 
+static void metric_texts_dropped(fc_metrics_out *out, void *ctx)
+{
+    fc_metrics_sample(out, NULL, (double)((fc_http_server *)ctx)->env.texts_dropped);
+}
+
+static void metric_http_refused(fc_metrics_out *out, void *ctx)
+{
+    static const char *const reasons[FC_HTTP_REFUSED_COUNT] = {
+        "reason=\"framing\"", "reason=\"upgrade\"", "reason=\"uri\""};
+    fc_http_server *srv = ctx;
+    for (int i = 0; i < FC_HTTP_REFUSED_COUNT; i++)
+        fc_metrics_sample(out, reasons[i], (double)srv->env.http_refused[i]);
+}
+
 static const fc_metric_family families[] = {
     {"fc_websocket_clients", FC_METRIC_GAUGE, "WebSocket connections open now.", metric_ws_clients},
     {"fc_websocket_accepted_total", FC_METRIC_COUNTER, "WebSocket subscriptions accepted.",
@@ -335,6 +411,12 @@ static const fc_metric_family families[] = {
      "HTTP requests answered by framecast's own handlers.", metric_http_requests},
     {"fc_uploads_in_progress", FC_METRIC_GAUGE,
      "POST /upload bodies being received or written now.", metric_uploads},
+    {"fc_websocket_messages_dropped_total", FC_METRIC_COUNTER,
+     "WebSocket text messages dropped whole for being over the size limit.", metric_texts_dropped},
+    {"fc_http_refused_total", FC_METRIC_COUNTER,
+     "HTTP requests refused and closed before an endpoint saw them: framing "
+     "(Content-Length, Transfer-Encoding), upgrade (bad WebSocket handshake, h2c), uri (too long).",
+     metric_http_refused},
 };
 
 static int register_metrics(fc_http_server *srv)
@@ -368,7 +450,9 @@ static size_t largest_state(void)
 
 static int create_context(fc_http_server *srv, char *err, size_t errlen)
 {
-    lws_set_log_level(LLL_ERR | LLL_WARN, log_emit);
+    lws_set_log_level(getenv("FC_LWS_DEBUG") ? LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO
+                                             : LLL_ERR | LLL_WARN,
+                      log_emit);
     void *foreign[1] = {&srv->loop->uv};
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);

@@ -137,7 +137,7 @@ static void upload_done(fc_job *job)
     fc_upload *up = fc_container_of(job, fc_upload, job);
     if (up->uc) {
         up->uc->up = NULL;
-        respond(up->uc->conn, up);
+        if (respond(up->uc->conn, up) != 0) fc_conn_drop(up->uc->conn);
     }
     upload_free(up);
 }
@@ -212,6 +212,7 @@ static int upload_body_done(fc_conn *c, void *state)
     up->job = (fc_job){
         .work = upload_work, .done = upload_done, .loop = env->loop, .role = FC_ROLE_OTHER};
     fc_pool_submit(env->pool, &up->job);
+    fc_conn_hold_input(c);
     return 0;
 }
 

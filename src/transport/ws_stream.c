@@ -33,24 +33,6 @@ static void on_sub_wake(fc_sub *sub, void *ctx)
     fc_conn_want_write(ctx);
 }
 
-/* lws hands the query decoded, one fragment per option: join them again. */
-static int read_query(fc_conn *c, char *out, size_t outlen)
-{
-    size_t n = 0;
-    char arg[QUERY_MAX];
-    struct lws *wsi = fc_conn_wsi(c);
-    for (int i = 0; lws_hdr_copy_fragment(wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i) > 0;
-         i++) {
-        size_t len = strlen(arg);
-        if (n + len + 2 > outlen) return -1;
-        if (n) out[n++] = '&';
-        memcpy(out + n, arg, len);
-        n += len;
-    }
-    out[n] = '\0';
-    return (int)n;
-}
-
 static json_t *hello_json(const fc_stream *s, const fc_stream_query *q)
 {
     const fc_source *src = fc_stream_source(s);
@@ -77,7 +59,7 @@ static int ws_stream_open(fc_conn *c, void *state, const char *path)
         fc_conn_refuse(c, CLOSE_UNKNOWN_STREAM, "unknown stream '%s'", id);
         return 0;
     }
-    int qlen = read_query(c, query, sizeof query);
+    int qlen = fc_conn_query(c, query, sizeof query);
     if (qlen < 0) {
         env->ws_refused++;
         fc_conn_refuse(c, CLOSE_BAD_REQUEST, "query longer than %d bytes", QUERY_MAX);

@@ -4,8 +4,13 @@
 #include <immintrin.h>
 #include <stdint.h>
 
+/* clang has its own pragma for it (make fuzz builds with clang). */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma")
+#endif
 
 typedef __m256 vf;
 #define V 8
@@ -25,5 +30,9 @@ static const int32_t lane_masks[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 
 
 #include "analysis/nn/kernels_impl.h"
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 #endif

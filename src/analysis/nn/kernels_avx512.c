@@ -6,8 +6,13 @@
 
 #include "analysis/nn/kernels_isa.h"
 
+/* clang has its own pragma for it (make fuzz builds with clang). */
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f")
+#endif
 
 typedef __m512 vf;
 #define V 16
@@ -40,5 +45,9 @@ static void dwconv_any(const fc_nn_dw *d, const float *in, float *out, long r0, 
 
 #include "analysis/nn/kernels_impl.h"
 
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 #endif
