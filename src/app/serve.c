@@ -193,6 +193,7 @@ static int start_avatars(server *srv, char *err, size_t errlen)
     fc_avatar_env_init(&srv->avatar, &srv->loop, srv->pool, srv->gen.gen, &srv->media, o->quality,
                        o->queue);
     srv->avatar.detector = srv->detector;
+    srv->avatar.max_sessions = o->max_sessions;
     if ((rc = fc_avatar_metrics_register(srv->metrics, &srv->avatar)) != 0) {
         snprintf(err, errlen, "out of memory registering metrics");
         return rc;
@@ -233,6 +234,7 @@ static int build(server *srv, char *err, size_t errlen)
         snprintf(err, errlen, "cannot start the worker pool: %s", strerror(-rc));
         return rc;
     }
+    fc_pool_set_queue_limit(srv->pool, FC_JOB_SETUP, srv->o->max_setup_jobs);
     srv->metrics = fc_metrics_new();
     fc_core_metrics_init(&srv->core_metrics, &srv->loop, srv->pool);
     if (!srv->metrics || fc_core_metrics_register(&srv->core_metrics, srv->metrics) != 0 ||

@@ -4,6 +4,8 @@
 #include <string.h>
 
 #include "avatar/audio.h"
+#include "avatar/session.h"
+#include "core/pool.h"
 #include "hub/hub.h"
 #include "sources/image.h"
 
@@ -76,6 +78,14 @@ static const fc_option options[] = {
         .help = "rate x channels x seconds a speech file may hold, before it\n"
                 "is decoded (48 kHz stereo for 600 s; over 600 s is refused too)",
         .want = "samples from 8000 to 921600000"),
+    ROW(FC_OPT_LONG, "max-sessions", max_sessions, .min = 1, .max = 4096, .arg = "N",
+        .help = "avatar sessions at once, those still ending included;\n"
+                "past it start_streaming gets an error",
+        .want = "a count from 1 to 4096"),
+    ROW(FC_OPT_LONG, "max-setup-jobs", max_setup_jobs, .min = 1, .max = 4096, .arg = "N",
+        .help = "session set-ups and uploads queued for a worker at once;\n"
+                "past it they are refused (try again)",
+        .want = "a count from 1 to 4096"),
     FC_OPT_SECTION_ROW("\nDetection (ws://HOST:PORT/ws/streams/ID?view=ptz is the PTZ view):"),
     ROW(FC_OPT_FLAG, "detect", detect,
         .help = "face detection on every stream (a spec's detect= overrides)"),
@@ -144,6 +154,8 @@ static void defaults(fc_serve_opts *o)
     o->max_upload_audio = 20u << 20;
     o->max_picture_pixels = FC_IMAGE_MAX_PIXELS_DEFAULT;
     o->max_audio_samples = (long)FC_AUDIO_MAX_SAMPLES_DEFAULT;
+    o->max_sessions = FC_AVATAR_MAX_SESSIONS_DEFAULT;
+    o->max_setup_jobs = FC_POOL_SETUP_QUEUE_DEFAULT;
 }
 
 int fc_serve_parse(int argc, char **argv, fc_serve_opts *o)

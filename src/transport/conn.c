@@ -41,7 +41,7 @@ struct fc_conn {
 
     /* HTTP */
     bool head;        /* a HEAD request: the headers only */
-    bool held;        /* reading nothing until the response is out */
+    bool held;        /* reading nothing: an answer is pending (conn.h) */
     bool close_after; /* close instead of waiting for another request */
 };
 
@@ -118,6 +118,8 @@ void fc_conn_close_soon(fc_conn *c, int code, const char *reason)
     lws_callback_on_writable(c->wsi);
 }
 
+static void set_hold(fc_conn *c, bool hold);
+
 int fc_conn_send_text(fc_conn *c, const char *text)
 {
     if (c->texts >= FC_CONN_MAX_TEXTS) {
@@ -136,6 +138,7 @@ int fc_conn_send_text(fc_conn *c, const char *text)
         c->text_head = m;
     c->text_tail = m;
     c->texts++;
+    if (c->texts >= FC_CONN_TEXTS_HOLD) set_hold(c, true);
     lws_callback_on_writable(c->wsi);
     return 0;
 }
@@ -183,6 +186,7 @@ int fc_conn_flush(fc_conn *c)
         c->text_head = m->next;
         if (!c->text_head) c->text_tail = NULL;
         c->texts--;
+        if (c->texts <= FC_CONN_TEXTS_RESUME) set_hold(c, false);
         int rc = fc_conn_write(c, m->data + LWS_PRE, m->len, false);
         free(m);
         if (rc != 0) return -1;
@@ -242,6 +246,8 @@ void fc_conn_body_init(fc_buf *body)
     fc_buf_append(body, (const char[LWS_PRE]){0}, LWS_PRE);
 }
 
+/* Reading nothing more for now (a pending HTTP answer, a WebSocket's
+ * answers piling up), or again. */
 static void set_hold(fc_conn *c, bool hold)
 {
     if (c->held == hold) return;

@@ -33,9 +33,14 @@
 
 struct lws;
 
-/* Texts a WebSocket may have waiting; a client that lets more pile up (it
- * sends requests and reads no answers) is closed. */
+/* Texts a WebSocket may have waiting. From FC_CONN_TEXTS_HOLD on, the
+ * connection reads nothing more until they are down to FC_CONN_TEXTS_RESUME
+ * (a client that sends requests faster than it reads the answers is slowed
+ * to the pace it reads, by TCP); a client that still lets FC_CONN_MAX_TEXTS
+ * pile up is closed. */
 #define FC_CONN_MAX_TEXTS 256
+#define FC_CONN_TEXTS_HOLD 64
+#define FC_CONN_TEXTS_RESUME 16
 /* Longest close reason: a close frame's payload is at most 125 bytes, two
  * of them the code (RFC 6455 5.5). */
 #define FC_CONN_CLOSE_REASON_MAX 123

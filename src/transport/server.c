@@ -450,9 +450,7 @@ static size_t largest_state(void)
 
 static int create_context(fc_http_server *srv, char *err, size_t errlen)
 {
-    lws_set_log_level(getenv("FC_LWS_DEBUG") ? LLL_ERR | LLL_WARN | LLL_NOTICE | LLL_INFO
-                                             : LLL_ERR | LLL_WARN,
-                      log_emit);
+    lws_set_log_level(LLL_ERR | LLL_WARN, log_emit);
     void *foreign[1] = {&srv->loop->uv};
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof info);

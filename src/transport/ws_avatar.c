@@ -30,6 +30,11 @@ static void send_json(avatar_conn *ac, json_t *obj)
     free(s);
 }
 
+static void on_started(void *ctx)
+{
+    send_json(ctx, json_pack("{s:s}", "type", "streaming_started"));
+}
+
 static void on_metadata(void *ctx, const fc_avatar_metadata *m)
 {
     avatar_conn *ac = ctx;
@@ -71,6 +76,7 @@ static void on_wake(void *ctx)
 }
 
 static const fc_avatar_callbacks callbacks = {
+    .started = on_started,
     .metadata = on_metadata,
     .audio = on_audio,
     .completed = on_completed,
@@ -121,9 +127,7 @@ static void start(avatar_conn *ac, fc_avatar_request *req)
                         sizeof err) != 0) {
         ac->av = NULL;
         fc_conn_send_error(ac->conn, err);
-        return;
     }
-    send_json(ac, json_pack("{s:s}", "type", "streaming_started"));
 }
 
 static void ws_avatar_text(fc_conn *c, void *state, const char *text, size_t len)
