@@ -219,6 +219,11 @@ static int start_http(server *srv, char *err, size_t errlen)
         .media = &srv->media,
         .max_upload_image = o->max_upload_image,
         .max_upload_audio = o->max_upload_audio,
+        .upload_timeout_s = o->upload_timeout_s,
+        .upload_min_rate = o->upload_min_rate,
+        .upload_max_files = o->upload_max_files,
+        .upload_quota = o->upload_quota,
+        .upload_expiry_s = o->upload_expiry_s,
     };
     return fc_http_server_start(&srv->loop, &hc, &srv->streams, srv->metrics, &srv->http, err,
                                 errlen);

@@ -37,7 +37,9 @@ typedef struct fc_serve_opts {
     long max_picture_pixels, max_audio_samples; /* bounds checked from headers, before decoding */
     size_t max_sessions;                        /* avatar sessions alive at once */
     size_t max_setup_jobs; /* set-up jobs queued at once (the pool's FC_JOB_SETUP limit) */
-    fc_paths paths;        /* where the defaults of web_root and model point */
+    unsigned upload_timeout_s, upload_expiry_s;
+    size_t upload_min_rate, upload_max_files, upload_quota;
+    fc_paths paths; /* where the defaults of web_root and model point */
 } fc_serve_opts;
 
 /* Fills `o` from argv over the defaults. 0, 1 (--help printed) or 2 (a

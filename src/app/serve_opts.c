@@ -6,6 +6,8 @@
 #include "avatar/audio.h"
 #include "avatar/session.h"
 #include "core/pool.h"
+#include "transport/upload.h"
+#include "transport/upload_store.h"
 #include "hub/hub.h"
 #include "sources/image.h"
 
@@ -82,6 +84,23 @@ static const fc_option options[] = {
         .help = "avatar sessions at once, those still ending included;\n"
                 "past it start_streaming gets an error",
         .want = "a count from 1 to 4096"),
+    ROW(FC_OPT_LONG, "upload-timeout", upload_timeout_s, .min = 1, .max = 3600, .arg = "S",
+        .help = "seconds an upload's body may take; then it is refused\n"
+                "(408) and its slot freed",
+        .want = "seconds from 1 to 3600"),
+    ROW(FC_OPT_LONG, "upload-min-rate", upload_min_rate, .min = 1, .max = 1l << 30, .arg = "N",
+        .help = "bytes/s an upload's body must keep on average after its\n"
+                "first 5 s, or it is refused (408) and its slot freed",
+        .want = "bytes per second from 1 to 1073741824"),
+    ROW(FC_OPT_LONG, "upload-max-files", upload_max_files, .min = 1, .max = 1000000, .arg = "N",
+        .help = "uploaded files kept at once; past it uploads get 507",
+        .want = "a count from 1 to 1000000"),
+    ROW(FC_OPT_LONG, "upload-quota", upload_quota, .min = 1 << 20, .max = (double)(1ull << 40),
+        .arg = "N", .help = "bytes of uploaded files kept at once; past it uploads get 507",
+        .want = "bytes from 1048576 to 1099511627776"),
+    ROW(FC_OPT_LONG, "upload-expiry", upload_expiry_s, .min = 1, .max = 31 * 86400, .arg = "S",
+        .help = "seconds an upload is kept; then it is deleted",
+        .want = "seconds from 1 to 2678400"),
     ROW(FC_OPT_LONG, "max-setup-jobs", max_setup_jobs, .min = 1, .max = 4096, .arg = "N",
         .help = "session set-ups and uploads queued for a worker at once;\n"
                 "past it they are refused (try again)",
@@ -156,6 +175,11 @@ static void defaults(fc_serve_opts *o)
     o->max_audio_samples = (long)FC_AUDIO_MAX_SAMPLES_DEFAULT;
     o->max_sessions = FC_AVATAR_MAX_SESSIONS_DEFAULT;
     o->max_setup_jobs = FC_POOL_SETUP_QUEUE_DEFAULT;
+    o->upload_timeout_s = FC_UPLOAD_TIMEOUT_DEFAULT;
+    o->upload_min_rate = FC_UPLOAD_MIN_RATE_DEFAULT;
+    o->upload_max_files = FC_UPLOAD_MAX_FILES_DEFAULT;
+    o->upload_quota = FC_UPLOAD_MAX_BYTES_DEFAULT;
+    o->upload_expiry_s = FC_UPLOAD_EXPIRY_DEFAULT;
 }
 
 int fc_serve_parse(int argc, char **argv, fc_serve_opts *o)

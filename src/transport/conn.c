@@ -269,6 +269,11 @@ void fc_conn_close_after(fc_conn *c)
     c->close_after = true;
 }
 
+void fc_conn_set_timer(fc_conn *c, int64_t us)
+{
+    lws_set_timer_usecs(c->wsi, us < 0 ? LWS_SET_TIMER_USEC_CANCEL : us);
+}
+
 void fc_conn_drop(fc_conn *c)
 {
     lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);

@@ -96,6 +96,10 @@ void fc_conn_hold_input(fc_conn *c);
 /* Closes the connection from outside an lws callback (once what is written
  * has been sent). */
 void fc_conn_drop(fc_conn *c);
+/* The endpoint's `timer` is called in `us` microseconds (one timer per
+ * connection: setting it again moves it); us < 0 cancels it. A new request
+ * on the connection cancels it too. */
+void fc_conn_set_timer(fc_conn *c, int64_t us);
 
 /* ---- for server.c ---- */
 

@@ -12,6 +12,7 @@
 #include "transport/listener.h"
 #include "transport/static.h"
 #include "transport/upload.h"
+#include "transport/upload_store.h"
 #include "transport/ws_avatar.h"
 #include "transport/ws_stream.h"
 
@@ -163,6 +164,8 @@ static int http_request(fc_http_server *srv, struct lws *wsi, fc_conn *c)
     }
     const fc_endpoint *ep = fits ? find_endpoint(uri, false) : NULL;
     fc_conn_init(c, wsi, &srv->env, ep, false, method);
+    /* A timer of the previous request on this connection is not this one's. */
+    fc_conn_set_timer(c, -1);
     if (method < 0)
         return fc_conn_respond_status(c, HTTP_STATUS_METHOD_NOT_ALLOWED, "unknown method");
     if (!fits) {
@@ -288,6 +291,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return http_body(c, in, len, false);
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         return http_body(c, NULL, 0, true);
+    case LWS_CALLBACK_TIMER:
+        if (c && fc_conn_endpoint(c) && fc_conn_endpoint(c)->timer)
+            return fc_conn_endpoint(c)->timer(c, fc_conn_state(c));
+        return 0;
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
         if (c && !fc_conn_is_websocket(c)) {
@@ -401,6 +408,16 @@ static void metric_http_refused(fc_metrics_out *out, void *ctx)
         fc_metrics_sample(out, reasons[i], (double)srv->env.http_refused[i]);
 }
 
+static void metric_uploads_refused(fc_metrics_out *out, void *ctx)
+{
+    static const char *const reasons[FC_UPLOAD_REFUSED_COUNT] = {
+        "reason=\"busy\"", "reason=\"too_large\"", "reason=\"slow\"",  "reason=\"quota\"",
+        "reason=\"type\"", "reason=\"malformed\"", "reason=\"failed\""};
+    fc_http_server *srv = ctx;
+    for (int i = 0; i < FC_UPLOAD_REFUSED_COUNT; i++)
+        fc_metrics_sample(out, reasons[i], (double)srv->env.uploads_refused[i]);
+}
+
 static const fc_metric_family families[] = {
     {"fc_websocket_clients", FC_METRIC_GAUGE, "WebSocket connections open now.", metric_ws_clients},
     {"fc_websocket_accepted_total", FC_METRIC_COUNTER, "WebSocket subscriptions accepted.",
@@ -411,6 +428,10 @@ static const fc_metric_family families[] = {
      "HTTP requests answered by framecast's own handlers.", metric_http_requests},
     {"fc_uploads_in_progress", FC_METRIC_GAUGE,
      "POST /upload bodies being received or written now.", metric_uploads},
+    {"fc_uploads_refused_total", FC_METRIC_COUNTER,
+     "POST /upload refused: busy (503), too_large (413), slow (408: --upload-timeout, "
+     "--upload-min-rate), quota (507), type (415), malformed (400), failed (500).",
+     metric_uploads_refused},
     {"fc_websocket_messages_dropped_total", FC_METRIC_COUNTER,
      "WebSocket text messages dropped whole for being over the size limit.", metric_texts_dropped},
     {"fc_http_refused_total", FC_METRIC_COUNTER,
@@ -507,13 +528,25 @@ int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg,
         .queue_default = cfg->queue_default,
         .max_upload_image = cfg->max_upload_image,
         .max_upload_audio = cfg->max_upload_audio,
+        .upload_timeout_s = cfg->upload_timeout_s,
+        .upload_min_rate = cfg->upload_min_rate,
     };
     int rc = register_metrics(srv);
-    if (rc == 0)
-        rc = build_mounts(srv, err, errlen);
-    else
-        snprintf(err, errlen, "http server: out of memory registering metrics");
+    if (rc != 0) snprintf(err, errlen, "http server: out of memory registering metrics");
+    if (rc == 0 && cfg->media && cfg->avatar) {
+        fc_upload_limits ul = {.max_files = cfg->upload_max_files,
+                               .max_bytes = cfg->upload_quota,
+                               .expiry_s = cfg->upload_expiry_s};
+        rc = fc_upload_store_open(loop, cfg->pool, cfg->media, &ul, &srv->env.upload_store, err,
+                                  errlen);
+        if (rc == 0 && fc_upload_store_metrics(srv->env.upload_store, metrics) != 0) {
+            snprintf(err, errlen, "http server: out of memory registering metrics");
+            rc = -ENOMEM;
+        }
+    }
+    if (rc == 0) rc = build_mounts(srv, err, errlen);
     if (rc != 0) {
+        fc_upload_store_close(srv->env.upload_store);
         free(srv);
         return rc;
     }
@@ -594,6 +627,8 @@ void fc_http_server_destroy(fc_http_server *srv)
     fc_listener_close(srv->listener);
     srv->listener = NULL;
     srv->env.listener = NULL;
+    fc_upload_store_close(srv->env.upload_store);
+    srv->env.upload_store = NULL;
     lws_context_destroy(srv->ctx);
     uv_close((uv_handle_t *)&srv->drain_timer, NULL);
 }

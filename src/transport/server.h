@@ -35,6 +35,11 @@ typedef struct fc_http_server_config {
     const struct fc_media *media; /* where POST /upload stores files; NULL = no uploads */
     size_t max_upload_image;      /* bytes */
     size_t max_upload_audio;
+    unsigned upload_timeout_s; /* a body must be in within this */
+    size_t upload_min_rate;    /* bytes/s on average, after the first seconds */
+    size_t upload_max_files;   /* uploads kept at once */
+    size_t upload_quota;       /* bytes of uploads kept at once */
+    unsigned upload_expiry_s;  /* an upload is deleted this long after it was stored */
 } fc_http_server_config;
 
 typedef struct fc_http_server fc_http_server;
