@@ -163,20 +163,22 @@ static int add_stream(server *srv, const fc_source_spec *spec, int index, char *
     return 0;
 }
 
-/* Each client is a file descriptor: make sure the process may open as many
- * as --max-clients allows, or say how many it can. */
-static unsigned fd_limited_clients(unsigned want_clients)
+/* Each connection is a file descriptor: make sure the process may open as
+ * many as --max-clients and --max-pending allow, or say how many clients it
+ * can serve. */
+static unsigned fd_limited_clients(unsigned want_clients, unsigned pending)
 {
     struct rlimit rl;
+    unsigned other = pending + FC_HTTP_ANSWERING_MAX + FC_HTTP_FD_SLACK + 64;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return want_clients;
-    rlim_t want = (rlim_t)want_clients + 64;
+    rlim_t want = (rlim_t)want_clients + other;
     if (rl.rlim_cur < want) {
         rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
         getrlimit(RLIMIT_NOFILE, &rl);
     }
     if (rl.rlim_cur >= want) return want_clients;
-    unsigned can = rl.rlim_cur > 64 ? (unsigned)(rl.rlim_cur - 64) : 1;
+    unsigned can = rl.rlim_cur > other ? (unsigned)(rl.rlim_cur - other) : 1;
     fc_warn("open-file limit is %llu: serving at most %u clients, not %u",
             (unsigned long long)rl.rlim_cur, can, want_clients);
     return can;
@@ -214,7 +216,10 @@ static int start_http(server *srv, char *err, size_t errlen)
         .queue_default = o->queue,
         .ping_secs = o->ping_secs,
         .hangup_secs = 2 * o->ping_secs,
-        .max_clients = fd_limited_clients(o->max_clients),
+        .max_clients = fd_limited_clients(o->max_clients, o->max_pending),
+        .max_pending = o->max_pending,
+        .max_peer_connections = o->max_peer_connections,
+        .header_timeout_s = o->header_timeout_s,
         .avatar = &srv->avatar,
         .media = &srv->media,
         .max_upload_image = o->max_upload_image,

@@ -24,6 +24,7 @@ typedef struct fc_serve_opts {
     const char *web_root;
     int ping_secs;
     unsigned max_clients;
+    unsigned max_pending, max_peer_connections, header_timeout_s; /* connections (conntrack.h) */
     const char *log_level;
     bool detect; /* every stream whose spec does not say */
     double detect_fps, motion_threshold;

@@ -56,6 +56,19 @@ static const fc_option options[] = {
         .want = "seconds from 1 to 3600"),
     ROW(FC_OPT_LONG, "max-clients", max_clients, .min = 1, .max = 1000000, .arg = "N",
         .help = "WebSocket clients at once; more are refused", .want = "a count from 1 to 1000000"),
+    ROW(FC_OPT_LONG, "max-pending", max_pending, .min = 1, .max = 1000000, .arg = "N",
+        .help = "connections still sending their request headers at once;\n"
+                "past it the oldest of them is closed to make room",
+        .want = "a count from 1 to 1000000"),
+    ROW(FC_OPT_LONG, "max-peer-connections", max_peer_connections, .min = 1, .max = 1000000,
+        .arg = "N",
+        .help = "connections at once from one address (IPv6: one /64);\n"
+                "more are refused at accept",
+        .want = "a count from 1 to 1000000"),
+    ROW(FC_OPT_LONG, "header-timeout", header_timeout_s, .min = 1, .max = 3600, .arg = "S",
+        .help = "seconds a connection has to send its request headers\n"
+                "(and between keep-alive requests); then it is closed",
+        .want = "seconds from 1 to 3600"),
     ROW(FC_OPT_CHOICE, "log-level", log_level, .arg = "LEVEL", .help = "error, warn, info or debug",
         .choices = log_levels),
     FC_OPT_SECTION_ROW(
@@ -161,6 +174,9 @@ static void defaults(fc_serve_opts *o)
     o->web_root = o->paths.web_root;
     o->ping_secs = 10;
     o->max_clients = 4096;
+    o->max_pending = 512;
+    o->max_peer_connections = 1024;
+    o->header_timeout_s = 10;
     o->log_level = "info";
     o->detect_fps = 2;
     o->motion_threshold = 0.01;

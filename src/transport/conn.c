@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "transport/conntrack.h"
 #include "transport/utf8.h"
 
 _Static_assert(LWS_PRE <= FC_FRAME_HEADROOM, "frames and events leave too little headroom for lws");
@@ -320,7 +321,14 @@ int fc_conn_respond(fc_conn *c, unsigned status, const char *ctype, fc_buf *body
     if (rc != 0 || c->close_after) return -1;
     /* A body still coming (a refusal before it was read) is read to the end
      * of its Content-Length and dropped by lws, then the next request. */
-    return lws_http_transaction_completed(c->wsi) ? -1 : 0;
+    /* lws may free `c` (the wsi's user space) as it completes. */
+    struct lws *wsi = c->wsi;
+    if (lws_http_transaction_completed(wsi)) return -1;
+    /* Kept alive: waiting for another request's headers, it is pending again
+     * (the deadline and eviction apply). */
+    fc_tracked *t = lws_get_opaque_user_data(wsi);
+    if (t) fc_tracked_pending(t);
+    return 0;
 }
 
 int fc_conn_respond_status(fc_conn *c, unsigned status, const char *reason)

@@ -8,6 +8,7 @@
 
 #include "core/log.h"
 #include "transport/conn.h"
+#include "transport/conntrack.h"
 #include "transport/http_api.h"
 #include "transport/listener.h"
 #include "transport/static.h"
@@ -54,6 +55,13 @@ struct fc_http_server {
 static fc_http_server *server_of(struct lws *wsi)
 {
     return lws_context_user(lws_get_context(wsi));
+}
+
+/* The listener's record of the connection (conntrack.h), given to lws as the
+ * wsi's opaque pointer at accept; NULL for lws's own wsis. */
+static fc_tracked *tracked(struct lws *wsi)
+{
+    return lws_get_opaque_user_data(wsi);
 }
 
 /* The endpoint whose prefix is the longest match for `path`. */
@@ -282,9 +290,23 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (c && fc_conn_is_websocket(c)) ws_closed(server_of(wsi), c);
         return 0;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-        return confirm_upgrade(server_of(wsi), wsi, in);
+        if (confirm_upgrade(server_of(wsi), wsi, in) != 0) return -1;
+        if (tracked(wsi)) fc_tracked_active(tracked(wsi));
+        return 0;
     case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
-        return check_framing(server_of(wsi), wsi);
+        if (check_framing(server_of(wsi), wsi) != 0) return -1;
+        if (tracked(wsi)) fc_tracked_active(tracked(wsi));
+        return 0;
+    case LWS_CALLBACK_HTTP_FILE_COMPLETION: {
+        /* lws served a file and completes the transaction; a connection that
+         * stays waits for another request's headers. */
+        int rc = lws_callback_http_dummy(wsi, reason, user, in, len);
+        if (rc == 0 && tracked(wsi)) fc_tracked_pending(tracked(wsi));
+        return rc;
+    }
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (tracked(wsi)) fc_tracked_gone(tracked(wsi));
+        return 0;
     case LWS_CALLBACK_HTTP:
         return http_request(server_of(wsi), wsi, c);
     case LWS_CALLBACK_HTTP_BODY:
@@ -408,6 +430,42 @@ static void metric_http_refused(fc_metrics_out *out, void *ctx)
         fc_metrics_sample(out, reasons[i], (double)srv->env.http_refused[i]);
 }
 
+static bool conn_stats(fc_http_server *srv, fc_conntrack_stats *st)
+{
+    if (!srv->listener) return false;
+    fc_listener_get_stats(srv->listener, st);
+    return true;
+}
+
+static void metric_conns_open(fc_metrics_out *out, void *ctx)
+{
+    fc_conntrack_stats st;
+    if (conn_stats(ctx, &st)) fc_metrics_sample(out, NULL, (double)st.open);
+}
+
+static void metric_conns_pending(fc_metrics_out *out, void *ctx)
+{
+    fc_conntrack_stats st;
+    if (conn_stats(ctx, &st)) fc_metrics_sample(out, NULL, (double)st.pending);
+}
+
+static void metric_conns_refused(fc_metrics_out *out, void *ctx)
+{
+    fc_conntrack_stats st;
+    if (!conn_stats(ctx, &st)) return;
+    fc_metrics_sample(out, "reason=\"peer\"", (double)st.refused[FC_CONN_REFUSED_PEER]);
+    fc_metrics_sample(out, "reason=\"full\"", (double)st.refused[FC_CONN_REFUSED_FULL]);
+}
+
+static void metric_conns_closed(fc_metrics_out *out, void *ctx)
+{
+    fc_conntrack_stats st;
+    if (!conn_stats(ctx, &st)) return;
+    fc_metrics_sample(out, "reason=\"header_timeout\"",
+                      (double)st.closed[FC_CONN_CLOSED_HEADER_TIMEOUT]);
+    fc_metrics_sample(out, "reason=\"evicted\"", (double)st.closed[FC_CONN_CLOSED_EVICTED]);
+}
+
 static void metric_uploads_refused(fc_metrics_out *out, void *ctx)
 {
     static const char *const reasons[FC_UPLOAD_REFUSED_COUNT] = {
@@ -428,6 +486,17 @@ static const fc_metric_family families[] = {
      "HTTP requests answered by framecast's own handlers.", metric_http_requests},
     {"fc_uploads_in_progress", FC_METRIC_GAUGE,
      "POST /upload bodies being received or written now.", metric_uploads},
+    {"fc_connections_open", FC_METRIC_GAUGE, "TCP connections open now, all kinds.",
+     metric_conns_open},
+    {"fc_connections_pending", FC_METRIC_GAUGE,
+     "Connections waiting for a request's headers now (--max-pending).", metric_conns_pending},
+    {"fc_connections_refused_total", FC_METRIC_COUNTER,
+     "Connections refused at accept: peer (--max-peer-connections), full (no room).",
+     metric_conns_refused},
+    {"fc_connections_closed_total", FC_METRIC_COUNTER,
+     "Pending connections closed: header_timeout (--header-timeout), evicted (the oldest "
+     "pending, to make room for a new connection).",
+     metric_conns_closed},
     {"fc_uploads_refused_total", FC_METRIC_COUNTER,
      "POST /upload refused: busy (503), too_large (413), slow (408: --upload-timeout, "
      "--upload-min-rate), quota (507), type (415), malformed (400), failed (500).",
@@ -446,9 +515,11 @@ static int register_metrics(fc_http_server *srv)
                                      srv);
 }
 
-/* A connection our listener accepted: lws serves it from here on (HTTP, and
- * WebSocket after an upgrade); on failure lws has closed the fd. */
-static void on_accept(int fd, const struct sockaddr_storage *peer, void *ctx)
+/* A connection our listener admitted: lws serves it from here on (HTTP, and
+ * WebSocket after an upgrade), with its tracking record as the wsi's opaque
+ * pointer (LWS_CALLBACK_WSI_DESTROY lets it go); on failure lws has closed
+ * the fd. */
+static void on_accept(int fd, const struct sockaddr_storage *peer, fc_tracked *t, void *ctx)
 {
     (void)peer;
     fc_http_server *srv = ctx;
@@ -456,9 +527,20 @@ static void on_accept(int fd, const struct sockaddr_storage *peer, void *ctx)
         .vh = srv->vhost,
         .type = LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP,
         .fd.sockfd = fd,
+        .opaque = t,
     };
-    if (!lws_adopt_descriptor_vhost_via_info(&desc))
-        fc_warn("http server: could not take a new connection (lws refused it)");
+    struct lws *wsi = lws_adopt_descriptor_vhost_via_info(&desc);
+    if (!wsi) fc_warn("http server: could not take a new connection (lws refused it)");
+    fc_tracked_bind(t, wsi);
+}
+
+/* The tracker gave up on a connection (its headers did not come in time, or
+ * it was the oldest pending one and room was needed): lws closes it on its
+ * next turn, and its destroy callback lets the record go. */
+static void on_give_up(void *conn, void *ctx)
+{
+    (void)ctx;
+    lws_set_timeout(conn, PENDING_TIMEOUT_HOLDING_AH, LWS_TO_KILL_ASYNC);
 }
 
 static size_t largest_state(void)
@@ -483,8 +565,10 @@ static int create_context(fc_http_server *srv, char *err, size_t errlen)
     info.retry_and_idle_policy = &srv->retry;
     /* lws clears this when the context is finally gone (see _free). */
     info.pcontext = &srv->ctx;
-    /* Room for every client plus HTTP requests and lws's own handles. */
-    info.fd_limit_per_thread = srv->cfg.max_clients + 64;
+    /* Room for every connection the listener admits (conntrack.h), and for
+     * lws's own handles. */
+    info.fd_limit_per_thread =
+        srv->cfg.max_clients + srv->cfg.max_pending + FC_HTTP_ANSWERING_MAX + FC_HTTP_FD_SLACK;
     srv->ctx = lws_create_context(&info);
     if (!srv->ctx) {
         snprintf(err, errlen, "http server: cannot create the libwebsockets context");
@@ -497,6 +581,9 @@ static int create_context(fc_http_server *srv, char *err, size_t errlen)
     info.mounts = srv->mounts;
     info.retry_and_idle_policy = &srv->retry;
     info.vhost_name = "framecast";
+    /* lws's own deadline for headers (from their first byte) comes after
+     * ours (conntrack.h, from accept), which says why in /metrics. */
+    info.timeout_secs_ah_idle = srv->cfg.header_timeout_s + 5;
     info.options = LWS_SERVER_OPTION_HTTP_HEADERS_SECURITY_BEST_PRACTICES_ENFORCE |
                    LWS_SERVER_OPTION_VALIDATE_UTF8;
     srv->vhost = lws_create_vhost(srv->ctx, &info);
@@ -567,9 +654,15 @@ int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg,
         free(srv);
         return rc;
     }
+    fc_conntrack_limits limits = {
+        .max_total = cfg->max_clients + cfg->max_pending + FC_HTTP_ANSWERING_MAX,
+        .max_pending = cfg->max_pending,
+        .max_per_peer = cfg->max_peer_connections,
+        .header_ms = cfg->header_timeout_s * 1000,
+    };
     if (rc == 0)
-        rc = fc_listener_open(loop, cfg->host, cfg->port, on_accept, srv, &srv->listener, err,
-                              errlen);
+        rc = fc_listener_open(loop, cfg->host, cfg->port, &limits, on_accept, on_give_up, srv,
+                              &srv->listener, err, errlen);
     srv->env.listener = srv->listener;
     uv_timer_init(&loop->uv, &srv->drain_timer);
     srv->drain_timer.data = srv;
