@@ -234,6 +234,8 @@ static void on_deadline(uv_timer_t *timer)
 int fc_conntrack_new(fc_loop *loop, const fc_conntrack_limits *limits, fc_conntrack_close_fn close,
                      void *ctx, fc_conntrack **out)
 {
+    if (!limits->max_total || !limits->max_pending || !limits->max_per_peer || !limits->header_ms)
+        return -EINVAL;
     fc_conntrack *t = calloc(1, sizeof *t);
     peer **lists = calloc((size_t)limits->max_pending + 1, sizeof *lists);
     if (!t || !lists) {
@@ -326,7 +328,11 @@ void fc_tracked_active(tracked *c)
 
 void fc_tracked_pending(tracked *c)
 {
-    if (!c->pending && !c->closing) add_pending(c);
+    if (c->pending || c->closing) return;
+    /* A kept-alive connection is bounded as a new one is: without room made,
+     * a peer's count could pass max_pending (and its list, by_pending). */
+    if (c->t->pending >= c->t->lim.max_pending) make_room(c->t);
+    add_pending(c);
 }
 
 void fc_tracked_gone(tracked *c)

@@ -73,7 +73,7 @@ typedef struct fc_tracked fc_tracked;
 /* Asks the owner to close `conn` (what it gave fc_tracked_bind). */
 typedef void (*fc_conntrack_close_fn)(void *conn, void *ctx);
 
-/* 0, or -ENOMEM. */
+/* 0, -EINVAL for a limit of 0, or -ENOMEM. */
 int fc_conntrack_new(fc_loop *loop, const fc_conntrack_limits *limits, fc_conntrack_close_fn close,
                      void *ctx, fc_conntrack **out);
 /* A connection from `peer` was accepted: 0 with *out, a pending record, or

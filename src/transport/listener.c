@@ -205,11 +205,15 @@ int fc_listener_open(fc_loop *loop, const char *host, int port, const fc_conntra
     l->cb = cb;
     l->ctx = ctx;
     l->lim = *limits;
-    if (fc_conntrack_new(loop, limits, close, ctx, &l->track) != 0) {
+    int trc = fc_conntrack_new(loop, limits, close, ctx, &l->track);
+    if (trc != 0) {
         freeaddrinfo(res);
         free(l);
-        snprintf(err, errlen, "listener: out of memory");
-        return -ENOMEM;
+        snprintf(err, errlen, "%s",
+                 trc == -EINVAL ? "listener: connection limits and the header timeout must be "
+                                  "at least 1"
+                                : "listener: out of memory");
+        return trc;
     }
     l->port = port;
     l->emfile_log = (fc_ratelimit)FC_RATELIMIT_INIT(5);

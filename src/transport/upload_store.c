@@ -119,7 +119,7 @@ static int scan(fc_upload_store *s, char *err, size_t errlen)
         v[n++] = e;
     }
     closedir(d);
-    qsort(v, n, sizeof *v, by_age);
+    if (n) qsort(v, n, sizeof *v, by_age); /* v is NULL for an empty directory */
     for (size_t i = 0; i < n; i++)
         append(s, v[i]);
     free(v);
