@@ -115,7 +115,8 @@ static int scan(fc_upload_store *s, char *err, size_t errlen)
         uint64_t age = now_wall > mtime ? now_wall - mtime : 0;
         e->stored_ns = age < now ? now - age : 0;
         e->bytes = (uint64_t)st.st_size;
-        snprintf(e->name, sizeof e->name, "%s", de->d_name);
+        /* is_upload_name checked that it fits. */
+        memcpy(e->name, de->d_name, strlen(de->d_name) + 1);
         v[n++] = e;
     }
     closedir(d);
