@@ -275,9 +275,13 @@ void fc_conn_set_timer(fc_conn *c, int64_t us)
     lws_set_timer_usecs(c->wsi, us < 0 ? LWS_SET_TIMER_USEC_CANCEL : us);
 }
 
+/* At once: lws's "kill at the next timeout check" (LWS_TO_KILL_ASYNC), asked
+ * from outside its service, can wait seconds for that check, and meanwhile a
+ * connection with input behind its answer wakes the loop without end. Sync
+ * is safe here: no callback of this wsi is running. */
 void fc_conn_drop(fc_conn *c)
 {
-    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_ASYNC);
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
 }
 
 /* The response goes out whole, now: headers and body in two writes (lws

@@ -93,8 +93,9 @@ void fc_conn_close_after(fc_conn *c);
 /* Reads nothing more on this connection until its response is given: for
  * an endpoint that answers after a worker's job. */
 void fc_conn_hold_input(fc_conn *c);
-/* Closes the connection from outside an lws callback (once what is written
- * has been sent). */
+/* Closes the connection now, from outside any lws callback of it (a
+ * worker's result); `c` may be gone when it returns, so it is not used
+ * again. What lws still holds of the answer is sent first. */
 void fc_conn_drop(fc_conn *c);
 /* The endpoint's `timer` is called in `us` microseconds (one timer per
  * connection: setting it again moves it); us < 0 cancels it. A new request

@@ -237,3 +237,43 @@ test('an upload past the set-up queue is refused with 503, not queued', async ()
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// Found by the multipart fuzzer: an upload whose answer closes the
+// connection (HTTP/1.0, or Connection: close) with more bytes behind it was
+// left half-dropped (closed "at lws's next timeout check", from a worker's
+// result) while lws woke the loop for the unread input again and again:
+// seconds of a core per request, and the connection not closed.
+test('an upload answered with a close, with bytes behind it, is closed at once and costs no CPU', async () => {
+  const { dir, media } = scratch();
+  const srv = await new Server(['--synthetic', '0', '--media-dir', media]).start();
+  const cpu = () => {
+    const f = readFileSync(`/proc/${srv.proc.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, in clock ticks of 10 ms
+  };
+  try {
+    const png = readFileSync(new URL('../fuzz/corpus/picture/testsrc.png', import.meta.url));
+    const body = multipart('source', png);
+    for (const [version, extra] of [['1.0', ''], ['1.1', 'Connection: close\r\n']]) {
+      const c = raw(srv.port);
+      await c.ready;
+      let ended = false;
+      c.sock.on('end', () => { ended = true; });
+      const before = cpu();
+      c.sock.write(Buffer.concat([Buffer.from(`POST /upload HTTP/${version}\r\nHost: x\r\n${extra}` +
+        `Content-Type: multipart/form-data; boundary=XyZ\r\nContent-Length: ${body.length}\r\n\r\n`),
+      body, Buffer.from('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n')]));
+      await until(() => ended, { what: `HTTP/${version}: the server closing the connection after the answer` });
+      assert.match(c.data, new RegExp(`^HTTP/${version.replace('.', '\\.')} 200 [^]*"source_path":"up-`));
+      assert.ok(!/\r\n\r\nok\n/.test(c.data), 'nothing behind the closing answer is answered');
+      // A loop that spins burns a core for as long as it does; one that
+      // waits burns next to nothing.
+      const spent = cpu() - before;
+      assert.ok(spent < 0.5, `the server spent ${spent.toFixed(2)} s of CPU on one upload`);
+      c.sock.destroy();
+    }
+    assert.equal(srv.proc.exitCode, null);
+  } finally {
+    await srv.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
