@@ -244,9 +244,12 @@ static int upload_open(fc_conn *c, void *state, const char *path)
     up->start_ns = fc_now_ns();
     fc_multipart_end_init(&up->end, boundary);
     env->uploads_active++;
+    /* No parameter names: lws 4.1.6 keeps the values of named fields that
+     * are not files in its storage, and once they fill it to its last byte
+     * it writes the next part past the end (a heap overflow the multipart
+     * fuzzer found). Files go to file_cb and never use that storage, except
+     * as a bounce buffer; fields that are not files are ignored. */
     lws_spa_create_info_t info = {
-        .param_names = upload_fields,
-        .count_params = UP_FIELDS,
         .max_storage = 1024,
         .opt_cb = file_cb,
         .opt_data = up,
