@@ -174,6 +174,12 @@ static void upload_done(fc_job *job)
     }
     if (up->uc) {
         up->uc->up = NULL;
+        /* The connection closes after this answer: what the client sent
+         * behind the upload waited in lws's buffer while input was held, and
+         * lws 4.1.6, going through it after a worker's answer, can loop
+         * without end (a request with a body behind the upload, then the end
+         * of the input: the multipart fuzzer's find). */
+        fc_conn_close_after(up->uc->conn);
         if (respond(up->uc->conn, up) != 0) fc_conn_drop(up->uc->conn);
     }
     upload_free(up);

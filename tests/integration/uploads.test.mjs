@@ -302,3 +302,27 @@ test('fields that are not files cannot overflow the multipart parser', async () 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+// Found by the multipart fuzzer: behind an upload answered by a worker (the
+// input held meanwhile), a request with a body, then the end of the input:
+// lws 4.1.6 went through what it had buffered and looped without end on the
+// loop thread. An upload's answer now closes the connection.
+test('a request behind an upload cannot hang the server: the upload answer closes the connection', async () => {
+  const { dir, media } = scratch();
+  const srv = await new Server(['--synthetic', '0', '--media-dir', media]).start();
+  try {
+    const body = multipart('source', Buffer.from('GIF89a: a type framecast does not take'));
+    const c = raw(srv.port);
+    await c.ready;
+    c.sock.end(Buffer.concat([Buffer.from(requestHead(body.length)), body,
+      Buffer.from('GET /nope HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n' + 'a'.repeat(100))]));
+    await until(() => c.closed, { what: 'the upload answered and the connection closed' });
+    assert.match(c.data, /^HTTP\/1\.1 415 [^]*connection: close/i);
+    assert.ok(!/404/.test(c.data), 'the request behind the upload is not read');
+    // The loop is free: another client is answered.
+    assert.match((await srv.text('/healthz')).body, /^ok/);
+  } finally {
+    await srv.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
