@@ -354,20 +354,22 @@ static int add_streams(server *srv, char *err, size_t errlen)
     }
     return 0;
 }
-/* Each client is a file descriptor: make sure the process may open as many
- * as --max-clients allows, or say how many it can. */
-static unsigned fd_limited_clients(unsigned want_clients)
+/* Each connection is a file descriptor: make sure the process may open as
+ * many as --max-clients and --max-pending allow, or say how many clients it
+ * can serve. */
+static unsigned fd_limited_clients(unsigned want_clients, unsigned pending)
 {
     struct rlimit rl;
+    unsigned other = pending + FC_HTTP_ANSWERING_MAX + FC_HTTP_FD_SLACK + 64;
     if (getrlimit(RLIMIT_NOFILE, &rl) != 0) return want_clients;
-    rlim_t want = (rlim_t)want_clients + 64;
+    rlim_t want = (rlim_t)want_clients + other;
     if (rl.rlim_cur < want) {
         rl.rlim_cur = want < rl.rlim_max ? want : rl.rlim_max;
         setrlimit(RLIMIT_NOFILE, &rl);
         getrlimit(RLIMIT_NOFILE, &rl);
     }
     if (rl.rlim_cur >= want) return want_clients;
-    unsigned can = rl.rlim_cur > 64 ? (unsigned)(rl.rlim_cur - 64) : 1;
+    unsigned can = rl.rlim_cur > other ? (unsigned)(rl.rlim_cur - other) : 1;
     fc_warn("open-file limit is %llu: serving at most %u clients, not %u",
             (unsigned long long)rl.rlim_cur, can, want_clients);
     return can;
@@ -385,6 +387,7 @@ static int start_avatars(server *srv, char *err, size_t errlen)
                        o->queue);
     srv->avatar.detector = srv->detector;
     srv->avatar.keyint_s = o->keyint;
+    srv->avatar.max_sessions = o->max_live_sessions;
     if ((rc = fc_avatar_metrics_register(srv->metrics, &srv->avatar)) != 0) {
         snprintf(err, errlen, "out of memory registering metrics");
         return rc;
@@ -426,7 +429,7 @@ static int start_capacity(server *srv, char *err, size_t errlen)
 static int start_http(server *srv, char *err, size_t errlen)
 {
     const fc_serve_opts *o = srv->o;
-    unsigned max_clients = fd_limited_clients(o->max_clients);
+    unsigned max_clients = fd_limited_clients(o->max_clients, o->max_pending);
     int rc = start_capacity(srv, err, errlen);
     if (rc != 0) return rc;
     fc_http_server_config hc = {
@@ -439,6 +442,9 @@ static int start_http(server *srv, char *err, size_t errlen)
         .hangup_secs = 2 * o->ping_secs,
         .max_clients = max_clients,
         .capacity = srv->capacity,
+        .max_pending = o->max_pending,
+        .max_peer_connections = o->max_peer_connections,
+        .header_timeout_s = o->header_timeout_s,
         .avatar = &srv->avatar,
         .media = &srv->media,
         .max_upload_image = o->max_upload_image,
@@ -447,6 +453,11 @@ static int start_http(server *srv, char *err, size_t errlen)
         .api = srv->api,
         .webrtc = srv->webrtc,
         .connect_src = srv->webrtc ? fc_webrtc_origin(srv->webrtc) : NULL,
+        .upload_timeout_s = o->upload_timeout_s,
+        .upload_min_rate = o->upload_min_rate,
+        .upload_max_files = o->upload_max_files,
+        .upload_quota = o->upload_quota,
+        .upload_expiry_s = o->upload_expiry_s,
     };
     return fc_http_server_start(&srv->loop, &hc, &srv->streams, srv->metrics, &srv->http, err,
                                 errlen);
@@ -475,12 +486,7 @@ static int build(server *srv, char *err, size_t errlen)
         snprintf(err, errlen, "cannot start the worker pool: %s", strerror(-rc));
         return rc;
     }
-    /* Prepare jobs wait in the set-up class now (frames first), but
-     * fc_avatar_start does not yet take a refusal from a full set-up queue
-     * back (-EAGAIN): a refused prepare job would strand its session. So the
-     * class is unbounded, as prepare jobs were when they were realtime, and
-     * admission (--max-sessions) bounds the sessions instead. */
-    fc_pool_set_queue_limit(srv->pool, FC_JOB_SETUP, 0);
+    fc_pool_set_queue_limit(srv->pool, FC_JOB_SETUP, srv->o->max_setup_jobs);
     srv->metrics = fc_metrics_new();
     fc_core_metrics_init(&srv->core_metrics, &srv->loop, srv->pool);
     if (!srv->metrics || fc_core_metrics_register(&srv->core_metrics, srv->metrics) != 0 ||

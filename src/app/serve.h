@@ -25,6 +25,7 @@ typedef struct fc_serve_opts {
     const char *web_root;
     int ping_secs;
     unsigned max_clients;
+    unsigned max_pending, max_peer_connections, header_timeout_s; /* connections (conntrack.h) */
     const char *log_level;
     bool detect; /* every stream whose spec does not say */
     double detect_fps, motion_threshold;
@@ -52,6 +53,10 @@ typedef struct fc_serve_opts {
     const char *api_key_file;  /* NULL: FRAMECAST_API_KEY, or no key */
     const char *viewer_tokens; /* "off" or "required" */
     size_t max_streams;
+    size_t max_live_sessions; /* avatar sessions alive at once, ending ones included */
+    size_t max_setup_jobs;    /* set-up jobs queued at once (the pool's FC_JOB_SETUP limit) */
+    unsigned upload_timeout_s, upload_expiry_s;
+    size_t upload_min_rate, upload_max_files, upload_quota;
 } fc_serve_opts;
 
 /* The variable that overrides --db, so a run can point at an isolated

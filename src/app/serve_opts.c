@@ -4,7 +4,11 @@
 #include <string.h>
 
 #include "avatar/audio.h"
+#include "avatar/session.h"
+#include "core/pool.h"
 #include "encode/output.h"
+#include "transport/upload.h"
+#include "transport/upload_store.h"
 #include "hub/hub.h"
 #include "sources/image.h"
 
@@ -70,6 +74,19 @@ static const fc_option options[] = {
         .want = "seconds from 1 to 3600"),
     ROW(FC_OPT_LONG, "max-clients", max_clients, .min = 1, .max = 1000000, .arg = "N",
         .help = "WebSocket clients at once; more are refused", .want = "a count from 1 to 1000000"),
+    ROW(FC_OPT_LONG, "max-pending", max_pending, .min = 1, .max = 1000000, .arg = "N",
+        .help = "connections still sending their request headers at once;\n"
+                "past it the oldest of them is closed to make room",
+        .want = "a count from 1 to 1000000"),
+    ROW(FC_OPT_LONG, "max-peer-connections", max_peer_connections, .min = 1, .max = 1000000,
+        .arg = "N",
+        .help = "connections at once from one address (IPv6: one /64);\n"
+                "more are refused at accept",
+        .want = "a count from 1 to 1000000"),
+    ROW(FC_OPT_LONG, "header-timeout", header_timeout_s, .min = 1, .max = 3600, .arg = "S",
+        .help = "seconds a connection has to send its request headers\n"
+                "(and between keep-alive requests); then it is closed",
+        .want = "seconds from 1 to 3600"),
     ROW(FC_OPT_CHOICE, "log-level", log_level, .arg = "LEVEL", .help = "error, warn, info or debug",
         .choices = log_levels),
     /* Pushing sources (issue 13). */
@@ -106,6 +123,31 @@ static const fc_option options[] = {
         .help = "rate x channels x seconds a speech file may hold, before it\n"
                 "is decoded (48 kHz stereo for 600 s; over 600 s is refused too)",
         .want = "samples from 8000 to 921600000"),
+    ROW(FC_OPT_LONG, "max-live-sessions", max_live_sessions, .min = 1, .max = 4096, .arg = "N",
+        .help = "avatar sessions alive at once, those still ending included;\n"
+                "past it start_streaming gets an error",
+        .want = "a count from 1 to 4096"),
+    ROW(FC_OPT_LONG, "upload-timeout", upload_timeout_s, .min = 1, .max = 3600, .arg = "S",
+        .help = "seconds an upload's body may take; then it is refused\n"
+                "(408) and its slot freed",
+        .want = "seconds from 1 to 3600"),
+    ROW(FC_OPT_LONG, "upload-min-rate", upload_min_rate, .min = 1, .max = 1l << 30, .arg = "N",
+        .help = "bytes/s an upload's body must keep on average after its\n"
+                "first 5 s, or it is refused (408) and its slot freed",
+        .want = "bytes per second from 1 to 1073741824"),
+    ROW(FC_OPT_LONG, "upload-max-files", upload_max_files, .min = 1, .max = 1000000, .arg = "N",
+        .help = "uploaded files kept at once; past it uploads get 507",
+        .want = "a count from 1 to 1000000"),
+    ROW(FC_OPT_LONG, "upload-quota", upload_quota, .min = 1 << 20, .max = (double)(1ull << 40),
+        .arg = "N", .help = "bytes of uploaded files kept at once; past it uploads get 507",
+        .want = "bytes from 1048576 to 1099511627776"),
+    ROW(FC_OPT_LONG, "upload-expiry", upload_expiry_s, .min = 1, .max = 31 * 86400, .arg = "S",
+        .help = "seconds an upload is kept; then it is deleted",
+        .want = "seconds from 1 to 2678400"),
+    ROW(FC_OPT_LONG, "max-setup-jobs", max_setup_jobs, .min = 1, .max = 4096, .arg = "N",
+        .help = "session set-ups and uploads queued for a worker at once;\n"
+                "past it they are refused (try again)",
+        .want = "a count from 1 to 4096"),
     FC_OPT_SECTION_ROW("\nDetection (ws://HOST:PORT/ws/streams/ID?view=ptz is the PTZ view):"),
     ROW(FC_OPT_FLAG, "detect", detect,
         .help = "face detection on every stream (a spec's detect= overrides)"),
@@ -209,6 +251,9 @@ static void defaults(fc_serve_opts *o)
     o->web_root = o->paths.web_root;
     o->ping_secs = 10;
     o->max_clients = 4096;
+    o->max_pending = 512;
+    o->max_peer_connections = 1024;
+    o->header_timeout_s = 10;
     o->log_level = "info";
     o->detect_fps = 2;
     o->motion_threshold = 0.01;
@@ -230,6 +275,13 @@ static void defaults(fc_serve_opts *o)
     o->agent_host = "127.0.0.1";
     o->load_admission = "on";
     o->drain_timeout = 30;
+    o->max_live_sessions = FC_AVATAR_MAX_SESSIONS_DEFAULT;
+    o->max_setup_jobs = FC_POOL_SETUP_QUEUE_DEFAULT;
+    o->upload_timeout_s = FC_UPLOAD_TIMEOUT_DEFAULT;
+    o->upload_min_rate = FC_UPLOAD_MIN_RATE_DEFAULT;
+    o->upload_max_files = FC_UPLOAD_MAX_FILES_DEFAULT;
+    o->upload_quota = FC_UPLOAD_MAX_BYTES_DEFAULT;
+    o->upload_expiry_s = FC_UPLOAD_EXPIRY_DEFAULT;
 }
 
 int fc_serve_parse(int argc, char **argv, fc_serve_opts *o)

@@ -36,10 +36,13 @@ struct fc_avatar {
     uv_timer_t timer;
     bool timer_closed;
     uint64_t start_ns, t0_ns;
-    uint32_t next_index; /* next frame to schedule */
-    fc_stage stage;      /* frame generation, latest wins */
-    int inflight;        /* prepare, frame and teardown jobs alive */
-    bool torn_down;      /* the generator is closed, the audio freed */
+    uint32_t next_index;         /* next frame to schedule */
+    fc_stage stage;              /* frame generation, latest wins */
+    int inflight;                /* prepare, frame and teardown jobs alive */
+    struct prepare_job *prepare; /* while queued or running; NULL after its done */
+    struct frame_job *running;   /* the stage's job handed to the pool, until its done */
+    bool torn_down;              /* the generator is closed, the audio freed */
+    bool holding;                /* counted in env->holding */
     bool first_sent;
 
     /* The way out: the client is the output's one subscriber. */
@@ -86,6 +89,7 @@ void fc_avatar_env_init(fc_avatar_env *env, fc_loop *loop, fc_pool *pool, const 
     env->media = media;
     memcpy(env->quality, quality, sizeof env->quality);
     env->queue = queue;
+    env->max_sessions = FC_AVATAR_MAX_SESSIONS_DEFAULT;
     fc_histogram_init(&env->stats.first_frame_ms, first_frame_bounds,
                       (int)(sizeof first_frame_bounds / sizeof *first_frame_bounds));
 }
@@ -118,6 +122,10 @@ static uint64_t frame_offset_ns(const fc_avatar *a, uint32_t i)
 
 static void maybe_free(fc_avatar *a)
 {
+    if (a->holding && a->torn_down && a->out_closed && a->inflight == 0) {
+        a->holding = false;
+        a->env->holding--;
+    }
     if (!a->released || a->inflight > 0 || !a->torn_down || !a->timer_closed || !a->out_closed)
         return;
     fc_avatar_env *env = a->env;
@@ -169,8 +177,13 @@ static void maybe_teardown(fc_avatar *a)
         maybe_free(a);
         return;
     }
-    t->job = (fc_job){
-        .work = teardown_work, .done = teardown_done, .loop = a->env->loop, .role = FC_ROLE_OTHER};
+    /* Release class: it frees the session's picture and speech, and must not
+     * wait behind other sessions' set-up (job.h). */
+    t->job = (fc_job){.work = teardown_work,
+                      .done = teardown_done,
+                      .loop = a->env->loop,
+                      .role = FC_ROLE_OTHER,
+                      .cls = FC_JOB_RELEASE};
     t->a = a;
     a->inflight++;
     fc_pool_submit(a->env->pool, &t->job);
@@ -191,14 +204,34 @@ static void frame_free(frame_job *j)
     free(j);
 }
 
-/* Ends the session: no frame is generated, encoded or queued from now on. */
+/* A set-up still waiting in the pool never runs: nobody wants its result,
+ * and a client starting and stopping in a loop must not pile them up. */
+static void cancel_prepare(fc_avatar *a)
+{
+    if (!a->prepare || fc_pool_cancel(a->env->pool, &a->prepare->job) != 0) return;
+    free(a->prepare);
+    a->prepare = NULL;
+    a->inflight--;
+    a->torn_down = true; /* nothing was prepared */
+    a->env->stats.cancelled++;
+}
+
+/* Ends the session: no frame is generated, encoded or queued from now on.
+ * Its work still waiting in the pool is taken back (a running job's done
+ * still comes). */
 static void end_session(fc_avatar *a)
 {
+    if (a->state == PREPARING) cancel_prepare(a);
     a->state = ENDED;
     a->env->stats.active--;
     uv_timer_stop(&a->timer);
     fc_job *j = fc_stage_cancel_pending(&a->stage);
     if (j) frame_free(fc_container_of(j, frame_job, job));
+    if (a->running && fc_pool_cancel(a->env->pool, &a->running->job) == 0) {
+        frame_free(a->running);
+        a->running = NULL;
+        fc_stage_finish(&a->stage, a->env->pool); /* nothing pending: idle */
+    }
     fc_output *o = a->out;
     a->out = NULL;
     a->sub = NULL;
@@ -292,12 +325,14 @@ static void start_next(fc_avatar *a)
     frame_job *n = fc_container_of(next, frame_job, job);
     if (!n->slot && a->state == RUNNING) n->slot = fc_output_reserve(a->out);
     fc_stage_submit(&a->stage, a->env->pool, next);
+    a->running = n;
 }
 
 static void frame_done(fc_job *job)
 {
     frame_job *j = fc_container_of(job, frame_job, job);
     fc_avatar *a = j->a;
+    a->running = NULL;
     a->env->stats.generate_cpu_ns += job->cpu_ns - j->encode_ns;
     if (a->state == RUNNING && !j->raw) {
         char why[sizeof j->err];
@@ -338,9 +373,11 @@ static void submit_frame(fc_avatar *a, uint32_t index, uint64_t due_ns)
     /* A job that has to wait gets its reservation when it starts
      * (start_next): reserved now, it would hold the tier while the running
      * job's frame is still to be encoded. */
-    j->slot = a->stage.busy ? NULL : fc_output_reserve(a->out);
+    bool idle = !a->stage.busy;
+    j->slot = idle ? fc_output_reserve(a->out) : NULL;
     a->inflight++;
     fc_job *replaced = fc_stage_submit(&a->stage, a->env->pool, &j->job);
+    if (idle) a->running = j;
     if (replaced) {
         /* The previous frame never started before this one was due. */
         a->env->stats.missed_deadlines++;
@@ -463,15 +500,21 @@ static void prepare_done(fc_job *job)
 {
     prepare_job *p = fc_container_of(job, prepare_job, job);
     fc_avatar *a = p->a;
+    a->prepare = NULL;
     a->inflight--;
     a->env->stats.prepare_cpu_ns += job->cpu_ns;
     if (a->state == PREPARING && p->rc != 0) {
         fail(a, p->err);
     } else if (a->state == PREPARING) {
         a->state = RUNNING;
-        if (!a->released) announce(a);
-        /* The audio clock starts now: frame i is due at its media time
-         * from here (i/25 s at 25 fps). */
+        /* Validated (opened, decoded, the generator open), then announced:
+         * a client hears of a session only once it will stream. */
+        if (!a->released) {
+            a->cb.started(a->ctx);
+            announce(a);
+        }
+        /* The audio clock starts now: frame i is due at its media time from
+         * here (i/fps s). */
         a->t0_ns = fc_now_ns();
         if (a->req.realtime)
             on_tick(&a->timer);
@@ -499,6 +542,15 @@ int fc_avatar_start(fc_avatar_env *env, const char *client_id, fc_avatar_request
                     const fc_avatar_callbacks *cb, void *ctx, fc_avatar **out, char *err,
                     size_t errlen)
 {
+    if (env->max_sessions && env->holding >= env->max_sessions) {
+        fc_avatar_request_free(req);
+        env->stats.refused_sessions++;
+        snprintf(err, errlen,
+                 "server busy: %zu avatar sessions at once, those still ending included "
+                 "(--max-live-sessions); try again",
+                 env->max_sessions);
+        return -EBUSY;
+    }
     fc_avatar *a = calloc(1, sizeof *a);
     prepare_job *p = calloc(1, sizeof *p);
     if (!a || !p) {
@@ -529,10 +581,23 @@ int fc_avatar_start(fc_avatar_env *env, const char *client_id, fc_avatar_request
         free(p);
         return rc;
     }
+    p->job = (fc_job){.work = prepare_work,
+                      .done = prepare_done,
+                      .loop = env->loop,
+                      .role = FC_ROLE_SOURCE,
+                      .cls = FC_JOB_SETUP};
+    p->a = a;
     rc = fc_output_subscribe(a->out, &a->req.sub, on_sub_wake, a, &a->sub);
     if (rc != 0) {
         snprintf(err, errlen, "out of memory starting a session");
-        /* Nothing runs yet: the session goes once its output has. */
+    } else if ((rc = fc_pool_submit(env->pool, &p->job)) != 0) {
+        /* The set-up queue is full: the decodes queued before this one
+         * bound what a burst of starts costs; this client comes back. */
+        env->stats.refused_setup++;
+        snprintf(err, errlen, "server busy: sessions are being prepared, try again");
+    }
+    if (rc != 0) {
+        /* Nothing runs: the session goes once its output has. */
         a->state = ENDED;
         a->released = a->torn_down = a->timer_closed = true;
         env->alive++;
@@ -544,18 +609,13 @@ int fc_avatar_start(fc_avatar_env *env, const char *client_id, fc_avatar_request
     a->start_ns = fc_now_ns();
     uv_timer_init(&env->loop->uv, &a->timer);
     a->timer.data = a;
+    a->prepare = p;
+    a->inflight++;
     env->stats.started++;
     env->stats.active++;
     env->alive++;
-
-    p->job = (fc_job){.work = prepare_work,
-                      .done = prepare_done,
-                      .loop = env->loop,
-                      .role = FC_ROLE_SOURCE,
-                      .cls = FC_JOB_SETUP};
-    p->a = a;
-    a->inflight++;
-    fc_pool_submit(env->pool, &p->job);
+    env->holding++;
+    a->holding = true;
     *out = a;
     return 0;
 }

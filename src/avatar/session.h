@@ -43,6 +43,9 @@
 
 typedef struct fc_avatar_stats {
     uint64_t started, completed, stopped, failed;
+    uint64_t refused_sessions; /* start_streaming past max_sessions */
+    uint64_t refused_setup;    /* start_streaming while the set-up queue was full */
+    uint64_t cancelled;        /* sessions stopped before their set-up ran: it never did */
     uint64_t active;
     uint64_t frames_generated, frames_sent, frames_dropped;
     uint64_t missed_deadlines; /* realtime frames skipped or ready after the next one was due */
@@ -63,11 +66,21 @@ typedef struct fc_avatar_env {
     int quality[FC_TIER_COUNT]; /* JPEG/WebP quality per tier */
     size_t queue;               /* subscriber queue unless run_kwargs.queue says */
     double keyint_s;            /* VP8: periodic key frame; 0 = the output's default */
+    /* Sessions holding memory or work at once (--max-live-sessions): from
+     * start_streaming until the last of their jobs is done, their generator
+     * closed, their picture and speech freed and their output closed, so
+     * sessions still ending count too. Past it fc_avatar_start refuses. */
+    size_t max_sessions;
+    size_t holding;
     fc_avatar_stats stats;
     size_t alive; /* sessions not freed yet, released or not */
     void (*idle_cb)(void *arg);
     void *idle_arg;
 } fc_avatar_env;
+
+/* Sessions alive at once unless the server says (--max-sessions): each holds
+ * its decoded picture and speech until it ends. */
+#define FC_AVATAR_MAX_SESSIONS_DEFAULT 16
 
 void fc_avatar_env_init(fc_avatar_env *env, fc_loop *loop, fc_pool *pool, const fc_generator *gen,
                         const fc_media *media, const int quality[FC_TIER_COUNT], size_t queue);
@@ -117,6 +130,10 @@ typedef struct fc_avatar_audio {
  * goes out before any frame that is waiting after it. None is called after
  * fc_avatar_release. */
 typedef struct fc_avatar_callbacks {
+    /* Prepared: the files were opened and decoded, the generator is open, so
+     * the session will stream. Metadata follows at once. A session that
+     * fails or is stopped while preparing never reports this. */
+    void (*started)(void *ctx);
     void (*metadata)(void *ctx, const fc_avatar_metadata *m);
     void (*audio)(void *ctx, fc_avatar_audio *a);
     /* Ended: every frame sent (stopped false), or stop_streaming after
@@ -130,13 +147,16 @@ typedef struct fc_avatar_callbacks {
 
 typedef struct fc_avatar fc_avatar;
 
-/* Starts a session for `req` (its strings are taken, also on failure).
- * 0, or a negative errno with err saying why (nothing was reported). */
+/* Starts a session for `req` (its strings are taken, also on failure): its
+ * set-up is queued as one FC_JOB_SETUP job. 0, or a negative errno with err
+ * saying why (nothing was reported): -EBUSY past env->max_sessions, -EAGAIN
+ * when the pool's set-up queue is full (sessions are being prepared). */
 int fc_avatar_start(fc_avatar_env *env, const char *client_id, fc_avatar_request *req,
                     const fc_avatar_callbacks *cb, void *ctx, fc_avatar **out, char *err,
                     size_t errlen);
 /* stop_streaming: nothing generated or queued after this goes out;
- * `completed` with stopped true is reported at once. */
+ * `completed` with stopped true is reported at once. A set-up still queued
+ * is taken back from the pool and never runs. */
 void fc_avatar_stop(fc_avatar *a);
 /* True once the session completed, failed or was stopped. */
 bool fc_avatar_ended(const fc_avatar *a);

@@ -31,6 +31,23 @@ static void m_sessions(fc_metrics_out *out, void *ctx)
     fc_metrics_sample(out, "outcome=\"failed\"", (double)s->failed);
 }
 
+static void m_refused(fc_metrics_out *out, void *ctx)
+{
+    fc_avatar_stats *s = &((fc_avatar_env *)ctx)->stats;
+    fc_metrics_sample(out, "reason=\"sessions\"", (double)s->refused_sessions);
+    fc_metrics_sample(out, "reason=\"setup\"", (double)s->refused_setup);
+}
+
+static void m_cancelled(fc_metrics_out *out, void *ctx)
+{
+    fc_metrics_sample(out, NULL, (double)((fc_avatar_env *)ctx)->stats.cancelled);
+}
+
+static void m_alive(fc_metrics_out *out, void *ctx)
+{
+    fc_metrics_sample(out, NULL, (double)((fc_avatar_env *)ctx)->holding);
+}
+
 static void m_cpu(fc_metrics_out *out, void *ctx)
 {
     fc_avatar_stats *s = &((fc_avatar_env *)ctx)->stats;
@@ -55,6 +72,16 @@ static const fc_metric_family families[] = {
      m_active},
     {"fc_avatar_sessions_total", FC_METRIC_COUNTER,
      "Avatar sessions by outcome (started counts every one)", m_sessions},
+    {"fc_avatar_sessions_alive", FC_METRIC_GAUGE,
+     "Avatar sessions holding memory or work: preparing, streaming or still ending "
+     "(--max-sessions)",
+     m_alive},
+    {"fc_avatar_sessions_refused_total", FC_METRIC_COUNTER,
+     "start_streaming refused: sessions (--max-sessions), setup (the set-up queue was full, "
+     "--max-setup-jobs)",
+     m_refused},
+    {"fc_avatar_setups_cancelled_total", FC_METRIC_COUNTER,
+     "Sessions stopped before their set-up ran; it never did", m_cancelled},
     {"fc_avatar_frames_generated_total", FC_METRIC_COUNTER, "Avatar frames generated and encoded",
      m_frames_generated},
     {"fc_avatar_frames_sent_total", FC_METRIC_COUNTER, "Avatar frames handed to client sockets",

@@ -72,7 +72,7 @@ static void pool_jobs(fc_metrics_out *out, void *ctx)
     }
 }
 
-/* Per job class; realtime + setup + background = all queued. */
+/* Per job class; realtime + release + setup = all queued. */
 static void pool_class_samples(fc_metrics_out *out, const uint64_t *v)
 {
     for (int c = 0; c < FC_JOB_CLASS_COUNT; c++) {

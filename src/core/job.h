@@ -26,15 +26,19 @@ typedef enum {
 const char *fc_role_name(fc_role role);
 
 /* Which queue of the pool a job waits in. A worker takes the oldest job of
- * the most urgent class that has one, so set-up work never delays a frame
- * and nothing waits behind work nobody is waiting for. */
+ * the most urgent class that has one: set-up work never delays a frame, and
+ * work that gives memory back never waits behind work that takes more (a
+ * burst of session starts cannot hold up the teardown of the sessions that
+ * ended, which would only add their memory to the burst's). */
 typedef enum {
     FC_JOB_REALTIME = 0, /* frame work with a deadline: render, encode, detect,
                             view, avatar frames. The default (0). */
+    FC_JOB_RELEASE,      /* gives resources back, cheaply: a session's
+                            teardown, expired uploads. Bounded by its callers
+                            (one per session, one sweep at a time). */
     FC_JOB_SETUP,        /* what a client waits on before its first frame:
                             decoding its picture and speech, locating the
                             face, storing an upload. Bounded (see pool.h). */
-    FC_JOB_BACKGROUND,   /* nobody waits on it: teardown, expiry */
     FC_JOB_CLASS_COUNT
 } fc_job_class;
 

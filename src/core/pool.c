@@ -39,7 +39,7 @@ const char *fc_role_name(fc_role role)
 
 const char *fc_job_class_name(fc_job_class cls)
 {
-    static const char *names[FC_JOB_CLASS_COUNT] = {"realtime", "setup", "background"};
+    static const char *names[FC_JOB_CLASS_COUNT] = {"realtime", "release", "setup"};
     return cls < FC_JOB_CLASS_COUNT ? names[cls] : "realtime";
 }
 

@@ -3,12 +3,12 @@
  *
  * Idle workers block on a condition variable: a pool with nothing queued uses
  * no CPU. Jobs wait in one FIFO queue per class (core/job.h): a free worker
- * takes the oldest realtime job, else the oldest set-up job, else the oldest
- * background job. Strict priority: past capacity, set-up and background work
- * waits while frames keep their deadlines (admission control refuses new
- * sessions before that point).
+ * takes the oldest realtime job, else the oldest release job, else the oldest
+ * set-up job. Strict priority: past capacity, release and set-up work waits
+ * while frames keep their deadlines (admission control refuses new sessions
+ * before that point), and set-up waits behind the teardowns that free memory.
  *
- * Bounds: realtime and background work is bounded by its callers (fc_stage
+ * Bounds: realtime and release work is bounded by its callers (fc_stage
  * keeps at most one running and one pending job per stream stage; one
  * teardown per session). Set-up work is bounded here: past the class's limit
  * fc_pool_submit refuses the job, so a burst of session starts queues at most

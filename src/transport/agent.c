@@ -19,6 +19,7 @@ typedef struct agent_conn {
     bool ending;
     struct fc_agent *agent;
     struct agent_conn *prev, *next;
+    fc_tracked *tracked; /* the listener's record of it (conntrack.h) */
 } agent_conn;
 
 struct fc_agent {
@@ -47,6 +48,7 @@ static void on_conn_closed(uv_handle_t *h)
     agent_conn *c = h->data;
     if (--c->open_handles > 0) return;
     fc_agent *a = c->agent;
+    fc_tracked_gone(c->tracked);
     if (c->prev)
         c->prev->next = c->next;
     else
@@ -101,21 +103,29 @@ static void on_written(uv_write_t *req, int status)
     if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp, on_shutdown) != 0) end_conn(c);
 }
 
-static void on_accept(int fd, const struct sockaddr_storage *peer, void *ctx)
+/* The listener's tracker gives up on a connection (it never is, as the
+ * answer goes at once and the deadline is ours; the bounds are the same). */
+static void on_give_up(void *conn, void *ctx)
+{
+    (void)ctx;
+    end_conn(conn);
+}
+
+static void on_accept(int fd, const struct sockaddr_storage *peer, fc_tracked *t, void *ctx)
 {
     (void)peer;
     fc_agent *a = ctx;
-    if (a->closing || a->nconns >= FC_AGENT_MAX_CONNS) {
-        a->refused++;
-        close(fd);
-        return;
-    }
-    agent_conn *c = calloc(1, sizeof *c);
+    agent_conn *c = a->closing || a->nconns >= FC_AGENT_MAX_CONNS ? NULL : calloc(1, sizeof *c);
     if (!c) {
         a->refused++;
+        fc_tracked_bind(t, NULL);
         close(fd);
         return;
     }
+    c->tracked = t;
+    fc_tracked_bind(t, c);
+    /* Nothing is read from it: the answer goes at once. */
+    fc_tracked_active(t);
     c->agent = a;
     uv_tcp_init(&a->loop->uv, &c->tcp);
     uv_timer_init(&a->loop->uv, &c->deadline);
@@ -178,7 +188,14 @@ int fc_agent_start(fc_loop *loop, const char *host, int port, fc_capacity *cap, 
     a->loop = loop;
     a->cap = cap;
     char why[300];
-    int rc = fc_listener_open(loop, host, port, on_accept, a, &a->listener, why, sizeof why);
+    /* Above the agent's own bound, which closes the connections past it
+     * unanswered (a load balancer reads that as down): a few ask at once. */
+    fc_conntrack_limits limits = {.max_total = 2 * FC_AGENT_MAX_CONNS,
+                                  .max_pending = 2 * FC_AGENT_MAX_CONNS,
+                                  .max_per_peer = 2 * FC_AGENT_MAX_CONNS,
+                                  .header_ms = FC_AGENT_DEADLINE_MS};
+    int rc = fc_listener_open(loop, host, port, &limits, on_accept, on_give_up, a, &a->listener,
+                              why, sizeof why);
     if (rc != 0) {
         snprintf(err, errlen, "--agent-port: %s", why);
         /* Registered metrics point at it: it lives until fc_agent_free. */

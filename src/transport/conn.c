@@ -7,9 +7,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "transport/conntrack.h"
+#include "transport/utf8.h"
+
 _Static_assert(LWS_PRE <= FC_FRAME_HEADROOM, "frames and events leave too little headroom for lws");
 
 #define CLOSE_POLICY 1008
+/* Longest error text sent to a client, cleaned (utf8.h). */
+#define ERROR_TEXT_MAX 1024
+/* Our reason for holding a connection's input (lws's rx flow control bits;
+ * bit 0 is lws's own "user bool"). */
+#define RXFLOW_RESPONSE (1 << 1)
 
 /* A text message waiting to go out. */
 typedef struct text_msg {
@@ -28,11 +36,23 @@ struct fc_conn {
     text_msg *text_head, *text_tail;
     size_t texts;
     int close_code; /* non-zero: close with this once the texts are out */
-    char close_reason[100];
-    fc_buf rx;   /* a text message being reassembled */
-    fc_buf body; /* HTTP: LWS_PRE bytes of headroom, then the response body */
-    size_t body_off;
+    char close_reason[FC_CONN_CLOSE_REASON_MAX + 1];
+    fc_buf rx;       /* a text message being reassembled */
+    bool rx_discard; /* dropping a message over the limit, up to its final fragment */
+
+    /* HTTP */
+    bool head;       /* a HEAD request: the headers only */
+    bool held;       /* reading nothing: an answer is pending (conn.h) */
+    bool body_ended; /* the request's body is all in (or it had none) */
+    bool draining;   /* answered before its body: the body is read and dropped, then close */
 };
+
+/* A body still coming after an answer given before it (a refused upload) is
+ * read and dropped, up to this many bytes within FC_CONN_DRAIN_MS, so that
+ * the client, still sending it, sees the answer and not a reset; a larger
+ * one, or one too slow, is cut off. */
+#define FC_CONN_DRAIN_MAX (32u << 20)
+#define FC_CONN_DRAIN_MS 10000
 
 /* The endpoint's state follows the fc_conn, aligned for anything. */
 #define STATE_OFFSET                                                                               \
@@ -51,7 +71,9 @@ void fc_conn_init(fc_conn *c, struct lws *wsi, fc_server_env *env, const fc_endp
     c->env = env;
     c->ep = ep;
     c->websocket = websocket;
-    c->method = method;
+    c->head = method == LWSHUMETH_HEAD;
+    /* HEAD is GET without the body; the endpoints answer it as GET. */
+    c->method = c->head ? LWSHUMETH_GET : method;
 }
 
 int fc_conn_method(const fc_conn *c)
@@ -98,10 +120,14 @@ void fc_conn_close_soon(fc_conn *c, int code, const char *reason)
 {
     if (!c->close_code) {
         c->close_code = code;
-        snprintf(c->close_reason, sizeof c->close_reason, "%.90s", reason);
+        /* Valid UTF-8, cut between characters, or browsers fail the
+         * connection instead of reporting the code. */
+        fc_utf8_clean(c->close_reason, sizeof c->close_reason, reason, strlen(reason));
     }
     lws_callback_on_writable(c->wsi);
 }
+
+static void set_hold(fc_conn *c, bool hold);
 
 int fc_conn_send_text(fc_conn *c, const char *text)
 {
@@ -121,6 +147,7 @@ int fc_conn_send_text(fc_conn *c, const char *text)
         c->text_head = m;
     c->text_tail = m;
     c->texts++;
+    if (c->texts >= FC_CONN_TEXTS_HOLD) set_hold(c, true);
     lws_callback_on_writable(c->wsi);
     return 0;
 }
@@ -136,12 +163,16 @@ int fc_conn_send_json(fc_conn *c, json_t *obj)
 
 int fc_conn_send_error(fc_conn *c, const char *msg)
 {
-    return fc_conn_send_json(c, json_pack("{s:s, s:s}", "type", "error", "message", msg));
+    /* jansson refuses invalid UTF-8: without cleaning, a message that
+     * quotes the client's bytes would not go out at all. */
+    char text[ERROR_TEXT_MAX];
+    fc_utf8_clean(text, sizeof text, msg, strlen(msg));
+    return fc_conn_send_json(c, json_pack("{s:s, s:s}", "type", "error", "message", text));
 }
 
 void fc_conn_refuse(fc_conn *c, int code, const char *fmt, ...)
 {
-    char msg[300];
+    char msg[ERROR_TEXT_MAX];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
@@ -164,6 +195,7 @@ int fc_conn_flush(fc_conn *c)
         c->text_head = m->next;
         if (!c->text_head) c->text_tail = NULL;
         c->texts--;
+        if (c->texts <= FC_CONN_TEXTS_RESUME) set_hold(c, false);
         int rc = fc_conn_write(c, m->data + LWS_PRE, m->len, false);
         free(m);
         if (rc != 0) return -1;
@@ -186,17 +218,23 @@ int fc_conn_flush(fc_conn *c)
 int fc_conn_receive(fc_conn *c, const void *in, size_t len, size_t max, const char **msg,
                     size_t *msglen)
 {
-    if (c->rx.len + len > max) {
+    bool last = lws_is_final_fragment(c->wsi) && !lws_remaining_packet_payload(c->wsi);
+    if (c->rx_discard || c->rx.len + len > max) {
+        /* Too long: nothing of it is kept, not even a tail that would
+         * parse on its own; accumulation starts again with the next
+         * message, and the client hears why once this one has ended. */
         fc_buf_free(&c->rx);
-        if (lws_is_final_fragment(c->wsi)) {
-            char why[80];
-            snprintf(why, sizeof why, "control message larger than %zu bytes", max);
+        c->rx_discard = !last;
+        if (last) {
+            char why[96];
+            snprintf(why, sizeof why, "control message larger than %zu bytes: dropped", max);
             fc_conn_send_error(c, why);
+            c->env->texts_dropped++;
         }
         return 0;
     }
     fc_buf_append(&c->rx, in, len);
-    if (!lws_is_final_fragment(c->wsi) || lws_remaining_packet_payload(c->wsi)) return 0;
+    if (!last) return 0;
     if (c->rx.failed) {
         fc_buf_free(&c->rx);
         return 0;
@@ -217,40 +255,107 @@ void fc_conn_body_init(fc_buf *body)
     fc_buf_append(body, (const char[LWS_PRE]){0}, LWS_PRE);
 }
 
-int fc_conn_respond_status(fc_conn *c, unsigned status, const char *reason)
+/* Reading nothing more for now (a pending HTTP answer, a WebSocket's
+ * answers piling up), or again. */
+static void set_hold(fc_conn *c, bool hold)
 {
-    lws_return_http_status(c->wsi, status, reason);
-    return lws_http_transaction_completed(c->wsi) ? -1 : 0;
+    if (c->held == hold) return;
+    c->held = hold;
+    /* PROCESS_NOW: this is also called outside a callback of this wsi (a
+     * worker's result), where lws would otherwise apply it later. */
+    lws_rx_flow_control(
+        c->wsi, (hold ? LWS_RXFLOW_REASON_APPLIES_DISABLE : LWS_RXFLOW_REASON_APPLIES_ENABLE) |
+                    RXFLOW_RESPONSE | LWS_RXFLOW_REASON_FLAG_PROCESS_NOW);
 }
 
-/* `name` (lws's spelling, "retry-after:") and `value`: one more header, or
- * NULL. */
+void fc_conn_hold_input(fc_conn *c)
+{
+    set_hold(c, true);
+}
+
+void fc_conn_set_timer(fc_conn *c, int64_t us)
+{
+    lws_set_timer_usecs(c->wsi, us < 0 ? LWS_SET_TIMER_USEC_CANCEL : us);
+}
+
+/* At once: lws's "kill at the next timeout check" (LWS_TO_KILL_ASYNC), asked
+ * from outside its service, can wait seconds for that check, and meanwhile a
+ * connection with input behind its answer wakes the loop without end. Sync
+ * is safe here: no callback of this wsi is running. */
+void fc_conn_drop(fc_conn *c)
+{
+    lws_set_timeout(c->wsi, PENDING_TIMEOUT_USER_OK, LWS_TO_KILL_SYNC);
+}
+
+/* Answered before the body came: read it to its end and drop it (server.c
+ * asks fc_conn_draining), then close; true if that is what happens now. */
+static bool drain_body(fc_conn *c)
+{
+    if (c->body_ended || c->websocket) return false;
+    char cl[32] = "";
+    if (lws_hdr_copy(c->wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH) <= 0) return false;
+    unsigned long long n = strtoull(cl, NULL, 10);
+    if (n == 0 || n > FC_CONN_DRAIN_MAX) return false;
+    c->draining = true;
+    fc_conn_set_timer(c, (int64_t)FC_CONN_DRAIN_MS * 1000);
+    return true;
+}
+
+bool fc_conn_draining(const fc_conn *c)
+{
+    return c->draining;
+}
+
+void fc_conn_body_ended(fc_conn *c)
+{
+    c->body_ended = true;
+}
+
+/* The response goes out whole, now: headers and body in two writes (lws
+ * keeps what the socket does not take and sends it first), and then the
+ * connection closes (Connection: close): one request per connection for
+ * the answers framecast writes itself (static files, which lws serves, keep
+ * the connection alive). lws 4.1 reads nothing more of the connection before
+ * the answer, so a client that half-closed after its request gets all of it,
+ * and what it pipelined behind is never read. Why not keep-alive: with some
+ * pipelined bytes behind an answer, lws 4.1 spins forever in
+ * lws_service_do_ripe_rxflow and the loop serves nobody; the fuzzer found
+ * eleven such inputs (tests/fuzz/known-hangs/, replayed by
+ * tests/integration/framing.test.mjs).
+ *
+ * `name` (lws's spelling, "retry-after:") and `value`: one more header, or
+ * NULL. Returns -1: lws closes the connection once all of it is sent; 0
+ * while a body still coming is drained first (drain_body). */
 static int respond(fc_conn *c, unsigned status, const char *ctype, const char *name,
                    const char *value, fc_buf *body)
 {
     if (body->failed) {
         fc_buf_free(body);
-        return fc_conn_respond_status(c, HTTP_STATUS_INTERNAL_SERVER_ERROR, "out of memory");
+        fc_conn_body_init(body);
+        fc_buf_printf(body, "out of memory\n");
+        status = HTTP_STATUS_INTERNAL_SERVER_ERROR;
+        ctype = "text/plain; charset=utf-8";
     }
-    unsigned char hdr[LWS_PRE + 512];
-    unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
-    size_t len = body->len - LWS_PRE;
-    if (lws_add_http_common_headers(c->wsi, status, ctype, len, &p, end) ||
-        lws_add_http_header_by_name(c->wsi, (const unsigned char *)"cache-control:",
-                                    (const unsigned char *)"no-store", 8, &p, end) ||
-        (name &&
-         lws_add_http_header_by_name(c->wsi, (const unsigned char *)name,
-                                     (const unsigned char *)value, (int)strlen(value), &p, end)) ||
-        lws_finalize_write_http_header(c->wsi, start, &p, end)) {
+    if (body->failed) {
         fc_buf_free(body);
         return -1;
     }
-    fc_buf_free(&c->body);
-    c->body = *body;
-    c->body_off = LWS_PRE;
-    *body = (fc_buf){0};
-    lws_callback_on_writable(c->wsi);
-    return 0;
+    set_hold(c, false);
+    size_t len = body->len - LWS_PRE;
+    unsigned char hdr[LWS_PRE + 1024];
+    unsigned char *start = hdr + LWS_PRE, *p = start, *end = hdr + sizeof hdr - 1;
+    if (lws_add_http_common_headers(c->wsi, status, ctype, len, &p, end) == 0 &&
+        lws_add_http_header_by_name(c->wsi, (const unsigned char *)"cache-control:",
+                                    (const unsigned char *)"no-store", 8, &p, end) == 0 &&
+        (!name || lws_add_http_header_by_name(c->wsi, (const unsigned char *)name,
+                                              (const unsigned char *)value, (int)strlen(value), &p,
+                                              end) == 0) &&
+        lws_add_http_header_by_token(c->wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close",
+                                     5, &p, end) == 0 &&
+        lws_finalize_write_http_header(c->wsi, start, &p, end) == 0 && !c->head && len)
+        lws_write(c->wsi, (unsigned char *)body->data + LWS_PRE, len, LWS_WRITE_HTTP_FINAL);
+    fc_buf_free(body);
+    return drain_body(c) ? 0 : -1;
 }
 
 int fc_conn_respond(fc_conn *c, unsigned status, const char *ctype, fc_buf *body)
@@ -258,11 +363,21 @@ int fc_conn_respond(fc_conn *c, unsigned status, const char *ctype, fc_buf *body
     return respond(c, status, ctype, NULL, NULL, body);
 }
 
-int fc_conn_respond_not_found(fc_conn *c, const char *path)
+int fc_conn_respond_status(fc_conn *c, unsigned status, const char *reason)
 {
     fc_buf body;
     fc_conn_body_init(&body);
-    fc_buf_printf(&body, "not found: %s\n", path);
+    fc_buf_printf(&body, "%s\n", reason);
+    return fc_conn_respond(c, status, "text/plain; charset=utf-8", &body);
+}
+
+int fc_conn_respond_not_found(fc_conn *c, const char *path)
+{
+    char clean[1100];
+    fc_utf8_clean(clean, sizeof clean, path, strlen(path));
+    fc_buf body;
+    fc_conn_body_init(&body);
+    fc_buf_printf(&body, "not found: %s\n", clean);
     return fc_conn_respond(c, HTTP_STATUS_NOT_FOUND, "text/plain; charset=utf-8", &body);
 }
 
@@ -286,24 +401,51 @@ int fc_conn_respond_json(fc_conn *c, unsigned status, json_t *obj)
     return fc_conn_respond_json_with(c, status, NULL, NULL, obj);
 }
 
-int fc_conn_http_writeable(fc_conn *c)
+int fc_conn_reject(struct lws *wsi, unsigned status, const char *reason)
 {
-    if (!c->body.data) return 0;
-    size_t left = c->body.len - c->body_off;
-    size_t chunk = left > 16384 ? 16384 : left;
-    bool last = chunk == left;
-    /* The bytes before body_off were already sent (or are the initial
-     * headroom), so lws may use them for framing. */
-    int n = lws_write(c->wsi, (unsigned char *)c->body.data + c->body_off, chunk,
-                      last ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP);
-    if (n < 0) return -1;
-    c->body_off += chunk;
-    if (!last) {
-        lws_callback_on_writable(c->wsi);
-        return 0;
+    char text[512];
+    size_t n = fc_utf8_clean(text, sizeof text - 1, reason, strlen(reason));
+    text[n++] = '\n';
+    unsigned char buf[LWS_PRE + 2048];
+    unsigned char *start = buf + LWS_PRE, *p = start, *end = buf + sizeof buf - 1;
+    if (lws_add_http_header_status(wsi, status, &p, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CONTENT_TYPE,
+                                     (const unsigned char *)"text/plain; charset=utf-8", 25, &p,
+                                     end) ||
+        lws_add_http_header_content_length(wsi, n, &p, end) ||
+        lws_add_http_header_by_token(wsi, WSI_TOKEN_CONNECTION, (const unsigned char *)"close", 5,
+                                     &p, end) ||
+        lws_finalize_http_header(wsi, &p, end) || (size_t)(end - p) < n)
+        return -1;
+    memcpy(p, text, n);
+    p += n;
+    lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP);
+    return -1;
+}
+
+int fc_conn_query(fc_conn *c, char *out, size_t outlen)
+{
+    size_t n = 0;
+    for (int i = 0;; i++) {
+        size_t sep = n ? 1 : 0;
+        if (n + sep >= outlen) return -E2BIG;
+        int len = lws_hdr_copy_fragment(c->wsi, out + n + sep, (int)(outlen - n - sep),
+                                        WSI_TOKEN_HTTP_URI_ARGS, i);
+        if (len < 0) {
+            /* -1 is both "no such fragment" and "it does not fit". */
+            if ((size_t)lws_hdr_fragment_length(c->wsi, WSI_TOKEN_HTTP_URI_ARGS, i) >=
+                outlen - n - sep)
+                return -E2BIG;
+            break;
+        }
+        if (sep) out[n] = '&';
+        n += sep + (size_t)len;
     }
-    fc_buf_free(&c->body);
-    return lws_http_transaction_completed(c->wsi) ? -1 : 0;
+    out[n] = '\0';
+    /* lws turns an empty query (a bare trailing '?') into "/", as it does an
+     * empty path; "/" is no option either way. */
+    if (strcmp(out, "/") == 0) out[n = 0] = '\0';
+    return (int)n;
 }
 
 void fc_conn_release(fc_conn *c)
@@ -323,7 +465,7 @@ void fc_conn_cleanup(fc_conn *c)
     c->text_tail = NULL;
     c->texts = 0;
     fc_buf_free(&c->rx);
-    fc_buf_free(&c->body);
+    c->rx_discard = false;
 }
 
 void fc_conn_link(fc_conn **head, fc_conn *c)

@@ -5,7 +5,18 @@
  * after it. A WebSocket connection has a bounded queue of text messages
  * that go out before anything the endpoint writes itself (the hello, errors,
  * control answers), and may be closed with a code once those are out. An
- * HTTP connection answers with one response body written in chunks.
+ * HTTP connection answers each request with one response, written whole
+ * when the endpoint gives it.
+ *
+ * HTTP/1.1 framing: lws reads nothing more of a connection until the
+ * request it is on has its response (the endpoint answers in its `open` or
+ * `body_done`, or holds the input with fc_conn_hold_input until a worker's
+ * result comes), so a pipelined request behind it waits in lws's buffer and
+ * is answered after it, in order, and a client that half-closes after its
+ * request still gets the whole response.
+ *
+ * Every text that goes back to the client (errors, close reasons, 404 paths)
+ * is made valid UTF-8 first (utf8.h): client bytes end up in them.
  *
  * Ownership: lws owns the memory; the server initialises and releases it;
  * the endpoint owns what its state points to. Loop thread only. */
@@ -22,9 +33,17 @@
 
 struct lws;
 
-/* Texts a WebSocket may have waiting; a client that lets more pile up (it
- * sends requests and reads no answers) is closed. */
+/* Texts a WebSocket may have waiting. From FC_CONN_TEXTS_HOLD on, the
+ * connection reads nothing more until they are down to FC_CONN_TEXTS_RESUME
+ * (a client that sends requests faster than it reads the answers is slowed
+ * to the pace it reads, by TCP); a client that still lets FC_CONN_MAX_TEXTS
+ * pile up is closed. */
 #define FC_CONN_MAX_TEXTS 256
+#define FC_CONN_TEXTS_HOLD 64
+#define FC_CONN_TEXTS_RESUME 16
+/* Longest close reason: a close frame's payload is at most 125 bytes, two
+ * of them the code (RFC 6455 5.5). */
+#define FC_CONN_CLOSE_REASON_MAX 123
 
 /* ---- for endpoints ---- */
 
@@ -37,7 +56,7 @@ void *fc_conn_state(fc_conn *c);
 int fc_conn_send_text(fc_conn *c, const char *text);
 /* The same for a JSON value (takes the reference). */
 int fc_conn_send_json(fc_conn *c, json_t *obj);
-/* {"type":"error","message":msg} */
+/* {"type":"error","message":msg}; msg may hold any bytes (it is cleaned). */
 int fc_conn_send_error(fc_conn *c, const char *msg);
 /* Tells the client why in an error message, then closes with `code` once
  * the queued texts are out. */
@@ -49,23 +68,47 @@ bool fc_conn_texts_pending(const fc_conn *c);
 /* Writes one WebSocket message; `data` has FC_FRAME_HEADROOM bytes before
  * it that lws may use for its framing. 0, or -1 when the socket failed. */
 int fc_conn_write(fc_conn *c, uint8_t *data, size_t len, bool binary);
+/* WebSocket: the query of the request URI as one '&'-joined string of the
+ * options lws decoded, NUL-terminated. Its length, or -E2BIG when it (or
+ * one option) does not fit in outlen. An empty query ("?") is "". */
+int fc_conn_query(fc_conn *c, char *out, size_t outlen);
 
-/* HTTP: the request's method, one of lws's LWSHUMETH_GET, _POST, ... */
+/* HTTP: the request's method, one of lws's LWSHUMETH_GET, _POST, ...; a
+ * HEAD request is LWSHUMETH_GET here and its answer goes without the body. */
 int fc_conn_method(const fc_conn *c);
 /* HTTP: an empty response body with room in front for lws's framing. */
 void fc_conn_body_init(fc_buf *body);
-/* Answers with `body` (from fc_conn_body_init; taken over). 0, or -1: the
- * connection is to be dropped. */
+/* Answers with `body` (from fc_conn_body_init; taken over), now, and closes
+ * the connection after it (conn.c says why). Returns -1: inside an lws
+ * callback, return it; outside one (a worker's result), call fc_conn_drop.
+ * Given before the request's body came (a refusal), it returns 0 and the
+ * body is read and dropped first (fc_conn_draining), bounded. */
 int fc_conn_respond(fc_conn *c, unsigned status, const char *ctype, fc_buf *body);
 int fc_conn_respond_json(fc_conn *c, unsigned status, json_t *obj);
 /* The same with one more header, `name` spelt as lws wants it
  * ("www-authenticate:"); NULL for none. */
 int fc_conn_respond_json_with(fc_conn *c, unsigned status, const char *name, const char *value,
                               json_t *obj);
-/* A status with a short text reason and no body of ours. */
+/* server.c: the answer was given before the body, which is to be dropped
+ * (and the connection closed when it ends or its timer fires). */
+bool fc_conn_draining(const fc_conn *c);
+/* server.c: the request's body is all in. */
+void fc_conn_body_ended(fc_conn *c);
+/* A status with its reason as a text/plain body. */
 int fc_conn_respond_status(fc_conn *c, unsigned status, const char *reason);
 /* 404 with "not found: PATH" as the body. */
 int fc_conn_respond_not_found(fc_conn *c, const char *path);
+/* Reads nothing more on this connection until its response is given: for
+ * an endpoint that answers after a worker's job. */
+void fc_conn_hold_input(fc_conn *c);
+/* Closes the connection now, from outside any lws callback of it (a
+ * worker's result); `c` may be gone when it returns, so it is not used
+ * again. What lws still holds of the answer is sent first. */
+void fc_conn_drop(fc_conn *c);
+/* The endpoint's `timer` is called in `us` microseconds (one timer per
+ * connection: setting it again moves it); us < 0 cancels it. A new request
+ * on the connection cancels it too. */
+void fc_conn_set_timer(fc_conn *c, int64_t us);
 
 /* ---- for server.c ---- */
 
@@ -82,13 +125,12 @@ bool fc_conn_is_websocket(const fc_conn *c);
 int fc_conn_flush(fc_conn *c);
 /* Reassembles a text message from WebSocket fragments, at most `max`
  * bytes: 1 with *msg, *msglen set when one is whole (valid until
- * fc_conn_receive_done), 0 while it is not (or it was too long: the client
- * was told). */
+ * fc_conn_receive_done), 0 while it is not. A message over `max` is dropped
+ * whole, up to its final fragment, and the client is told once it ends; 0
+ * for all of it. */
 int fc_conn_receive(fc_conn *c, const void *in, size_t len, size_t max, const char **msg,
                     size_t *msglen);
 void fc_conn_receive_done(fc_conn *c);
-/* HTTP writeable: the next chunk of the response. 0, or -1 to drop. */
-int fc_conn_http_writeable(fc_conn *c);
 /* Asks a WebSocket to close with `code` after its texts, unless it already
  * is closing. */
 void fc_conn_close_soon(fc_conn *c, int code, const char *reason);
@@ -96,6 +138,11 @@ void fc_conn_close_soon(fc_conn *c, int code, const char *reason);
 void fc_conn_release(fc_conn *c);
 /* Frees what the connection itself holds (texts, buffers). */
 void fc_conn_cleanup(fc_conn *c);
+/* Before any fc_conn exists (a handshake lws would get wrong): writes a
+ * whole `status` response with `reason` as its text body and "connection:
+ * close". Returns -1, what the lws callback returns so that lws closes the
+ * connection once that is out. */
+int fc_conn_reject(struct lws *wsi, unsigned status, const char *reason);
 
 /* The server's list of open WebSockets, for draining. */
 void fc_conn_link(fc_conn **head, fc_conn *c);

@@ -23,6 +23,8 @@
  *   body       HTTP request body bytes; body_done when all have come.
  *   writeable  a WebSocket may write one message: after the texts queued on
  *              the connection are out. Return 0, or -1 on a write error.
+ *   timer      the connection's timer (fc_conn_set_timer) is up. Return 0,
+ *              or -1 to close the connection.
  *   closed     the connection is gone (or the server lets go of it at the
  *              end of a drain): release what `state` holds. Called once.
  *   drain      the server stops (SIGTERM) and lets work in progress finish
@@ -59,6 +61,29 @@ struct fc_auth;
 struct fc_stream_api;
 typedef struct fc_conn fc_conn;
 
+/* Why a request was refused before any endpoint saw it (server.c),
+ * fc_http_refused_total{reason}. */
+typedef enum {
+    FC_HTTP_REFUSED_FRAMING, /* Content-Length / Transfer-Encoding it cannot trust */
+    FC_HTTP_REFUSED_UPGRADE, /* a WebSocket handshake lws would get wrong, or h2c */
+    FC_HTTP_REFUSED_URI,     /* a request line longer than the server reads */
+    FC_HTTP_REFUSED_COUNT
+} fc_http_refused;
+
+/* Why an upload was refused, fc_uploads_refused_total{reason}. */
+typedef enum {
+    FC_UPLOAD_REFUSED_BUSY,      /* 503: every slot taken, or the set-up queue full */
+    FC_UPLOAD_REFUSED_TOO_LARGE, /* 413: over --max-upload-image / --max-upload-audio */
+    FC_UPLOAD_REFUSED_SLOW,      /* 408: past --upload-timeout or under --upload-min-rate */
+    FC_UPLOAD_REFUSED_QUOTA,     /* 507: --upload-max-files / --upload-quota reached */
+    FC_UPLOAD_REFUSED_TYPE,      /* 415: not a picture or speech file by its content */
+    FC_UPLOAD_REFUSED_MALFORMED, /* 400: not multipart, unknown field, no closing boundary... */
+    FC_UPLOAD_REFUSED_FAILED,    /* 500: the server could not hold or write it */
+    FC_UPLOAD_REFUSED_COUNT
+} fc_upload_refused;
+
+struct fc_upload_store;
+
 /* What every endpoint of one server shares: set up by the server from its
  * configuration, counters updated by the endpoints. Loop thread. */
 typedef struct fc_server_env {
@@ -75,7 +100,13 @@ typedef struct fc_server_env {
     struct fc_webrtc *webrtc;  /* NULL = no --janus */
     size_t queue_default;      /* subscriber queue when the client names none */
     size_t max_upload_image, max_upload_audio;
+    struct fc_upload_store *upload_store; /* quota and expiry; NULL = no uploads */
+    unsigned upload_timeout_s;            /* a body not in by then is refused */
+    uint64_t upload_min_rate;             /* bytes/s a body must keep after its first seconds */
     uint64_t ws_accepted, ws_refused, http_requests;
+    uint64_t texts_dropped; /* WebSocket text messages over the size limit */
+    uint64_t http_refused[FC_HTTP_REFUSED_COUNT];
+    uint64_t uploads_refused[FC_UPLOAD_REFUSED_COUNT];
     unsigned uploads_active;
 } fc_server_env;
 
@@ -95,6 +126,7 @@ typedef struct fc_endpoint {
     int (*body)(fc_conn *c, void *state, const void *in, size_t len);
     int (*body_done)(fc_conn *c, void *state);
     int (*writeable)(fc_conn *c, void *state);
+    int (*timer)(fc_conn *c, void *state);
     void (*closed)(fc_conn *c, void *state);
     void (*drain)(fc_conn *c, void *state);
     fc_cap_kind capacity;

@@ -16,6 +16,7 @@
 #include "transport/listener.h"
 #include "transport/webrtc.h"
 #include "transport/stream_body.h"
+#include "transport/utf8.h"
 
 typedef struct route route;
 
@@ -299,8 +300,9 @@ static int get_stream(fc_conn *c, api_conn *ac, const char *id)
     const fc_stream_set *set = fc_conn_env(c)->streams;
     const fc_stream *s = fc_stream_set_find(set, id);
     if (!s) {
-        char why[160];
-        snprintf(why, sizeof why, "no stream '%.64s'", id);
+        char name[80], why[160];
+        fc_utf8_clean(name, sizeof name, id, strlen(id)); /* JSON takes only UTF-8 */
+        snprintf(why, sizeof why, "no stream '%s'", name);
         return json_text(c, HTTP_STATUS_NOT_FOUND, json_pack("{s:s}", "error", why));
     }
     return json_text(c, HTTP_STATUS_OK, stream_read_json(c, s));
@@ -426,8 +428,9 @@ static int api_open(fc_conn *c, void *state, const char *path)
         known = true;
         if (r->method != fc_conn_method(c)) continue;
         if (r->tail && !fc_source_id_valid(id)) {
-            char why[160];
-            snprintf(why, sizeof why, "no stream '%.64s'", id);
+            char name[80], why[160];
+            fc_utf8_clean(name, sizeof name, id, strlen(id)); /* JSON takes only UTF-8 */
+            snprintf(why, sizeof why, "no stream '%s'", name);
             return api_error(c, HTTP_STATUS_NOT_FOUND, why);
         }
         if (r->changes && !fc_conn_env(c)->api)

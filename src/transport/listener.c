@@ -32,6 +32,8 @@ struct fc_listener {
     fc_loop *loop;
     fc_listener_accept_fn cb;
     void *ctx;
+    fc_conntrack *track;
+    fc_conntrack_limits lim;
     listen_sock sock[FC_LISTEN_MAX];
     size_t n;
     int port;
@@ -65,6 +67,27 @@ static void set_port(struct sockaddr *sa, int port)
 
 static void on_readable(uv_poll_t *h, int status, int events);
 
+/* A connection past the limits: one short answer, best effort (the socket
+ * is new, so it takes it), then closed. Nobody else ever sees it. */
+static void refuse(fc_listener *l, int fd, fc_conn_refused why)
+{
+    char body[160], msg[320];
+    if (why == FC_CONN_REFUSED_PEER)
+        snprintf(body, sizeof body,
+                 "too many connections from your address: %u at once "
+                 "(--max-peer-connections)\n",
+                 l->lim.max_per_peer);
+    else
+        snprintf(body, sizeof body, "server full: %u connections at once; try again\n",
+                 l->lim.max_total);
+    int n = snprintf(msg, sizeof msg,
+                     "HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain\r\n"
+                     "content-length: %zu\r\nconnection: close\r\n\r\n%s",
+                     strlen(body), body);
+    (void)send(fd, msg, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL);
+    close(fd);
+}
+
 static void on_pause_over(uv_timer_t *t)
 {
     fc_listener *l = t->data;
@@ -83,7 +106,12 @@ static void on_readable(uv_poll_t *h, int status, int events)
         socklen_t plen = sizeof peer;
         int fd = accept4(s->fd, (struct sockaddr *)&peer, &plen, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd >= 0) {
-            l->cb(fd, &peer, l->ctx);
+            fc_tracked *t;
+            fc_conn_refused why;
+            if (fc_conntrack_admit(l->track, &peer, &t, &why) == 0)
+                l->cb(fd, &peer, t, l->ctx);
+            else
+                refuse(l, fd, why);
             continue;
         }
         if (errno == EINTR || errno == ECONNABORTED) continue;
@@ -147,7 +175,8 @@ static int bind_one(fc_listener *l, const struct addrinfo *ai, int port, char *e
     return 0;
 }
 
-int fc_listener_open(fc_loop *loop, const char *host, int port, fc_listener_accept_fn cb, void *ctx,
+int fc_listener_open(fc_loop *loop, const char *host, int port, const fc_conntrack_limits *limits,
+                     fc_listener_accept_fn cb, fc_conntrack_close_fn close, void *ctx,
                      fc_listener **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -175,6 +204,17 @@ int fc_listener_open(fc_loop *loop, const char *host, int port, fc_listener_acce
     l->loop = loop;
     l->cb = cb;
     l->ctx = ctx;
+    l->lim = *limits;
+    int trc = fc_conntrack_new(loop, limits, close, ctx, &l->track);
+    if (trc != 0) {
+        freeaddrinfo(res);
+        free(l);
+        snprintf(err, errlen, "%s",
+                 trc == -EINVAL ? "listener: connection limits and the header timeout must be "
+                                  "at least 1"
+                                : "listener: out of memory");
+        return trc;
+    }
     l->port = port;
     l->emfile_log = (fc_ratelimit)FC_RATELIMIT_INIT(5);
     uv_timer_init(&loop->uv, &l->pause);
@@ -235,10 +275,17 @@ static void on_handle_closed(uv_handle_t *h)
     if (--l->open_handles == 0) free(l);
 }
 
+void fc_listener_get_stats(const fc_listener *l, fc_conntrack_stats *out)
+{
+    fc_conntrack_get_stats(l->track, out);
+}
+
 void fc_listener_close(fc_listener *l)
 {
     if (!l || l->closing) return;
     l->closing = true;
+    /* The records of connections still open go as lws closes them. */
+    fc_conntrack_close(l->track);
     for (size_t i = 0; i < l->n; i++)
         uv_close((uv_handle_t *)&l->sock[i].poll, on_handle_closed);
     uv_close((uv_handle_t *)&l->pause, on_handle_closed);

@@ -14,8 +14,13 @@
  * descriptors accepting pauses for a moment instead of spinning on a socket
  * that stays readable.
  *
+ * Every accepted connection is admitted or refused first (conntrack.h: per
+ * peer, pending and total bounds, the header deadline); a refused one gets a
+ * one-line 503 and is closed before anybody else sees it.
+ *
  * Loop thread only. The accepted fd (non-blocking, close-on-exec) belongs to
- * the callback, which must close it if it does not keep it. */
+ * the callback, which must close it if it does not keep it, and must give
+ * the record to fc_tracked_bind. */
 #ifndef FC_TRANSPORT_LISTENER_H
 #define FC_TRANSPORT_LISTENER_H
 
@@ -23,18 +28,24 @@
 #include <sys/socket.h>
 
 #include "core/loop.h"
+#include "transport/conntrack.h"
 
 #define FC_LISTEN_MAX 8 /* addresses one host name may bind */
 
-typedef void (*fc_listener_accept_fn)(int fd, const struct sockaddr_storage *peer, void *ctx);
+typedef void (*fc_listener_accept_fn)(int fd, const struct sockaddr_storage *peer, fc_tracked *t,
+                                      void *ctx);
 
 typedef struct fc_listener fc_listener;
 
 /* Binds and listens; port 0 lets the kernel pick one free port (shared by
- * every address of the name). Returns 0, or a negative errno-style code with
- * err naming the address that failed. */
-int fc_listener_open(fc_loop *loop, const char *host, int port, fc_listener_accept_fn cb, void *ctx,
+ * every address of the name). `close` is how the tracker asks the owner to
+ * close a connection it gave up on. Returns 0, or a negative errno-style
+ * code with err naming the address that failed. */
+int fc_listener_open(fc_loop *loop, const char *host, int port, const fc_conntrack_limits *limits,
+                     fc_listener_accept_fn cb, fc_conntrack_close_fn close, void *ctx,
                      fc_listener **out, char *err, size_t errlen);
+/* The connections it admitted, refused and gave up on. */
+void fc_listener_get_stats(const fc_listener *l, fc_conntrack_stats *out);
 /* The port bound (the kernel's choice when 0 was asked). */
 int fc_listener_port(const fc_listener *l);
 /* How many sockets are listening and the i-th one's address, formatted as

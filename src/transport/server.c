@@ -8,11 +8,13 @@
 
 #include "core/log.h"
 #include "transport/conn.h"
+#include "transport/conntrack.h"
 #include "transport/http_api.h"
 #include "transport/listener.h"
 #include "transport/ready.h"
 #include "transport/static.h"
 #include "transport/upload.h"
+#include "transport/upload_store.h"
 #include "transport/ws_avatar.h"
 #include "transport/ws_stream.h"
 
@@ -58,6 +60,13 @@ struct fc_http_server {
 static fc_http_server *server_of(struct lws *wsi)
 {
     return lws_context_user(lws_get_context(wsi));
+}
+
+/* The listener's record of the connection (conntrack.h), given to lws as the
+ * wsi's opaque pointer at accept; NULL for lws's own wsis. */
+static fc_tracked *tracked(struct lws *wsi)
+{
+    return lws_get_opaque_user_data(wsi);
 }
 
 /* The endpoint whose prefix is the longest match for `path`. */
@@ -168,22 +177,30 @@ static int http_request(fc_http_server *srv, struct lws *wsi, fc_conn *c)
     int ulen;
     int method = lws_http_get_uri_and_method(wsi, &u, &ulen);
     char uri[URI_MAX];
-    if (method >= 0 && ulen >= 0 && (size_t)ulen < sizeof uri) {
+    bool fits = method >= 0 && ulen >= 0 && (size_t)ulen < sizeof uri;
+    if (fits) {
         memcpy(uri, u, (size_t)ulen);
         uri[ulen] = '\0';
     }
-    const fc_endpoint *ep = method >= 0 ? find_endpoint(uri, false) : NULL;
+    const fc_endpoint *ep = fits ? find_endpoint(uri, false) : NULL;
     fc_conn_init(c, wsi, &srv->env, ep, false, method);
+    /* A timer of the previous request on this connection is not this one's. */
+    fc_conn_set_timer(c, -1);
     if (method < 0)
         return fc_conn_respond_status(c, HTTP_STATUS_METHOD_NOT_ALLOWED, "unknown method");
-    if (ulen < 0 || (size_t)ulen >= sizeof uri)
+    if (!fits) {
+        srv->env.http_refused[FC_HTTP_REFUSED_URI]++;
         return fc_conn_respond_status(c, HTTP_STATUS_REQ_URI_TOO_LONG, "path too long");
+    }
     if (!ep || !ep->open) return fc_conn_respond_not_found(c, uri);
     return ep->open(c, fc_conn_state(c), uri);
 }
 
 static int http_body(fc_conn *c, const void *in, size_t len, bool done)
 {
+    if (done) fc_conn_body_ended(c);
+    /* Answered already: dropped, and closed at its end. */
+    if (fc_conn_draining(c)) return done ? -1 : 0;
     const fc_endpoint *ep = fc_conn_endpoint(c);
     if (!ep) return 0;
     if (done) return ep->body_done ? ep->body_done(c, fc_conn_state(c)) : 0;
@@ -199,27 +216,85 @@ static int admit_upgrade(fc_http_server *srv, struct lws *wsi)
     if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0) uri[0] = '\0';
     const fc_endpoint *ep = find_endpoint(uri, true);
     if (!ep || fc_capacity_admit(srv->cfg.capacity, ep->capacity, why, sizeof why) == 0) return 0;
-    lws_return_http_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, why);
-    return 1;
+    return fc_conn_reject(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, why);
 }
 
-/* Before lws upgrades a request: a handshake it would fail (no key, another
- * version) gets a 400 that says why instead of a bare hang-up. Returns what
- * LWS_CALLBACK_HTTP_CONFIRM_UPGRADE wants: 0 go on, 1 answered. */
+/* Every HTTP request, before lws reads its body or serves a file: lws 4.1
+ * takes the first Content-Length (atoll: "-5" and "5, 10" pass), ignores
+ * Transfer-Encoding on requests and reads a POST without a length as 100 MB
+ * of body. Behind a proxy that frames the same bytes differently, the
+ * difference is a request smuggled inside another's body, so any framing
+ * the two could disagree on is refused, and the connection closed. */
+static int check_framing(fc_http_server *srv, struct lws *wsi)
+{
+    char cl[32];
+    int n = lws_hdr_copy_fragment(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH, 0);
+    bool has_cl = n >= 0 || lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, 0) > 0;
+    const char *why = NULL;
+    unsigned status = HTTP_STATUS_BAD_REQUEST;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
+        if (has_cl) {
+            why = "Content-Length and Transfer-Encoding together: refused";
+        } else {
+            why = "Transfer-Encoding on a request is not accepted: send Content-Length";
+            status = HTTP_STATUS_LENGTH_REQUIRED;
+        }
+    } else if (has_cl) {
+        char second[2];
+        size_t digits = 0;
+        while (n > 0 && digits < (size_t)n && cl[digits] >= '0' && cl[digits] <= '9')
+            digits++;
+        size_t end = digits;
+        while (n > 0 && end < (size_t)n && (cl[end] == ' ' || cl[end] == '\t'))
+            end++; /* optional whitespace after the value */
+        if (lws_hdr_copy_fragment(wsi, second, sizeof second, WSI_TOKEN_HTTP_CONTENT_LENGTH, 1) >=
+                0 ||
+            lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, 1) > 0)
+            why = "more than one Content-Length: refused";
+        else if (n <= 0 || digits == 0 || end != (size_t)n || digits > 15)
+            why = "Content-Length is not a number of bytes: refused";
+    } else if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0) {
+        why = "POST without Content-Length: send one";
+        status = HTTP_STATUS_LENGTH_REQUIRED;
+    }
+    if (!why) return 0;
+    srv->env.http_refused[FC_HTTP_REFUSED_FRAMING]++;
+    return fc_conn_reject(wsi, status, why);
+}
+
+/* Before lws upgrades a request: a handshake it would get wrong (no key,
+ * another version, a path longer than we read) gets a status that says why
+ * instead of a bare hang-up, and the connection closes after it, so that
+ * nothing the client sent behind it is read as another request.
+ *
+ * h2c is refused the same way. lws 4.1 switches to HTTP/2 whenever this
+ * callback lets an h2c upgrade through; it cannot be told to ignore the
+ * header and answer in HTTP/1.1 (lws_handshake_server offers no such
+ * option), and framecast's endpoints (uploads, their flow control) are
+ * HTTP/1.1 only. RFC 9113 deprecates the upgrade; clients that send it
+ * (curl --http2 on http://) go again without it.
+ *
+ * Returns what LWS_CALLBACK_HTTP_CONFIRM_UPGRADE wants: 0 go on, -1 close. */
 static int confirm_upgrade(fc_http_server *srv, struct lws *wsi, const char *to)
 {
     const char *why = NULL;
+    unsigned status = HTTP_STATUS_BAD_REQUEST;
     char version[8] = "";
     lws_hdr_copy(wsi, version, sizeof version, WSI_TOKEN_VERSION);
-    if (!to || strcmp(to, "websocket") != 0)
-        why = "only Upgrade: websocket is served (no h2c: speak HTTP/1.1)";
+    if (!to || strcasecmp(to, "websocket") != 0)
+        why = "only Upgrade: websocket is served (h2c is not: send the request without it)";
     else if (lws_hdr_total_length(wsi, WSI_TOKEN_KEY) <= 0)
         why = "WebSocket handshake without Sec-WebSocket-Key";
     else if (strcmp(version, "13") != 0)
         why = "WebSocket handshake needs Sec-WebSocket-Version: 13";
+    else if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) >= URI_MAX) {
+        why = "path too long";
+        status = HTTP_STATUS_REQ_URI_TOO_LONG;
+        srv->env.http_refused[FC_HTTP_REFUSED_URI]++;
+    }
     if (!why) return admit_upgrade(srv, wsi);
-    lws_return_http_status(wsi, HTTP_STATUS_BAD_REQUEST, why);
-    return 1;
+    if (status == HTTP_STATUS_BAD_REQUEST) srv->env.http_refused[FC_HTTP_REFUSED_UPGRADE]++;
+    return fc_conn_reject(wsi, status, why);
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -242,15 +317,34 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (c && fc_conn_is_websocket(c)) ws_closed(server_of(wsi), c);
         return 0;
     case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
-        return confirm_upgrade(server_of(wsi), wsi, in);
+        if (confirm_upgrade(server_of(wsi), wsi, in) != 0) return -1;
+        if (tracked(wsi)) fc_tracked_active(tracked(wsi));
+        return 0;
+    case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
+        if (check_framing(server_of(wsi), wsi) != 0) return -1;
+        if (tracked(wsi)) fc_tracked_active(tracked(wsi));
+        return 0;
+    case LWS_CALLBACK_HTTP_FILE_COMPLETION: {
+        /* lws served a file and completes the transaction; a connection that
+         * stays waits for another request's headers. */
+        int rc = lws_callback_http_dummy(wsi, reason, user, in, len);
+        if (rc == 0 && tracked(wsi)) fc_tracked_pending(tracked(wsi));
+        return rc;
+    }
+    case LWS_CALLBACK_WSI_DESTROY:
+        if (tracked(wsi)) fc_tracked_gone(tracked(wsi));
+        return 0;
     case LWS_CALLBACK_HTTP:
         return http_request(server_of(wsi), wsi, c);
     case LWS_CALLBACK_HTTP_BODY:
         return http_body(c, in, len, false);
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         return http_body(c, NULL, 0, true);
-    case LWS_CALLBACK_HTTP_WRITEABLE:
-        return fc_conn_http_writeable(c);
+    case LWS_CALLBACK_TIMER:
+        if (c && fc_conn_draining(c)) return -1; /* a drained body too slow */
+        if (c && fc_conn_endpoint(c) && fc_conn_endpoint(c)->timer)
+            return fc_conn_endpoint(c)->timer(c, fc_conn_state(c));
+        return 0;
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
         if (c && !fc_conn_is_websocket(c)) {
@@ -350,6 +444,66 @@ static void metric_uploads(fc_metrics_out *out, void *ctx)
     fc_metrics_sample(out, NULL, (double)((fc_http_server *)ctx)->env.uploads_active);
 }
 
+static void metric_texts_dropped(fc_metrics_out *out, void *ctx)
+{
+    fc_metrics_sample(out, NULL, (double)((fc_http_server *)ctx)->env.texts_dropped);
+}
+
+static void metric_http_refused(fc_metrics_out *out, void *ctx)
+{
+    static const char *const reasons[FC_HTTP_REFUSED_COUNT] = {
+        "reason=\"framing\"", "reason=\"upgrade\"", "reason=\"uri\""};
+    fc_http_server *srv = ctx;
+    for (int i = 0; i < FC_HTTP_REFUSED_COUNT; i++)
+        fc_metrics_sample(out, reasons[i], (double)srv->env.http_refused[i]);
+}
+
+static bool conn_stats(fc_http_server *srv, fc_conntrack_stats *st)
+{
+    if (!srv->listener) return false;
+    fc_listener_get_stats(srv->listener, st);
+    return true;
+}
+
+static void metric_conns_open(fc_metrics_out *out, void *ctx)
+{
+    fc_conntrack_stats st;
+    if (conn_stats(ctx, &st)) fc_metrics_sample(out, NULL, (double)st.open);
+}
+
+static void metric_conns_pending(fc_metrics_out *out, void *ctx)
+{
+    fc_conntrack_stats st;
+    if (conn_stats(ctx, &st)) fc_metrics_sample(out, NULL, (double)st.pending);
+}
+
+static void metric_conns_refused(fc_metrics_out *out, void *ctx)
+{
+    fc_conntrack_stats st;
+    if (!conn_stats(ctx, &st)) return;
+    fc_metrics_sample(out, "reason=\"peer\"", (double)st.refused[FC_CONN_REFUSED_PEER]);
+    fc_metrics_sample(out, "reason=\"full\"", (double)st.refused[FC_CONN_REFUSED_FULL]);
+}
+
+static void metric_conns_closed(fc_metrics_out *out, void *ctx)
+{
+    fc_conntrack_stats st;
+    if (!conn_stats(ctx, &st)) return;
+    fc_metrics_sample(out, "reason=\"header_timeout\"",
+                      (double)st.closed[FC_CONN_CLOSED_HEADER_TIMEOUT]);
+    fc_metrics_sample(out, "reason=\"evicted\"", (double)st.closed[FC_CONN_CLOSED_EVICTED]);
+}
+
+static void metric_uploads_refused(fc_metrics_out *out, void *ctx)
+{
+    static const char *const reasons[FC_UPLOAD_REFUSED_COUNT] = {
+        "reason=\"busy\"", "reason=\"too_large\"", "reason=\"slow\"",  "reason=\"quota\"",
+        "reason=\"type\"", "reason=\"malformed\"", "reason=\"failed\""};
+    fc_http_server *srv = ctx;
+    for (int i = 0; i < FC_UPLOAD_REFUSED_COUNT; i++)
+        fc_metrics_sample(out, reasons[i], (double)srv->env.uploads_refused[i]);
+}
+
 static const fc_metric_family families[] = {
     {"fc_websocket_clients", FC_METRIC_GAUGE, "WebSocket connections open now.", metric_ws_clients},
     {"fc_websocket_accepted_total", FC_METRIC_COUNTER, "WebSocket subscriptions accepted.",
@@ -360,6 +514,27 @@ static const fc_metric_family families[] = {
      "HTTP requests answered by framecast's own handlers.", metric_http_requests},
     {"fc_uploads_in_progress", FC_METRIC_GAUGE,
      "POST /upload bodies being received or written now.", metric_uploads},
+    {"fc_connections_open", FC_METRIC_GAUGE, "TCP connections open now, all kinds.",
+     metric_conns_open},
+    {"fc_connections_pending", FC_METRIC_GAUGE,
+     "Connections waiting for a request's headers now (--max-pending).", metric_conns_pending},
+    {"fc_connections_refused_total", FC_METRIC_COUNTER,
+     "Connections refused at accept: peer (--max-peer-connections), full (no room).",
+     metric_conns_refused},
+    {"fc_connections_closed_total", FC_METRIC_COUNTER,
+     "Pending connections closed: header_timeout (--header-timeout), evicted (the oldest "
+     "pending, to make room for a new connection).",
+     metric_conns_closed},
+    {"fc_uploads_refused_total", FC_METRIC_COUNTER,
+     "POST /upload refused: busy (503), too_large (413), slow (408: --upload-timeout, "
+     "--upload-min-rate), quota (507), type (415), malformed (400), failed (500).",
+     metric_uploads_refused},
+    {"fc_websocket_messages_dropped_total", FC_METRIC_COUNTER,
+     "WebSocket text messages dropped whole for being over the size limit.", metric_texts_dropped},
+    {"fc_http_refused_total", FC_METRIC_COUNTER,
+     "HTTP requests refused and closed before an endpoint saw them: framing "
+     "(Content-Length, Transfer-Encoding), upgrade (bad WebSocket handshake, h2c), uri (too long).",
+     metric_http_refused},
 };
 
 static int register_metrics(fc_http_server *srv)
@@ -368,9 +543,11 @@ static int register_metrics(fc_http_server *srv)
                                      srv);
 }
 
-/* A connection our listener accepted: lws serves it from here on (HTTP, and
- * WebSocket after an upgrade); on failure lws has closed the fd. */
-static void on_accept(int fd, const struct sockaddr_storage *peer, void *ctx)
+/* A connection our listener admitted: lws serves it from here on (HTTP, and
+ * WebSocket after an upgrade), with its tracking record as the wsi's opaque
+ * pointer (LWS_CALLBACK_WSI_DESTROY lets it go); on failure lws has closed
+ * the fd. */
+static void on_accept(int fd, const struct sockaddr_storage *peer, fc_tracked *t, void *ctx)
 {
     (void)peer;
     fc_http_server *srv = ctx;
@@ -378,9 +555,20 @@ static void on_accept(int fd, const struct sockaddr_storage *peer, void *ctx)
         .vh = srv->vhost,
         .type = LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP,
         .fd.sockfd = fd,
+        .opaque = t,
     };
-    if (!lws_adopt_descriptor_vhost_via_info(&desc))
-        fc_warn("http server: could not take a new connection (lws refused it)");
+    struct lws *wsi = lws_adopt_descriptor_vhost_via_info(&desc);
+    if (!wsi) fc_warn("http server: could not take a new connection (lws refused it)");
+    fc_tracked_bind(t, wsi);
+}
+
+/* The tracker gave up on a connection (its headers did not come in time, or
+ * it was the oldest pending one and room was needed): lws closes it on its
+ * next turn, and its destroy callback lets the record go. */
+static void on_give_up(void *conn, void *ctx)
+{
+    (void)ctx;
+    lws_set_timeout(conn, PENDING_TIMEOUT_HOLDING_AH, LWS_TO_KILL_ASYNC);
 }
 
 static size_t largest_state(void)
@@ -428,8 +616,10 @@ static int create_context(fc_http_server *srv, char *err, size_t errlen)
     info.retry_and_idle_policy = &srv->retry;
     /* lws clears this when the context is finally gone (see _free). */
     info.pcontext = &srv->ctx;
-    /* Room for every client plus HTTP requests and lws's own handles. */
-    info.fd_limit_per_thread = srv->cfg.max_clients + 64;
+    /* Room for every connection the listener admits (conntrack.h), and for
+     * lws's own handles. */
+    info.fd_limit_per_thread =
+        srv->cfg.max_clients + srv->cfg.max_pending + FC_HTTP_ANSWERING_MAX + FC_HTTP_FD_SLACK;
     srv->ctx = lws_create_context(&info);
     if (!srv->ctx) {
         snprintf(err, errlen, "http server: cannot create the libwebsockets context");
@@ -442,6 +632,9 @@ static int create_context(fc_http_server *srv, char *err, size_t errlen)
     info.mounts = srv->mounts;
     info.retry_and_idle_policy = &srv->retry;
     info.vhost_name = "framecast";
+    /* lws's own deadline for headers (from their first byte) comes after
+     * ours (conntrack.h, from accept), which says why in /metrics. */
+    info.timeout_secs_ah_idle = srv->cfg.header_timeout_s + 5;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
     info.headers = security_headers(srv);
     srv->vhost = lws_create_vhost(srv->ctx, &info);
@@ -476,13 +669,25 @@ int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg, fc_str
         .max_upload_audio = cfg->max_upload_audio,
         .auth = cfg->auth,
         .api = cfg->api,
+        .upload_timeout_s = cfg->upload_timeout_s,
+        .upload_min_rate = cfg->upload_min_rate,
     };
     int rc = register_metrics(srv);
-    if (rc == 0)
-        rc = build_mounts(srv, err, errlen);
-    else
-        snprintf(err, errlen, "http server: out of memory registering metrics");
+    if (rc != 0) snprintf(err, errlen, "http server: out of memory registering metrics");
+    if (rc == 0 && cfg->media && cfg->avatar) {
+        fc_upload_limits ul = {.max_files = cfg->upload_max_files,
+                               .max_bytes = cfg->upload_quota,
+                               .expiry_s = cfg->upload_expiry_s};
+        rc = fc_upload_store_open(loop, cfg->pool, cfg->media, &ul, &srv->env.upload_store, err,
+                                  errlen);
+        if (rc == 0 && fc_upload_store_metrics(srv->env.upload_store, metrics) != 0) {
+            snprintf(err, errlen, "http server: out of memory registering metrics");
+            rc = -ENOMEM;
+        }
+    }
+    if (rc == 0) rc = build_mounts(srv, err, errlen);
     if (rc != 0) {
+        fc_upload_store_close(srv->env.upload_store);
         free(srv);
         return rc;
     }
@@ -503,9 +708,15 @@ int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg, fc_str
         free(srv);
         return rc;
     }
+    fc_conntrack_limits limits = {
+        .max_total = cfg->max_clients + cfg->max_pending + FC_HTTP_ANSWERING_MAX,
+        .max_pending = cfg->max_pending,
+        .max_per_peer = cfg->max_peer_connections,
+        .header_ms = cfg->header_timeout_s * 1000,
+    };
     if (rc == 0)
-        rc = fc_listener_open(loop, cfg->host, cfg->port, on_accept, srv, &srv->listener, err,
-                              errlen);
+        rc = fc_listener_open(loop, cfg->host, cfg->port, &limits, on_accept, on_give_up, srv,
+                              &srv->listener, err, errlen);
     srv->env.listener = srv->listener;
     uv_timer_init(&loop->uv, &srv->drain_timer);
     srv->drain_timer.data = srv;
@@ -592,6 +803,8 @@ void fc_http_server_destroy(fc_http_server *srv)
     fc_listener_close(srv->listener);
     srv->listener = NULL;
     srv->env.listener = NULL;
+    fc_upload_store_close(srv->env.upload_store);
+    srv->env.upload_store = NULL;
     lws_context_destroy(srv->ctx);
     uv_close((uv_handle_t *)&srv->drain_timer, NULL);
 }

@@ -28,24 +28,39 @@ struct fc_listener;
 struct fc_webrtc;
 
 typedef struct fc_http_server_config {
-    const char *host;             /* address to bind, e.g. 127.0.0.1 */
-    int port;                     /* 0 = pick a free one (the listener says which) */
-    const char *web_root;         /* directory of static files; NULL = none */
-    fc_pool *pool;                /* where endpoints' jobs run (uploads) */
-    size_t queue_default;         /* subscriber queue when the client names none */
-    int ping_secs;                /* idle WebSocket gets a ping after this long */
-    int hangup_secs;              /* and is closed when nothing came back by then */
-    unsigned max_clients;         /* WebSocket clients at once; more are refused (1013) */
-    fc_capacity *capacity;        /* admission of new WebSockets; required, borrowed */
-    struct fc_avatar_env *avatar; /* avatar sessions on /ws/{client_id}; NULL = none */
-    const struct fc_media *media; /* where POST /upload stores files; NULL = no uploads */
-    size_t max_upload_image;      /* bytes */
+    const char *host;              /* address to bind, e.g. 127.0.0.1 */
+    int port;                      /* 0 = pick a free one (the listener says which) */
+    const char *web_root;          /* directory of static files; NULL = none */
+    fc_pool *pool;                 /* where endpoints' jobs run (uploads) */
+    size_t queue_default;          /* subscriber queue when the client names none */
+    int ping_secs;                 /* idle WebSocket gets a ping after this long */
+    int hangup_secs;               /* and is closed when nothing came back by then */
+    unsigned max_clients;          /* WebSocket clients at once; more are refused (1013) */
+    unsigned max_pending;          /* connections still sending request headers (conntrack.h) */
+    unsigned max_peer_connections; /* connections at once from one address (or IPv6 /64) */
+    unsigned header_timeout_s;     /* a connection's headers must be in by then */
+    fc_capacity *capacity;         /* admission of new WebSockets; required, borrowed */
+    struct fc_avatar_env *avatar;  /* avatar sessions on /ws/{client_id}; NULL = none */
+    const struct fc_media *media;  /* where POST /upload stores files; NULL = no uploads */
+    size_t max_upload_image;       /* bytes */
     size_t max_upload_audio;
+    unsigned upload_timeout_s; /* a body must be in within this */
+    size_t upload_min_rate;    /* bytes/s on average, after the first seconds */
+    size_t upload_max_files;   /* uploads kept at once */
+    size_t upload_quota;       /* bytes of uploads kept at once */
+    unsigned upload_expiry_s;  /* an upload is deleted this long after it was stored */
     struct fc_auth *auth;      /* who may change state and watch; NULL = nobody is checked */
     struct fc_stream_api *api; /* POST/PATCH/DELETE /api/streams; NULL = not served */
     struct fc_webrtc *webrtc;  /* mountpoints for /api/streams; NULL = no --janus */
     const char *connect_src;   /* another origin pages may fetch from (Janus's); NULL = none */
 } fc_http_server_config;
+
+/* Connections at once, all kinds: every WebSocket client, every pending
+ * one, and this many HTTP requests being answered besides. */
+#define FC_HTTP_ANSWERING_MAX 64
+/* File descriptors the server needs beyond its connections: lws's own, and
+ * connections accepted in one burst whose close is still under way. */
+#define FC_HTTP_FD_SLACK 192
 
 typedef struct fc_http_server fc_http_server;
 

@@ -66,7 +66,12 @@ int fc_stream_query_parse(const char *query, size_t len, size_t default_queue, f
         if (end > i) {
             /* One pair, NUL-terminated and split at its first '='. */
             char pair[2 * PART_MAX + 2];
-            size_t n = end - i < sizeof pair - 1 ? end - i : sizeof pair - 1;
+            size_t n = end - i;
+            if (n > sizeof pair - 1) {
+                snprintf(err, errlen, "bad query: an option longer than %zu bytes",
+                         sizeof pair - 1);
+                return -EINVAL;
+            }
             memcpy(pair, query + i, n);
             pair[n] = '\0';
             if (strlen(pair) != n) {

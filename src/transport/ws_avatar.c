@@ -28,6 +28,7 @@ typedef struct avatar_conn {
     /* run_kwargs.transport "webrtc": the session's mountpoint; while
      * `waiting`, the request waits in `pending` for it to exist. */
     fc_webrtc_avatar *rtc;
+    uint64_t mountpoint; /* its id, for streaming_started */
     bool waiting;
     fc_avatar_request pending;
     bool draining; /* the server stops: close once the session has ended */
@@ -40,6 +41,18 @@ static void send_json(avatar_conn *ac, json_t *obj)
     json_decref(obj);
     if (s) fc_conn_send_text(ac->conn, s);
     free(s);
+}
+
+/* Validated (set up, the generator open): only now is the client told, with
+ * the mountpoint of a WebRTC session. */
+static void on_started(void *ctx)
+{
+    avatar_conn *ac = ctx;
+    if (ac->rtc)
+        send_json(ac, json_pack("{s:s, s:I}", "type", "streaming_started", "mountpoint",
+                                (json_int_t)ac->mountpoint));
+    else
+        send_json(ac, json_pack("{s:s}", "type", "streaming_started"));
 }
 
 static void on_metadata(void *ctx, const fc_avatar_metadata *m)
@@ -109,6 +122,7 @@ static void on_wake(void *ctx)
 }
 
 static const fc_avatar_callbacks callbacks = {
+    .started = on_started,
     .metadata = on_metadata,
     .audio = on_audio,
     .completed = on_completed,
@@ -160,13 +174,8 @@ static void run_session(avatar_conn *ac, fc_avatar_request *req, uint64_t mountp
         close_if_draining(ac);
         return;
     }
-    if (ac->rtc) {
-        fc_webrtc_avatar_attach(ac->rtc, ac->av);
-        send_json(ac, json_pack("{s:s, s:I}", "type", "streaming_started", "mountpoint",
-                                (json_int_t)mountpoint));
-    } else {
-        send_json(ac, json_pack("{s:s}", "type", "streaming_started"));
-    }
+    ac->mountpoint = mountpoint;
+    if (ac->rtc) fc_webrtc_avatar_attach(ac->rtc, ac->av);
 }
 
 static void on_rtc_ready(void *ctx, uint64_t mountpoint)

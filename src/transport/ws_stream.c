@@ -39,24 +39,6 @@ static void on_sub_wake(fc_sub *sub, void *ctx)
     fc_conn_want_write(ctx);
 }
 
-/* lws hands the query decoded, one fragment per option: join them again. */
-static int read_query(fc_conn *c, char *out, size_t outlen)
-{
-    size_t n = 0;
-    char arg[QUERY_MAX];
-    struct lws *wsi = fc_conn_wsi(c);
-    for (int i = 0; lws_hdr_copy_fragment(wsi, arg, sizeof arg, WSI_TOKEN_HTTP_URI_ARGS, i) > 0;
-         i++) {
-        size_t len = strlen(arg);
-        if (n + len + 2 > outlen) return -1;
-        if (n) out[n++] = '&';
-        memcpy(out + n, arg, len);
-        n += len;
-    }
-    out[n] = '\0';
-    return (int)n;
-}
-
 /* The stream left its set: let go of it now, and tell the client why. */
 static void on_stream_gone(fc_stream_user *u, fc_stream_end why)
 {
@@ -161,7 +143,7 @@ static int ws_stream_open(fc_conn *c, void *state, const char *path)
         return 0;
     }
     if (!fc_auth_ws_view(c, id)) return 0;
-    int qlen = read_query(c, query, sizeof query);
+    int qlen = fc_conn_query(c, query, sizeof query);
     if (qlen < 0) {
         env->ws_refused++;
         fc_conn_refuse(c, CLOSE_BAD_REQUEST, "query longer than %d bytes", QUERY_MAX);

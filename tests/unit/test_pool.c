@@ -330,9 +330,9 @@ static void finish(fc_loop *loop, fc_pool *pool)
     uv_loop_close(&loop->uv);
 }
 
-/* Queued behind a busy worker: background, set-up and realtime jobs in mixed
- * order come out realtime first, then set-up, then background, each class
- * first in, first out. */
+/* Queued behind a busy worker: set-up, release and realtime jobs in mixed
+ * order come out realtime first, then release (teardown never waits behind
+ * set-up), then set-up, each class first in, first out. */
 static void classes_run_in_priority_order_fifo_within_each(void **state)
 {
     (void)state;
@@ -349,9 +349,8 @@ static void classes_run_in_priority_order_fifo_within_each(void **state)
         fc_job_class cls;
         int value;
     } submit[] = {
-        {FC_JOB_BACKGROUND, 31}, {FC_JOB_SETUP, 21},      {FC_JOB_REALTIME, 11},
-        {FC_JOB_SETUP, 22},      {FC_JOB_BACKGROUND, 32}, {FC_JOB_REALTIME, 12},
-        {FC_JOB_SETUP, 23},      {FC_JOB_REALTIME, 13},
+        {FC_JOB_RELEASE, 21}, {FC_JOB_SETUP, 31},    {FC_JOB_REALTIME, 11}, {FC_JOB_SETUP, 32},
+        {FC_JOB_RELEASE, 22}, {FC_JOB_REALTIME, 12}, {FC_JOB_SETUP, 33},    {FC_JOB_REALTIME, 13},
     };
     enum { N = sizeof submit / sizeof *submit };
     order_job jobs[N];
@@ -365,11 +364,11 @@ static void classes_run_in_priority_order_fifo_within_each(void **state)
     assert_int_equal(st.queued, N);
     assert_int_equal(st.class_queued[FC_JOB_REALTIME], 3);
     assert_int_equal(st.class_queued[FC_JOB_SETUP], 3);
-    assert_int_equal(st.class_queued[FC_JOB_BACKGROUND], 2);
+    assert_int_equal(st.class_queued[FC_JOB_RELEASE], 2);
 
     gate_release(&g);
     run_until(&loop, &ndone, N);
-    static const int want[N] = {11, 12, 13, 21, 22, 23, 31, 32};
+    static const int want[N] = {11, 12, 13, 21, 22, 31, 32, 33};
     assert_memory_equal(order, want, sizeof want);
     while (g.done_calls == 0)
         uv_run(&loop.uv, UV_RUN_ONCE);

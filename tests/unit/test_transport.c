@@ -1,16 +1,22 @@
 /* The pure parsers of the transport, on byte buffers (no lws, no loop):
- * stream WebSocket query options and avatar control messages. Every error
- * names the option or field and what it takes. */
+ * stream WebSocket query options and avatar control messages (every error
+ * names the option or field and what it takes); the UTF-8 cleaning of text
+ * that goes back to clients; the multipart boundary and closing delimiter. */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
 
 #include "transport/avatar_msg.h"
+#include "transport/multipart.h"
 #include "transport/stream_query.h"
+#include "transport/utf8.h"
 
 static int query(const char *q, fc_stream_query *out, char *err, size_t errlen)
 {
@@ -71,12 +77,13 @@ static void stream_query_errors_name_the_option(void **state)
     /* A NUL inside the buffer is refused, not read past. */
     const char nul[] = "quality=high\0&queue=1";
     assert_int_equal(fc_stream_query_parse(nul, sizeof nul - 1, 50, &q, err, sizeof err), -EINVAL);
-    /* A value far longer than any option is cut in the message, not overrun. */
+    /* An option far longer than any valid one is refused as such, not cut
+     * to something that might parse. */
     char big[5000];
     memset(big, 'a', sizeof big);
     memcpy(big, "view=", 5);
     assert_int_equal(fc_stream_query_parse(big, sizeof big, 50, &q, err, sizeof err), -EINVAL);
-    assert_true(strncmp(err, "bad view 'aaaa", 14) == 0);
+    assert_string_equal(err, "bad query: an option longer than 513 bytes");
 }
 
 static int avatar(const char *text, fc_avatar_msg *m, char *err, size_t errlen)
@@ -234,6 +241,104 @@ static void avatar_errors_name_the_field(void **state)
     assert_string_equal(err, "malformed JSON");
 }
 
+static void utf8_clean_escapes_and_cuts_between_characters(void **state)
+{
+    (void)state;
+    char out[64];
+    /* Valid text passes unchanged: ASCII, 2, 3 and 4-byte characters. */
+    const char ok[] = "a\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80";
+    assert_int_equal(fc_utf8_clean(out, sizeof out, ok, strlen(ok)), strlen(ok));
+    assert_string_equal(out, ok);
+    /* Not UTF-8: stray bytes, a cut sequence, an overlong '/', a surrogate,
+     * past U+10FFFF, NUL. */
+    static const struct {
+        const char *in;
+        size_t len;
+        const char *want;
+    } bad[] = {
+        {"\xff\xfe", 2, "\\xFF\\xFE"},
+        {"x\xc3", 2, "x\\xC3"},
+        {"\xe2\x82", 2, "\\xE2\\x82"},
+        {"\xc0\xaf", 2, "\\xC0\\xAF"},
+        {"\xed\xa0\x80", 3, "\\xED\\xA0\\x80"},
+        {"\xf4\x90\x80\x80", 4, "\\xF4\\x90\\x80\\x80"},
+        {"a\0b", 3, "a\\x00b"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        fc_utf8_clean(out, sizeof out, bad[i].in, bad[i].len);
+        assert_string_equal(out, bad[i].want);
+    }
+    /* Cut to fit, never inside a character or an escape. */
+    const char e3[] = "x\xc3\xa9\xc3\xa9\xc3\xa9";
+    assert_int_equal(fc_utf8_clean(out, 5, e3, strlen(e3)), 3);
+    assert_string_equal(out, "x\xc3\xa9");
+    assert_int_equal(fc_utf8_clean(out, 4, "\xff", 1), 0);
+    assert_string_equal(out, "");
+    assert_int_equal(fc_utf8_clean(out, 0, "abc", 3), 0);
+}
+
+static void multipart_boundary_as_lws_reads_it(void **state)
+{
+    (void)state;
+    char b[FC_MULTIPART_BOUNDARY_MAX + 1], err[120];
+    assert_int_equal(
+        fc_multipart_boundary("multipart/form-data; boundary=XyZ", b, sizeof b, err, sizeof err),
+        0);
+    assert_string_equal(b, "XyZ");
+    assert_int_equal(fc_multipart_boundary("multipart/form-data; boundary=\"a b\"; x=1", b,
+                                           sizeof b, err, sizeof err),
+                     0);
+    assert_string_equal(b, "a");
+    assert_int_equal(fc_multipart_boundary("multipart/form-data;boundary=q;charset=utf-8", b,
+                                           sizeof b, err, sizeof err),
+                     0);
+    assert_string_equal(b, "q");
+    assert_int_equal(fc_multipart_boundary("application/json", b, sizeof b, err, sizeof err),
+                     -EINVAL);
+    assert_string_equal(err, "POST /upload wants multipart/form-data");
+    assert_int_equal(fc_multipart_boundary("multipart/form-data", b, sizeof b, err, sizeof err),
+                     -EINVAL);
+    assert_string_equal(err, "multipart/form-data without a boundary");
+    char longer[200];
+    snprintf(longer, sizeof longer, "multipart/form-data; boundary=%071d", 0);
+    assert_int_equal(fc_multipart_boundary(longer, b, sizeof b, err, sizeof err), -EINVAL);
+    assert_string_equal(err, "multipart boundary must have 1 to 70 characters");
+}
+
+/* Whether the body ends with its closing delimiter, whatever the pieces it
+ * came in. */
+static bool ends_closed(const char *body, size_t piece)
+{
+    fc_multipart_end e;
+    fc_multipart_end_init(&e, "XyZ");
+    size_t n = strlen(body);
+    for (size_t i = 0; i < n; i += piece)
+        fc_multipart_end_feed(&e, body + i, n - i < piece ? n - i : piece);
+    return fc_multipart_end_closed(&e);
+}
+
+static void multipart_end_seen_in_any_pieces(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *body;
+        bool closed;
+    } cases[] = {
+        {"--XyZ\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nhi\r\n--XyZ--", true},
+        {"--XyZ\r\n\r\nhi\r\n--XyZ--\r\n", true},
+        {"--XyZ\r\n\r\nhi\r\n", false},                          /* cut before it */
+        {"--XyZ\r\n\r\nhi\r\n--XyZ--\r\nGET / HTTP/1.1", false}, /* bytes after it */
+        {"--XyZ\r\n\r\nhi\r\n--XyZ--\r\n\r\n", false},
+        {"--XyZ\r\n\r\nhi\r\n--XyZ\r\n", false}, /* a part boundary, not the close */
+        {"--XyZ--", false},
+        {"", false},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++)
+        for (size_t piece = 1; piece <= 40; piece++)
+            if (ends_closed(cases[i].body, piece) != cases[i].closed)
+                fail_msg("case %zu in pieces of %zu", i, piece);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -243,6 +348,9 @@ int main(void)
         cmocka_unit_test(avatar_transport_webrtc),
         cmocka_unit_test(avatar_other_messages),
         cmocka_unit_test(avatar_errors_name_the_field),
+        cmocka_unit_test(utf8_clean_escapes_and_cuts_between_characters),
+        cmocka_unit_test(multipart_boundary_as_lws_reads_it),
+        cmocka_unit_test(multipart_end_seen_in_any_pieces),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
