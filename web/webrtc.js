@@ -1,29 +1,87 @@
 // Plays a Janus Streaming mountpoint (what `framecast serve --janus` makes
-// per stream and per WebRTC avatar session) with fetch and RTCPeerConnection
-// only: Janus's HTTP API is plain JSON, so no janus.js (docs/webrtc.md).
+// per stream and per WebRTC avatar session) through Debian's janus.js and
+// webrtc-adapter, which framecast serves at /vendor/janus.js and
+// /vendor/adapter.js (docs/webrtc.md). This file is the page-side glue: it
+// loads them when a page first plays over WebRTC, keeps one Janus session per
+// page, and gives the viewer and the demo a player with close().
 //
-//   create a session ─► attach the Streaming plugin ─► "watch" id
-//   ─► Janus's offer arrives on the session's long poll ─► answer (every
-//   ICE candidate in it: no trickle) ─► "start" ─► media
+//   session (shared) ─► attach the Streaming plugin ─► "watch" id
+//   ─► Janus's offer ─► janus.js answers, receive only ─► "start" ─► media
 //
-// One long poll stays open per player: it is how Janus delivers events, and
-// it keeps the session alive (Janus counts it as activity). close() destroys
-// the session, which hangs up the PeerConnection in Janus at once.
+// All players of a page share one session: over Janus's HTTP API a session
+// holds a long poll open, and a browser allows 6 connections to one host,
+// so one session per tile would starve the seventh tile. janus.js's own
+// fetch-based dependencies (Janus.useDefaultDependencies): no jQuery.
 //
 // The page must come from a loopback origin when Janus is on loopback
 // (Chromium's Local Network Access rule): framecast's own pages do.
 
-const tx = () => Math.random().toString(36).slice(2, 12);
-
-async function post(url, body, signal) {
-  const res = await fetch(url, {
-    method: 'POST', body: JSON.stringify({ ...body, transaction: tx() }), signal,
-    headers: { 'content-type': 'application/json' },
+// The two classic scripts, in order (janus.js reads the adapter's global),
+// then Janus.init; once per page. A failure is forgotten so a later player
+// tries again.
+let vendor = null;
+function loadScript(src) {
+  return new Promise((resolve, reject) => {
+    const s = document.createElement('script');
+    s.src = src;
+    s.onload = resolve;
+    s.onerror = () => reject(new Error(`${src} did not load (is libjs-janus-gateway installed?)`));
+    document.head.append(s);
   });
-  if (!res.ok) throw new Error(`Janus: HTTP ${res.status}`);
-  const msg = await res.json();
-  if (msg.janus === 'error') throw new Error(`Janus: ${msg.error?.reason} (${msg.error?.code})`);
-  return msg;
+}
+function janusLibrary() {
+  vendor ??= loadScript('/vendor/adapter.js')
+    .then(() => loadScript('/vendor/janus.js'))
+    .then(() => new Promise((resolve) => {
+      window.Janus.init({ debug: false, dependencies: window.Janus.useDefaultDependencies(), callback: resolve });
+    }))
+    .then(() => {
+      if (!window.Janus.isWebrtcSupported()) throw new Error('this browser has no WebRTC');
+      return window.Janus;
+    })
+    .catch((e) => {
+      vendor = null;
+      throw e;
+    });
+  return vendor;
+}
+
+// Janus URL -> { janus: Promise of a connected Janus, players: Set }. A
+// session that fails (Janus went away) ends its players and is forgotten;
+// the last player to close destroys it.
+const sessions = new Map();
+
+function session(server) {
+  let s = sessions.get(server);
+  if (s) return s;
+  s = { players: new Set(), janus: null };
+  const fail = (why) => {
+    if (sessions.get(server) === s) sessions.delete(server);
+    for (const p of [...s.players]) p.end(why);
+  };
+  s.janus = janusLibrary().then((Janus) => new Promise((resolve, reject) => {
+    const janus = new Janus({
+      server,
+      iceServers: [], // everything is local: no STUN
+      success: () => resolve(janus),
+      // Before success: the session could not be made; after: it is lost.
+      error: (e) => {
+        reject(new Error(`Janus: ${e}`));
+        fail(`Janus: ${e}`);
+      },
+      destroyed: () => fail('the Janus session ended'),
+    });
+  }));
+  s.janus.catch(() => { if (sessions.get(server) === s) sessions.delete(server); });
+  sessions.set(server, s);
+  return s;
+}
+
+function leave(server, s, player) {
+  s.players.delete(player);
+  if (s.players.size || sessions.get(server) !== s) return;
+  sessions.delete(server);
+  s.janus.then((janus) => janus.destroy({ notifyDestroyed: false }), () => {});
 }
 
 export class JanusPlayer {
@@ -35,10 +93,9 @@ export class JanusPlayer {
     this.id = id;
     this.onTrack = onTrack;
     this.onEnd = onEnd;
-    this.pc = null;
     this.session = null;
+    this.handle = null;
     this.closed = false;
-    this.abort = new AbortController();
     this.run().catch((e) => this.end(e.message));
   }
 
@@ -49,74 +106,54 @@ export class JanusPlayer {
   }
 
   async run() {
-    this.server = await this.server;
+    const server = await this.server;
     if (this.closed) return;
-    const s = await post(this.server, { janus: 'create' }, this.abort.signal);
-    this.session = `${this.server}/${s.data.id}`;
-    const h = await post(this.session, { janus: 'attach', plugin: 'janus.plugin.streaming' }, this.abort.signal);
-    this.handle = `${this.session}/${h.data.id}`;
-    await post(this.handle, { janus: 'message', body: { request: 'watch', id: this.id } }, this.abort.signal);
-    this.poll();
+    if (!server) throw new Error('this server has no --janus');
+    this.server = server;
+    this.session = session(server);
+    this.session.players.add(this);
+    const janus = await this.session.janus;
+    if (this.closed) return;
+    janus.attach({
+      plugin: 'janus.plugin.streaming',
+      success: (h) => {
+        if (this.closed) {
+          h.detach();
+          return;
+        }
+        this.handle = h;
+        h.send({ message: { request: 'watch', id: this.id } });
+      },
+      error: (e) => this.end(`attach: ${e}`),
+      onmessage: (msg, jsep) => this.onMessage(msg, jsep),
+      onremotetrack: (track, mid, on) => { if (on) this.onTrack?.(track); },
+      iceState: (state) => { if (state === 'failed') this.end('ICE failed'); },
+      webrtcState: (up, why) => { if (!up) this.end(`Janus hung up${why ? `: ${why}` : ''}`); },
+    });
   }
 
-  // The session's events, one long poll after another.
-  async poll() {
-    while (!this.closed) {
-      let events;
-      try {
-        const res = await fetch(`${this.session}?maxev=5&rid=${Date.now()}`, { signal: this.abort.signal, cache: 'no-store' });
-        if (!res.ok) throw new Error(`Janus: HTTP ${res.status} on the session's events`);
-        events = await res.json();
-      } catch (e) {
-        this.end(e.message);
-        return;
-      }
-      for (const ev of Array.isArray(events) ? events : [events]) await this.onEvent(ev);
-    }
-  }
-
-  async onEvent(ev) {
-    const data = ev.plugindata?.data;
-    if (data?.error) {
-      this.end(`watch ${this.id}: ${data.error}`);
-    } else if (ev.jsep?.type === 'offer') {
-      await this.answer(ev.jsep);
-    } else if (ev.janus === 'hangup') {
-      this.end(`Janus hung up: ${ev.reason || ''}`);
-    } else if (data?.result?.status === 'stopped') {
+  onMessage(msg, jsep) {
+    if (msg.error) {
+      this.end(`watch ${this.id}: ${msg.error}`);
+    } else if (msg.result?.status === 'stopped') {
       this.end('the mountpoint stopped');
-    }
-  }
-
-  async answer(offer) {
-    const pc = new RTCPeerConnection({ iceServers: [] }); // all local: no STUN
-    this.pc = pc;
-    pc.ontrack = (e) => this.onTrack?.(e.track);
-    pc.onconnectionstatechange = () => {
-      if (pc.connectionState === 'failed') this.end('the PeerConnection failed');
-    };
-    await pc.setRemoteDescription(offer);
-    await pc.setLocalDescription(await pc.createAnswer());
-    // No trickle: wait for every candidate (host ones only: quick).
-    if (pc.iceGatheringState !== 'complete') {
-      await new Promise((resolve) => {
-        pc.onicegatheringstatechange = () => { if (pc.iceGatheringState === 'complete') resolve(); };
+    } else if (jsep?.type === 'offer') {
+      this.handle.createAnswer({
+        jsep,
+        tracks: [{ type: 'data' }], // receive what is offered, send nothing
+        success: (answer) => this.handle?.send({ message: { request: 'start' }, jsep: answer }),
+        error: (e) => this.end(`answer: ${e?.message || e}`),
       });
     }
-    const { type, sdp } = pc.localDescription;
-    await post(this.handle, { janus: 'message', body: { request: 'start' }, jsep: { type, sdp } }, this.abort.signal);
   }
 
   close() {
     if (this.closed) return;
     this.closed = true;
-    this.pc?.close();
-    this.abort.abort();
-    // Tell Janus at once (the page may be leaving: keepalive).
-    if (this.session) {
-      fetch(this.session, { method: 'POST', keepalive: true, body: JSON.stringify({ janus: 'destroy', transaction: tx() }) })
-        .catch(() => {});
-    }
+    // Detaching hangs up the PeerConnection in Janus at once.
+    this.handle?.detach();
+    this.handle = null;
+    if (this.session) leave(this.server, this.session, this);
   }
 }
 

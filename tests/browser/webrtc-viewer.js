@@ -91,7 +91,7 @@ window.fc = (() => {
     (await pc.getStats()).forEach((s) => {
       if (s.type !== 'inbound-rtp') return;
       out[s.kind] = {
-        packetsReceived: s.packetsReceived, packetsLost: s.packetsLost,
+        packetsReceived: s.packetsReceived, packetsLost: s.packetsLost, bytesReceived: s.bytesReceived,
         framesDecoded: s.framesDecoded, keyFramesDecoded: s.keyFramesDecoded,
         frameWidth: s.frameWidth, frameHeight: s.frameHeight, pliCount: s.pliCount,
         audioLevel: s.audioLevel, totalAudioEnergy: s.totalAudioEnergy,

@@ -23,12 +23,14 @@ const MEDIA_PORTS = '19650-19699';
 // burned into the top 32 rows as `bits` cells of `cell` pixels (bright = 1,
 // bit 0 on the left), luma only, so the viewer can read which frame it shows.
 // `reuse`: keep a file already at `path` (made with the same options).
-export async function makeStampedIvf(path, { width = 640, height = 360, fps = 30, seconds = 4, kbps = 1000, gop = 30, reuse = false } = {}) {
+// `noise`: temporal noise of that strength under the stamp, which keeps a
+// small picture at a high bitrate (bench/webrtc-janus's 50 viewers).
+export async function makeStampedIvf(path, { width = 640, height = 360, fps = 30, seconds = 4, kbps = 1000, gop = 30, noise = 0, reuse = false } = {}) {
   const bits = Math.max(1, Math.ceil(Math.log2(fps * seconds)));
   const cell = Math.floor(width / bits);
   const layout = { path, width, height, fps, frames: fps * seconds, cell, bits };
   if (reuse && existsSync(path)) return layout;
-  const strip = `format=yuv420p,geq=lum='if(lt(Y,32),if(bitand(N,pow(2,floor(X/${cell}))),235,16),lum(X,Y))'`
+  const strip = `${noise ? `noise=alls=${noise}:allf=t,` : ''}format=yuv420p,geq=lum='if(lt(Y,32),if(bitand(N,pow(2,floor(X/${cell}))),235,16),lum(X,Y))'`
     + ":cb='if(lt(Y,16),128,cb(X,Y))':cr='if(lt(Y,16),128,cr(X,Y))'";
   await run('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=${width}x${height}:rate=${fps}`,
     '-t', String(seconds), '-vf', strip, '-c:v', 'libvpx', '-deadline', 'realtime', '-cpu-used', '8',

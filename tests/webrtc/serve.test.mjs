@@ -9,6 +9,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFile, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { statSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -81,6 +82,32 @@ async function report(client) {
   const text = client.lines.join('\n');
   const json = JSON.parse(text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1));
   return { code, ...json.aggregate };
+}
+
+// Every request a page makes (WebSockets included), and what came back.
+function requests(page) {
+  const asked = [];
+  page.on('request', (r) => asked.push({ url: r.url(), status: null }));
+  page.on('requestfinished', async (r) => {
+    const e = asked.find((x) => x.url === r.url() && x.status === null);
+    if (e) e.status = (await r.response())?.status() ?? null;
+  });
+  page.on('websocket', (w) => asked.push({ url: w.url(), status: 101 }));
+  return asked;
+}
+
+// The page got janus.js and the adapter from framecast (200), and asked no
+// origin but framecast's (pages, API, WebSockets) and Janus's.
+function onlyFramecastAndJanus(asked) {
+  const fc = [`http://127.0.0.1:${PORT}`, `ws://127.0.0.1:${PORT}`];
+  for (const file of ['/vendor/janus.js', '/vendor/adapter.js']) {
+    const got = asked.find((x) => x.url === `${fc[0]}${file}`);
+    assert.ok(got && got.status === 200, `${file} from framecast: ${JSON.stringify(got)}`);
+  }
+  const janus = new URL(janusUrl()).origin;
+  const strangers = asked.filter((x) => !fc.includes(new URL(x.url).origin) && new URL(x.url).origin !== janus);
+  assert.deepEqual(strangers, []);
+  assert.ok(asked.some((x) => x.url.startsWith(`${janus}/janus/`)), 'the page talked to Janus');
 }
 
 const readyLine = (l) => /stream cam0: WebRTC on Janus mountpoint \d+/.test(l);
@@ -269,8 +296,21 @@ test('framecast serve --janus: streams over WebRTC in Chromium', { timeout: 1700
       await av.close();
     });
 
-    await t.test('framecast\'s viewer page plays a tile over WebRTC', async () => {
+    await t.test('/vendor/ serves Debian\'s janus.js and adapter.js, nothing else', () => {
+      for (const [url, file] of [['/vendor/janus.js', '/usr/share/javascript/janus-gateway/janus.js'],
+        ['/vendor/adapter.js', '/usr/share/javascript/webrtc-adapter/adapter.js']]) {
+        const head = ns.exec('curl', ['-sf', '-o', '/dev/null', '-w', '%{content_type} %{size_download}', `http://127.0.0.1:${PORT}${url}`]);
+        assert.equal(head, `text/javascript; charset=utf-8 ${statSync(file).size}`, url);
+      }
+      for (const url of ['/vendor/janus.min.js', '/vendor/', '/vendor/adapter_no_global.js', '/vendor/janus-gateway/janus.js']) {
+        const code = ns.exec('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code}', `http://127.0.0.1:${PORT}${url}`]);
+        assert.equal(code, '404', url);
+      }
+    });
+
+    await t.test('framecast\'s viewer page plays a tile over WebRTC, through janus.js from framecast\'s origin', async () => {
       const v = await browser.newPage();
+      const asked = requests(v);
       v.on('pageerror', (e) => problems.push(e.message));
       v.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') console.log(`viewer: ${m.text()}`); });
       await v.goto(`http://127.0.0.1:${PORT}/?codec=webrtc`);
@@ -282,11 +322,14 @@ test('framecast serve --janus: streams over WebRTC in Chromium', { timeout: 1700
       assert.equal(await tile.getAttribute('data-codec'), 'webrtc');
       assert.equal(await tile.locator('.v-codec').textContent(), 'webrtc');
       assert.equal(await tile.locator('.v-size').textContent(), `${W}×${H}`);
+      assert.equal(await v.evaluate(() => typeof window.Janus), 'function');
+      onlyFramecastAndJanus(asked);
       await v.close();
     });
 
     await t.test('the avatar demo with transport WebRTC plays the session\'s video and speech', async () => {
       const d = await browser.newPage();
+      const asked = requests(d);
       d.on('pageerror', (e) => problems.push(e.message));
       d.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') console.log(`demo: ${m.text()}`); });
       await d.goto(`http://127.0.0.1:${PORT}/demo/`);
@@ -298,6 +341,7 @@ test('framecast serve --janus: streams over WebRTC in Chromium', { timeout: 1700
       }, null, { timeout: 20000 });
       const tracks = await d.evaluate(() => document.getElementById('rtc').srcObject.getTracks().map((x) => x.kind).sort());
       assert.deepEqual(tracks, ['audio', 'video']);
+      onlyFramecastAndJanus(asked);
       await d.click('#stop');
       await d.waitForFunction(() => document.getElementById('status').dataset.state === 'stopped', null, { timeout: 10000 });
       await d.close();
