@@ -239,3 +239,16 @@ void fc_passthrough_get_stats(const fc_passthrough *p, fc_passthrough_stats *out
 {
     *out = p->stats;
 }
+
+void fc_passthrough_add_stats(const fc_passthrough *p, fc_passthrough_stats *sum)
+{
+    fc_passthrough_stats ps;
+    fc_passthrough_get_stats(p, &ps);
+    sum->access_units += ps.access_units;
+    sum->published += ps.published;
+    sum->skipped += ps.skipped;
+    sum->key_frames += ps.key_frames;
+    sum->params_prepended += ps.params_prepended;
+    sum->bytes += ps.bytes;
+    sum->rejected += ps.rejected;
+}

@@ -87,5 +87,7 @@ void fc_passthrough_publish_event(fc_passthrough *p, fc_event *e);
 const fc_hub *fc_passthrough_hub(const fc_passthrough *p);
 const fc_passthrough_format *fc_passthrough_format_of(const fc_passthrough *p);
 void fc_passthrough_get_stats(const fc_passthrough *p, fc_passthrough_stats *out);
+/* Adds p's figures to `sum` (a closed passthrough's join the earlier ones'). */
+void fc_passthrough_add_stats(const fc_passthrough *p, fc_passthrough_stats *sum);
 
 #endif

@@ -597,15 +597,7 @@ static void close_output(fc_stream *s, view_out *vo)
  * figures join the earlier ones'. It has no jobs, so it goes at once. */
 static void close_passthrough(fc_stream *s)
 {
-    fc_passthrough_stats ps;
-    fc_passthrough_get_stats(s->pass, &ps);
-    s->pass_past.access_units += ps.access_units;
-    s->pass_past.published += ps.published;
-    s->pass_past.skipped += ps.skipped;
-    s->pass_past.key_frames += ps.key_frames;
-    s->pass_past.params_prepended += ps.params_prepended;
-    s->pass_past.bytes += ps.bytes;
-    s->pass_past.rejected += ps.rejected;
+    fc_passthrough_add_stats(s->pass, &s->pass_past);
     fc_hub_stats hs;
     fc_hub_get_stats(fc_passthrough_hub(s->pass), &hs);
     s->pass_hub_past.drops += hs.drops;

@@ -163,15 +163,7 @@ void fc_stream_get_stats(const fc_stream *s, fc_stream_stats *out)
     out->passthrough_drops = s->pass_hub_past.drops;
     out->passthrough_drops_to_key = s->pass_hub_past.drops_to_key;
     if (s->pass) {
-        fc_passthrough_stats ps;
-        fc_passthrough_get_stats(s->pass, &ps);
-        out->passthrough.access_units += ps.access_units;
-        out->passthrough.published += ps.published;
-        out->passthrough.skipped += ps.skipped;
-        out->passthrough.key_frames += ps.key_frames;
-        out->passthrough.params_prepended += ps.params_prepended;
-        out->passthrough.bytes += ps.bytes;
-        out->passthrough.rejected += ps.rejected;
+        fc_passthrough_add_stats(s->pass, &out->passthrough);
         fc_hub_stats hs;
         fc_hub_get_stats(fc_passthrough_hub(s->pass), &hs);
         out->passthrough_subscribers = hs.subscribers;
