@@ -450,9 +450,10 @@ void fc_demux_status(fc_demux *d, fc_source_status *st)
     pthread_mutex_unlock(&d->mu);
 }
 
-bool fc_demux_state_changed(fc_demux *d)
+bool fc_demux_state_changed(fc_demux *d, fc_source_status *st)
 {
     pthread_mutex_lock(&d->mu);
+    *st = d->st;
     bool changed = d->st_changed;
     d->st_changed = false;
     pthread_mutex_unlock(&d->mu);

@@ -48,7 +48,7 @@ typedef struct fc_demux_cfg {
 typedef struct fc_demux fc_demux;
 
 /* Loop thread: packets, a state change or the thread's exit wait in the
- * demux; take them with fc_demux_take, fc_demux_state_changed and
+ * demux; take them with fc_demux_state_changed, fc_demux_take and
  * fc_demux_exited. */
 typedef void (*fc_demux_notify_fn)(void *ctx);
 
@@ -63,8 +63,10 @@ void fc_demux_set_wanted(fc_demux *d, bool wanted);
 int fc_demux_take(fc_demux *d, fc_packet **out, int max);
 /* Copies state and counters into *st. */
 void fc_demux_status(fc_demux *d, fc_source_status *st);
-/* Whether the state changed since the last call. */
-bool fc_demux_state_changed(fc_demux *d);
+/* Copies state and counters into *st, as fc_demux_status, and says whether
+ * the state changed since the last call (one snapshot: the flag is about
+ * that very state). */
+bool fc_demux_state_changed(fc_demux *d, fc_source_status *st);
 /* Asks the thread to end; notify fires once it has (fc_demux_exited). */
 void fc_demux_stop(fc_demux *d);
 bool fc_demux_exited(fc_demux *d);

@@ -230,10 +230,10 @@ static void route(av_source *s, fc_packet *p)
     }
 }
 
-static void take_state(av_source *s)
+/* Reports a state read before the packets were routed (on_demux). */
+static void apply_state(av_source *s, bool changed, const fc_source_status *st)
 {
-    bool changed = fc_demux_state_changed(s->demux);
-    fc_demux_status(s->demux, &s->last);
+    s->last = *st;
     if (!changed) return;
     if (s->last.state == FC_SOURCE_ENDED && !fc_decode_idle(s->decode)) {
         s->end_pending = true;
@@ -246,6 +246,13 @@ static void take_state(av_source *s)
 static void on_demux(void *ctx)
 {
     av_source *s = ctx;
+    /* The state first, then the packets. The demux thread hands off every
+     * packet before it changes state, so the packets taken after the state
+     * was read include all that came before it: "ended" is never acted on
+     * while the drain packet before it (a file's last B-frames) is still in
+     * the hand-off queue. */
+    fc_source_status st;
+    bool changed = fc_demux_state_changed(s->demux, &st);
     fc_packet *batch[TAKE_BATCH];
     int n;
     do {
@@ -257,7 +264,7 @@ static void on_demux(void *ctx)
                 route(s, batch[i]);
         }
     } while (n == TAKE_BATCH);
-    take_state(s);
+    apply_state(s, changed, &st);
     maybe_finish(s);
 }
 

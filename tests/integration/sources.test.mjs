@@ -414,14 +414,17 @@ test('every bad input ends in a clear state and error, credentials never shown, 
         await until(async () => (await streamOf(srv, id)).state === state, { timeoutMs: 10000, what: `${id}: ${state}` });
       }
     }
+    // A retrying source goes back to "connecting" at every attempt, so each
+    // check is made on one snapshot taken while it is in the state awaited,
+    // never on a second look that may fall inside the next attempt.
     for (const [id, , state, error] of cases) {
-      await until(async () => (await streamOf(srv, id)).state === state, { timeoutMs: 30000, what: `${id}: ${state}` });
-      const st = await streamOf(srv, id);
+      const inState = async () => { const st = await streamOf(srv, id); return st.state === state && st; };
+      const st = await until(inState, { timeoutMs: 30000, what: `${id}: ${state}` });
       if (error) assert.match(st.error || '', error, `${id}: ${JSON.stringify(st)}`);
       if (state === 'retrying') {
-        await until(async () => (await streamOf(srv, id)).reconnects >= 1, { timeoutMs: 30000, what: `${id}: a reconnect` });
+        await until(async () => (await inState())?.reconnects >= 1, { timeoutMs: 30000, what: `${id}: a reconnect while ${state}` });
       }
-      assert.equal(await srv.metric('fc_source_state', { stream: id, state }), 1);
+      await until(async () => (await srv.metric('fc_source_state', { stream: id, state })) === 1, { timeoutMs: 30000, what: `${id}: fc_source_state{state="${state}"} = 1` });
     }
     assert.ok((await streamOf(srv, 'corrupt')).input.decode_errors > 0);
     assert.ok((await streamOf(srv, 'cut')).frames_produced >= 20);
