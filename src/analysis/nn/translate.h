@@ -1,6 +1,6 @@
 /* What the ONNX translation (model.c) shares with its operator rules
  * (model_ops.c): the tensors a translation tracks, its context, and the
- * helpers a rule builds the graph with. Private to src/analysis/nn; a
+ * helpers a rule builds the graph with (translate.c). Private to src/analysis/nn; a
  * translation runs on the thread that called fc_nn_model_load*, and nothing
  * here outlives it but what it adds to the model.
  *
@@ -63,6 +63,10 @@ tensor *fc_nnt_add_tensor(ctx *c, const char *name);
 /* A new XNNPACK value of `dims` (physical), holding `data` when constant. */
 int fc_nnt_new_value(ctx *c, int rank, const size_t *dims, const float *data, uint32_t *id);
 fc_nn_op *fc_nnt_new_op(ctx *c, fc_nn_op_kind kind);
+/* A scratch allocation freed when the translation ends. */
+void *fc_nnt_keep_tmp(ctx *c, size_t bytes);
+/* The dimensions a tensor's bytes have in memory. */
+void fc_nnt_physical_dims(const tensor *t, size_t *dims);
 /* A weight array the model owns (freed with it). */
 float *fc_nnt_new_blob(ctx *c, size_t n);
 /* Gives `t` a real XNNPACK value in its logical layout (a reshape when it
