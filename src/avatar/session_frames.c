@@ -227,7 +227,7 @@ static void on_encode_failed(void *arg, const char *msg)
 }
 
 const fc_output_hooks fc_avatar_output_hooks = {.published = on_published,
-                                               .failed = on_encode_failed};
+                                                .failed = on_encode_failed};
 
 void fc_avatar_frames_begin(fc_avatar *a)
 {
