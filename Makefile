@@ -55,8 +55,9 @@ fuzz: deps $(FUZZ_BUILD)/build.ninja
 bench: build
 	bench/run-all
 
-# Every C file follows .clang-format.
-FORMAT_FILES = $(shell git ls-files '*.c' '*.h')
+# Every C file follows .clang-format: those git tracks and new ones it does not ignore,
+# so a file not added yet is formatted and checked too.
+FORMAT_FILES = $(shell git ls-files --cached --others --exclude-standard '*.c' '*.h')
 
 format:
 	clang-format -i $(FORMAT_FILES)
