@@ -149,11 +149,20 @@ export function metricIn(body, name, labels = {}) {
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
 // Waits until fn() returns truthy, checking at `everyMs`; throws after timeoutMs.
+// A wait that used most of its time passed on a slower machine's luck: it
+// says so on stderr (the test's log), so a near miss is seen before it fails.
+const NEAR_MISS = 0.6;
+
 export async function until(fn, { timeoutMs = 5000, everyMs = 50, what = 'condition' } = {}) {
-  const deadline = Date.now() + timeoutMs;
+  const start = Date.now(), deadline = start + timeoutMs;
   for (;;) {
     const v = await fn();
-    if (v) return v;
+    if (v) {
+      const took = Date.now() - start;
+      if (took > NEAR_MISS * timeoutMs && took > 1000)
+        process.stderr.write(`near miss: ${what} took ${took} ms of ${timeoutMs}\n`);
+      return v;
+    }
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(everyMs);
   }
