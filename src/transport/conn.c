@@ -45,9 +45,10 @@ struct fc_conn {
     fc_buf rx;       /* a text message being reassembled */
     bool rx_discard; /* dropping a message over the limit, up to its final fragment */
     /* Writing (conn.h, "Writing"): on the server's wake list, in a turn (and
-     * of which kind), asked to write more during it, a direct write failed. */
+     * of which kind), asked to write more during it, a direct write failed,
+     * behind (see room_for_next). */
     fc_ws_wake_link wake;
-    bool in_turn, more, write_failed;
+    bool in_turn, more, write_failed, behind;
     fc_ws_turn_kind turn_kind;
 
     /* HTTP */
@@ -233,11 +234,22 @@ static void close_now(fc_conn *c)
     lws_close_free_wsi(c->wsi, (enum lws_close_status)c->close_code, "framecast close");
 }
 
+/* Whether the next message may be written now. Never while lws still holds
+ * part of an earlier one. A connection that keeps up (its last turn wrote
+ * everything it had, whole) is taken to have room, which saves a poll() per
+ * message; were the socket full after all, lws keeps what it could not send,
+ * at most that one message, and the connection is behind from then on. One
+ * that is behind asks poll() first (lws_send_pipe_choked), until a turn of
+ * it ends with nothing left. */
+static bool room_for_next(fc_conn *c)
+{
+    return c->behind ? !lws_send_pipe_choked(c->wsi) : !lws_partial_buffered(c->wsi);
+}
+
 /* One turn of writing: the queued texts, then the close once they are out,
  * else the endpoint's messages, one `writeable` call each, for as long as
  * something asks for more (fc_conn_want_write), the socket has room
- * (lws_send_pipe_choked: nothing of an earlier message is still buffered in
- * lws, and poll() says POLLOUT) and the turn's bound is not reached. Whatever
+ * (room_for_next) and the turn's bound is not reached. Whatever
  * is left waits for lws's writeable callback: lws holds at most the unsent
  * tail of one message. A direct turn neither closes (that needs lws's
  * callback) nor fails the connection: it leaves both to the callback.
@@ -262,7 +274,7 @@ static int turn(fc_conn *c, fc_ws_turn_kind kind)
             break;
         }
         if (n == TURN_MESSAGES) break;
-        if ((n > 0 || kind == FC_WS_TURN_DIRECT) && lws_send_pipe_choked(c->wsi)) {
+        if ((n > 0 || kind == FC_WS_TURN_DIRECT) && !room_for_next(c)) {
             if (w) w->choked++;
             break;
         }
@@ -276,8 +288,12 @@ static int turn(fc_conn *c, fc_ws_turn_kind kind)
             c->write_failed = true;
             break;
         }
-        if (!c->more) return 0;
+        if (!c->more) {
+            c->behind = lws_partial_buffered(c->wsi);
+            return 0;
+        }
     }
+    c->behind = true;
     lws_callback_on_writable(c->wsi);
     return 0;
 }

@@ -109,8 +109,8 @@ static const fc_metric_family families[] = {
 int fc_ws_wakes_init(fc_ws_wakes *w, uv_loop_t *loop, fc_ws_wake_fn run, fc_metrics *metrics)
 {
     *w = (fc_ws_wakes){.run = run};
-    if (metrics && fc_metrics_register_table(metrics, families, sizeof families / sizeof *families,
-                                             w) != 0)
+    if (metrics &&
+        fc_metrics_register_table(metrics, families, sizeof families / sizeof *families, w) != 0)
         return -ENOMEM;
     uv_check_init(loop, &w->check);
     w->check.data = w;
