@@ -18,8 +18,8 @@
  * Writing. A WebSocket writes in turns: its queued texts, then the close
  * once they are out, then its endpoint's messages, one `writeable` call
  * each, for as long as the endpoint asks for more (fc_conn_want_write from
- * inside `writeable`), the socket has room and the turn's bound (8
- * messages) is not reached; what is left waits for lws's writeable callback,
+ * inside `writeable`), the socket has room (conn.c, room_for_next) and the
+ * turn's bound (8 messages) is not reached; what is left waits for lws's writeable callback,
  * and lws never holds more than the unsent tail of one message. A
  * connection that asks to write from outside a turn (a published frame, a
  * queued text) gets its turn directly, after the I/O callbacks of the loop
