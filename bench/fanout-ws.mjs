@@ -7,6 +7,7 @@
 //
 //   node bench/fanout-ws.mjs [--subscribers 200] [--seconds 10] [--size 1280x720] [--fps 30]
 //                            [--codec jpeg] [--quality auto] [--server-args "..."]
+//                            [--bin path/to/framecast]   (default: FRAMECAST_BIN, else build/framecast)
 //
 // Prints one JSON object: per-subscriber fps (min, median), the server's CPU
 // (from its own /metrics) in % of one core and per delivered frame, in total
@@ -20,13 +21,13 @@ import WebSocket from 'ws';
 import { Server, metricIn, sleep } from '../tests/lib/server.mjs';
 
 export const DEFAULTS = { subscribers: 200, seconds: 10, size: '1280x720', fps: 30, codec: 'jpeg',
-  quality: 'auto', 'server-args': '' };
+  quality: 'auto', 'server-args': '', bin: '' };
 
 export async function fanout(options) {
   const opt = { ...DEFAULTS, ...options };
   const extra = opt['server-args'] ? opt['server-args'].split(/\s+/) : [];
   const srv = await new Server(['--synthetic', '1', '--size', opt.size, '--fps', String(opt.fps),
-    '--max-clients', String(opt.subscribers + 16), ...extra]).start();
+    '--max-clients', String(opt.subscribers + 16), ...extra], opt.bin ? { bin: opt.bin } : {}).start();
   const counts = new Array(opt.subscribers).fill(0);
   let counting = false, errors = 0, bytes = 0;
   const url = `${srv.ws}/ws/streams/cam0?codec=${opt.codec}&quality=${opt.quality}`;

@@ -9,6 +9,11 @@
 // one a second), JPEG gets the newest frame encoded at once.
 //
 //   node bench/h264-passthrough.mjs [--rounds 3] [--seconds 10] [--subscribers 100] [--joins 10] [--gop 60]
+//                                   [--codecs h264,vp8,jpeg] [--compare OTHER/framecast]
+//
+// --compare: every scenario of a round runs with this build and then with
+// the other binary (an old build, say), on the same camera; each table row
+// names its binary.
 //
 // The camera is tests/lib/rtsp_server.py (GStreamer, x264 at 2.5 Mbit/s, a
 // key frame every --gop frames, SMPTE bars scrolling 4 px a frame).
@@ -20,19 +25,22 @@
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import WebSocket from 'ws';
-import { Server, sleep, until } from '../tests/lib/server.mjs';
+import { BIN, Server, sleep, until } from '../tests/lib/server.mjs';
 import { Camera } from '../tests/lib/camera.mjs';
 
-const opt = { rounds: 3, seconds: 10, subscribers: 100, joins: 10, gop: 60 };
+const opt = { rounds: 3, seconds: 10, subscribers: 100, joins: 10, gop: 60, codecs: 'h264,vp8,jpeg', compare: '' };
 for (let i = 2; i < process.argv.length; i += 2) {
   const k = process.argv[i].replace(/^--/, ''), v = process.argv[i + 1];
-  if (!(k in opt) || v === undefined || !Number.isFinite(Number(v))) {
+  const text = typeof opt[k] === 'string';
+  if (!(k in opt) || v === undefined || (!text && !Number.isFinite(Number(v)))) {
     console.error(`h264-passthrough: bad option ${process.argv[i]} (see the header of this file)`);
     process.exit(2);
   }
-  opt[k] = Number(v);
+  opt[k] = text ? v : Number(v);
 }
-const CODECS = ['h264', 'vp8', 'jpeg'];
+const CODECS = opt.codecs.split(',');
+// Binaries by label: this build (FRAMECAST_BIN, else build/framecast), and the other one.
+const BINS = opt.compare ? { this: BIN, other: opt.compare } : { this: BIN };
 
 function subscriber(url, counts) {
   const ws = new WebSocket(url, { perMessageDeflate: false });
@@ -61,8 +69,8 @@ function firstFrame(url) {
   });
 }
 
-async function scenario(url, codec) {
-  const srv = await new Server(['--synthetic', '0', '--source', `${url},id=cam`]).start();
+async function scenario(url, codec, bin) {
+  const srv = await new Server(['--synthetic', '0', '--source', `${url},id=cam`], { bin }).start();
   const counts = { on: false, frames: 0, bytes: 0 };
   const sockets = [];
   try {
@@ -100,21 +108,22 @@ const flags = lscpu.match(/Flags:\s*(.*)/)[1].split(' ')
 
 const cam = await Camera.start(['--size', '1280x720', '--fps', '30', '--gop', String(opt.gop), '--bitrate', '2500',
   '--pattern', 'smpte', '--speed', '4']);
-const res = Object.fromEntries(CODECS.map((c) => [c, []]));
+const KEYS = CODECS.flatMap((c) => Object.keys(BINS).map((b) => ({ c, b, key: `${c}:${b}` })));
+const res = Object.fromEntries(KEYS.map(({ key }) => [key, []]));
 try {
   for (let r = 1; r <= opt.rounds; r++) {
-    for (const c of CODECS) res[c].push(await scenario(cam.url, c));
-    console.error(`round ${r}: ` + CODECS.map((c) => `${c} ${(res[c].at(-1).cores * 100).toFixed(1)} %`).join(', '));
+    for (const { c, b, key } of KEYS) res[key].push(await scenario(cam.url, c, BINS[b]));
+    console.error(`round ${r}: ` + KEYS.map(({ key }) => `${key} ${(res[key].at(-1).cores * 100).toFixed(1)} %`).join(', '));
   }
 } finally {
   await cam.stop();
 }
 
-const row = (c) => {
-  const rs = res[c], m = median(rs.map((x) => x.cores));
+const row = ({ c, b, key }) => {
+  const rs = res[key], m = median(rs.map((x) => x.cores));
   const r = rs.find((x) => x.cores === m);
   const joins = rs.flatMap((x) => x.joins);
-  return `| ${c} | ${(m * 100).toFixed(1)} % | ${rs.map((x) => (x.cores * 100).toFixed(1)).join(', ')} | ` +
+  return `| ${opt.compare ? `${c} (${BINS[b]})` : c} | ${(m * 100).toFixed(1)} % | ${rs.map((x) => (x.cores * 100).toFixed(1)).join(', ')} | ` +
     `${r.fps.toFixed(1)} | ${(r.bytesPerFrame / 1024).toFixed(1)} KB | ${r.decodedFps.toFixed(1)} | ` +
     `${median(joins).toFixed(0)} ms | ${Math.max(...joins).toFixed(0)} ms |`;
 };
@@ -125,7 +134,7 @@ const md = [
   '',
   `| ${opt.subscribers} subscribers, codec= | framecast CPU (% of a core) | per round | fps received per subscriber | bytes per frame | frames decoded per s | join: median | join: max |`,
   '|---|---|---|---|---|---|---|---|',
-  ...CODECS.map(row),
+  ...KEYS.map(row),
 ].join('\n');
 mkdirSync('bench/out', { recursive: true });
 writeFileSync('bench/out/h264-passthrough.md', md + '\n');

@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/job.h"
 #include "transport/conntrack.h"
 #include "transport/utf8.h"
+#include "transport/ws_wake.h"
 
 _Static_assert(LWS_PRE <= FC_FRAME_HEADROOM, "frames and events leave too little headroom for lws");
 
@@ -18,6 +20,9 @@ _Static_assert(LWS_PRE <= FC_FRAME_HEADROOM, "frames and events leave too little
 /* Our reason for holding a connection's input (lws's rx flow control bits;
  * bit 0 is lws's own "user bool"). */
 #define RXFLOW_RESPONSE (1 << 1)
+/* Messages one WebSocket writes in one turn at most, so that one with a deep
+ * queue and a fast reader does not hold the loop from the others. */
+#define TURN_MESSAGES 8
 
 /* A text message waiting to go out. */
 typedef struct text_msg {
@@ -39,6 +44,12 @@ struct fc_conn {
     char close_reason[FC_CONN_CLOSE_REASON_MAX + 1];
     fc_buf rx;       /* a text message being reassembled */
     bool rx_discard; /* dropping a message over the limit, up to its final fragment */
+    /* Writing (conn.h, "Writing"): on the server's wake list, in a turn (and
+     * of which kind), asked to write more during it, a direct write failed,
+     * behind (see room_for_next). */
+    fc_ws_wake_link wake;
+    bool in_turn, more, write_failed, behind;
+    fc_ws_turn_kind turn_kind;
 
     /* HTTP */
     bool head;       /* a HEAD request: the headers only */
@@ -108,7 +119,13 @@ bool fc_conn_is_websocket(const fc_conn *c)
 
 void fc_conn_want_write(fc_conn *c)
 {
-    lws_callback_on_writable(c->wsi);
+    if (c->in_turn) {
+        c->more = true; /* the turn goes on with it, while the socket has room */
+        return;
+    }
+    fc_ws_wakes *w = c->env ? c->env->ws_wakes : NULL;
+    if (!c->websocket || c->close_code || !w || !fc_ws_wakes_add(w, &c->wake))
+        lws_callback_on_writable(c->wsi);
 }
 
 bool fc_conn_texts_pending(const fc_conn *c)
@@ -148,7 +165,7 @@ int fc_conn_send_text(fc_conn *c, const char *text)
     c->text_tail = m;
     c->texts++;
     if (c->texts >= FC_CONN_TEXTS_HOLD) set_hold(c, true);
-    lws_callback_on_writable(c->wsi);
+    fc_conn_want_write(c);
     return 0;
 }
 
@@ -183,36 +200,116 @@ void fc_conn_refuse(fc_conn *c, int code, const char *fmt, ...)
 
 int fc_conn_write(fc_conn *c, uint8_t *data, size_t len, bool binary)
 {
-    /* lws writes its WebSocket header into the headroom in front of `data`;
-     * for a shared frame the bytes it writes are the same for everyone. */
+    if (c->env && c->env->ws_wakes) c->env->ws_wakes->messages[c->turn_kind]++;
+    /* lws writes its WebSocket header into the headroom in front of `data`
+     * and sends header and payload with one send(); for a shared frame the
+     * bytes it writes are the same for everyone. */
     return lws_write(c->wsi, data, len, binary ? LWS_WRITE_BINARY : LWS_WRITE_TEXT) < 0 ? -1 : 0;
 }
 
-int fc_conn_flush(fc_conn *c)
+/* The oldest queued text. Whatever the endpoint has comes after it: the
+ * turn goes on. */
+static int write_text(fc_conn *c)
 {
     text_msg *m = c->text_head;
-    if (m) {
-        c->text_head = m->next;
-        if (!c->text_head) c->text_tail = NULL;
-        c->texts--;
-        if (c->texts <= FC_CONN_TEXTS_RESUME) set_hold(c, false);
-        int rc = fc_conn_write(c, m->data + LWS_PRE, m->len, false);
-        free(m);
-        if (rc != 0) return -1;
+    c->text_head = m->next;
+    if (!c->text_head) c->text_tail = NULL;
+    c->texts--;
+    if (c->texts <= FC_CONN_TEXTS_RESUME) set_hold(c, false);
+    int rc = fc_conn_write(c, m->data + LWS_PRE, m->len, false);
+    free(m);
+    c->more = true;
+    return rc;
+}
+
+/* Only from lws's writeable callback. Not `return -1` there: that makes
+ * this lws version treat the socket as dead and drop the close frame.
+ * Asking for a close here instead sends our code and reason on the next
+ * writeable turn and waits for the peer's answering close. `c` may be gone
+ * when it returns. */
+static void close_now(fc_conn *c)
+{
+    lws_close_reason(c->wsi, (enum lws_close_status)c->close_code, (unsigned char *)c->close_reason,
+                     strlen(c->close_reason));
+    lws_close_free_wsi(c->wsi, (enum lws_close_status)c->close_code, "framecast close");
+}
+
+/* Whether the next message may be written now. Never while lws still holds
+ * part of an earlier one. A connection that keeps up (its last turn wrote
+ * everything it had, whole) is taken to have room, which saves a poll() per
+ * message; were the socket full after all, lws keeps what it could not send,
+ * at most that one message, and the connection is behind from then on. One
+ * that is behind asks poll() first (lws_send_pipe_choked), until a turn of
+ * it ends with nothing left. */
+static bool room_for_next(fc_conn *c)
+{
+    return c->behind ? !lws_send_pipe_choked(c->wsi) : !lws_partial_buffered(c->wsi);
+}
+
+/* One turn of writing: the queued texts, then the close once they are out,
+ * else the endpoint's messages, one `writeable` call each, for as long as
+ * something asks for more (fc_conn_want_write), the socket has room
+ * (room_for_next) and the turn's bound is not reached. Whatever
+ * is left waits for lws's writeable callback: lws holds at most the unsent
+ * tail of one message. A direct turn neither closes (that needs lws's
+ * callback) nor fails the connection: it leaves both to the callback.
+ * 0, or -1 (writeable turns only) to have lws close the connection. */
+static int turn(fc_conn *c, fc_ws_turn_kind kind)
+{
+    fc_ws_wakes *w = c->env->ws_wakes;
+    fc_ws_wakes_remove(&c->wake); /* whatever it asked for, this turn serves */
+    if (c->write_failed) {
+        if (kind == FC_WS_TURN_WRITEABLE) return -1;
         lws_callback_on_writable(c->wsi);
-        return 1;
+        return 0;
     }
-    if (c->close_code) {
-        /* Not `return -1`: from a writeable callback that makes this lws
-         * version treat the socket as dead and drop the close frame. Asking
-         * for a close here instead sends our code and reason on the next
-         * writeable turn and waits for the peer's answering close. */
-        lws_close_reason(c->wsi, (enum lws_close_status)c->close_code,
-                         (unsigned char *)c->close_reason, strlen(c->close_reason));
-        lws_close_free_wsi(c->wsi, (enum lws_close_status)c->close_code, "framecast close");
-        return 1;
+    if (w) w->turns[kind]++;
+    c->turn_kind = kind;
+    for (int n = 0;; n++) {
+        if (!c->text_head && c->close_code) {
+            if (kind == FC_WS_TURN_WRITEABLE) {
+                close_now(c);
+                return 0;
+            }
+            break;
+        }
+        if (n == TURN_MESSAGES) break;
+        if ((n > 0 || kind == FC_WS_TURN_DIRECT) && !room_for_next(c)) {
+            if (w) w->choked++;
+            break;
+        }
+        if (!c->text_head && (c->released || !c->ep || !c->ep->writeable)) return 0;
+        c->in_turn = true;
+        c->more = false;
+        int rc = c->text_head ? write_text(c) : c->ep->writeable(c, fc_conn_state(c));
+        c->in_turn = false;
+        if (rc < 0) {
+            if (kind == FC_WS_TURN_WRITEABLE) return -1;
+            c->write_failed = true;
+            break;
+        }
+        if (!c->more) {
+            c->behind = lws_partial_buffered(c->wsi);
+            return 0;
+        }
     }
+    c->behind = true;
+    lws_callback_on_writable(c->wsi);
     return 0;
+}
+
+int fc_conn_writeable(fc_conn *c)
+{
+    return turn(c, FC_WS_TURN_WRITEABLE);
+}
+
+void fc_conn_woken(fc_ws_wake_link *link, bool now)
+{
+    fc_conn *c = fc_container_of(link, fc_conn, wake);
+    if (now)
+        turn(c, FC_WS_TURN_DIRECT);
+    else
+        lws_callback_on_writable(c->wsi);
 }
 
 int fc_conn_receive(fc_conn *c, const void *in, size_t len, size_t max, const char **msg,
@@ -466,6 +563,7 @@ void fc_conn_cleanup(fc_conn *c)
     c->texts = 0;
     fc_buf_free(&c->rx);
     c->rx_discard = false;
+    fc_ws_wakes_remove(&c->wake);
 }
 
 void fc_conn_link(fc_conn **head, fc_conn *c)

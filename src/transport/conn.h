@@ -15,6 +15,17 @@
  * is answered after it, in order, and a client that half-closes after its
  * request still gets the whole response.
  *
+ * Writing. A WebSocket writes in turns: its queued texts, then the close
+ * once they are out, then its endpoint's messages, one `writeable` call
+ * each, for as long as the endpoint asks for more (fc_conn_want_write from
+ * inside `writeable`), the socket has room (conn.c, room_for_next) and the
+ * turn's bound (8 messages) is not reached; what is left waits for lws's writeable callback,
+ * and lws never holds more than the unsent tail of one message. A
+ * connection that asks to write from outside a turn (a published frame, a
+ * queued text) gets its turn directly, after the I/O callbacks of the loop
+ * turn it asked in (ws_wake.h), when its socket has room: no POLLOUT round
+ * trip for a socket that keeps up. Only lws's callback closes.
+ *
  * Every text that goes back to the client (errors, close reasons, 404 paths)
  * is made valid UTF-8 first (utf8.h): client bytes end up in them.
  *
@@ -62,7 +73,8 @@ int fc_conn_send_error(fc_conn *c, const char *msg);
  * the queued texts are out. */
 void fc_conn_refuse(fc_conn *c, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Asks for a writeable callback. */
+/* Asks for a turn of writing ("Writing" above): from inside `writeable`,
+ * one more call of it in the same turn. */
 void fc_conn_want_write(fc_conn *c);
 bool fc_conn_texts_pending(const fc_conn *c);
 /* Writes one WebSocket message; `data` has FC_FRAME_HEADROOM bytes before
@@ -119,10 +131,12 @@ void fc_conn_init(fc_conn *c, struct lws *wsi, fc_server_env *env, const fc_endp
                   bool websocket, int method);
 const fc_endpoint *fc_conn_endpoint(const fc_conn *c);
 bool fc_conn_is_websocket(const fc_conn *c);
-/* WebSocket writeable: writes a queued text or the close. 1 when it did
- * (the endpoint waits for the next turn), 0 when the endpoint may write,
- * -1 on a write error. */
-int fc_conn_flush(fc_conn *c);
+/* WebSocket writeable (lws's callback): one turn of writing. 0, or -1 on a
+ * write error (the callback returns it: lws closes the connection). */
+int fc_conn_writeable(fc_conn *c);
+struct fc_ws_wake_link;
+/* The server's wake list (ws_wake.h) serving a connection that asked. */
+void fc_conn_woken(struct fc_ws_wake_link *link, bool now);
 /* Reassembles a text message from WebSocket fragments, at most `max`
  * bytes: 1 with *msg, *msglen set when one is whole (valid until
  * fc_conn_receive_done), 0 while it is not. A message over `max` is dropped

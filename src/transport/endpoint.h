@@ -22,7 +22,10 @@
  *   text       one whole WebSocket text message (bounded, reassembled).
  *   body       HTTP request body bytes; body_done when all have come.
  *   writeable  a WebSocket may write one message: after the texts queued on
- *              the connection are out. Return 0, or -1 on a write error.
+ *              the connection are out. With more to write, it calls
+ *              fc_conn_want_write and is called again, in the same turn
+ *              while the socket has room (conn.h, "Writing"). Return 0,
+ *              or -1 on a write error.
  *   timer      the connection's timer (fc_conn_set_timer) is up. Return 0,
  *              or -1 to close the connection.
  *   closed     the connection is gone (or the server lets go of it at the
@@ -55,6 +58,7 @@
 #include "stream/registry.h"
 
 struct fc_webrtc;
+struct fc_ws_wakes;
 
 struct fc_listener;
 struct fc_auth;
@@ -98,7 +102,10 @@ typedef struct fc_server_env {
     struct fc_stream_api *api; /* stream changes (api_streams.h); NULL = read-only API */
     fc_capacity *capacity;     /* admission: budgets, load, draining */
     struct fc_webrtc *webrtc;  /* NULL = no --janus */
-    size_t queue_default;      /* subscriber queue when the client names none */
+    /* WebSockets that asked to write this loop turn (ws_wake.h); NULL =
+     * every write waits for lws's writeable callback. */
+    struct fc_ws_wakes *ws_wakes;
+    size_t queue_default; /* subscriber queue when the client names none */
     size_t max_upload_image, max_upload_audio;
     struct fc_upload_store *upload_store; /* quota and expiry; NULL = no uploads */
     unsigned upload_timeout_s;            /* a body not in by then is refused */

@@ -17,6 +17,7 @@
 #include "transport/upload_store.h"
 #include "transport/ws_avatar.h"
 #include "transport/ws_stream.h"
+#include "transport/ws_wake.h"
 
 /* Every endpoint the server answers. Adding one is one line here. */
 static const fc_endpoint *const endpoints[] = {
@@ -51,6 +52,7 @@ struct fc_http_server {
     fc_conn *conns; /* open WebSockets, for draining */
     size_t ws_count;
     size_t finishing; /* open WebSockets whose endpoint finishes its work at a drain */
+    fc_ws_wakes ws_wakes;
     uv_timer_t drain_timer;
     bool draining, closing_all, drain_timed_out;
     void (*drain_done)(fc_http_server *, void *);
@@ -125,14 +127,6 @@ static void ws_established(fc_http_server *srv, struct lws *wsi, fc_conn *c)
     }
     if (admit(srv, c) && ep->open && ep->open(c, fc_conn_state(c), uri) != 0)
         fc_conn_close_soon(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "endpoint failed");
-}
-
-static int ws_writeable(fc_conn *c)
-{
-    int rc = fc_conn_flush(c);
-    if (rc != 0) return rc < 0 ? -1 : 0;
-    const fc_endpoint *ep = fc_conn_endpoint(c);
-    return ep && ep->writeable ? ep->writeable(c, fc_conn_state(c)) : 0;
 }
 
 static void ws_receive(fc_conn *c, struct lws *wsi, const void *in, size_t len)
@@ -306,7 +300,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         ws_established(server_of(wsi), wsi, c);
         return 0;
     case LWS_CALLBACK_SERVER_WRITEABLE:
-        return c && fc_conn_is_websocket(c) ? ws_writeable(c) : 0;
+        return c && fc_conn_is_websocket(c) ? fc_conn_writeable(c) : 0;
     case LWS_CALLBACK_RECEIVE:
         if (c && fc_conn_is_websocket(c)) ws_receive(c, wsi, in, len);
         return 0;
@@ -720,6 +714,12 @@ int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg, fc_str
     srv->env.listener = srv->listener;
     uv_timer_init(&loop->uv, &srv->drain_timer);
     srv->drain_timer.data = srv;
+    if (fc_ws_wakes_init(&srv->ws_wakes, &loop->uv, fc_conn_woken, metrics) == 0) {
+        srv->env.ws_wakes = &srv->ws_wakes;
+    } else if (rc == 0) {
+        snprintf(err, errlen, "http server: out of memory registering metrics");
+        rc = -ENOMEM;
+    }
     /* Even without a vhost the context has handles on the loop; the caller
      * tears it down the usual way (destroy, run the loop, free). */
     *out = srv;
@@ -807,6 +807,7 @@ void fc_http_server_destroy(fc_http_server *srv)
     srv->env.upload_store = NULL;
     lws_context_destroy(srv->ctx);
     uv_close((uv_handle_t *)&srv->drain_timer, NULL);
+    fc_ws_wakes_close(&srv->ws_wakes);
 }
 
 void fc_http_server_free(fc_http_server *srv)
