@@ -220,8 +220,8 @@ static void run(bool inter, size_t mailbox)
     uv_timer_init(&T.a.uv, &T.tick);
     fc_relay_source src = {
         .add = src_add, .remove = src_remove, .arg = T.src, .inter_frame = inter};
-    assert_int_equal(
-        fc_relay_open(&src, mailbox, &T.a, T.set.loop[1], on_ready, NULL, &T.relay), 0);
+    assert_int_equal(fc_relay_open(&src, mailbox, &T.a, T.set.loop[1], on_ready, NULL, &T.relay),
+                     0);
     uv_run(&T.a.uv, UV_RUN_DEFAULT);
     fc_loops_join(&T.set);
     uv_loop_close(&T.a.uv);
