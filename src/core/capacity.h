@@ -32,7 +32,9 @@
  *
  * Ownership: made by the server's owner (app/serve.c), which outlives every
  * user. The counters it reads (pool, loop, histogram, missed deadlines) are
- * borrowed. Loop thread only. */
+ * borrowed. Loop thread only (the first loop's, with --loops N: the router
+ * admits and counts the viewers it hands to other loops, whose servers pass
+ * NULL, which admits everything and counts nothing). */
 #ifndef FC_CORE_CAPACITY_H
 #define FC_CORE_CAPACITY_H
 

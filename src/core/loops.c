@@ -12,6 +12,8 @@ struct fc_loop_thread {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     bool ready, failed;
+    void (*on_exit)(void *arg);
+    void *exit_arg;
 };
 
 int fc_loops_default(void)
@@ -54,6 +56,7 @@ static void *run(void *arg)
     t->stop.data = t;
     say_ready(t, false);
     uv_run(&t->loop.uv, UV_RUN_DEFAULT);
+    if (t->on_exit) t->on_exit(t->exit_arg);
     /* Every handle is closed (that is why uv_run returned). */
     uv_loop_close(&t->loop.uv);
     return NULL;
@@ -92,6 +95,12 @@ int fc_loops_start(fc_loops *set, int n, fc_loop *main)
         set->loop[set->n++] = &t->loop;
     }
     return 0;
+}
+
+void fc_loops_on_exit(fc_loops *set, int i, void (*fn)(void *arg), void *arg)
+{
+    set->threads[i - 1].on_exit = fn;
+    set->threads[i - 1].exit_arg = arg;
 }
 
 void fc_loops_stop(fc_loops *set)

@@ -33,6 +33,9 @@ int fc_loops_default(void);
 /* Starts loops 1..n-1 (each ready when this returns) next to `main`, which
  * becomes loop 0. 0, or a negative errno (nothing is left running). */
 int fc_loops_start(fc_loops *set, int n, fc_loop *main);
+/* Loop i's thread calls fn(arg) after its loop returned, before the loop
+ * is closed (lws's last destroy wants the loop). Before fc_loops_stop. */
+void fc_loops_on_exit(fc_loops *set, int i, void (*fn)(void *arg), void *arg);
 /* Lets loops 1..n-1 return once nothing else holds them up (their
  * relays and servers closed first). Any thread; once. */
 void fc_loops_stop(fc_loops *set);

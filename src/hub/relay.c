@@ -172,6 +172,7 @@ static void on_deliver(uv_async_t *h)
         fc_frame_unref(r->batch[i]);
     }
     atomic_fetch_add(&r->handoffs, n);
+    if (r->src.handoffs) atomic_fetch_add(r->src.handoffs, n);
     if (event) {
         fc_event *e = fc_event_new(event, event_len);
         if (e) fc_hub_publish_event(r->local, e);
@@ -272,9 +273,7 @@ int fc_relay_open(const fc_relay_source *src, size_t queue, fc_loop *from, fc_lo
 
 static void on_deliver_closed(uv_handle_t *h)
 {
-    fc_relay *r = h->data;
-    if (r->closed) r->closed(r->closed_arg);
-    release_half(r);
+    release_half(h->data);
 }
 
 static void close_other_half(fc_job *job)
@@ -284,13 +283,14 @@ static void close_other_half(fc_job *job)
     r->to_open = false;
     empty_box(r);
     pthread_mutex_unlock(&r->mu);
+    /* Its owner's subscribers leave the local hub first. */
+    if (r->closed) r->closed(r->closed_arg);
     fc_hub_free(r->local);
     r->local = NULL;
     if (r->deliver_made) {
         uv_close((uv_handle_t *)&r->deliver, on_deliver_closed);
         return;
     }
-    if (r->closed) r->closed(r->closed_arg);
     release_half(r);
 }
 

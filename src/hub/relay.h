@@ -33,6 +33,7 @@
 #ifndef FC_HUB_RELAY_H
 #define FC_HUB_RELAY_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -49,7 +50,8 @@ typedef struct fc_relay_source {
     int (*add)(void *arg, const fc_sub_opts *opts, fc_sub_wake_fn wake, void *ctx, fc_sub **out);
     void (*remove)(void *arg, fc_sub *sub);
     void *arg;
-    bool inter_frame; /* the source hub's codec is inter-frame (hub.h) */
+    bool inter_frame;               /* the source hub's codec is inter-frame (hub.h) */
+    atomic_uint_fast64_t *handoffs; /* also counts the crossings there (per loop); NULL = none */
 } fc_relay_source;
 
 /* Called on the other loop once its half is ready (the local hub exists),
@@ -73,9 +75,10 @@ uint64_t fc_relay_handoffs(const fc_relay *relay);
 /* Frames the mailbox dropped (full, or deltas up to a key frame). */
 uint64_t fc_relay_dropped(const fc_relay *relay);
 
-/* Source loop: stops relaying. The other loop frees the local hub (its
- * subscribers must have left it by then) and calls `closed` there; the
- * memory goes once both loops have closed their handles. */
+/* Source loop: stops relaying (the source subscribers go at once). On the
+ * other loop `closed` is called, in which the owner's subscribers leave the
+ * local hub, which is freed after it; the memory goes once both loops have
+ * closed their handles. */
 void fc_relay_close(fc_relay *relay, void (*closed)(void *arg), void *arg);
 
 #endif

@@ -63,7 +63,8 @@ int fc_handshake_check_framing(fc_server_env *env, struct lws *wsi)
  * (curl --http2 on http://) go again without it.
  *
  * 0 go on, -1 close (the status is written). */
-int fc_handshake_confirm_upgrade(fc_server_env *env, struct lws *wsi, const char *to, size_t uri_max)
+int fc_handshake_confirm_upgrade(fc_server_env *env, struct lws *wsi, const char *to,
+                                 size_t uri_max)
 {
     const char *why = NULL;
     unsigned status = HTTP_STATUS_BAD_REQUEST;
@@ -84,4 +85,3 @@ int fc_handshake_confirm_upgrade(fc_server_env *env, struct lws *wsi, const char
     if (status == HTTP_STATUS_BAD_REQUEST) env->http_refused[FC_HTTP_REFUSED_UPGRADE]++;
     return fc_conn_reject(wsi, status, why);
 }
-

@@ -1,0 +1,44 @@
+#include "transport/loop_metrics.h"
+
+#include <stdio.h>
+
+static void loops_count(fc_metrics_out *out, void *ctx)
+{
+    const fc_loop_metrics *lm = ctx;
+    fc_metrics_sample(out, NULL, (double)lm->loops->n);
+}
+
+static void viewers(fc_metrics_out *out, void *ctx)
+{
+    const fc_loop_metrics *lm = ctx;
+    for (int i = 0; lm->router && i < lm->loops->n; i++) {
+        char labels[32];
+        snprintf(labels, sizeof labels, "loop=\"%d\"", i);
+        fc_metrics_sample(out, labels, (double)fc_router_viewers(lm->router, i));
+    }
+}
+
+static void handoffs(fc_metrics_out *out, void *ctx)
+{
+    const fc_loop_metrics *lm = ctx;
+    for (int i = 1; lm->feeds && i < lm->loops->n; i++) {
+        char labels[32];
+        snprintf(labels, sizeof labels, "loop=\"%d\"", i);
+        fc_metrics_sample(out, labels, (double)fc_feeds_handoffs(lm->feeds, i));
+    }
+}
+
+static const fc_metric_family families[] = {
+    {"fc_loops", FC_METRIC_GAUGE, "Event loop threads (--loops)", loops_count},
+    {"fc_loop_viewers", FC_METRIC_GAUGE,
+     "Stream WebSocket viewers the router placed on each loop, open now", viewers},
+    {"fc_loop_handoffs_total", FC_METRIC_COUNTER,
+     "Encoded frames handed from the streams' loop to this loop, once per frame whatever its "
+     "number of viewers",
+     handoffs},
+};
+
+int fc_loop_metrics_register(fc_metrics *m, fc_loop_metrics *lm)
+{
+    return fc_metrics_register_table(m, families, sizeof families / sizeof *families, lm);
+}
