@@ -507,6 +507,7 @@ static int start_http(server *srv, char *err, size_t errlen)
         .upload_quota = o->upload_quota,
         .upload_expiry_s = o->upload_expiry_s,
     };
+    hc.loops = srv->loops.n;
     if ((rc = start_other_loops(srv, &hc, err, errlen)) != 0) return rc;
     return fc_http_server_start(&srv->loop, &hc, &srv->streams, srv->metrics, &srv->http, err,
                                 errlen);

@@ -100,6 +100,7 @@ typedef struct fc_server_env {
     struct fc_webrtc *webrtc;  /* NULL = no --janus */
     size_t queue_default;      /* subscriber queue when the client names none */
     struct fc_feeds *feeds;    /* another loop's server (--loops N): its streams' relays */
+    int loops;                 /* event loops the process runs (--loops), for /api/server */
     size_t max_upload_image, max_upload_audio;
     struct fc_upload_store *upload_store; /* quota and expiry; NULL = no uploads */
     unsigned upload_timeout_s;            /* a body not in by then is refused */

@@ -72,8 +72,7 @@ uint64_t fc_feeds_handoffs(const fc_feeds *feeds, int i)
 
 /* ---- the first loop ---- */
 
-static int stream_add(void *arg, const fc_sub_opts *o, fc_sub_wake_fn wake, void *ctx,
-                      fc_sub **out)
+static int stream_add(void *arg, const fc_sub_opts *o, fc_sub_wake_fn wake, void *ctx, fc_sub **out)
 {
     fc_feed *f = arg;
     char err[200];

@@ -82,8 +82,8 @@ static void say_started(fc_loop_server *ls, int rc)
 static void start_here(fc_job *job)
 {
     fc_loop_server *ls = fc_container_of(job, fc_loop_server, start_job);
-    int rc = fc_http_server_start(ls->loop, &ls->cfg, NULL, NULL, &ls->http, ls->err,
-                                  sizeof ls->err);
+    int rc =
+        fc_http_server_start(ls->loop, &ls->cfg, NULL, NULL, &ls->http, ls->err, sizeof ls->err);
     if (rc == 0 && (rc = uv_async_init(&ls->loop->uv, &ls->inbox_wake, on_inbox)) == 0) {
         ls->inbox_wake.data = ls;
         ls->inbox_made = true;

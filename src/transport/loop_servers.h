@@ -33,8 +33,7 @@ void fc_loop_server_give(fc_loop_server *ls, fc_handoff *h);
 /* Closes every connection (1001 first, for those that can take it) and
  * lws's handles; `stopped(arg)` then runs on `back`, after every close has
  * been sent back through fc_router_gone. */
-void fc_loop_server_stop(fc_loop_server *ls, fc_loop *back, void (*stopped)(void *arg),
-                         void *arg);
+void fc_loop_server_stop(fc_loop_server *ls, fc_loop *back, void (*stopped)(void *arg), void *arg);
 /* The same, for a start-up that failed: waits (blocking the caller) until
  * the server's loop has done it. */
 void fc_loop_server_stop_wait(fc_loop_server *ls);

@@ -42,8 +42,8 @@ typedef struct fc_handoff {
     bool counted_in; /* in the capacity, until it goes */
     fc_tracked *tracked;
     fc_router *router;
-    fc_job job;               /* its close, back to the first loop */
-    struct fc_handoff *next;  /* in a loop server's inbox */
+    fc_job job;              /* its close, back to the first loop */
+    struct fc_handoff *next; /* in a loop server's inbox */
 } fc_handoff;
 
 /* `servers[i]` serves loop i of `loops` (servers[0] unused). 0 or -ENOMEM. */

@@ -613,6 +613,7 @@ int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg, fc_str
         .upload_timeout_s = cfg->upload_timeout_s,
         .upload_min_rate = cfg->upload_min_rate,
         .feeds = cfg->feeds,
+        .loops = cfg->loops ? cfg->loops : 1,
     };
     int rc = cfg->adopted ? 0 : register_metrics(srv);
     if (rc != 0) snprintf(err, errlen, "http server: out of memory registering metrics");

@@ -60,6 +60,7 @@ typedef struct fc_http_server_config {
     const char *connect_src;   /* another origin pages may fetch from (Janus's); NULL = none */
 
     /* --loops N (router.h, loop_servers.h). */
+    int loops;                /* how many (for /api/server); 0 = 1 */
     struct fc_router *router; /* the first loop's: offered every new connection; NULL = none */
     struct fc_feeds *feeds;   /* another loop's: how its viewers reach streams (feeds.h) */
     bool adopted; /* another loop's: no listener, metrics or uploads; its connections come

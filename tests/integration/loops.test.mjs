@@ -22,6 +22,8 @@ test('--loops 2: viewers on both loops get every frame; a frame crosses to the o
   const subs = [];
   try {
     assert.equal(await srv.metric('fc_loops'), 2);
+    assert.equal((await srv.json('/api/server')).loops, 2);
+    assert.match(srv.log, /with 1 streams, \d+ workers and 2 event loops/);
     // The router puts each new viewer on the loop with fewer: 20 viewers,
     // 10 on each.
     for (let i = 0; i < 20; i++) {
