@@ -40,6 +40,7 @@ struct fc_relay {
     bool skip_to_key[FC_TIER_COUNT]; /* inter-frame: deltas wait for a key frame */
     char *event;
     size_t event_len;
+    uint64_t since_ns; /* when the mailbox last went from empty to not; 0 = empty */
     bool from_open, to_open;
 
     atomic_uint want_mask, key_wanted; /* from the other loop */
@@ -107,8 +108,10 @@ static void on_tier_wake(fc_sub *sub, void *ctx)
 {
     fc_relay *r = ctx;
     pthread_mutex_lock(&r->mu);
+    uint64_t now = fc_now_ns();
+    if (!r->since_ns) r->since_ns = now;
     fc_frame *f;
-    while ((f = fc_sub_next(sub, fc_now_ns())))
+    while ((f = fc_sub_next(sub, now)))
         box_push(r, f);
     fc_event *e = fc_sub_next_event(sub);
     if (e && e->len <= EVENT_MAX) {
@@ -164,9 +167,12 @@ static void on_deliver(uv_async_t *h)
     event = r->event;
     event_len = r->event_len;
     r->event = NULL;
+    uint64_t since = r->since_ns;
+    r->since_ns = 0;
     pthread_mutex_unlock(&r->mu);
 
     uint64_t now = fc_now_ns();
+    if (since && r->src.waited) r->src.waited(r->src.waited_ctx, now > since ? now - since : 0);
     for (size_t i = 0; i < n; i++) {
         fc_hub_publish(r->local, r->batch[i], 0, now);
         fc_frame_unref(r->batch[i]);

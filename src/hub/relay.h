@@ -52,6 +52,10 @@ typedef struct fc_relay_source {
     void *arg;
     bool inter_frame;               /* the source hub's codec is inter-frame (hub.h) */
     atomic_uint_fast64_t *handoffs; /* also counts the crossings there (per loop); NULL = none */
+    /* On the other loop, per wake-up: how long its first frame waited in
+     * the mailbox (that loop's lag). NULL = not told. */
+    void (*waited)(void *ctx, uint64_t ns);
+    void *waited_ctx;
 } fc_relay_source;
 
 /* Called on the other loop once its half is ready (the local hub exists),

@@ -1,6 +1,7 @@
 #include "transport/feeds.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,12 +16,22 @@
 #define CLOSE_GOING_AWAY 1001
 #define CLOSE_UNEXPECTED 1011
 
+/* How long frames wait to be taken on loop i: observed there, read by
+ * /metrics on the first loop, hence the mutex (taken once per wake-up). */
+typedef struct loop_lag {
+    pthread_mutex_t mu;
+    fc_histogram ms;
+} loop_lag;
+
 struct fc_feeds {
     const fc_loops *loops;
     fc_stream_set *streams;
     fc_feed *head; /* open feeds, first loop */
     atomic_uint_fast64_t handoffs[FC_LOOPS_MAX];
+    loop_lag lag[FC_LOOPS_MAX];
 };
+
+static const double lag_bounds[] = {0.1, 0.25, 0.5, 1, 2, 5, 10, 25, 50, 100};
 
 struct fc_feed {
     fc_feeds *feeds;
@@ -56,6 +67,10 @@ int fc_feeds_new(const fc_loops *loops, fc_stream_set *streams, fc_feeds **out)
     if (!f) return -ENOMEM;
     f->loops = loops;
     f->streams = streams;
+    for (int i = 0; i < FC_LOOPS_MAX; i++) {
+        pthread_mutex_init(&f->lag[i].mu, NULL);
+        fc_histogram_init(&f->lag[i].ms, lag_bounds, (int)(sizeof lag_bounds / sizeof *lag_bounds));
+    }
     *out = f;
     return 0;
 }
@@ -68,6 +83,21 @@ void fc_feeds_free(fc_feeds *feeds)
 uint64_t fc_feeds_handoffs(const fc_feeds *feeds, int i)
 {
     return atomic_load(&feeds->handoffs[i]);
+}
+
+void fc_feeds_lag(fc_feeds *feeds, int i, fc_histogram *out)
+{
+    pthread_mutex_lock(&feeds->lag[i].mu);
+    *out = feeds->lag[i].ms;
+    pthread_mutex_unlock(&feeds->lag[i].mu);
+}
+
+static void on_waited(void *ctx, uint64_t ns)
+{
+    loop_lag *l = ctx;
+    pthread_mutex_lock(&l->mu);
+    fc_histogram_observe(&l->ms, (double)ns / 1e6);
+    pthread_mutex_unlock(&l->mu);
 }
 
 /* ---- the first loop ---- */
@@ -149,7 +179,9 @@ static fc_feed *open_feed(fc_feeds *feeds, fc_stream *s, fc_view view, const fc_
                            .remove = stream_remove,
                            .arg = f,
                            .inter_frame = codec->inter_frame,
-                           .handoffs = &feeds->handoffs[loop]};
+                           .handoffs = &feeds->handoffs[loop],
+                           .waited = on_waited,
+                           .waited_ctx = &feeds->lag[loop]};
     if (fc_relay_open(&src, FC_QUEUE_DEFAULT, feeds->loops->loop[0], feeds->loops->loop[loop],
                       on_relay_ready, f, &f->relay) != 0) {
         free(f);

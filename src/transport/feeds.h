@@ -25,6 +25,7 @@
 #include <stdatomic.h>
 
 #include "core/loops.h"
+#include "core/metrics.h"
 #include "hub/hub.h"
 #include "stream/registry.h"
 #include "transport/stream_query.h"
@@ -67,6 +68,9 @@ void fc_feeds_free(fc_feeds *feeds);
 /* Frames handed to loop `i`, all time. */
 uint64_t fc_feeds_handoffs(const fc_feeds *feeds, int i);
 
+/* How long frames waited for loop `i` to take them from its feeds' mailboxes
+ * (ms, one observation per wake-up): that loop's lag. A copy. */
+void fc_feeds_lag(fc_feeds *feeds, int i, fc_histogram *out);
 /* Which of the loops `loop` is. */
 int fc_feeds_loop_of(const fc_feeds *feeds, const fc_loop *loop);
 /* Sends `rq` to the first loop; `answered` is called back on rq->loop. */

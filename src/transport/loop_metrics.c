@@ -2,6 +2,8 @@
 
 #include <stdio.h>
 
+#include "core/clock.h"
+
 static void loops_count(fc_metrics_out *out, void *ctx)
 {
     const fc_loop_metrics *lm = ctx;
@@ -28,7 +30,36 @@ static void handoffs(fc_metrics_out *out, void *ctx)
     }
 }
 
+static void handoff_lag(fc_metrics_out *out, void *ctx)
+{
+    const fc_loop_metrics *lm = ctx;
+    for (int i = 1; lm->feeds && i < lm->loops->n; i++) {
+        char labels[32];
+        fc_histogram h;
+        snprintf(labels, sizeof labels, "loop=\"%d\"", i);
+        fc_feeds_lag(lm->feeds, i, &h);
+        fc_metrics_histogram(out, labels, &h);
+    }
+}
+
+static void loop_cpu(fc_metrics_out *out, void *ctx)
+{
+    const fc_loop_metrics *lm = ctx;
+    for (int i = 0; i < lm->loops->n; i++) {
+        char labels[32];
+        snprintf(labels, sizeof labels, "loop=\"%d\"", i);
+        fc_metrics_sample(out, labels,
+                          (double)fc_thread_cpu_ns_of(lm->loops->loop[i]->thread) / 1e9);
+    }
+}
+
 static const fc_metric_family families[] = {
+    {"fc_loop_cpu_seconds_total", FC_METRIC_COUNTER, "CPU time of each event loop thread",
+     loop_cpu},
+    {"fc_loop_handoff_lag_milliseconds", FC_METRIC_HISTOGRAM,
+     "How long handed-over frames waited for this loop to take them (one per wake-up): the "
+     "lag of a loop other than the first",
+     handoff_lag},
     {"fc_loops", FC_METRIC_GAUGE, "Event loop threads (--loops)", loops_count},
     {"fc_loop_viewers", FC_METRIC_GAUGE,
      "Stream WebSocket viewers the router placed on each loop, open now", viewers},
