@@ -217,6 +217,11 @@ void fc_capacity_leave(fc_capacity *cap, fc_cap_kind kind)
     if (cap && kind != FC_CAP_NONE && cap->held[kind] > 0) cap->held[kind]--;
 }
 
+unsigned fc_capacity_held(const fc_capacity *cap, fc_cap_kind kind)
+{
+    return cap && kind != FC_CAP_NONE ? cap->held[kind] : 0;
+}
+
 void fc_capacity_drain(fc_capacity *cap)
 {
     cap->draining = true;

@@ -167,5 +167,7 @@ typedef struct fc_capacity_report {
 } fc_capacity_report;
 
 void fc_capacity_report_now(fc_capacity *cap, fc_capacity_report *out);
+/* What is counted in now (fc_capacity_enter less _leave). */
+unsigned fc_capacity_held(const fc_capacity *cap, fc_cap_kind kind);
 
 #endif

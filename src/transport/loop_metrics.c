@@ -16,7 +16,8 @@ static void viewers(fc_metrics_out *out, void *ctx)
     for (int i = 0; lm->router && i < lm->loops->n; i++) {
         char labels[32];
         snprintf(labels, sizeof labels, "loop=\"%d\"", i);
-        fc_metrics_sample(out, labels, (double)fc_router_viewers(lm->router, i));
+        unsigned n = i ? fc_router_viewers(lm->router, i) : fc_router_viewers_here(lm->router);
+        fc_metrics_sample(out, labels, (double)n);
     }
 }
 
@@ -62,7 +63,9 @@ static const fc_metric_family families[] = {
      handoff_lag},
     {"fc_loops", FC_METRIC_GAUGE, "Event loop threads (--loops)", loops_count},
     {"fc_loop_viewers", FC_METRIC_GAUGE,
-     "Stream WebSocket viewers the router placed on each loop, open now", viewers},
+     "Stream WebSocket viewers each loop serves now (the first loop's: upgraded; another's: "
+     "handed over)",
+     viewers},
     {"fc_loop_handoffs_total", FC_METRIC_COUNTER,
      "Encoded frames handed from the streams' loop to this loop, once per frame whatever its "
      "number of viewers",

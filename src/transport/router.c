@@ -66,11 +66,32 @@ static bool is_viewer(int fd)
     return false;
 }
 
+unsigned fc_router_viewers_here(const fc_router *r)
+{
+    /* The capacity counts every viewer in: the first loop's from their
+     * upgrade, the others' from their hand-over. */
+    unsigned handed = 0;
+    for (int i = 1; i < r->loops->n; i++)
+        handed += atomic_load(&r->viewers[i]);
+    unsigned held = fc_capacity_held(r->capacity, FC_CAP_SUBSCRIBER);
+    return held > handed ? held - handed : 0;
+}
+
+/* The first loop's count is the larger of those sent there and not gone
+ * (some not upgraded yet, in a burst) and those it serves (some it kept
+ * without being asked: their request was not whole at accept). */
 static int least_loaded(const fc_router *r)
 {
+    unsigned here = fc_router_viewers_here(r), sent = atomic_load(&r->viewers[0]);
+    unsigned least = here > sent ? here : sent;
     int best = 0;
-    for (int i = 1; i < r->loops->n; i++)
-        if (atomic_load(&r->viewers[i]) < atomic_load(&r->viewers[best])) best = i;
+    for (int i = 1; i < r->loops->n; i++) {
+        unsigned n = atomic_load(&r->viewers[i]);
+        if (n < least) {
+            least = n;
+            best = i;
+        }
+    }
     return best;
 }
 

@@ -18,8 +18,8 @@
  * connection, which lets its conntrack record go: bounded by the
  * connections conntrack admits.
  *
- * fc_router_offer and fc_router_gone's job: the first loop. fc_router_gone,
- * fc_router_viewers: any thread. */
+ * fc_router_offer, fc_router_viewers_here and fc_router_gone's job: the
+ * first loop. fc_router_gone, fc_router_viewers: any thread. */
 #ifndef FC_TRANSPORT_ROUTER_H
 #define FC_TRANSPORT_ROUTER_H
 
@@ -56,7 +56,9 @@ bool fc_router_offer(fc_router *r, int fd, const struct sockaddr_storage *peer, 
 void fc_router_stop(fc_router *r);
 /* A handed-over connection is gone (its loop's thread, or any). */
 void fc_router_gone(fc_handoff *h);
-/* Stream viewers on loop `i` now. */
+/* Stream viewers handed to loop `i` (i > 0) and not gone. */
 unsigned fc_router_viewers(const fc_router *r, int i);
+/* Stream viewers the first loop serves now (upgraded). First loop. */
+unsigned fc_router_viewers_here(const fc_router *r);
 
 #endif
