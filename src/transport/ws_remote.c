@@ -12,6 +12,7 @@
 #include "transport/feeds.h"
 
 #define CLOSE_BAD_REQUEST 4400
+#define CLOSE_UNKNOWN_STREAM 4404
 #define QUERY_MAX 2048
 
 static const char prefix[] = "/ws/streams/";
@@ -89,9 +90,10 @@ static int remote_open(fc_conn *c, void *state, const char *path)
     int qlen = fc_conn_query(c, query, sizeof query);
     fc_feed_request *rq = calloc(1, sizeof *rq);
     if (!rq || strlen(id) >= sizeof rq->id) {
+        int code = rq ? CLOSE_UNKNOWN_STREAM : LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
         free(rq);
         env->ws_refused++;
-        fc_conn_refuse(c, rq ? 4404 : LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "unknown stream");
+        fc_conn_refuse(c, code, code == CLOSE_UNKNOWN_STREAM ? "unknown stream" : "out of memory");
         return 0;
     }
     if (qlen < 0 ||
