@@ -111,8 +111,10 @@ static void on_tier_wake(fc_sub *sub, void *ctx)
     uint64_t now = fc_now_ns();
     if (!r->since_ns) r->since_ns = now;
     fc_frame *f;
-    while ((f = fc_sub_next(sub, now)))
+    while ((f = fc_sub_next(sub, now))) {
+        if (r->src.crossing) r->src.crossing(r->src.crossing_ctx, f);
         box_push(r, f);
+    }
     fc_event *e = fc_sub_next_event(sub);
     if (e && e->len <= EVENT_MAX) {
         char *copy = malloc(e->len ? e->len : 1);

@@ -56,6 +56,11 @@ typedef struct fc_relay_source {
      * the mailbox (that loop's lag). NULL = not told. */
     void (*waited)(void *ctx, uint64_t ns);
     void *waited_ctx;
+    /* On the source loop, for each frame before it goes into the mailbox:
+     * what the other loop must know before that frame (a new format) is
+     * set by then. NULL = none. */
+    void (*crossing)(void *ctx, const fc_frame *f);
+    void *crossing_ctx;
 } fc_relay_source;
 
 /* Called on the other loop once its half is ready (the local hub exists),

@@ -50,6 +50,14 @@ struct fc_feed {
     const char *gone_reason;
     fc_feed_viewer *viewers; /* the viewers' loop */
     fc_job free_job;
+    /* The stream's format as of the frames crossing now: set on the first
+     * loop before a frame of a new format crosses, read by the viewers'
+     * loop before it writes that frame. */
+    uint64_t fmt_seen; /* first loop */
+    pthread_mutex_t fmt_mu;
+    uint64_t fmt_serial; /* under fmt_mu, with: */
+    uint32_t fmt_first_id;
+    char *fmt_text[FC_TIER_COUNT]; /* the format message per tier; NULL = none since open */
 };
 
 static void post(fc_loop *loop, fc_job *job, fc_job_fn fn)
@@ -117,7 +125,38 @@ static void stream_remove(void *arg, fc_sub *sub)
 
 static void free_here(fc_job *job)
 {
-    free(fc_container_of(job, fc_feed, free_job));
+    fc_feed *f = fc_container_of(job, fc_feed, free_job);
+    for (int t = 0; t < FC_TIER_COUNT; t++)
+        free(f->fmt_text[t]);
+    pthread_mutex_destroy(&f->fmt_mu);
+    free(f);
+}
+
+/* A frame crosses: if the stream's format changed since the last one, the
+ * format message (per tier) is set first. */
+static void on_crossing(void *ctx, const fc_frame *frame)
+{
+    (void)frame;
+    fc_feed *f = ctx;
+    uint64_t serial;
+    uint32_t first_id;
+    fc_ws_stream_format_serial(f->stream, f->codec, &serial, &first_id);
+    if (serial == f->fmt_seen) return;
+    f->fmt_seen = serial;
+    char *text[FC_TIER_COUNT];
+    for (int t = 0; t < FC_TIER_COUNT; t++) {
+        json_t *msg = fc_ws_stream_format(f->stream, f->codec, t);
+        text[t] = msg ? json_dumps(msg, JSON_COMPACT | JSON_REAL_PRECISION(15)) : NULL;
+        json_decref(msg);
+    }
+    pthread_mutex_lock(&f->fmt_mu);
+    f->fmt_serial = serial;
+    f->fmt_first_id = first_id;
+    for (int t = 0; t < FC_TIER_COUNT; t++) {
+        free(f->fmt_text[t]);
+        f->fmt_text[t] = text[t];
+    }
+    pthread_mutex_unlock(&f->fmt_mu);
 }
 
 /* The viewers' loop: the relay closes; every viewer left lets go. */
@@ -175,15 +214,22 @@ static fc_feed *open_feed(fc_feeds *feeds, fc_stream *s, fc_view view, const fc_
     f->view = view;
     f->codec = codec;
     f->loop = loop;
+    uint32_t first_id;
+    fc_ws_stream_format_serial(s, codec, &f->fmt_seen, &first_id);
+    f->fmt_serial = f->fmt_seen;
+    pthread_mutex_init(&f->fmt_mu, NULL);
     fc_relay_source src = {.add = stream_add,
                            .remove = stream_remove,
                            .arg = f,
                            .inter_frame = codec->inter_frame,
                            .handoffs = &feeds->handoffs[loop],
                            .waited = on_waited,
-                           .waited_ctx = &feeds->lag[loop]};
+                           .waited_ctx = &feeds->lag[loop],
+                           .crossing = on_crossing,
+                           .crossing_ctx = f};
     if (fc_relay_open(&src, FC_QUEUE_DEFAULT, feeds->loops->loop[0], feeds->loops->loop[loop],
                       on_relay_ready, f, &f->relay) != 0) {
+        pthread_mutex_destroy(&f->fmt_mu);
         free(f);
         return NULL;
     }
@@ -219,6 +265,8 @@ static void answer(fc_feed_request *rq)
     f->users++;
     rq->feed = f;
     rq->inter_frame = codec->inter_frame;
+    uint32_t first_id;
+    fc_ws_stream_format_serial(s, codec, &rq->format_serial, &first_id);
     memcpy(rq->quality, fc_stream_config_of(s)->quality, sizeof rq->quality);
 }
 
@@ -287,4 +335,16 @@ void fc_feed_sync(fc_feed *f)
 int fc_feeds_loop_of(const fc_feeds *feeds, const fc_loop *loop)
 {
     return fc_loops_index(feeds->loops, loop);
+}
+
+char *fc_feed_format(fc_feed *f, uint64_t *have, uint32_t frame_id, int tier)
+{
+    char *text = NULL;
+    pthread_mutex_lock(&f->fmt_mu);
+    if (f->fmt_serial != *have && (int32_t)(frame_id - f->fmt_first_id) >= 0) {
+        *have = f->fmt_serial;
+        text = f->fmt_text[tier] ? strdup(f->fmt_text[tier]) : NULL;
+    }
+    pthread_mutex_unlock(&f->fmt_mu);
+    return text;
 }

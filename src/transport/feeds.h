@@ -55,9 +55,10 @@ struct fc_feed_request {
     /* The answer: code 0 and a feed, or the close code and why. */
     int code;
     char why[300];
-    fc_feed *feed;    /* NULL after the stream left */
-    char *hello;      /* the hello's text */
-    bool inter_frame; /* the codec's */
+    fc_feed *feed;          /* NULL after the stream left */
+    char *hello;            /* the hello's text */
+    bool inter_frame;       /* the codec's */
+    uint64_t format_serial; /* of the format the hello describes */
     int quality[FC_TIER_COUNT];
     fc_job job;
 };
@@ -85,5 +86,9 @@ fc_hub *fc_feed_hub(fc_feed *f);
 void fc_feed_join(fc_feed *f, fc_feed_viewer *v);
 void fc_feed_leave(fc_feed *f, fc_feed_viewer *v);
 void fc_feed_sync(fc_feed *f);
+/* Before writing frame `frame_id` of `tier`: the format message to send
+ * first (the caller frees it) when the stream's format changed since
+ * *have (then *have is the new one), else NULL. */
+char *fc_feed_format(fc_feed *f, uint64_t *have, uint32_t frame_id, int tier);
 
 #endif

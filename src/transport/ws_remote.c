@@ -23,9 +23,10 @@ typedef struct remote_conn {
     fc_feed *feed;       /* joined; NULL before, and after the stream left */
     fc_feed_viewer node;
     fc_sub *sub;
-    fc_frame *held; /* next frame, waiting behind its tier message */
-    int tier_sent;  /* -1 before the first frame */
-    bool answered;  /* rq came back (until then the first loop holds it) */
+    fc_frame *held;       /* next frame, waiting behind its tier message */
+    int tier_sent;        /* -1 before the first frame */
+    uint64_t format_sent; /* serial of the stream format last described (hello or format) */
+    bool answered;        /* rq came back (until then the first loop holds it) */
 } remote_conn;
 
 static void on_sub_wake(fc_sub *sub, void *ctx)
@@ -72,6 +73,7 @@ static void on_answered(fc_feed_request *rq)
         return;
     }
     rc->feed = rq->feed;
+    rc->format_sent = rq->format_serial;
     rc->node.gone = on_gone;
     fc_feed_join(rc->feed, &rc->node);
     fc_feed_sync(rc->feed);
@@ -134,7 +136,8 @@ static void remote_text(fc_conn *c, void *state, const char *msg, size_t len)
 }
 
 /* One message per turn, as ws_stream.c: the pending event, else the next
- * frame, after a tier message when its tier differs from the last one's. */
+ * frame, after a format message when it is the first of a format not told
+ * yet, and after a tier message when its tier differs from the last one's. */
 static int remote_writeable(fc_conn *c, void *state)
 {
     remote_conn *rc = state;
@@ -150,6 +153,14 @@ static int remote_writeable(fc_conn *c, void *state)
     fc_frame *f = rc->held ? rc->held : fc_sub_next(rc->sub, fc_now_ns());
     rc->held = NULL;
     if (!f) return 0;
+    char *format = fc_feed_format(rc->feed, &rc->format_sent, f->id, f->tier);
+    if (format) {
+        /* The first frame of a new format goes out after the message. */
+        rc->held = f;
+        fc_conn_send_text(c, format);
+        free(format);
+        return 0;
+    }
     if (f->tier != rc->tier_sent) {
         rc->tier_sent = f->tier;
         rc->held = f;

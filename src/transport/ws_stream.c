@@ -101,30 +101,36 @@ json_t *fc_ws_stream_hello(const fc_stream *s, const fc_stream_query *q, const f
 
 /* The frames from the next one on are of another size or source codec than
  * the hello or the last format message said (a camera that changed). */
-static json_t *format_json(const stream_conn *sc, int tier)
+json_t *fc_ws_stream_format(const fc_stream *s, const fc_codec_ops *codec, int tier)
 {
-    const fc_stream_format *f = fc_stream_format_of(sc->stream);
+    const fc_stream_format *f = fc_stream_format_of(s);
     json_t *msg = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:f}", "type", "format", "stream",
-                            fc_stream_id(sc->stream), "codec", sc->codec->name, "source_codec",
-                            f->source_codec, "width", f->width, "height", f->height, "fps", f->fps);
-    add_decoder_fields(msg, sc->stream, sc->codec, (fc_tier)tier);
+                            fc_stream_id(s), "codec", codec->name, "source_codec", f->source_codec,
+                            "width", f->width, "height", f->height, "fps", f->fps);
+    add_decoder_fields(msg, s, codec, (fc_tier)tier);
     return msg;
 }
 
 /* Which format a subscriber's frames follow, as (serial, first frame):
  * the stream's, or for codec=h264 the camera's SPS (the frames are not the
  * stream's decoded ones, and their ids are the passthrough's). */
-static void format_serial(const stream_conn *sc, uint64_t *serial, uint32_t *first_id)
+void fc_ws_stream_format_serial(const fc_stream *s, const fc_codec_ops *codec, uint64_t *serial,
+                                uint32_t *first_id)
 {
-    if (sc->codec == &fc_h264_passthrough) {
-        const fc_passthrough_format *pf = fc_stream_passthrough_format(sc->stream);
+    if (codec == &fc_h264_passthrough) {
+        const fc_passthrough_format *pf = fc_stream_passthrough_format(s);
         *serial = pf ? pf->serial : 0;
         *first_id = pf ? pf->first_id : 0;
         return;
     }
-    const fc_stream_format *f = fc_stream_format_of(sc->stream);
+    const fc_stream_format *f = fc_stream_format_of(s);
     *serial = f->serial;
     *first_id = f->first_id;
+}
+
+static void format_serial(const stream_conn *sc, uint64_t *serial, uint32_t *first_id)
+{
+    fc_ws_stream_format_serial(sc->stream, sc->codec, serial, first_id);
 }
 
 int fc_ws_stream_choose(const fc_stream *s, fc_stream_query *q, const fc_codec_ops **codec,
@@ -262,7 +268,7 @@ static int ws_stream_writeable(fc_conn *c, void *state)
         /* The first frame of a new format goes out after the message. */
         sc->format_sent = serial;
         sc->held = f;
-        fc_conn_send_json(c, format_json(sc, f->tier));
+        fc_conn_send_json(c, fc_ws_stream_format(sc->stream, sc->codec, f->tier));
         return 0;
     }
     if (f->tier != sc->tier_sent) {

@@ -20,6 +20,12 @@ extern const fc_endpoint fc_ws_stream_endpoint;
  * for h264), or nonzero with the close code and why. */
 int fc_ws_stream_choose(const fc_stream *s, fc_stream_query *q, const fc_codec_ops **codec,
                         int *code, char *why, size_t whylen);
+/* The format message for frames of `tier` (the stream's picture or source
+ * codec changed), and the (serial, first frame id) of the format a
+ * subscriber of `codec` follows. */
+json_t *fc_ws_stream_format(const fc_stream *s, const fc_codec_ops *codec, int tier);
+void fc_ws_stream_format_serial(const fc_stream *s, const fc_codec_ops *codec, uint64_t *serial,
+                                uint32_t *first_id);
 /* The hello message for it. */
 json_t *fc_ws_stream_hello(const fc_stream *s, const fc_stream_query *q, const fc_codec_ops *codec);
 

@@ -1,11 +1,24 @@
 // --loops N (issue 16 item 1): stream viewers spread over several event
 // loops, each frame handed to another loop once (not once per viewer), the
 // shutdown and the global limits as with one loop.
-import { test } from 'node:test';
+import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import WebSocket from 'ws';
-import { Server, Subscriber, until } from '../lib/server.mjs';
+import { Server, Subscriber, FIXTURES, until } from '../lib/server.mjs';
 import { call } from '../lib/api.mjs';
+import { isIdr } from '../lib/h264.mjs';
+
+const MAKE_FIXTURES = new URL('../sources/make-fixtures.sh', import.meta.url).pathname;
+let dir;
+before(() => {
+  dir = mkdtempSync(join(tmpdir(), 'fc-loops-'));
+  execFileSync('sh', [MAKE_FIXTURES, dir, `${FIXTURES}face-astronaut.png`], { stdio: 'inherit' });
+});
+after(() => rmSync(dir, { recursive: true, force: true }));
 
 const SMALL = ['--size', '320x240', '--fps', '30'];
 
@@ -155,6 +168,49 @@ test('--loops 2: --max-peer-connections counts the connections of every loop', a
     opened.push(again);
   } finally {
     for (const ws of opened) ws.terminate();
+    assert.equal(await srv.stop(), 0);
+  }
+});
+
+test('--loops 2: a camera that changes size: viewers on both loops get each format message before the first frame of its format', async () => {
+  const srv = await new Server(['--synthetic', '0', '--source', `file:${join(dir, 'size-change.ts')},loop,id=tv`, '--loops', '2']).start();
+  try {
+    const subs = [];
+    for (const codec of ['h264', 'h264', 'jpeg', 'jpeg']) {
+      const s = new Subscriber(`${srv.ws}/ws/streams/tv?codec=${codec}`);
+      s.keepPayload = true;
+      s.order = [];
+      s.ws.on('message', (data, isBinary) => s.order.push(isBinary ? { frame: data.readUInt32BE(0) } : JSON.parse(data.toString())));
+      await s.opened;
+      subs.push(s);
+    }
+    assert.equal(await viewersOn(srv, 0), 2);
+    assert.equal(await viewersOn(srv, 1), 2); // one of each codec on each loop
+    const formats = (s) => s.texts.filter((t) => t.type === 'format');
+    await until(() => subs.every((s) => formats(s).length >= 3 && s.frames.length >= 80), { timeoutMs: 30000, what: 'both sizes and back' });
+    for (const s of subs) {
+      assert.deepEqual(s.errors, []);
+      // Each format message comes right before a frame of that format.
+      for (let i = 0; i < s.order.length; i++) {
+        if (s.order[i].type !== 'format') continue;
+        const next = s.order.slice(i + 1).find((m) => m.frame !== undefined);
+        if (!next) continue;
+        const f = s.frames.find((x) => x.id === next.frame);
+        if (s.hello().codec === 'h264') assert.ok(isIdr(f.payload), `access unit ${f.id} after a format message is not IDR`);
+      }
+    }
+    // What each viewer was told, its hello first (unless it could not say
+    // yet: an h264 hello before the camera's first SPS), alternates between
+    // the two sizes, on either loop.
+    for (const s of subs) {
+      const told = [s.hello(), ...formats(s)].filter((m) => m.width > 0).map((m) => m.width);
+      assert.ok(told.length >= 3, JSON.stringify(told));
+      for (let i = 0; i < told.length; i++) {
+        assert.ok([320, 480].includes(told[i]), JSON.stringify(told));
+        if (i) assert.notEqual(told[i], told[i - 1], JSON.stringify(told));
+      }
+    }
+  } finally {
     assert.equal(await srv.stop(), 0);
   }
 });
