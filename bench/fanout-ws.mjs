@@ -23,6 +23,41 @@ import { Server, metricIn, sleep } from '../tests/lib/server.mjs';
 export const DEFAULTS = { subscribers: 200, seconds: 10, size: '1280x720', fps: 30, codec: 'jpeg',
   quality: 'auto', 'server-args': '', bin: '' };
 
+// The p99 of a histogram over the window: the upper bound of the bucket
+// the 99th percent of the window's observations falls in (null: none).
+function p99(b0, b1, name, labels = {}) {
+  const rows = [];
+  for (const line of b1.split('\n')) {
+    const m = new RegExp(`^${name}_bucket\\{(.*)le="([^"]+)"\\} (\\S+)$`).exec(line);
+    if (!m || !Object.entries(labels).every(([k, v]) => m[1].includes(`${k}="${v}"`))) continue;
+    const le = m[2];
+    const before = metricIn(b0, `${name}_bucket`, { ...labels, le });
+    rows.push({ le: le === '+Inf' ? Infinity : Number(le), n: Number(m[3]) - before });
+  }
+  const total = rows.length ? rows.at(-1).n : 0;
+  if (!total) return null;
+  return rows.find((r) => r.n >= 0.99 * total).le;
+}
+
+// --loops: each loop's CPU (% of a core) and lag p99 over the window: the
+// first loop's from its frame timers (fc_loop_lag_milliseconds), another's
+// from how long handed-over frames waited for it.
+function perLoop(b0, b1, dt) {
+  const n = metricIn(b1, 'fc_loops');
+  const loops = [];
+  for (let i = 0; i < n; i++) {
+    const l = { loop: i };
+    l.cpu_percent = (100 * (metricIn(b1, 'fc_loop_cpu_seconds_total', { loop: i }) -
+      metricIn(b0, 'fc_loop_cpu_seconds_total', { loop: i }))) / dt;
+    l.lag_p99_ms = i === 0 ? p99(b0, b1, 'fc_loop_lag_milliseconds')
+      : p99(b0, b1, 'fc_loop_handoff_lag_milliseconds', { loop: i });
+    // Counted by the router, which only --loops > 1 has.
+    l.viewers = n > 1 ? metricIn(b1, 'fc_loop_viewers', { loop: i }) : null;
+    loops.push(l);
+  }
+  return { loops };
+}
+
 export async function fanout(options) {
   const opt = { ...DEFAULTS, ...options };
   const extra = opt['server-args'] ? opt['server-args'].split(/\s+/) : [];
@@ -49,7 +84,7 @@ export async function fanout(options) {
       try {
         const { body } = await srv.text('/metrics');
         const codec = { stream: 'cam0', codec: opt.codec };
-        return { cpu: metricIn(body, 'fc_process_cpu_seconds_total'),
+        return { body, cpu: metricIn(body, 'fc_process_cpu_seconds_total'),
           loop: metricIn(body, 'fc_cpu_seconds_total', { role: 'loop' }),
           sum: metricIn(body, 'fc_encode_milliseconds_sum', codec),
           count: metricIn(body, 'fc_encode_milliseconds_count', codec) };
@@ -89,6 +124,7 @@ export async function fanout(options) {
       loop_cpu_percent: (100 * (m1.loop - m0.loop)) / dt,
       loop_cpu_us_per_delivered_frame: frames ? (1e6 * (m1.loop - m0.loop)) / frames : 0,
       client_cpu_percent: (100 * (me.user + me.system)) / 1e6 / dt,
+      ...perLoop(m0.body, m1.body, dt),
     };
   } finally {
     socks.forEach((s) => s.terminate());

@@ -8,6 +8,7 @@
  * the sessions' last jobs and the stream changes in flight, shut the streams
  * down, let the server go, and return when the loop has nothing left. */
 #include <errno.h>
+#include <stdatomic.h>
 #include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,6 +26,7 @@
 #include "core/capacity.h"
 #include "core/core_metrics.h"
 #include "core/log.h"
+#include "core/loops.h"
 #include "core/pool.h"
 #include "encode/jpeg.h"
 #include "sources/image.h"
@@ -38,6 +40,8 @@
 #include "transport/auth/hostcheck.h"
 #include "transport/agent.h"
 #include "transport/listener.h"
+#include "transport/loop_metrics.h"
+#include "transport/loop_servers.h"
 #include "transport/server.h"
 #include "transport/webrtc.h"
 #include "transport/ws_stream.h"
@@ -64,6 +68,15 @@ typedef struct server {
     const char *db; /* the store's path, for messages */
     fc_auth *auth;
     fc_loop loop;
+    fc_loops loops; /* loop is loops.loop[0] */
+    /* With --loops > 1: the other loops' servers, the router that hands
+     * them viewers, the streams' feeds to them (router.h, feeds.h). */
+    fc_loop_server *loop_servers[FC_LOOPS_MAX];
+    int loop_servers_running;
+    fc_router *router;
+    fc_feeds *feeds;
+    atomic_uint ws_total;
+    fc_loop_metrics loop_metrics;
     fc_pool *pool;
     fc_face_detector *detector; /* shared by every stream and the avatar sessions */
     fc_metrics *metrics;
@@ -426,6 +439,41 @@ static int start_capacity(server *srv, char *err, size_t errlen)
     return rc;
 }
 
+/* --loops > 1: a server on every other loop, and the router that hands
+ * them stream viewers (router.h). Viewer tokens are checked on the first
+ * loop only, so with them every viewer stays there. */
+static int start_other_loops(server *srv, fc_http_server_config *hc, char *err, size_t errlen)
+{
+    srv->loop_metrics.loops = &srv->loops;
+    if (srv->loops.n > 1 && strcmp(srv->o->viewer_tokens, "required") == 0) {
+        fc_warn("--loops %d: viewer tokens are checked on the first loop, so every viewer is "
+                "served there",
+                srv->loops.n);
+        return fc_loop_metrics_register(srv->metrics, &srv->loop_metrics);
+    }
+    if (srv->loops.n > 1 && fc_feeds_new(&srv->loops, &srv->streams, &srv->feeds) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    hc->feeds = srv->feeds;
+    hc->ws_total = &srv->ws_total;
+    for (int i = 1; i < srv->loops.n; i++) {
+        int rc = fc_loop_server_start(srv->loops.loop[i], hc, &srv->loop_servers[i], err, errlen);
+        srv->loop_servers_running = i;
+        if (rc != 0) return rc;
+    }
+    if (srv->loops.n > 1 &&
+        fc_router_new(&srv->loops, srv->loop_servers, srv->capacity, &srv->router) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    hc->router = srv->router;
+    hc->feeds = NULL;
+    srv->loop_metrics.router = srv->router;
+    srv->loop_metrics.feeds = srv->feeds;
+    return fc_loop_metrics_register(srv->metrics, &srv->loop_metrics);
+}
+
 static int start_http(server *srv, char *err, size_t errlen)
 {
     const fc_serve_opts *o = srv->o;
@@ -459,6 +507,8 @@ static int start_http(server *srv, char *err, size_t errlen)
         .upload_quota = o->upload_quota,
         .upload_expiry_s = o->upload_expiry_s,
     };
+    hc.loops = srv->loops.n;
+    if ((rc = start_other_loops(srv, &hc, err, errlen)) != 0) return rc;
     return fc_http_server_start(&srv->loop, &hc, &srv->streams, srv->metrics, &srv->http, err,
                                 errlen);
 }
@@ -531,12 +581,29 @@ static int build(server *srv, char *err, size_t errlen)
 
 /* ---- stop, step by step ---- */
 
+/* The other loops' threads end once their last handles close; each frees
+ * its server there (loops.h on_exit); they are joined after the first loop
+ * returns. */
+static void free_loop_server(void *arg)
+{
+    fc_loop_server_free(arg);
+}
+
+static void stop_loops(server *srv)
+{
+    for (int i = 1; i < srv->loops.n; i++)
+        if (srv->loop_servers[i])
+            fc_loops_on_exit(&srv->loops, i, free_loop_server, srv->loop_servers[i]);
+    fc_loops_stop(&srv->loops);
+}
+
 static void on_webrtc_closed(void *arg)
 {
     server *srv = arg;
     /* Everything that could touch a socket is finished: let lws go, then the
      * last handles close and uv_run returns. */
     srv->state = SERVE_STOPPED;
+    stop_loops(srv);
     fc_agent_close(srv->agent);
     fc_http_server_destroy(srv->http);
     uv_close((uv_handle_t *)&srv->sigint, NULL);
@@ -547,9 +614,25 @@ static void on_webrtc_closed(void *arg)
 /* The streams are gone, and with them their mountpoints (fc_webrtc is a
  * user of each): the Janus session goes last, within the client's request
  * deadline. */
+static void on_streams_closed(void *arg);
+
+/* Every other loop's server has closed its viewers and lws. */
+static void on_loop_server_stopped(void *arg)
+{
+    server *srv = arg;
+    if (--srv->loop_servers_running > 0) return;
+    on_streams_closed(srv);
+}
+
 static void on_streams_closed(void *arg)
 {
     server *srv = arg;
+    if (srv->loop_servers_running > 0) {
+        /* Their viewers had 1001 as the streams left (feeds.h). */
+        for (int i = 1; i < srv->loops.n; i++)
+            fc_loop_server_stop(srv->loop_servers[i], &srv->loop, on_loop_server_stopped, srv);
+        return;
+    }
     if (srv->webrtc)
         fc_webrtc_close(srv->webrtc, on_webrtc_closed, srv);
     else
@@ -592,8 +675,10 @@ static void on_signal(uv_signal_t *h, int signum)
     }
     if (srv->state != SERVE_RUNNING) return;
     srv->state = SERVE_DRAINING;
-    /* From here on the agent says drain and new work gets 503. */
+    /* From here on the agent says drain and new work gets 503 (on the
+     * first loop: the router keeps new viewers there). */
     fc_capacity_drain(srv->capacity);
+    if (srv->router) fc_router_stop(srv->router);
     fc_info("%s: closing connections and stopping: new work is refused, running avatar "
             "sessions finish first (up to %d s)",
             name, srv->o->drain_timeout);
@@ -615,14 +700,19 @@ static void log_listening(const server *srv)
     const fc_listener *agent = srv->agent ? fc_agent_listener(srv->agent) : NULL;
     for (size_t i = 0; agent && i < fc_listener_count(agent); i++)
         fc_info("HAProxy agent-check answers on %s", fc_listener_address(agent, i));
-    fc_info("framecast %s listening on %s with %zu streams and %d workers", FC_VERSION, where,
-            srv->streams.n, fc_pool_threads(srv->pool));
+    fc_info("framecast %s listening on %s with %zu streams, %d workers and %d event loop%s",
+            FC_VERSION, where, srv->streams.n, fc_pool_threads(srv->pool), srv->loops.n,
+            srv->loops.n == 1 ? "" : "s");
 }
 
 /* A failed build: nothing has run, so nothing is in flight; what was made
  * closes as the loop runs once more. */
 static void unwind(server *srv)
 {
+    for (int i = 1; i <= srv->loop_servers_running; i++)
+        fc_loop_server_stop_wait(srv->loop_servers[i]);
+    srv->loop_servers_running = 0;
+    stop_loops(srv);
     fc_agent_close(srv->agent);
     fc_http_server_destroy(srv->http);
     fc_stream_set_close(&srv->streams, NULL, NULL);
@@ -633,11 +723,14 @@ static void unwind(server *srv)
     }
     fc_loop_close(&srv->loop);
     uv_run(&srv->loop.uv, UV_RUN_DEFAULT);
+    fc_loops_join(&srv->loops);
 }
 
 static void free_parts(server *srv)
 {
     fc_http_server_free(srv->http);
+    fc_router_free(srv->router);
+    fc_feeds_free(srv->feeds);
     fc_agent_free(srv->agent);
     fc_capacity_free(srv->capacity);
     fc_webrtc_free(srv->webrtc);
@@ -686,8 +779,14 @@ int fc_cmd_serve(int argc, char **argv)
         free(srv.rows);
         return rc;
     }
-    if (fc_loop_init(&srv.loop) != 0) {
-        fc_error("cannot start the event loop");
+    int lrc = fc_loop_init(&srv.loop);
+    if (lrc == 0 && (lrc = fc_loops_start(&srv.loops, (int)o.loops, &srv.loop)) != 0) {
+        fc_loop_close(&srv.loop);
+        uv_run(&srv.loop.uv, UV_RUN_DEFAULT);
+        uv_loop_close(&srv.loop.uv);
+    }
+    if (lrc != 0) {
+        fc_error("cannot start the event loops");
         fc_store_close(srv.store);
         fc_auth_free(srv.auth);
         free(srv.specs);
@@ -704,6 +803,7 @@ int fc_cmd_serve(int argc, char **argv)
     srv.state = SERVE_RUNNING;
     log_listening(&srv);
     uv_run(&srv.loop.uv, UV_RUN_DEFAULT);
+    fc_loops_join(&srv.loops);
     fc_info("stopped");
     free_parts(&srv);
     return 0;

@@ -22,6 +22,7 @@ typedef struct fc_serve_opts {
     double keyint; /* seconds: inter-frame codecs' periodic key frame */
     size_t queue;
     int workers; /* 0 = one per online core */
+    long loops;  /* event loop threads (--loops) */
     const char *web_root;
     int ping_secs;
     unsigned max_clients;

@@ -1,4 +1,5 @@
 #include "app/serve.h"
+#include "core/loops.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -67,6 +68,11 @@ static const fc_option options[] = {
         .want = "a frame count from 1 to 1000"),
     ROW(FC_OPT_LONG, "workers", workers, .min = 1, .max = 256, .arg = "N", .help = "worker threads",
         .want = "a thread count from 1 to 256", .dflt = "one per online core"),
+    ROW(FC_OPT_LONG, "loops", loops, .min = 1, .max = FC_LOOPS_MAX, .arg = "N",
+        .help = "event loop threads: the first runs the streams, the API\n"
+                "and avatar sessions; stream viewers spread over all of\n"
+                "them (each frame crosses to a loop once)",
+        .want = "a thread count from 1 to 64", .dflt = "one per online core"),
     ROW(FC_OPT_STRING, "web-root", web_root, .arg = "DIR", .help = "static files served at /"),
     ROW(FC_OPT_LONG, "ping-interval", ping_secs, .min = 1, .max = 3600, .arg = "S",
         .help = "ping idle WebSockets after S seconds; close them when\n"
@@ -277,6 +283,7 @@ static void defaults(fc_serve_opts *o)
     o->drain_timeout = 30;
     o->max_live_sessions = FC_AVATAR_MAX_SESSIONS_DEFAULT;
     o->max_setup_jobs = FC_POOL_SETUP_QUEUE_DEFAULT;
+    o->loops = fc_loops_default();
     o->upload_timeout_s = FC_UPLOAD_TIMEOUT_DEFAULT;
     o->upload_min_rate = FC_UPLOAD_MIN_RATE_DEFAULT;
     o->upload_max_files = FC_UPLOAD_MAX_FILES_DEFAULT;

@@ -179,6 +179,7 @@ static uint64_t refresh(fc_capacity *cap)
 
 int fc_capacity_admit(fc_capacity *cap, fc_cap_kind kind, char *why, size_t whylen)
 {
+    if (!cap) return 0; /* another loop's server: the router admitted (router.h) */
     uint64_t now = refresh(cap);
     fc_cap_why reason;
     int rc = -EBUSY;
@@ -208,12 +209,17 @@ int fc_capacity_admit(fc_capacity *cap, fc_cap_kind kind, char *why, size_t whyl
 
 void fc_capacity_enter(fc_capacity *cap, fc_cap_kind kind)
 {
-    if (kind != FC_CAP_NONE) cap->held[kind]++;
+    if (cap && kind != FC_CAP_NONE) cap->held[kind]++;
 }
 
 void fc_capacity_leave(fc_capacity *cap, fc_cap_kind kind)
 {
-    if (kind != FC_CAP_NONE && cap->held[kind] > 0) cap->held[kind]--;
+    if (cap && kind != FC_CAP_NONE && cap->held[kind] > 0) cap->held[kind]--;
+}
+
+unsigned fc_capacity_held(const fc_capacity *cap, fc_cap_kind kind)
+{
+    return cap && kind != FC_CAP_NONE ? cap->held[kind] : 0;
 }
 
 void fc_capacity_drain(fc_capacity *cap)

@@ -32,7 +32,9 @@
  *
  * Ownership: made by the server's owner (app/serve.c), which outlives every
  * user. The counters it reads (pool, loop, histogram, missed deadlines) are
- * borrowed. Loop thread only. */
+ * borrowed. Loop thread only (the first loop's, with --loops N: the router
+ * admits and counts the viewers it hands to other loops, whose servers pass
+ * NULL, which admits everything and counts nothing). */
 #ifndef FC_CORE_CAPACITY_H
 #define FC_CORE_CAPACITY_H
 
@@ -165,5 +167,7 @@ typedef struct fc_capacity_report {
 } fc_capacity_report;
 
 void fc_capacity_report_now(fc_capacity *cap, fc_capacity_report *out);
+/* What is counted in now (fc_capacity_enter less _leave). */
+unsigned fc_capacity_held(const fc_capacity *cap, fc_cap_kind kind);
 
 #endif

@@ -27,6 +27,8 @@ struct fc_tracked {
     tracked *pprev, *pnext; /* its peer's pending connections, the same order */
     peer *p;
     void *conn;
+    void (*on_gone)(void *arg); /* fc_tracked_on_gone */
+    void *gone_arg;
     uint64_t since_ns; /* pending since */
     bool pending, closing, bound, gone;
 };
@@ -298,6 +300,7 @@ int fc_conntrack_admit(fc_conntrack *t, const struct sockaddr_storage *ss, track
 static void release(tracked *c)
 {
     fc_conntrack *t = c->t;
+    if (c->on_gone) c->on_gone(c->gone_arg);
     remove_pending(c);
     if (c->closing) t->closing--;
     t->open--;
@@ -319,6 +322,12 @@ void fc_tracked_bind(tracked *c, void *conn)
     }
     /* Given up on while the owner was taking it: close it now. */
     if (c->closing) c->t->close(conn, c->t->ctx);
+}
+
+void fc_tracked_on_gone(tracked *c, void (*fn)(void *arg), void *arg)
+{
+    c->on_gone = fn;
+    c->gone_arg = arg;
 }
 
 void fc_tracked_active(tracked *c)

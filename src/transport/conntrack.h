@@ -84,6 +84,10 @@ int fc_conntrack_admit(fc_conntrack *t, const struct sockaddr_storage *peer, fc_
 /* The owner has taken the connection (`conn` is what the close callback
  * gets), or could not (`conn` NULL: the record goes). Once per record. */
 void fc_tracked_bind(fc_tracked *c, void *conn);
+/* `fn(arg)` is called when the record goes (the connection closed, or
+ * could not be bound): who routes connections between loops counts them
+ * so (transport/router.h). */
+void fc_tracked_on_gone(fc_tracked *c, void (*fn)(void *arg), void *arg);
 /* Its request's headers are in. */
 void fc_tracked_active(fc_tracked *c);
 /* It waits for another request's headers (keep-alive). */

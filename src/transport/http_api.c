@@ -250,8 +250,9 @@ static int get_server(fc_conn *c, api_conn *ac, const char *id)
     for (size_t i = 0; i < fc_listener_count(l); i++)
         json_array_append_new(listen, json_string(fc_listener_address(l, i)));
     return fc_conn_respond_json(c, HTTP_STATUS_OK,
-                                json_pack("{s:s, s:o, s:i, s:o}", "version", FC_VERSION, "listen",
-                                          listen, "port", fc_listener_port(l), "webrtc",
+                                json_pack("{s:s, s:o, s:i, s:i, s:o}", "version", FC_VERSION,
+                                          "listen", listen, "port", fc_listener_port(l), "loops",
+                                          fc_conn_env(c)->loops, "webrtc",
                                           fc_webrtc_server_json(fc_conn_env(c)->webrtc)));
 }
 

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <netdb.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -273,6 +274,12 @@ static void on_handle_closed(uv_handle_t *h)
         close(s->fd);
     }
     if (--l->open_handles == 0) free(l);
+}
+
+void fc_listener_defer_accept(fc_listener *l, int secs)
+{
+    for (size_t i = 0; i < l->n; i++)
+        setsockopt(l->sock[i].fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs);
 }
 
 void fc_listener_get_stats(const fc_listener *l, fc_conntrack_stats *out)

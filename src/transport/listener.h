@@ -45,6 +45,10 @@ int fc_listener_open(fc_loop *loop, const char *host, int port, const fc_conntra
                      fc_listener_accept_fn cb, fc_conntrack_close_fn close, void *ctx,
                      fc_listener **out, char *err, size_t errlen);
 /* The connections it admitted, refused and gave up on. */
+/* With --loops N: accept() returns a connection once its first bytes are
+ * in (TCP_DEFER_ACCEPT, up to `secs`), so that the router can read where
+ * it goes (router.h) without waiting on the loop. */
+void fc_listener_defer_accept(fc_listener *l, int secs);
 void fc_listener_get_stats(const fc_listener *l, fc_conntrack_stats *out);
 /* The port bound (the kernel's choice when 0 was asked). */
 int fc_listener_port(const fc_listener *l);

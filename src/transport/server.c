@@ -1,6 +1,7 @@
 #include "transport/server.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <libwebsockets.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -9,9 +10,11 @@
 #include "core/log.h"
 #include "transport/conn.h"
 #include "transport/conntrack.h"
+#include "transport/handshake.h"
 #include "transport/http_api.h"
 #include "transport/listener.h"
 #include "transport/ready.h"
+#include "transport/router.h"
 #include "transport/static.h"
 #include "transport/upload.h"
 #include "transport/upload_store.h"
@@ -25,7 +28,6 @@ static const fc_endpoint *const endpoints[] = {
     &fc_http_api_endpoint,  &fc_static_endpoint,    &fc_ready_endpoint,
 };
 
-#define ENDPOINTS (sizeof endpoints / sizeof *endpoints)
 #define MAX_MOUNTS 16
 #define MOUNT_PATH_MAX 1100
 #define MAX_CONTROL_MESSAGE 4096
@@ -49,6 +51,8 @@ struct fc_http_server {
     char csp[512];
     int nmounts;
     lws_retry_bo_t retry;
+    const fc_endpoint *const *eps; /* cfg.endpoints, or all of them */
+    size_t neps;
     fc_conn *conns; /* open WebSockets, for draining */
     size_t ws_count;
     size_t finishing; /* open WebSockets whose endpoint finishes its work at a drain */
@@ -68,16 +72,16 @@ static fc_http_server *server_of(struct lws *wsi)
  * wsi's opaque pointer at accept; NULL for lws's own wsis. */
 static fc_tracked *tracked(struct lws *wsi)
 {
-    return lws_get_opaque_user_data(wsi);
+    return server_of(wsi)->cfg.adopted ? NULL : lws_get_opaque_user_data(wsi);
 }
 
 /* The endpoint whose prefix is the longest match for `path`. */
-static const fc_endpoint *find_endpoint(const char *path, bool websocket)
+static const fc_endpoint *find_endpoint(const fc_http_server *srv, const char *path, bool websocket)
 {
     const fc_endpoint *best = NULL;
     size_t best_len = 0;
-    for (size_t i = 0; i < ENDPOINTS; i++) {
-        const fc_endpoint *ep = endpoints[i];
+    for (size_t i = 0; i < srv->neps; i++) {
+        const fc_endpoint *ep = srv->eps[i];
         if (ep->websocket != websocket || !ep->prefixes) continue;
         for (const char *const *p = ep->prefixes; *p; p++) {
             size_t n = strlen(*p);
@@ -100,7 +104,8 @@ static bool admit(fc_http_server *srv, fc_conn *c)
         fc_conn_refuse(c, LWS_CLOSE_STATUS_GOINGAWAY, "server is shutting down");
         return false;
     }
-    if (srv->ws_count > srv->cfg.max_clients) {
+    size_t open = srv->cfg.ws_total ? atomic_load(srv->cfg.ws_total) : srv->ws_count;
+    if (open > srv->cfg.max_clients) {
         srv->env.ws_refused++;
         fc_conn_refuse(c, CLOSE_TRY_AGAIN, "server full: %u clients already (--max-clients)",
                        srv->cfg.max_clients);
@@ -113,10 +118,11 @@ static void ws_established(fc_http_server *srv, struct lws *wsi, fc_conn *c)
 {
     char uri[URI_MAX];
     if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0) uri[0] = '\0';
-    const fc_endpoint *ep = find_endpoint(uri, true);
+    const fc_endpoint *ep = find_endpoint(srv, uri, true);
     fc_conn_init(c, wsi, &srv->env, ep, true, -1);
     fc_conn_link(&srv->conns, c);
     srv->ws_count++;
+    if (srv->cfg.ws_total) atomic_fetch_add(srv->cfg.ws_total, 1);
     if (ep) fc_capacity_enter(srv->cfg.capacity, ep->capacity);
     if (ep && ep->drain) srv->finishing++;
     if (!ep) {
@@ -153,6 +159,7 @@ static void ws_closed(fc_http_server *srv, fc_conn *c)
     fc_conn_cleanup(c);
     fc_conn_unlink(&srv->conns, c);
     srv->ws_count--;
+    if (srv->cfg.ws_total) atomic_fetch_sub(srv->cfg.ws_total, 1);
     if (srv->draining && !srv->closing_all && srv->finishing == 0) close_all(srv);
     maybe_drain_done(srv);
 }
@@ -176,7 +183,7 @@ static int http_request(fc_http_server *srv, struct lws *wsi, fc_conn *c)
         memcpy(uri, u, (size_t)ulen);
         uri[ulen] = '\0';
     }
-    const fc_endpoint *ep = fits ? find_endpoint(uri, false) : NULL;
+    const fc_endpoint *ep = fits ? find_endpoint(srv, uri, false) : NULL;
     fc_conn_init(c, wsi, &srv->env, ep, false, method);
     /* A timer of the previous request on this connection is not this one's. */
     fc_conn_set_timer(c, -1);
@@ -208,87 +215,16 @@ static int admit_upgrade(fc_http_server *srv, struct lws *wsi)
 {
     char uri[URI_MAX], why[200];
     if (lws_hdr_copy(wsi, uri, sizeof uri, WSI_TOKEN_GET_URI) <= 0) uri[0] = '\0';
-    const fc_endpoint *ep = find_endpoint(uri, true);
+    const fc_endpoint *ep = find_endpoint(srv, uri, true);
     if (!ep || fc_capacity_admit(srv->cfg.capacity, ep->capacity, why, sizeof why) == 0) return 0;
     return fc_conn_reject(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, why);
 }
 
-/* Every HTTP request, before lws reads its body or serves a file: lws 4.1
- * takes the first Content-Length (atoll: "-5" and "5, 10" pass), ignores
- * Transfer-Encoding on requests and reads a POST without a length as 100 MB
- * of body. Behind a proxy that frames the same bytes differently, the
- * difference is a request smuggled inside another's body, so any framing
- * the two could disagree on is refused, and the connection closed. */
-static int check_framing(fc_http_server *srv, struct lws *wsi)
-{
-    char cl[32];
-    int n = lws_hdr_copy_fragment(wsi, cl, sizeof cl, WSI_TOKEN_HTTP_CONTENT_LENGTH, 0);
-    bool has_cl = n >= 0 || lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, 0) > 0;
-    const char *why = NULL;
-    unsigned status = HTTP_STATUS_BAD_REQUEST;
-    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0) {
-        if (has_cl) {
-            why = "Content-Length and Transfer-Encoding together: refused";
-        } else {
-            why = "Transfer-Encoding on a request is not accepted: send Content-Length";
-            status = HTTP_STATUS_LENGTH_REQUIRED;
-        }
-    } else if (has_cl) {
-        char second[2];
-        size_t digits = 0;
-        while (n > 0 && digits < (size_t)n && cl[digits] >= '0' && cl[digits] <= '9')
-            digits++;
-        size_t end = digits;
-        while (n > 0 && end < (size_t)n && (cl[end] == ' ' || cl[end] == '\t'))
-            end++; /* optional whitespace after the value */
-        if (lws_hdr_copy_fragment(wsi, second, sizeof second, WSI_TOKEN_HTTP_CONTENT_LENGTH, 1) >=
-                0 ||
-            lws_hdr_fragment_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH, 1) > 0)
-            why = "more than one Content-Length: refused";
-        else if (n <= 0 || digits == 0 || end != (size_t)n || digits > 15)
-            why = "Content-Length is not a number of bytes: refused";
-    } else if (lws_hdr_total_length(wsi, WSI_TOKEN_POST_URI) > 0) {
-        why = "POST without Content-Length: send one";
-        status = HTTP_STATUS_LENGTH_REQUIRED;
-    }
-    if (!why) return 0;
-    srv->env.http_refused[FC_HTTP_REFUSED_FRAMING]++;
-    return fc_conn_reject(wsi, status, why);
-}
-
-/* Before lws upgrades a request: a handshake it would get wrong (no key,
- * another version, a path longer than we read) gets a status that says why
- * instead of a bare hang-up, and the connection closes after it, so that
- * nothing the client sent behind it is read as another request.
- *
- * h2c is refused the same way. lws 4.1 switches to HTTP/2 whenever this
- * callback lets an h2c upgrade through; it cannot be told to ignore the
- * header and answer in HTTP/1.1 (lws_handshake_server offers no such
- * option), and framecast's endpoints (uploads, their flow control) are
- * HTTP/1.1 only. RFC 9113 deprecates the upgrade; clients that send it
- * (curl --http2 on http://) go again without it.
- *
- * Returns what LWS_CALLBACK_HTTP_CONFIRM_UPGRADE wants: 0 go on, -1 close. */
+/* The handshake is sound (handshake.h); then capacity decides. */
 static int confirm_upgrade(fc_http_server *srv, struct lws *wsi, const char *to)
 {
-    const char *why = NULL;
-    unsigned status = HTTP_STATUS_BAD_REQUEST;
-    char version[8] = "";
-    lws_hdr_copy(wsi, version, sizeof version, WSI_TOKEN_VERSION);
-    if (!to || strcasecmp(to, "websocket") != 0)
-        why = "only Upgrade: websocket is served (h2c is not: send the request without it)";
-    else if (lws_hdr_total_length(wsi, WSI_TOKEN_KEY) <= 0)
-        why = "WebSocket handshake without Sec-WebSocket-Key";
-    else if (strcmp(version, "13") != 0)
-        why = "WebSocket handshake needs Sec-WebSocket-Version: 13";
-    else if (lws_hdr_total_length(wsi, WSI_TOKEN_GET_URI) >= URI_MAX) {
-        why = "path too long";
-        status = HTTP_STATUS_REQ_URI_TOO_LONG;
-        srv->env.http_refused[FC_HTTP_REFUSED_URI]++;
-    }
-    if (!why) return admit_upgrade(srv, wsi);
-    if (status == HTTP_STATUS_BAD_REQUEST) srv->env.http_refused[FC_HTTP_REFUSED_UPGRADE]++;
-    return fc_conn_reject(wsi, status, why);
+    if (fc_handshake_confirm_upgrade(&srv->env, wsi, to, URI_MAX) != 0) return -1;
+    return admit_upgrade(srv, wsi);
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -315,7 +251,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (tracked(wsi)) fc_tracked_active(tracked(wsi));
         return 0;
     case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
-        if (check_framing(server_of(wsi), wsi) != 0) return -1;
+        if (fc_handshake_check_framing(&server_of(wsi)->env, wsi) != 0) return -1;
         if (tracked(wsi)) fc_tracked_active(tracked(wsi));
         return 0;
     case LWS_CALLBACK_HTTP_FILE_COMPLETION: {
@@ -326,7 +262,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return rc;
     }
     case LWS_CALLBACK_WSI_DESTROY:
-        if (tracked(wsi)) fc_tracked_gone(tracked(wsi));
+        if (server_of(wsi)->cfg.gone)
+            server_of(wsi)->cfg.gone(lws_get_opaque_user_data(wsi));
+        else if (tracked(wsi))
+            fc_tracked_gone(tracked(wsi));
         return 0;
     case LWS_CALLBACK_HTTP:
         return http_request(server_of(wsi), wsi, c);
@@ -390,8 +329,8 @@ static int add_mount(fc_http_server *srv, const char *at, const char *origin, un
  * picks the longest matching mount; the callback then picks the endpoint. */
 static int build_mounts(fc_http_server *srv, char *err, size_t errlen)
 {
-    for (size_t i = 0; i < ENDPOINTS; i++) {
-        const fc_endpoint *ep = endpoints[i];
+    for (size_t i = 0; i < srv->neps; i++) {
+        const fc_endpoint *ep = srv->eps[i];
         for (const char *const *p = ep->prefixes; p && *p; p++) {
             char at[64];
             snprintf(at, sizeof at, "%s", *p);
@@ -543,8 +482,8 @@ static int register_metrics(fc_http_server *srv)
  * the fd. */
 static void on_accept(int fd, const struct sockaddr_storage *peer, fc_tracked *t, void *ctx)
 {
-    (void)peer;
     fc_http_server *srv = ctx;
+    if (srv->cfg.router && fc_router_offer(srv->cfg.router, fd, peer, t)) return;
     lws_adopt_desc_t desc = {
         .vh = srv->vhost,
         .type = LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP,
@@ -565,11 +504,11 @@ static void on_give_up(void *conn, void *ctx)
     lws_set_timeout(conn, PENDING_TIMEOUT_HOLDING_AH, LWS_TO_KILL_ASYNC);
 }
 
-static size_t largest_state(void)
+static size_t largest_state(const fc_http_server *srv)
 {
     size_t most = 0;
-    for (size_t i = 0; i < ENDPOINTS; i++)
-        if (endpoints[i]->state_size > most) most = endpoints[i]->state_size;
+    for (size_t i = 0; i < srv->neps; i++)
+        if (srv->eps[i]->state_size > most) most = srv->eps[i]->state_size;
     return most;
 }
 
@@ -649,6 +588,8 @@ int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg, fc_str
     }
     srv->loop = loop;
     srv->cfg = *cfg;
+    srv->eps = cfg->endpoints ? cfg->endpoints : endpoints;
+    srv->neps = cfg->endpoints ? cfg->nendpoints : sizeof endpoints / sizeof *endpoints;
     srv->env = (fc_server_env){
         .loop = loop,
         .pool = cfg->pool,
@@ -665,8 +606,10 @@ int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg, fc_str
         .api = cfg->api,
         .upload_timeout_s = cfg->upload_timeout_s,
         .upload_min_rate = cfg->upload_min_rate,
+        .feeds = cfg->feeds,
+        .loops = cfg->loops ? cfg->loops : 1,
     };
-    int rc = register_metrics(srv);
+    int rc = cfg->adopted ? 0 : register_metrics(srv);
     if (rc != 0) snprintf(err, errlen, "http server: out of memory registering metrics");
     if (rc == 0 && cfg->media && cfg->avatar) {
         fc_upload_limits ul = {.max_files = cfg->upload_max_files,
@@ -688,7 +631,7 @@ int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg, fc_str
     srv->protocols[0] = (struct lws_protocols){
         .name = "framecast",
         .callback = callback,
-        .per_session_data_size = fc_conn_size(largest_state()),
+        .per_session_data_size = fc_conn_size(largest_state(srv)),
         .rx_buffer_size = MAX_CONTROL_MESSAGE,
         /* Hand whole frames to send(); lws only copies what the kernel
          * could not take at once. */
@@ -708,10 +651,11 @@ int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg, fc_str
         .max_per_peer = cfg->max_peer_connections,
         .header_ms = cfg->header_timeout_s * 1000,
     };
-    if (rc == 0)
+    if (rc == 0 && !cfg->adopted)
         rc = fc_listener_open(loop, cfg->host, cfg->port, &limits, on_accept, on_give_up, srv,
                               &srv->listener, err, errlen);
     srv->env.listener = srv->listener;
+    if (rc == 0 && cfg->router) fc_listener_defer_accept(srv->listener, 1);
     uv_timer_init(&loop->uv, &srv->drain_timer);
     srv->drain_timer.data = srv;
     if (fc_ws_wakes_init(&srv->ws_wakes, &loop->uv, fc_conn_woken, metrics) == 0) {
@@ -729,6 +673,17 @@ int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg, fc_str
 const fc_listener *fc_http_server_listener(const fc_http_server *srv)
 {
     return srv->listener;
+}
+
+int fc_http_server_adopt(fc_http_server *srv, int fd, void *opaque)
+{
+    lws_adopt_desc_t desc = {
+        .vh = srv->vhost,
+        .type = LWS_ADOPT_SOCKET | LWS_ADOPT_HTTP,
+        .fd.sockfd = fd,
+        .opaque = opaque,
+    };
+    return lws_adopt_descriptor_vhost_via_info(&desc) ? 0 : -1;
 }
 
 static void maybe_drain_done(fc_http_server *srv)

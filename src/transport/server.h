@@ -12,6 +12,8 @@
 #ifndef FC_TRANSPORT_SERVER_H
 #define FC_TRANSPORT_SERVER_H
 
+#include <stdatomic.h>
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "core/capacity.h"
@@ -26,6 +28,9 @@ struct fc_media;
 struct fc_stream_set;
 struct fc_listener;
 struct fc_webrtc;
+struct fc_router;
+struct fc_feeds;
+struct fc_endpoint;
 
 typedef struct fc_http_server_config {
     const char *host;              /* address to bind, e.g. 127.0.0.1 */
@@ -53,6 +58,17 @@ typedef struct fc_http_server_config {
     struct fc_stream_api *api; /* POST/PATCH/DELETE /api/streams; NULL = not served */
     struct fc_webrtc *webrtc;  /* mountpoints for /api/streams; NULL = no --janus */
     const char *connect_src;   /* another origin pages may fetch from (Janus's); NULL = none */
+
+    /* --loops N (router.h, loop_servers.h). */
+    int loops;                /* how many (for /api/server); 0 = 1 */
+    struct fc_router *router; /* the first loop's: offered every new connection; NULL = none */
+    struct fc_feeds *feeds;   /* another loop's: how its viewers reach streams (feeds.h) */
+    bool adopted; /* another loop's: no listener, metrics or uploads; its connections come
+                     from fc_http_server_adopt and `gone` is told when each one goes */
+    void (*gone)(void *opaque);
+    const struct fc_endpoint *const *endpoints; /* NULL = every endpoint */
+    size_t nendpoints;
+    atomic_uint *ws_total; /* WebSockets open on every loop, for max_clients; NULL = this one's */
 } fc_http_server_config;
 
 /* Connections at once, all kinds: every WebSocket client, every pending
@@ -71,6 +87,10 @@ int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg,
                          char *err, size_t errlen);
 /* The sockets it listens on (their addresses, for the log and /api/server). */
 const struct fc_listener *fc_http_server_listener(const fc_http_server *srv);
+/* An adopted server (another loop's): serves `fd` from now on; `opaque` is
+ * what cfg.gone is given when it goes. 0, or -1 (lws closed the fd; gone
+ * is not called). */
+int fc_http_server_adopt(fc_http_server *srv, int fd, void *opaque);
 /* Stops the server in two steps. First the connections whose endpoint has
  * work to finish (avatar sessions, endpoint.h `drain`) finish it and close,
  * for up to `timeout_ms`; stream viewers watch on meanwhile. Then every

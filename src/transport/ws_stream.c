@@ -86,7 +86,7 @@ static void add_decoder_fields(json_t *msg, const fc_stream *s, const fc_codec_o
     json_object_set_new(msg, "coded_height", json_integer(h));
 }
 
-static json_t *hello_json(const fc_stream *s, const fc_stream_query *q, const fc_codec_ops *codec)
+json_t *fc_ws_stream_hello(const fc_stream *s, const fc_stream_query *q, const fc_codec_ops *codec)
 {
     const fc_stream_format *f = fc_stream_format_of(s);
     json_t *hello =
@@ -101,30 +101,69 @@ static json_t *hello_json(const fc_stream *s, const fc_stream_query *q, const fc
 
 /* The frames from the next one on are of another size or source codec than
  * the hello or the last format message said (a camera that changed). */
-static json_t *format_json(const stream_conn *sc, int tier)
+json_t *fc_ws_stream_format(const fc_stream *s, const fc_codec_ops *codec, int tier)
 {
-    const fc_stream_format *f = fc_stream_format_of(sc->stream);
+    const fc_stream_format *f = fc_stream_format_of(s);
     json_t *msg = json_pack("{s:s, s:s, s:s, s:s, s:i, s:i, s:f}", "type", "format", "stream",
-                            fc_stream_id(sc->stream), "codec", sc->codec->name, "source_codec",
-                            f->source_codec, "width", f->width, "height", f->height, "fps", f->fps);
-    add_decoder_fields(msg, sc->stream, sc->codec, (fc_tier)tier);
+                            fc_stream_id(s), "codec", codec->name, "source_codec", f->source_codec,
+                            "width", f->width, "height", f->height, "fps", f->fps);
+    add_decoder_fields(msg, s, codec, (fc_tier)tier);
     return msg;
 }
 
 /* Which format a subscriber's frames follow, as (serial, first frame):
  * the stream's, or for codec=h264 the camera's SPS (the frames are not the
  * stream's decoded ones, and their ids are the passthrough's). */
-static void format_serial(const stream_conn *sc, uint64_t *serial, uint32_t *first_id)
+void fc_ws_stream_format_serial(const fc_stream *s, const fc_codec_ops *codec, uint64_t *serial,
+                                uint32_t *first_id)
 {
-    if (sc->codec == &fc_h264_passthrough) {
-        const fc_passthrough_format *pf = fc_stream_passthrough_format(sc->stream);
+    if (codec == &fc_h264_passthrough) {
+        const fc_passthrough_format *pf = fc_stream_passthrough_format(s);
         *serial = pf ? pf->serial : 0;
         *first_id = pf ? pf->first_id : 0;
         return;
     }
-    const fc_stream_format *f = fc_stream_format_of(sc->stream);
+    const fc_stream_format *f = fc_stream_format_of(s);
     *serial = f->serial;
     *first_id = f->first_id;
+}
+
+static void format_serial(const stream_conn *sc, uint64_t *serial, uint32_t *first_id)
+{
+    fc_ws_stream_format_serial(sc->stream, sc->codec, serial, first_id);
+}
+
+int fc_ws_stream_choose(const fc_stream *s, fc_stream_query *q, const fc_codec_ops **codec,
+                        int *code, char *why, size_t whylen)
+{
+    const char *id = fc_stream_id(s);
+    *code = CLOSE_BAD_REQUEST;
+    if (q->h264 && !fc_stream_offers_h264(s)) {
+        /* Only a camera's own H.264 is served as H.264 (passed through, not
+         * encoded); this stream's frames are framecast's. */
+        snprintf(why, whylen, "stream '%s' is not H.264 (its codecs: %s)", id, fc_codec_names());
+        return -1;
+    }
+    if (q->h264 && q->view != FC_VIEW_FULL) {
+        snprintf(why, whylen,
+                 "codec=h264 is the camera's own picture: view=full only (the %s view is "
+                 "encoded by framecast: use jpeg, webp or vp8)",
+                 fc_view_name(q->view));
+        return -1;
+    }
+    if (q->h264) {
+        /* One tier: the camera's. */
+        q->sub.auto_tier = false;
+        q->sub.tier = FC_TIER_HIGH;
+    }
+    if (q->view == FC_VIEW_PTZ && !fc_stream_detect(s)) {
+        snprintf(why, whylen,
+                 "stream '%s' has no detection, so no ptz view (--detect or detect= in its spec)",
+                 id);
+        return -1;
+    }
+    *codec = q->h264 ? &fc_h264_passthrough : q->codec ? q->codec : fc_stream_codec(s);
+    return 0;
 }
 
 static int ws_stream_open(fc_conn *c, void *state, const char *path)
@@ -154,38 +193,13 @@ static int ws_stream_open(fc_conn *c, void *state, const char *path)
         fc_conn_refuse(c, CLOSE_BAD_REQUEST, "%s", err);
         return 0;
     }
-    if (q.h264 && !fc_stream_offers_h264(s)) {
-        /* Only a camera's own H.264 is served as H.264 (passed through, not
-         * encoded); this stream's frames are framecast's. */
+    const fc_codec_ops *codec;
+    int code;
+    if (fc_ws_stream_choose(s, &q, &codec, &code, err, sizeof err) != 0) {
         env->ws_refused++;
-        fc_conn_refuse(c, CLOSE_BAD_REQUEST, "stream '%s' is not H.264 (its codecs: %s)", id,
-                       fc_codec_names());
+        fc_conn_refuse(c, code, "%s", err);
         return 0;
     }
-    if (q.h264 && q.view != FC_VIEW_FULL) {
-        env->ws_refused++;
-        fc_conn_refuse(c, CLOSE_BAD_REQUEST,
-                       "codec=h264 is the camera's own picture: view=full only (the %s view is "
-                       "encoded by framecast: use jpeg, webp or vp8)",
-                       fc_view_name(q.view));
-        return 0;
-    }
-    if (q.h264) {
-        /* One tier: the camera's. */
-        q.sub.auto_tier = false;
-        q.sub.tier = FC_TIER_HIGH;
-    }
-    if (q.view == FC_VIEW_PTZ && !fc_stream_detect(s)) {
-        env->ws_refused++;
-        fc_conn_refuse(c, CLOSE_BAD_REQUEST,
-                       "stream '%s' has no detection, so no ptz view (--detect or detect= in its "
-                       "spec)",
-                       id);
-        return 0;
-    }
-    const fc_codec_ops *codec = q.h264    ? &fc_h264_passthrough
-                                : q.codec ? q.codec
-                                          : fc_stream_codec(s);
     if (fc_stream_subscribe(s, q.view, codec, &q.sub, on_sub_wake, c, &sc->sub, err, sizeof err) !=
         0) {
         env->ws_refused++;
@@ -200,7 +214,7 @@ static int ws_stream_open(fc_conn *c, void *state, const char *path)
     uint32_t first_id;
     format_serial(sc, &sc->format_sent, &first_id);
     env->ws_accepted++;
-    fc_conn_send_json(c, hello_json(s, &q, codec));
+    fc_conn_send_json(c, fc_ws_stream_hello(s, &q, codec));
     return 0;
 }
 
@@ -254,7 +268,7 @@ static int ws_stream_writeable(fc_conn *c, void *state)
         /* The first frame of a new format goes out after the message. */
         sc->format_sent = serial;
         sc->held = f;
-        fc_conn_send_json(c, format_json(sc, f->tier));
+        fc_conn_send_json(c, fc_ws_stream_format(sc->stream, sc->codec, f->tier));
         return 0;
     }
     if (f->tier != sc->tier_sent) {

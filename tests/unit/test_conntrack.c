@@ -207,6 +207,39 @@ static void zero_limits_are_refused(void **state)
     assert_int_equal(uv_loop_close(&loop.uv), 0);
 }
 
+static void count_gone(void *arg)
+{
+    (*(int *)arg)++;
+}
+
+/* The router (--loops N) learns when a record goes, once, whether it goes
+ * after its bind or before it (the owner could not take it). */
+static void the_gone_hook_runs_once_when_the_record_goes(void **state)
+{
+    (void)state;
+    world w;
+    open_world(&w, (fc_conntrack_limits){
+                       .max_total = 10, .max_pending = 10, .max_per_peer = 10, .header_ms = 60000});
+    int bound_gone = 0, unbound_gone = 0;
+    int i = admit(&w, "10.0.0.1", NULL);
+    fc_tracked_on_gone(w.rec[i], count_gone, &bound_gone);
+    fc_tracked_active(w.rec[i]);
+    assert_int_equal(bound_gone, 0);
+    gone(&w, i);
+    assert_int_equal(bound_gone, 1);
+    struct sockaddr_storage ss = v4("10.0.0.1");
+    fc_tracked *c;
+    fc_conn_refused why;
+    assert_int_equal(fc_conntrack_admit(w.t, &ss, &c, &why), 0);
+    fc_tracked_on_gone(c, count_gone, &unbound_gone);
+    fc_tracked_gone(c); /* before the bind: the record waits for it */
+    assert_int_equal(unbound_gone, 0);
+    fc_tracked_bind(c, NULL);
+    assert_int_equal(unbound_gone, 1);
+    assert_int_equal(stats(&w).open, 0);
+    close_world(&w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +248,7 @@ int main(void)
         cmocka_unit_test(kept_alive_waiting_again_is_bounded),
         cmocka_unit_test(header_deadline_closes_pending),
         cmocka_unit_test(zero_limits_are_refused),
+        cmocka_unit_test(the_gone_hook_runs_once_when_the_record_goes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
