@@ -6,7 +6,8 @@
  * agent says drain at once), let running avatar sessions finish (up to
  * --drain-timeout), close every WebSocket left with a close frame, wait for
  * the sessions' last jobs and the stream changes in flight, shut the streams
- * down, let the server go, and return when the loop has nothing left. */
+ * down, let the server go, and return when the loop has nothing left. This
+ * file builds and runs; the stop, step by step, is serve_stop.c's. */
 #include <errno.h>
 #include <stdatomic.h>
 #include <malloc.h>
@@ -19,6 +20,7 @@
 #include "analysis/face/face.h"
 #include "app/commands.h"
 #include "app/serve.h"
+#include "app/serve_impl.h"
 #include "avatar/generator.h"
 #include "avatar/media.h"
 #include "avatar/audio.h"
@@ -45,55 +47,6 @@
 #include "transport/server.h"
 #include "transport/webrtc.h"
 #include "transport/ws_stream.h"
-
-/* Where a server is in its life; each stop step moves it on. */
-typedef enum {
-    SERVE_BUILDING,        /* parts being made; a failure unwinds what exists */
-    SERVE_RUNNING,         /* the loop serves */
-    SERVE_DRAINING,        /* a signal came: sessions finish, then WebSockets get 1001 */
-    SERVE_ENDING_SESSIONS, /* waiting for the avatar sessions' last jobs */
-    SERVE_ENDING_CHANGES,  /* waiting for the stream changes in flight (503 to new ones) */
-    SERVE_ENDING_STREAMS,  /* streams shut down, their jobs finishing */
-    SERVE_STOPPED,         /* the server is let go; the loop returns */
-} serve_state;
-
-typedef struct server {
-    serve_state state;
-    const fc_serve_opts *o;
-    fc_source_spec *specs;
-    int nspecs;
-    fc_store_stream *rows; /* the stored streams, as loaded at start */
-    size_t nrows;
-    fc_store *store;
-    const char *db; /* the store's path, for messages */
-    fc_auth *auth;
-    fc_loop loop;
-    fc_loops loops; /* loop is loops.loop[0] */
-    /* With --loops > 1: the other loops' servers, the router that hands
-     * them viewers, the streams' feeds to them (router.h, feeds.h). */
-    fc_loop_server *loop_servers[FC_LOOPS_MAX];
-    int loop_servers_running;
-    fc_router *router;
-    fc_feeds *feeds;
-    atomic_uint ws_total;
-    fc_loop_metrics loop_metrics;
-    fc_pool *pool;
-    fc_face_detector *detector; /* shared by every stream and the avatar sessions */
-    fc_metrics *metrics;
-    fc_core_metrics core_metrics;
-    fc_stream_defaults defaults;
-    fc_stream_set streams;
-    fc_stream_api *api;
-    fc_http_server *http;
-    fc_capacity *capacity;
-    fc_agent *agent;   /* NULL without --agent-port */
-    fc_webrtc *webrtc; /* NULL without --janus */
-    fc_media media;
-    fc_generator_lib gen;
-    fc_avatar_env avatar;
-    uv_signal_t sigint, sigterm;
-    bool signals;
-} server;
 
 /* ---- build ---- */
 
@@ -526,8 +479,6 @@ static int start_webrtc(server *srv, char *err, size_t errlen)
     return rc;
 }
 
-static void on_signal(uv_signal_t *h, int signum);
-
 /* Makes every part, in the order a frame travels. */
 static int build(server *srv, char *err, size_t errlen)
 {
@@ -573,116 +524,10 @@ static int build(server *srv, char *err, size_t errlen)
     uv_signal_init(&srv->loop.uv, &srv->sigint);
     uv_signal_init(&srv->loop.uv, &srv->sigterm);
     srv->sigint.data = srv->sigterm.data = srv;
-    uv_signal_start(&srv->sigint, on_signal, SIGINT);
-    uv_signal_start(&srv->sigterm, on_signal, SIGTERM);
+    uv_signal_start(&srv->sigint, fc_serve_on_signal, SIGINT);
+    uv_signal_start(&srv->sigterm, fc_serve_on_signal, SIGTERM);
     srv->signals = true;
     return 0;
-}
-
-/* ---- stop, step by step ---- */
-
-/* The other loops' threads end once their last handles close; each frees
- * its server there (loops.h on_exit); they are joined after the first loop
- * returns. */
-static void free_loop_server(void *arg)
-{
-    fc_loop_server_free(arg);
-}
-
-static void stop_loops(server *srv)
-{
-    for (int i = 1; i < srv->loops.n; i++)
-        if (srv->loop_servers[i])
-            fc_loops_on_exit(&srv->loops, i, free_loop_server, srv->loop_servers[i]);
-    fc_loops_stop(&srv->loops);
-}
-
-static void on_webrtc_closed(void *arg)
-{
-    server *srv = arg;
-    /* Everything that could touch a socket is finished: let lws go, then the
-     * last handles close and uv_run returns. */
-    srv->state = SERVE_STOPPED;
-    stop_loops(srv);
-    fc_agent_close(srv->agent);
-    fc_http_server_destroy(srv->http);
-    uv_close((uv_handle_t *)&srv->sigint, NULL);
-    uv_close((uv_handle_t *)&srv->sigterm, NULL);
-    fc_loop_close(&srv->loop);
-}
-
-/* The streams are gone, and with them their mountpoints (fc_webrtc is a
- * user of each): the Janus session goes last, within the client's request
- * deadline. */
-static void on_streams_closed(void *arg);
-
-/* Every other loop's server has closed its viewers and lws. */
-static void on_loop_server_stopped(void *arg)
-{
-    server *srv = arg;
-    if (--srv->loop_servers_running > 0) return;
-    on_streams_closed(srv);
-}
-
-static void on_streams_closed(void *arg)
-{
-    server *srv = arg;
-    if (srv->loop_servers_running > 0) {
-        /* Their viewers had 1001 as the streams left (feeds.h). */
-        for (int i = 1; i < srv->loops.n; i++)
-            fc_loop_server_stop(srv->loop_servers[i], &srv->loop, on_loop_server_stopped, srv);
-        return;
-    }
-    if (srv->webrtc)
-        fc_webrtc_close(srv->webrtc, on_webrtc_closed, srv);
-    else
-        on_webrtc_closed(srv);
-}
-
-/* No change is in flight and none will start: the streams may go. */
-static void on_changes_done(void *arg)
-{
-    server *srv = arg;
-    srv->state = SERVE_ENDING_STREAMS;
-    fc_stream_set_close(&srv->streams, on_streams_closed, srv);
-}
-
-static void on_avatars_idle(void *arg)
-{
-    server *srv = arg;
-    srv->state = SERVE_ENDING_CHANGES;
-    fc_stream_api_when_idle(srv->api, on_changes_done, srv);
-}
-
-/* Every connection is closed, so every avatar session is released; wait for
- * their last jobs before the streams and the loop go. */
-static void on_drained(fc_http_server *http, void *arg)
-{
-    (void)http;
-    server *srv = arg;
-    srv->state = SERVE_ENDING_SESSIONS;
-    fc_avatar_env_when_idle(&srv->avatar, on_avatars_idle, srv);
-}
-
-static void on_signal(uv_signal_t *h, int signum)
-{
-    server *srv = h->data;
-    const char *name = signum == SIGINT ? "SIGINT" : "SIGTERM";
-    if (srv->state == SERVE_DRAINING) {
-        fc_info("%s again: closing connections without waiting for sessions", name);
-        fc_http_server_drain(srv->http, 0, on_drained, srv);
-        return;
-    }
-    if (srv->state != SERVE_RUNNING) return;
-    srv->state = SERVE_DRAINING;
-    /* From here on the agent says drain and new work gets 503 (on the
-     * first loop: the router keeps new viewers there). */
-    fc_capacity_drain(srv->capacity);
-    if (srv->router) fc_router_stop(srv->router);
-    fc_info("%s: closing connections and stopping: new work is refused, running avatar "
-            "sessions finish first (up to %d s)",
-            name, srv->o->drain_timeout);
-    fc_http_server_drain(srv->http, (unsigned)srv->o->drain_timeout * 1000u, on_drained, srv);
 }
 
 /* ---- run ---- */
@@ -703,49 +548,6 @@ static void log_listening(const server *srv)
     fc_info("framecast %s listening on %s with %zu streams, %d workers and %d event loop%s",
             FC_VERSION, where, srv->streams.n, fc_pool_threads(srv->pool), srv->loops.n,
             srv->loops.n == 1 ? "" : "s");
-}
-
-/* A failed build: nothing has run, so nothing is in flight; what was made
- * closes as the loop runs once more. */
-static void unwind(server *srv)
-{
-    for (int i = 1; i <= srv->loop_servers_running; i++)
-        fc_loop_server_stop_wait(srv->loop_servers[i]);
-    srv->loop_servers_running = 0;
-    stop_loops(srv);
-    fc_agent_close(srv->agent);
-    fc_http_server_destroy(srv->http);
-    fc_stream_set_close(&srv->streams, NULL, NULL);
-    if (srv->webrtc) fc_webrtc_close(srv->webrtc, NULL, NULL);
-    if (srv->signals) {
-        uv_close((uv_handle_t *)&srv->sigint, NULL);
-        uv_close((uv_handle_t *)&srv->sigterm, NULL);
-    }
-    fc_loop_close(&srv->loop);
-    uv_run(&srv->loop.uv, UV_RUN_DEFAULT);
-    fc_loops_join(&srv->loops);
-}
-
-static void free_parts(server *srv)
-{
-    fc_http_server_free(srv->http);
-    fc_router_free(srv->router);
-    fc_feeds_free(srv->feeds);
-    fc_agent_free(srv->agent);
-    fc_capacity_free(srv->capacity);
-    fc_webrtc_free(srv->webrtc);
-    fc_pool_destroy(srv->pool);
-    fc_face_detector_close(srv->detector);
-    fc_generator_unload(&srv->gen);
-    fc_media_close(&srv->media);
-    fc_stream_set_clear(&srv->streams);
-    fc_stream_api_free(srv->api);
-    fc_auth_free(srv->auth);
-    fc_store_close(srv->store);
-    fc_metrics_free(srv->metrics);
-    uv_loop_close(&srv->loop.uv);
-    free(srv->specs);
-    free(srv->rows);
 }
 
 int fc_cmd_serve(int argc, char **argv)
@@ -796,8 +598,8 @@ int fc_cmd_serve(int argc, char **argv)
     char err[2400];
     if (build(&srv, err, sizeof err) != 0) {
         fc_error("%s", err);
-        unwind(&srv);
-        free_parts(&srv);
+        fc_serve_unwind(&srv);
+        fc_serve_free_parts(&srv);
         return 1;
     }
     srv.state = SERVE_RUNNING;
@@ -805,6 +607,6 @@ int fc_cmd_serve(int argc, char **argv)
     uv_run(&srv.loop.uv, UV_RUN_DEFAULT);
     fc_loops_join(&srv.loops);
     fc_info("stopped");
-    free_parts(&srv);
+    fc_serve_free_parts(&srv);
     return 0;
 }

@@ -1,4 +1,5 @@
 #include "transport/server.h"
+#include "transport/server_impl.h"
 
 #include <errno.h>
 #include <stdatomic.h>
@@ -28,40 +29,10 @@ static const fc_endpoint *const endpoints[] = {
     &fc_http_api_endpoint,  &fc_static_endpoint,    &fc_ready_endpoint,
 };
 
-#define MAX_MOUNTS 16
-#define MOUNT_PATH_MAX 1100
 #define MAX_CONTROL_MESSAGE 4096
 #define URI_MAX 1024
 #define CLOSE_UNKNOWN_ENDPOINT 4404
 #define CLOSE_TRY_AGAIN 1013
-
-struct fc_http_server {
-    fc_loop *loop;
-    fc_http_server_config cfg;
-    fc_server_env env;
-    struct lws_context *ctx;
-    struct lws_vhost *vhost;
-    fc_listener *listener;
-    struct lws_protocols protocols[2];
-    struct lws_http_mount mounts[MAX_MOUNTS];
-    char mount_at[MAX_MOUNTS][64], mount_dir[MAX_MOUNTS][MOUNT_PATH_MAX];
-    struct lws_protocol_vhost_options mimes[MAX_MOUNTS];
-    /* lws's best-practice headers, with connect_src in the CSP. */
-    struct lws_protocol_vhost_options headers[5];
-    char csp[512];
-    int nmounts;
-    lws_retry_bo_t retry;
-    const fc_endpoint *const *eps; /* cfg.endpoints, or all of them */
-    size_t neps;
-    fc_conn *conns; /* open WebSockets, for draining */
-    size_t ws_count;
-    size_t finishing; /* open WebSockets whose endpoint finishes its work at a drain */
-    fc_ws_wakes ws_wakes;
-    uv_timer_t drain_timer;
-    bool draining, closing_all, drain_timed_out;
-    void (*drain_done)(fc_http_server *, void *);
-    void *drain_arg;
-};
 
 static fc_http_server *server_of(struct lws *wsi)
 {
@@ -350,132 +321,6 @@ full:
     return -ENOSPC;
 }
 
-/* ------------------------------------------------------------------ metrics */
-
-static void metric_ws_clients(fc_metrics_out *out, void *ctx)
-{
-    fc_metrics_sample(out, NULL, (double)((fc_http_server *)ctx)->ws_count);
-}
-
-static void metric_ws_accepted(fc_metrics_out *out, void *ctx)
-{
-    fc_metrics_sample(out, NULL, (double)((fc_http_server *)ctx)->env.ws_accepted);
-}
-
-static void metric_ws_refused(fc_metrics_out *out, void *ctx)
-{
-    fc_metrics_sample(out, NULL, (double)((fc_http_server *)ctx)->env.ws_refused);
-}
-
-static void metric_http_requests(fc_metrics_out *out, void *ctx)
-{
-    fc_metrics_sample(out, NULL, (double)((fc_http_server *)ctx)->env.http_requests);
-}
-
-static void metric_uploads(fc_metrics_out *out, void *ctx)
-{
-    fc_metrics_sample(out, NULL, (double)((fc_http_server *)ctx)->env.uploads_active);
-}
-
-static void metric_texts_dropped(fc_metrics_out *out, void *ctx)
-{
-    fc_metrics_sample(out, NULL, (double)((fc_http_server *)ctx)->env.texts_dropped);
-}
-
-static void metric_http_refused(fc_metrics_out *out, void *ctx)
-{
-    static const char *const reasons[FC_HTTP_REFUSED_COUNT] = {
-        "reason=\"framing\"", "reason=\"upgrade\"", "reason=\"uri\""};
-    fc_http_server *srv = ctx;
-    for (int i = 0; i < FC_HTTP_REFUSED_COUNT; i++)
-        fc_metrics_sample(out, reasons[i], (double)srv->env.http_refused[i]);
-}
-
-static bool conn_stats(fc_http_server *srv, fc_conntrack_stats *st)
-{
-    if (!srv->listener) return false;
-    fc_listener_get_stats(srv->listener, st);
-    return true;
-}
-
-static void metric_conns_open(fc_metrics_out *out, void *ctx)
-{
-    fc_conntrack_stats st;
-    if (conn_stats(ctx, &st)) fc_metrics_sample(out, NULL, (double)st.open);
-}
-
-static void metric_conns_pending(fc_metrics_out *out, void *ctx)
-{
-    fc_conntrack_stats st;
-    if (conn_stats(ctx, &st)) fc_metrics_sample(out, NULL, (double)st.pending);
-}
-
-static void metric_conns_refused(fc_metrics_out *out, void *ctx)
-{
-    fc_conntrack_stats st;
-    if (!conn_stats(ctx, &st)) return;
-    fc_metrics_sample(out, "reason=\"peer\"", (double)st.refused[FC_CONN_REFUSED_PEER]);
-    fc_metrics_sample(out, "reason=\"full\"", (double)st.refused[FC_CONN_REFUSED_FULL]);
-}
-
-static void metric_conns_closed(fc_metrics_out *out, void *ctx)
-{
-    fc_conntrack_stats st;
-    if (!conn_stats(ctx, &st)) return;
-    fc_metrics_sample(out, "reason=\"header_timeout\"",
-                      (double)st.closed[FC_CONN_CLOSED_HEADER_TIMEOUT]);
-    fc_metrics_sample(out, "reason=\"evicted\"", (double)st.closed[FC_CONN_CLOSED_EVICTED]);
-}
-
-static void metric_uploads_refused(fc_metrics_out *out, void *ctx)
-{
-    static const char *const reasons[FC_UPLOAD_REFUSED_COUNT] = {
-        "reason=\"busy\"", "reason=\"too_large\"", "reason=\"slow\"",  "reason=\"quota\"",
-        "reason=\"type\"", "reason=\"malformed\"", "reason=\"failed\""};
-    fc_http_server *srv = ctx;
-    for (int i = 0; i < FC_UPLOAD_REFUSED_COUNT; i++)
-        fc_metrics_sample(out, reasons[i], (double)srv->env.uploads_refused[i]);
-}
-
-static const fc_metric_family families[] = {
-    {"fc_websocket_clients", FC_METRIC_GAUGE, "WebSocket connections open now.", metric_ws_clients},
-    {"fc_websocket_accepted_total", FC_METRIC_COUNTER, "WebSocket subscriptions accepted.",
-     metric_ws_accepted},
-    {"fc_websocket_refused_total", FC_METRIC_COUNTER,
-     "WebSocket connections refused (unknown stream, bad option, server full).", metric_ws_refused},
-    {"fc_http_requests_total", FC_METRIC_COUNTER,
-     "HTTP requests answered by framecast's own handlers.", metric_http_requests},
-    {"fc_uploads_in_progress", FC_METRIC_GAUGE,
-     "POST /upload bodies being received or written now.", metric_uploads},
-    {"fc_connections_open", FC_METRIC_GAUGE, "TCP connections open now, all kinds.",
-     metric_conns_open},
-    {"fc_connections_pending", FC_METRIC_GAUGE,
-     "Connections waiting for a request's headers now (--max-pending).", metric_conns_pending},
-    {"fc_connections_refused_total", FC_METRIC_COUNTER,
-     "Connections refused at accept: peer (--max-peer-connections), full (no room).",
-     metric_conns_refused},
-    {"fc_connections_closed_total", FC_METRIC_COUNTER,
-     "Pending connections closed: header_timeout (--header-timeout), evicted (the oldest "
-     "pending, to make room for a new connection).",
-     metric_conns_closed},
-    {"fc_uploads_refused_total", FC_METRIC_COUNTER,
-     "POST /upload refused: busy (503), too_large (413), slow (408: --upload-timeout, "
-     "--upload-min-rate), quota (507), type (415), malformed (400), failed (500).",
-     metric_uploads_refused},
-    {"fc_websocket_messages_dropped_total", FC_METRIC_COUNTER,
-     "WebSocket text messages dropped whole for being over the size limit.", metric_texts_dropped},
-    {"fc_http_refused_total", FC_METRIC_COUNTER,
-     "HTTP requests refused and closed before an endpoint saw them: framing "
-     "(Content-Length, Transfer-Encoding), upgrade (bad WebSocket handshake, h2c), uri (too long).",
-     metric_http_refused},
-};
-
-static int register_metrics(fc_http_server *srv)
-{
-    return fc_metrics_register_table(srv->env.metrics, families, sizeof families / sizeof *families,
-                                     srv);
-}
-
 /* A connection our listener admitted: lws serves it from here on (HTTP, and
  * WebSocket after an upgrade), with its tracking record as the wsi's opaque
  * pointer (LWS_CALLBACK_WSI_DESTROY lets it go); on failure lws has closed
@@ -609,7 +454,7 @@ int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg, fc_str
         .feeds = cfg->feeds,
         .loops = cfg->loops ? cfg->loops : 1,
     };
-    int rc = cfg->adopted ? 0 : register_metrics(srv);
+    int rc = cfg->adopted ? 0 : fc_http_server_register_metrics(srv);
     if (rc != 0) snprintf(err, errlen, "http server: out of memory registering metrics");
     if (rc == 0 && cfg->media && cfg->avatar) {
         fc_upload_limits ul = {.max_files = cfg->upload_max_files,
