@@ -90,7 +90,9 @@ function requests(page) {
   page.on('request', (r) => asked.push({ url: r.url(), status: null }));
   page.on('requestfinished', async (r) => {
     const e = asked.find((x) => x.url === r.url() && x.status === null);
-    if (e) e.status = (await r.response())?.status() ?? null;
+    // A request that finishes as the page closes has no response to ask
+    // for any more: that is no error of the page's.
+    if (e) e.status = (await r.response().catch(() => null))?.status() ?? null;
   });
   page.on('websocket', (w) => asked.push({ url: w.url(), status: 101 }));
   return asked;
