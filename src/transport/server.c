@@ -423,19 +423,11 @@ static int create_context(fc_http_server *srv, char *err, size_t errlen)
     return 0;
 }
 
-int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg, fc_stream_set *streams,
-                         fc_metrics *metrics, fc_http_server **out, char *err, size_t errlen)
+/* What every endpoint of this server sees (endpoint.h). */
+static fc_server_env server_env(fc_loop *loop, const fc_http_server_config *cfg,
+                                fc_stream_set *streams, fc_metrics *metrics)
 {
-    fc_http_server *srv = calloc(1, sizeof *srv);
-    if (!srv) {
-        snprintf(err, errlen, "http server: out of memory");
-        return -ENOMEM;
-    }
-    srv->loop = loop;
-    srv->cfg = *cfg;
-    srv->eps = cfg->endpoints ? cfg->endpoints : endpoints;
-    srv->neps = cfg->endpoints ? cfg->nendpoints : sizeof endpoints / sizeof *endpoints;
-    srv->env = (fc_server_env){
+    return (fc_server_env){
         .loop = loop,
         .pool = cfg->pool,
         .streams = streams,
@@ -454,6 +446,21 @@ int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg, fc_str
         .feeds = cfg->feeds,
         .loops = cfg->loops ? cfg->loops : 1,
     };
+}
+
+int fc_http_server_start(fc_loop *loop, const fc_http_server_config *cfg, fc_stream_set *streams,
+                         fc_metrics *metrics, fc_http_server **out, char *err, size_t errlen)
+{
+    fc_http_server *srv = calloc(1, sizeof *srv);
+    if (!srv) {
+        snprintf(err, errlen, "http server: out of memory");
+        return -ENOMEM;
+    }
+    srv->loop = loop;
+    srv->cfg = *cfg;
+    srv->eps = cfg->endpoints ? cfg->endpoints : endpoints;
+    srv->neps = cfg->endpoints ? cfg->nendpoints : sizeof endpoints / sizeof *endpoints;
+    srv->env = server_env(loop, cfg, streams, metrics);
     int rc = cfg->adopted ? 0 : fc_http_server_register_metrics(srv);
     if (rc != 0) snprintf(err, errlen, "http server: out of memory registering metrics");
     if (rc == 0 && cfg->media && cfg->avatar) {

@@ -108,23 +108,12 @@ static int add_io(ctx *c, fc_nn_io *io, const char *name, const fc_nn_shape *s, 
     return 0;
 }
 
-static int translate(ctx *c, const Onnx__ModelProto *mp)
+/* The graph's inputs (not the initializers older exporters list there too),
+ * resized to the caller's shape if it asked. */
+static int add_inputs(ctx *c, const Onnx__GraphProto *g)
 {
     int rc;
-    const Onnx__GraphProto *g = mp->graph;
-    if (!g) return fc_nnt_fail(c, -EINVAL, "not an ONNX model (no graph)");
-    for (size_t i = 0; i < mp->n_opset_import; i++) {
-        const Onnx__OperatorSetIdProto *o = mp->opset_import[i];
-        if (o && o->domain && o->domain[0] && strcmp(o->domain, "ai.onnx") != 0)
-            return fc_nnt_fail(c, -ENOTSUP, "operator set '%s' is not supported", o->domain);
-    }
-    for (size_t i = 0; i < g->n_initializer; i++)
-        if ((rc = add_initializer(c, g->initializer[i])) < 0) return rc;
-
     fc_nn_model *m = c->m;
-    m->inputs = calloc(g->n_input ? g->n_input : 1, sizeof *m->inputs);
-    m->outputs = calloc(g->n_output ? g->n_output : 1, sizeof *m->outputs);
-    if (!m->inputs || !m->outputs) return fc_nnt_fail(c, -ENOMEM, "out of memory");
     for (size_t i = 0; i < g->n_input; i++) {
         const Onnx__ValueInfoProto *vi = g->input[i];
         if (!vi || !vi->name || !vi->name[0])
@@ -155,7 +144,13 @@ static int translate(ctx *c, const Onnx__ModelProto *mp)
         m->ninputs++;
     }
     if (m->ninputs == 0) return fc_nnt_fail(c, -EINVAL, "the graph has no inputs");
+    return 0;
+}
 
+/* Every node, in order, by its operator's rule (model_ops.c). */
+static int add_nodes(ctx *c, const Onnx__GraphProto *g)
+{
+    int rc;
     for (size_t i = 0; i < g->n_node; i++) {
         c->node = g->node[i];
         if (!c->node) return fc_nnt_fail(c, -EINVAL, "node %zu is empty", i);
@@ -171,7 +166,14 @@ static int translate(ctx *c, const Onnx__ModelProto *mp)
         if ((rc = e->translate(c)) < 0) return rc;
     }
     c->node = NULL;
+    return 0;
+}
 
+/* The graph's outputs: computed by the graph, of the shape they declare. */
+static int add_outputs(ctx *c, const Onnx__GraphProto *g)
+{
+    int rc;
+    fc_nn_model *m = c->m;
     if (g->n_output == 0) return fc_nnt_fail(c, -EINVAL, "the graph has no outputs");
     for (size_t i = 0; i < g->n_output; i++) {
         const Onnx__ValueInfoProto *vi = g->output[i];
@@ -199,6 +201,27 @@ static int translate(ctx *c, const Onnx__ModelProto *mp)
             return rc;
         m->noutputs++;
     }
+    return 0;
+}
+
+static int translate(ctx *c, const Onnx__ModelProto *mp)
+{
+    int rc;
+    const Onnx__GraphProto *g = mp->graph;
+    if (!g) return fc_nnt_fail(c, -EINVAL, "not an ONNX model (no graph)");
+    for (size_t i = 0; i < mp->n_opset_import; i++) {
+        const Onnx__OperatorSetIdProto *o = mp->opset_import[i];
+        if (o && o->domain && o->domain[0] && strcmp(o->domain, "ai.onnx") != 0)
+            return fc_nnt_fail(c, -ENOTSUP, "operator set '%s' is not supported", o->domain);
+    }
+    for (size_t i = 0; i < g->n_initializer; i++)
+        if ((rc = add_initializer(c, g->initializer[i])) < 0) return rc;
+    fc_nn_model *m = c->m;
+    m->inputs = calloc(g->n_input ? g->n_input : 1, sizeof *m->inputs);
+    m->outputs = calloc(g->n_output ? g->n_output : 1, sizeof *m->outputs);
+    if (!m->inputs || !m->outputs) return fc_nnt_fail(c, -ENOMEM, "out of memory");
+    if ((rc = add_inputs(c, g)) < 0 || (rc = add_nodes(c, g)) < 0 || (rc = add_outputs(c, g)) < 0)
+        return rc;
     return fc_nn_fuse(m, c->err, c->errlen);
 }
 
