@@ -32,8 +32,9 @@ export class Server {
     // elsewhere a machine busy with other tests would refuse their sessions.
     const load = this.args.includes('--load-admission') ? [] : ['--load-admission', 'off'];
     // One loop unless a test asks for more: the suite checks one loop's
-    // behaviour; tests/integration/loops.mjs checks several.
-    if (!this.args.includes('--loops')) load.push('--loops', '1');
+    // behaviour; tests/integration/loops.test.mjs checks several.
+    // FC_TEST_LOOPS=2 runs any test file on two loops instead.
+    if (!this.args.includes('--loops')) load.push('--loops', process.env.FC_TEST_LOOPS || '1');
     this.proc = spawn(this.bin, ['serve', '--host', this.host, '--port', String(this.wantPort), ...load, ...this.args], {
       stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...db, ...this.env },
     });
