@@ -120,7 +120,9 @@ test('--max-peer-connections: past it one address is refused at accept with 503,
     assert.equal(await srv.metric('fc_connections_refused_total', { reason: 'peer' }), 10);
     assert.match(await healthz(srv.port, '127.0.0.6'), /^HTTP\/1\.1 200 /);
     // Once some go, that address gets in again.
-    for (const c of conns.slice(0, 5)) c.sock.destroy();
+    // Five of those let in (which ones were refused is the accept order's:
+    // with --loops 2 the kernel holds connections until their first bytes).
+    for (const c of conns.filter((x) => !x.closed).slice(0, 5)) c.sock.destroy();
     await until(async () => (await srv.metric('fc_connections_pending')) <= 45, { what: 'five gone' });
     assert.match(await healthz(srv.port, '127.0.0.5'), /^HTTP\/1\.1 200 /);
   } finally {
