@@ -8,8 +8,8 @@
 
 #include "core/clock.h"
 #include "transport/conn.h"
-#include "transport/control.h"
 #include "transport/feeds.h"
+#include "transport/ws_stream.h"
 
 #define CLOSE_BAD_REQUEST 4400
 #define CLOSE_UNKNOWN_STREAM 4404
@@ -116,25 +116,6 @@ static int remote_open(fc_conn *c, void *state, const char *path)
     return 0;
 }
 
-static void remote_text(fc_conn *c, void *state, const char *msg, size_t len)
-{
-    (void)state;
-    json_t *obj;
-    const char *type;
-    char err[160];
-    if (fc_control_parse(msg, len, &obj, &type, err, sizeof err) != 0) {
-        fc_conn_send_error(c, err);
-        return;
-    }
-    if (strcmp(type, "ping") == 0) {
-        fc_conn_send_json(c, json_pack("{s:s}", "type", "pong"));
-    } else {
-        snprintf(err, sizeof err, "unknown message type '%.64s'", type);
-        fc_conn_send_error(c, err);
-    }
-    json_decref(obj);
-}
-
 /* One message per turn, as ws_stream.c: the pending event, else the next
  * frame, after a format message when it is the first of a format not told
  * yet, and after a tier message when its tier differs from the last one's. */
@@ -208,7 +189,7 @@ const fc_endpoint fc_ws_remote_endpoint = {
     .websocket = true,
     .state_size = sizeof(remote_conn),
     .open = remote_open,
-    .text = remote_text,
+    .text = fc_ws_stream_text,
     .writeable = remote_writeable,
     .closed = remote_closed,
     .capacity = FC_CAP_SUBSCRIBER,

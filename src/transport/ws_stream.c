@@ -218,7 +218,7 @@ static int ws_stream_open(fc_conn *c, void *state, const char *path)
     return 0;
 }
 
-static void ws_stream_text(fc_conn *c, void *state, const char *msg, size_t len)
+void fc_ws_stream_text(fc_conn *c, void *state, const char *msg, size_t len)
 {
     (void)state;
     json_t *obj;
@@ -335,7 +335,7 @@ const fc_endpoint fc_ws_stream_endpoint = {
     .websocket = true,
     .state_size = sizeof(stream_conn),
     .open = ws_stream_open,
-    .text = ws_stream_text,
+    .text = fc_ws_stream_text,
     .writeable = ws_stream_writeable,
     .closed = ws_stream_closed,
     .capacity = FC_CAP_SUBSCRIBER,

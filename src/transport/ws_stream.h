@@ -27,6 +27,9 @@ json_t *fc_ws_stream_format(const fc_stream *s, const fc_codec_ops *codec, int t
 void fc_ws_stream_format_serial(const fc_stream *s, const fc_codec_ops *codec, uint64_t *serial,
                                 uint32_t *first_id);
 /* The hello message for it. */
+/* A viewer's control message (ping; anything else is an error): the same
+ * on every loop (ws_remote.c). */
+void fc_ws_stream_text(struct fc_conn *c, void *state, const char *msg, size_t len);
 json_t *fc_ws_stream_hello(const fc_stream *s, const fc_stream_query *q, const fc_codec_ops *codec);
 
 /* {"type":"detections","frame_id","timestamp","faces":[...]}: the event a
