@@ -420,7 +420,13 @@ static int start_other_loops(server *srv, fc_http_server_config *hc, char *err, 
         snprintf(err, errlen, "out of memory");
         return -ENOMEM;
     }
+    if (srv->loops.n > 1 &&
+        fc_census_new(&srv->loops, srv->loop_servers, srv->feeds, &srv->census) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
     hc->router = srv->router;
+    hc->census = srv->census;
     hc->feeds = NULL;
     srv->loop_metrics.router = srv->router;
     srv->loop_metrics.feeds = srv->feeds;
@@ -462,8 +468,14 @@ static int start_http(server *srv, char *err, size_t errlen)
     };
     hc.loops = srv->loops.n;
     if ((rc = start_other_loops(srv, &hc, err, errlen)) != 0) return rc;
-    return fc_http_server_start(&srv->loop, &hc, &srv->streams, srv->metrics, &srv->http, err,
-                                errlen);
+    rc =
+        fc_http_server_start(&srv->loop, &hc, &srv->streams, srv->metrics, &srv->http, err, errlen);
+    /* After the families it adds the other loops' samples to. */
+    if (rc == 0 && srv->census && fc_census_register(srv->census, srv->metrics) != 0) {
+        snprintf(err, errlen, "out of memory");
+        return -ENOMEM;
+    }
+    return rc;
 }
 
 /* A mountpoint per stream in Janus, for the streams there are and those

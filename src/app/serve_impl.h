@@ -24,6 +24,7 @@
 #include "transport/api_streams.h"
 #include "transport/auth/guard.h"
 #include "transport/loop_metrics.h"
+#include "transport/census.h"
 #include "transport/loop_servers.h"
 #include "transport/server.h"
 #include "transport/webrtc.h"
@@ -57,6 +58,7 @@ typedef struct server {
     int loop_servers_running;
     fc_router *router;
     fc_feeds *feeds;
+    fc_census *census; /* the other loops' figures in /metrics */
     atomic_uint ws_total;
     fc_loop_metrics loop_metrics;
     fc_pool *pool;

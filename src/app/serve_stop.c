@@ -141,6 +141,7 @@ void fc_serve_free_parts(server *srv)
     fc_http_server_free(srv->http);
     fc_router_free(srv->router);
     fc_feeds_free(srv->feeds);
+    fc_census_free(srv->census);
     fc_agent_free(srv->agent);
     fc_capacity_free(srv->capacity);
     fc_webrtc_free(srv->webrtc);

@@ -5,7 +5,7 @@
 #include <string.h>
 
 typedef struct family {
-    const char *name, *help;
+    const char *name, *help; /* help NULL: more samples of the family `name` */
     fc_metric_type type;
     fc_metrics_collect_fn fn;
     void *ctx;
@@ -47,6 +47,11 @@ int fc_metrics_register(fc_metrics *m, const char *name, fc_metric_type type, co
     return 0;
 }
 
+int fc_metrics_add_samples(fc_metrics *m, const char *name, fc_metrics_collect_fn fn, void *ctx)
+{
+    return fc_metrics_register(m, name, FC_METRIC_COUNTER, NULL, fn, ctx);
+}
+
 int fc_metrics_register_table(fc_metrics *m, const fc_metric_family *table, size_t n, void *ctx)
 {
     for (size_t i = 0; i < n; i++) {
@@ -62,10 +67,16 @@ void fc_metrics_render(fc_metrics *m, fc_buf *buf)
     static const char *types[] = {"counter", "gauge", "histogram"};
     for (size_t i = 0; i < m->n; i++) {
         const family *f = &m->fam[i];
+        if (!f->help) continue; /* rendered with its family */
         fc_buf_printf(buf, "# HELP %s %s\n# TYPE %s %s\n", f->name, f->help, f->name,
                       types[f->type]);
         fc_metrics_out out = {buf, f};
         f->fn(&out, f->ctx);
+        for (size_t j = i + 1; j < m->n; j++) {
+            const family *more = &m->fam[j];
+            if (more->help || strcmp(more->name, f->name) != 0) continue;
+            more->fn(&out, more->ctx);
+        }
     }
 }
 

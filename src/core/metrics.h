@@ -33,6 +33,10 @@ typedef struct fc_metric_family {
 
 /* Registers `n` families that share one ctx: 0 or -ENOMEM. */
 int fc_metrics_register_table(fc_metrics *m, const fc_metric_family *table, size_t n, void *ctx);
+/* More samples for family `name`, registered already by another module:
+ * rendered after its own, under its HELP and TYPE (a family's samples must
+ * be together). 0 or -ENOMEM. */
+int fc_metrics_add_samples(fc_metrics *m, const char *name, fc_metrics_collect_fn fn, void *ctx);
 /* Renders every family into `out` (appended). */
 void fc_metrics_render(fc_metrics *m, fc_buf *out);
 

@@ -30,11 +30,13 @@ struct fc_sub {
     fc_event *event; /* latest event not sent yet, or NULL */
     fc_sub_wake_fn wake;
     void *ctx;
+    fc_hub_far *far; /* a relay's: the other loop's hub it stands for */
 };
 
 struct fc_hub {
     fc_sub *head;
     size_t count;
+    size_t relays; /* of count: relays' subscribers */
     bool inter_frame;
     size_t on_tier[FC_TIER_COUNT];   /* subscribers by the tier they are sent */
     size_t moving_to[FC_TIER_COUNT]; /* by the tier they wait to move to */
@@ -85,6 +87,8 @@ int fc_hub_add(fc_hub *hub, const fc_sub_opts *opts, fc_sub_wake_fn wake, void *
     sub->need_key = hub->inter_frame;
     sub->wake = wake;
     sub->ctx = ctx;
+    sub->far = opts->far;
+    if (sub->far) hub->relays++;
     sub->next = hub->head;
     if (hub->head) hub->head->prev = sub;
     hub->head = sub;
@@ -93,6 +97,27 @@ int fc_hub_add(fc_hub *hub, const fc_sub_opts *opts, fc_sub_wake_fn wake, void *
     hub->key_wanted |= 1u << sub->cur;
     *out = sub;
     return 0;
+}
+
+/* True when `far` is what another subscriber than `sub` stands for. */
+static bool far_shared(const fc_hub *hub, const fc_sub *sub, const fc_hub_far *far)
+{
+    for (const fc_sub *o = hub->head; o; o = o->next)
+        if (o != sub && o->far == far) return true;
+    return false;
+}
+
+/* The last subscriber standing for `far` goes (it is unlinked): the drops
+ * counted there so far become the hub's own, so its counters never go
+ * back. */
+static void keep_far_drops(fc_hub *hub, fc_hub_far *far)
+{
+    if (far_shared(hub, NULL, far)) return;
+    uint64_t drops = atomic_load(&far->drops), to_key = atomic_load(&far->drops_to_key);
+    hub->drops += drops - far->drops_kept;
+    hub->drops_to_key += to_key - far->drops_to_key_kept;
+    far->drops_kept = drops;
+    far->drops_to_key_kept = to_key;
 }
 
 void fc_hub_remove(fc_sub *sub)
@@ -104,6 +129,8 @@ void fc_hub_remove(fc_sub *sub)
         hub->head = sub->next;
     if (sub->next) sub->next->prev = sub->prev;
     hub->count--;
+    if (sub->far) keep_far_drops(hub, sub->far);
+    if (sub->far) hub->relays--;
     hub->on_tier[sub->cur]--;
     if (sub->tier.tier != sub->cur) hub->moving_to[sub->tier.tier]--;
     fc_queue_destroy(&sub->queue);
@@ -319,6 +346,19 @@ void fc_hub_get_stats(const fc_hub *hub, fc_hub_stats *out)
     memcpy(out->on_tier, hub->on_tier, sizeof out->on_tier);
     out->drops = hub->drops;
     out->drops_to_key = hub->drops_to_key;
+    for (const fc_sub *sub = hub->relays ? hub->head : NULL; sub; sub = sub->next) {
+        const fc_hub_far *far = sub->far;
+        if (!far) continue;
+        size_t viewers = atomic_load(&far->on_tier[sub->cur]);
+        out->subscribers = out->subscribers - 1 + viewers;
+        out->on_tier[sub->cur] = out->on_tier[sub->cur] - 1 + viewers;
+        bool first = true; /* of the subscribers standing for far */
+        for (const fc_sub *o = hub->head; o != sub; o = o->next)
+            if (o->far == far) first = false;
+        if (!first) continue;
+        out->drops += atomic_load(&far->drops) - far->drops_kept;
+        out->drops_to_key += atomic_load(&far->drops_to_key) - far->drops_to_key_kept;
+    }
 }
 
 size_t fc_hub_count(const fc_hub *hub)
@@ -328,7 +368,10 @@ size_t fc_hub_count(const fc_hub *hub)
 
 const fc_sub *fc_hub_next_sub(const fc_hub *hub, const fc_sub *after)
 {
-    return after ? after->next : hub->head;
+    const fc_sub *sub = after ? after->next : hub->head;
+    while (sub && sub->far)
+        sub = sub->next;
+    return sub;
 }
 
 void fc_sub_get_stats(const fc_sub *sub, fc_sub_stats *out)

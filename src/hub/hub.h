@@ -34,6 +34,7 @@
 #ifndef FC_HUB_HUB_H
 #define FC_HUB_HUB_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,10 +52,26 @@ typedef struct fc_sub fc_sub;
 /* Called when a subscriber's queue goes from empty to non-empty. */
 typedef void (*fc_sub_wake_fn)(fc_sub *sub, void *ctx);
 
+/* What another loop's hub behind a relay counts (relay.h): its viewers by
+ * tier and its drops, kept up to date there. The source hub counts them
+ * as its own while relay subscribers stand for that hub. */
+typedef struct fc_hub_far {
+    atomic_uint on_tier[FC_TIER_COUNT];
+    atomic_uint_fast64_t drops, drops_to_key;
+    /* The source hub's (its loop only): how much of the drops it has made
+     * its own already, when the last subscriber standing for them left. */
+    uint64_t drops_kept, drops_to_key_kept;
+} fc_hub_far;
+
 typedef struct fc_sub_opts {
     bool auto_tier; /* follow queue depth; else stay on `tier` */
     fc_tier tier;
     size_t queue; /* queue capacity, 1..FC_QUEUE_MAX */
+    /* A relay's subscriber (relay.h) stands for another loop's hub:
+     * fc_hub_stats counts it as that hub's viewers on its tier and adds
+     * that hub's drops (once however many subscribers stand for it);
+     * fc_hub_next_sub leaves it out. NULL = it is one viewer itself. */
+    fc_hub_far *far;
 } fc_sub_opts;
 
 /* `name` names the hub in its log lines; `inter_frame`: its frames are of an
@@ -96,6 +113,8 @@ void fc_hub_publish_event(fc_hub *hub, fc_event *e);
 /* The same for one subscriber: `e` becomes its pending event. */
 void fc_sub_give_event(fc_sub *sub, fc_event *e);
 
+/* Viewers, not hub entries: a relay's subscriber counts as the viewers and
+ * drops it stands for (fc_sub_opts.far). */
 typedef struct fc_hub_stats {
     size_t subscribers;
     size_t on_tier[FC_TIER_COUNT];
@@ -106,8 +125,10 @@ typedef struct fc_hub_stats {
 } fc_hub_stats;
 
 void fc_hub_get_stats(const fc_hub *hub, fc_hub_stats *out);
+/* Entries, a relay's subscriber as one: whether anybody is subscribed. */
 size_t fc_hub_count(const fc_hub *hub);
-/* Walks the subscribers: the first with after == NULL, NULL past the last. */
+/* Walks the viewers (relays' subscribers left out): the first with after ==
+ * NULL, NULL past the last. */
 const fc_sub *fc_hub_next_sub(const fc_hub *hub, const fc_sub *after);
 
 typedef struct fc_sub_stats {

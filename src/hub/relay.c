@@ -44,6 +44,9 @@ struct fc_relay {
     bool from_open, to_open;
 
     atomic_uint want_mask, key_wanted; /* from the other loop */
+    /* The local hub's viewers and drops, from the other loop: what the
+     * source hub counts its tier subscribers as (hub.h). */
+    fc_hub_far far;
     atomic_uint_fast64_t handoffs, dropped;
     atomic_int halves; /* halves still holding the memory */
 };
@@ -140,7 +143,8 @@ static void on_control(uv_async_t *h)
     for (int t = 0; t < FC_TIER_COUNT; t++) {
         bool wanted = want & (1u << t);
         if (wanted && !r->tier_sub[t]) {
-            fc_sub_opts o = {.auto_tier = false, .tier = (fc_tier)t, .queue = r->queue};
+            fc_sub_opts o = {
+                .auto_tier = false, .tier = (fc_tier)t, .queue = r->queue, .far = &r->far};
             if (r->src.add(r->src.arg, &o, on_tier_wake, r, &r->tier_sub[t]) != 0)
                 r->tier_sub[t] = NULL;
         } else if (!wanted && r->tier_sub[t]) {
@@ -215,6 +219,12 @@ fc_hub *fc_relay_hub(fc_relay *relay)
 void fc_relay_sync(fc_relay *r)
 {
     if (!r->local) return;
+    fc_hub_stats hs;
+    fc_hub_get_stats(r->local, &hs);
+    for (int t = 0; t < FC_TIER_COUNT; t++)
+        atomic_store(&r->far.on_tier[t], (unsigned)hs.on_tier[t]);
+    atomic_store(&r->far.drops, hs.drops);
+    atomic_store(&r->far.drops_to_key, hs.drops_to_key);
     unsigned mask = fc_hub_tier_mask(r->local);
     unsigned keys = fc_hub_take_key_wanted(r->local);
     if (mask == r->mask_sent && !keys) return;

@@ -20,7 +20,10 @@
  * Which tiers the source loop subscribes to, and which want a key frame,
  * come back the other way: the other loop publishes its local hub's tier
  * mask and key requests into two atomics and wakes the source loop, which
- * adds or removes its tier subscribers.
+ * adds or removes its tier subscribers. How many viewers the local hub has
+ * on each tier, and its drops, go back in atomics too (fc_hub_far): the
+ * source hub counts its tier subscribers as those, so a stream's viewer
+ * and drop counts include every loop's.
  *
  * Frames cross threads by reference: fc_frame refcounts are atomic
  * (core/frame.h). The local hub's subscribers write their WebSocket headers

@@ -105,9 +105,10 @@ typedef struct fc_server_env {
     /* WebSockets that asked to write this loop turn (ws_wake.h); NULL =
      * every write waits for lws's writeable callback. */
     struct fc_ws_wakes *ws_wakes;
-    size_t queue_default;   /* subscriber queue when the client names none */
-    struct fc_feeds *feeds; /* another loop's server (--loops N): its streams' relays */
-    int loops;              /* event loops the process runs (--loops), for /api/server */
+    size_t queue_default;     /* subscriber queue when the client names none */
+    struct fc_feeds *feeds;   /* another loop's server (--loops N): its streams' relays */
+    struct fc_census *census; /* the first loop's (--loops N): the others' figures */
+    int loops;                /* event loops the process runs (--loops), for /api/server */
     size_t max_upload_image, max_upload_audio;
     struct fc_upload_store *upload_store; /* quota and expiry; NULL = no uploads */
     unsigned upload_timeout_s;            /* a body not in by then is refused */

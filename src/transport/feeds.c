@@ -26,7 +26,8 @@ typedef struct loop_lag {
 struct fc_feeds {
     const fc_loops *loops;
     fc_stream_set *streams;
-    fc_feed *head; /* open feeds, first loop */
+    fc_feed *head;                 /* open feeds, first loop */
+    fc_feed *joined[FC_LOOPS_MAX]; /* feeds with viewers, each list on its loop */
     atomic_uint_fast64_t handoffs[FC_LOOPS_MAX];
     loop_lag lag[FC_LOOPS_MAX];
 };
@@ -35,8 +36,11 @@ static const double lag_bounds[] = {0.1, 0.25, 0.5, 1, 2, 5, 10, 25, 50, 100};
 
 struct fc_feed {
     fc_feeds *feeds;
-    fc_feed *prev, *next; /* in feeds->head while open */
+    fc_feed *prev, *next;   /* in feeds->head while open */
+    fc_feed *jprev, *jnext; /* in feeds->joined[loop] while it has viewers */
     fc_stream *stream;
+    char id[FC_FEED_ID_MAX]; /* the stream's, for the viewers' loop to read */
+    bool stream_codec;       /* codec is the stream's own */
     fc_view view;
     const fc_codec_ops *codec;
     int loop;
@@ -214,6 +218,8 @@ static fc_feed *open_feed(fc_feeds *feeds, fc_stream *s, fc_view view, const fc_
     f->view = view;
     f->codec = codec;
     f->loop = loop;
+    snprintf(f->id, sizeof f->id, "%s", fc_stream_id(s));
+    f->stream_codec = codec == fc_stream_codec(s);
     uint32_t first_id;
     fc_ws_stream_format_serial(s, codec, &f->fmt_seen, &first_id);
     f->fmt_serial = f->fmt_seen;
@@ -311,6 +317,13 @@ fc_hub *fc_feed_hub(fc_feed *f)
 
 void fc_feed_join(fc_feed *f, fc_feed_viewer *v)
 {
+    if (!f->viewers) {
+        fc_feed **joined = &f->feeds->joined[f->loop];
+        f->jprev = NULL;
+        f->jnext = *joined;
+        if (*joined) (*joined)->jprev = f;
+        *joined = f;
+    }
     v->prev = NULL;
     v->next = f->viewers;
     if (f->viewers) f->viewers->prev = v;
@@ -325,6 +338,27 @@ void fc_feed_leave(fc_feed *f, fc_feed_viewer *v)
         f->viewers = v->next;
     if (v->next) v->next->prev = v->prev;
     v->prev = v->next = NULL;
+    if (f->viewers) return;
+    if (f->jprev)
+        f->jprev->jnext = f->jnext;
+    else
+        f->feeds->joined[f->loop] = f->jnext;
+    if (f->jnext) f->jnext->jprev = f->jprev;
+    f->jprev = f->jnext = NULL;
+}
+
+void fc_feeds_each_viewer(fc_feeds *feeds, int loop, fc_feed_viewer_fn fn, void *ctx)
+{
+    for (const fc_feed *f = feeds->joined[loop]; f; f = f->jnext) {
+        const fc_hub *hub = fc_relay_hub(f->relay);
+        fc_feed_viewer_stats v = {
+            .stream = f->id, .view = f->view, .codec = f->codec, .stream_codec = f->stream_codec};
+        for (const fc_sub *sub = hub ? fc_hub_next_sub(hub, NULL) : NULL; sub;
+             sub = fc_hub_next_sub(hub, sub)) {
+            fc_sub_get_stats(sub, &v.ss);
+            fn(ctx, &v);
+        }
+    }
 }
 
 void fc_feed_sync(fc_feed *f)

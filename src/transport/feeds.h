@@ -18,7 +18,8 @@
  * flight never finds it freed.
  *
  * fc_feeds_new, _free, the jobs' far side: the first loop. fc_feeds_request,
- * fc_feeds_release, fc_feed_*: the viewer's loop. fc_feeds_handoffs: any. */
+ * fc_feeds_release, fc_feed_*, fc_feeds_each_viewer: the viewer's loop.
+ * fc_feeds_handoffs: any. */
 #ifndef FC_TRANSPORT_FEEDS_H
 #define FC_TRANSPORT_FEEDS_H
 
@@ -86,6 +87,18 @@ fc_hub *fc_feed_hub(fc_feed *f);
 void fc_feed_join(fc_feed *f, fc_feed_viewer *v);
 void fc_feed_leave(fc_feed *f, fc_feed_viewer *v);
 void fc_feed_sync(fc_feed *f);
+/* A viewer of one of a loop's feeds, for /metrics (census.h). */
+typedef struct fc_feed_viewer_stats {
+    const char *stream; /* its id; valid during the call */
+    fc_view view;
+    const fc_codec_ops *codec;
+    bool stream_codec; /* the codec is the stream's own */
+    fc_sub_stats ss;
+} fc_feed_viewer_stats;
+typedef void (*fc_feed_viewer_fn)(void *ctx, const fc_feed_viewer_stats *v);
+/* Loop `loop` (the viewers' loop): calls `fn` for each of its viewers. */
+void fc_feeds_each_viewer(fc_feeds *feeds, int loop, fc_feed_viewer_fn fn, void *ctx);
+
 /* Before writing frame `frame_id` of `tier`: the format message to send
  * first (the caller frees it) when the stream's format changed since
  * *have (then *have is the new one), else NULL. */

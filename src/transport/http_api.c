@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "sources/redact.h"
 #include "transport/api_streams.h"
+#include "transport/census.h"
 #include "transport/auth/guard.h"
 #include "transport/conn.h"
 #include "transport/listener.h"
@@ -28,6 +29,8 @@ typedef struct api_conn {
     fc_buf body;
     bool too_large;
     fc_api_waiter waiter;
+    fc_conn *conn;
+    fc_census_waiter census; /* GET /metrics with --loops N: the other loops' copies */
 } api_conn;
 
 /* One row per route. `path` is matched whole, or with `tail` as a prefix
@@ -309,14 +312,30 @@ static int get_stream(fc_conn *c, api_conn *ac, const char *id)
     return json_text(c, HTTP_STATUS_OK, stream_read_json(c, s));
 }
 
-static int get_metrics(fc_conn *c, api_conn *ac, const char *id)
+static int metrics_now(fc_conn *c)
 {
-    (void)ac;
-    (void)id;
     fc_buf body;
     fc_conn_body_init(&body);
     fc_metrics_render(fc_conn_env(c)->metrics, &body);
     return text_body(c, "text/plain; version=0.0.4; charset=utf-8", &body);
+}
+
+static void on_census_ready(fc_census_waiter *w)
+{
+    api_conn *ac = fc_container_of(w, api_conn, census);
+    metrics_now(ac->conn);
+}
+
+/* With several loops the answer waits for the others' figures (census.h). */
+static int get_metrics(fc_conn *c, api_conn *ac, const char *id)
+{
+    (void)id;
+    fc_census *census = fc_conn_env(c)->census;
+    if (!census) return metrics_now(c);
+    ac->conn = c;
+    ac->census.ready = on_census_ready;
+    fc_census_gather(census, &ac->census);
+    return 0;
 }
 
 static int post_stream(fc_conn *c, api_conn *ac, const char *id)
@@ -475,9 +494,9 @@ static int api_body_done(fc_conn *c, void *state)
 
 static void api_closed(fc_conn *c, void *state)
 {
-    (void)c;
     api_conn *ac = state;
     fc_stream_api_forget(&ac->waiter);
+    if (ac->census.waiting) fc_census_forget(fc_conn_env(c)->census, &ac->census);
     fc_buf_free(&ac->body);
     ac->waiting = NULL;
 }

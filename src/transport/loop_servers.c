@@ -17,6 +17,7 @@ struct fc_loop_server {
     fc_loop *loop;
     fc_http_server_config cfg;
     fc_http_server *http;
+    bool serving; /* its loop: from the server's start until it drained */
     uv_async_t inbox_wake;
     bool inbox_made;
     fc_job start_job, stop_job, stopped_job;
@@ -87,6 +88,7 @@ static void start_here(fc_job *job)
     if (rc == 0 && (rc = uv_async_init(&ls->loop->uv, &ls->inbox_wake, on_inbox)) == 0) {
         ls->inbox_wake.data = ls;
         ls->inbox_made = true;
+        ls->serving = true;
         pthread_mutex_lock(&ls->mu);
         ls->open = true;
         pthread_mutex_unlock(&ls->mu);
@@ -163,6 +165,7 @@ static void on_drained(fc_http_server *http, void *arg)
     (void)http;
     fc_loop_server *ls = arg;
     if (ls->inbox_made) uv_close((uv_handle_t *)&ls->inbox_wake, NULL);
+    ls->serving = false;
     /* Each wsi's destroy sends its close back (fc_router_gone) first. */
     fc_http_server_destroy(ls->http);
     if (ls->back) {
@@ -211,6 +214,15 @@ void fc_loop_server_stop_wait(fc_loop_server *ls)
     while (!ls->stop_done)
         pthread_cond_wait(&ls->cv, &ls->mu);
     pthread_mutex_unlock(&ls->mu);
+}
+
+void fc_loop_server_counts(const fc_loop_server *ls, fc_http_server_counts *out)
+{
+    if (ls->serving) {
+        fc_http_server_get_counts(ls->http, out);
+        return;
+    }
+    memset(out, 0, sizeof *out);
 }
 
 void fc_loop_server_free(fc_loop_server *ls)

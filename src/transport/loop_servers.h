@@ -24,6 +24,9 @@
 
 typedef struct fc_loop_server fc_loop_server;
 
+/* Its loop: the server's counts, zeros once it stopped serving. */
+void fc_loop_server_counts(const fc_loop_server *ls, fc_http_server_counts *out);
+
 /* Makes the server on `loop` (cfg: the first loop's, for the limits and
  * timeouts; the rest is set here). 0, or a negative errno with err. */
 int fc_loop_server_start(fc_loop *loop, const fc_http_server_config *cfg, fc_loop_server **out,

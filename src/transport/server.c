@@ -444,6 +444,7 @@ static fc_server_env server_env(fc_loop *loop, const fc_http_server_config *cfg,
         .upload_timeout_s = cfg->upload_timeout_s,
         .upload_min_rate = cfg->upload_min_rate,
         .feeds = cfg->feeds,
+        .census = cfg->census,
         .loops = cfg->loops ? cfg->loops : 1,
     };
 }

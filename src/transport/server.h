@@ -15,6 +15,7 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "core/capacity.h"
 #include "core/loop.h"
@@ -30,6 +31,7 @@ struct fc_listener;
 struct fc_webrtc;
 struct fc_router;
 struct fc_feeds;
+struct fc_census;
 struct fc_endpoint;
 
 typedef struct fc_http_server_config {
@@ -63,6 +65,7 @@ typedef struct fc_http_server_config {
     int loops;                /* how many (for /api/server); 0 = 1 */
     struct fc_router *router; /* the first loop's: offered every new connection; NULL = none */
     struct fc_feeds *feeds;   /* another loop's: how its viewers reach streams (feeds.h) */
+    struct fc_census *census; /* the first loop's: the others' figures in /metrics */
     bool adopted; /* another loop's: no listener, metrics or uploads; its connections come
                      from fc_http_server_adopt and `gone` is told when each one goes */
     void (*gone)(void *opaque);
@@ -91,6 +94,17 @@ const struct fc_listener *fc_http_server_listener(const fc_http_server *srv);
  * what cfg.gone is given when it goes. 0, or -1 (lws closed the fd; gone
  * is not called). */
 int fc_http_server_adopt(fc_http_server *srv, int fd, void *opaque);
+/* What /metrics counts of a server's WebSockets, for another loop's server
+ * whose figures the first loop adds to its own (census.h). Its loop. */
+typedef struct fc_http_server_counts {
+    size_t ws_clients;
+    uint64_t ws_accepted, ws_refused, texts_dropped;
+    uint64_t http_refused[3]; /* by fc_http_refused (endpoint.h) */
+    /* The fan-out's writes (ws_wake.h): messages and turns, direct and in
+     * writeable callbacks, and the turns that found the socket full. */
+    uint64_t ws_messages[2], ws_turns[2], ws_choked;
+} fc_http_server_counts;
+void fc_http_server_get_counts(const fc_http_server *srv, fc_http_server_counts *out);
 /* Stops the server in two steps. First the connections whose endpoint has
  * work to finish (avatar sessions, endpoint.h `drain`) finish it and close,
  * for up to `timeout_ms`; stream viewers watch on meanwhile. Then every

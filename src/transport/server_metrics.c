@@ -2,9 +2,13 @@
  * clients, HTTP requests and refusals, uploads, and the listener's
  * connection tracking. Loop thread (metrics are sampled there). */
 #include "transport/server_impl.h"
+
+#include <string.h>
+
 #include "transport/conntrack.h"
 #include "transport/handshake.h"
 #include "transport/upload.h"
+#include "transport/ws_wake.h"
 
 static void metric_ws_clients(fc_metrics_out *out, void *ctx)
 {
@@ -123,6 +127,23 @@ static const fc_metric_family families[] = {
      "(Content-Length, Transfer-Encoding), upgrade (bad WebSocket handshake, h2c), uri (too long).",
      metric_http_refused},
 };
+
+_Static_assert(FC_HTTP_REFUSED_COUNT == 3, "fc_http_server_counts.http_refused's size");
+_Static_assert(FC_WS_TURN_KINDS == 2, "fc_http_server_counts.ws_messages' size");
+
+void fc_http_server_get_counts(const fc_http_server *srv, fc_http_server_counts *out)
+{
+    *out = (fc_http_server_counts){.ws_clients = srv->ws_count,
+                                   .ws_accepted = srv->env.ws_accepted,
+                                   .ws_refused = srv->env.ws_refused,
+                                   .texts_dropped = srv->env.texts_dropped};
+    memcpy(out->http_refused, srv->env.http_refused, sizeof out->http_refused);
+    const fc_ws_wakes *w = srv->env.ws_wakes;
+    if (!w) return;
+    memcpy(out->ws_messages, w->messages, sizeof out->ws_messages);
+    memcpy(out->ws_turns, w->turns, sizeof out->ws_turns);
+    out->ws_choked = w->choked;
+}
 
 int fc_http_server_register_metrics(fc_http_server *srv)
 {

@@ -20,7 +20,7 @@ async function writes(srv) {
 }
 
 function depths(body) {
-  return [...body.matchAll(/^fc_subscriber_queue_depth\{stream="cam0",subscriber="\d+",tier="\w+"\} (\d+)$/gm)]
+  return [...body.matchAll(/^fc_subscriber_queue_depth\{stream="cam0",subscriber="\d+",tier="\w+"(?:,loop="\d+")?\} (\d+)$/gm)]
     .map((m) => Number(m[1]));
 }
 

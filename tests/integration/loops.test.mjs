@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { Server, Subscriber, FIXTURES, until } from '../lib/server.mjs';
+import { Server, Subscriber, FIXTURES, until, metricIn } from '../lib/server.mjs';
 import { call } from '../lib/api.mjs';
 import { isIdr } from '../lib/h264.mjs';
 
@@ -75,6 +75,65 @@ test('--loops 2: viewers on both loops get every frame; a frame crosses to the o
     assert.ok(st.frames_encoded.high <= st.frames_produced, JSON.stringify(st));
     await Promise.all(subs.map((s) => s.close()));
     await until(async () => (await viewersOn(srv, 1)) === 0 && (await viewersOn(srv, 0)) === 0, { what: 'viewers gone' });
+  } finally {
+    for (const s of subs) s.ws.terminate();
+    assert.equal(await srv.stop(), 0);
+  }
+});
+
+// The rows of one family for one stream, from one scrape: [{labels, value}].
+function rowsIn(body, name, stream) {
+  const rows = [];
+  for (const line of body.split('\n')) {
+    const m = /^([a-z_]+)\{(.*)\} (\S+)$/.exec(line);
+    if (!m || m[1] !== name) continue;
+    const labels = Object.fromEntries([...m[2].matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (labels.stream === stream) rows.push({ labels, value: Number(m[3]) });
+  }
+  return rows;
+}
+
+test('--loops 2: /metrics and /api/streams count the viewers of every loop, each once, and no relay as a viewer', async () => {
+  const srv = await new Server(['--synthetic', '1', ...SMALL, '--loops', '2']).start();
+  const subs = [];
+  try {
+    for (let i = 0; i < 6; i++) {
+      const s = new Subscriber(`${srv.ws}/ws/streams/cam0?quality=high`);
+      await s.opened;
+      subs.push(s);
+    }
+    assert.equal(await viewersOn(srv, 1), 3);
+    await until(() => subs.every((s) => s.frames.length >= 5), { timeoutMs: 15000, what: 'frames on every viewer' });
+    const got = subs.map((s) => s.frames.length);
+    // Several scrapes at once: each is answered, with every loop's figures.
+    const bodies = await Promise.all([0, 1, 2, 3].map(() => srv.text('/metrics')));
+    for (const { status, body } of bodies) {
+      assert.equal(status, 200);
+      assert.equal(metricIn(body, 'fc_stream_subscribers', { stream: 'cam0', view: 'full' }), 6);
+      assert.equal(metricIn(body, 'fc_websocket_clients'), 6);
+      assert.equal(metricIn(body, 'fc_websocket_clients', { loop: '1' }), 3);
+      assert.equal(metricIn(body, 'fc_websocket_accepted_total', { loop: '1' }), 3);
+      const sent = rowsIn(body, 'fc_subscriber_frames_sent_total', 'cam0');
+      assert.equal(sent.length, 6, JSON.stringify(sent)); // six viewers, no relay row
+      assert.equal(sent.filter((r) => r.labels.loop === '1').length, 3);
+      assert.equal(new Set(sent.map((r) => r.labels.subscriber)).size, 6);
+      for (const r of sent) assert.equal(r.labels.tier, 'high');
+      assert.equal(rowsIn(body, 'fc_subscriber_queue_depth', 'cam0').length, 6);
+      assert.equal(rowsIn(body, 'fc_subscriber_bytes_sent_total', 'cam0').length, 6);
+      // What was sent before the scrape was counted by then, on either loop.
+      const total = sent.reduce((a, r) => a + r.value, 0);
+      assert.ok(total >= got.reduce((a, n) => a + n, 0), `sent ${total}, received before ${got}`);
+      // The HELP and TYPE of a family come once, its samples together.
+      assert.equal(body.split('\n').filter((l) => l === '# TYPE fc_subscriber_frames_sent_total counter').length, 1);
+    }
+    const [st] = await srv.json('/api/streams');
+    assert.equal(st.subscribers, 6, JSON.stringify(st));
+    assert.equal(st.subscribers_by_tier.high, 6, JSON.stringify(st));
+    await Promise.all(subs.splice(0, 6).map((s) => s.close()));
+    await until(async () => (await srv.metric('fc_stream_subscribers', { stream: 'cam0', view: 'full' })) === 0, { what: 'no viewers counted' });
+    const { body } = await srv.text('/metrics');
+    assert.equal(rowsIn(body, 'fc_subscriber_frames_sent_total', 'cam0').length, 0);
+    assert.equal(metricIn(body, 'fc_websocket_clients', { loop: '1' }), 0);
   } finally {
     for (const s of subs) s.ws.terminate();
     assert.equal(await srv.stop(), 0);

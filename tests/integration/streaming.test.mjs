@@ -100,7 +100,7 @@ test('a client that stops reading does not slow the others, and memory stays bou
     // The stalled subscriber's queue is full and it was moved down to the low tier;
     // the healthy one stays on high.
     const { body } = await srv.text('/metrics');
-    const depths = [...body.matchAll(/^fc_subscriber_queue_depth\{stream="cam0",subscriber="\d+",tier="(\w+)"\} (\d+)$/gm)]
+    const depths = [...body.matchAll(/^fc_subscriber_queue_depth\{stream="cam0",subscriber="\d+",tier="(\w+)"(?:,loop="\d+")?\} (\d+)$/gm)]
       .map((m) => ({ tier: m[1], depth: Number(m[2]) }));
     assert.equal(depths.length, 2, body);
     const full = depths.find((d) => d.depth > 15);

@@ -133,10 +133,15 @@ test('a subscriber stalled past its queue resumes at a key frame; an auto one ch
   // 720p VP8 fills a stalled socket's kernel buffers within seconds.
   const srv = await new Server(['--synthetic', '1', '--size', '1280x720', '--fps', '30', '--keyint', '60']).start();
   try {
-    const healthy = vp8Sub(`${srv.ws}/ws/streams/cam0?codec=vp8&quality=high`);
-    const stalled = vp8Sub(`${srv.ws}/ws/streams/cam0?codec=vp8&quality=high&queue=10`, { read: false });
-    const auto = vp8Sub(`${srv.ws}/ws/streams/cam0?codec=vp8&queue=40`, { read: false });
-    await Promise.all([stalled.opened, auto.opened]);
+    // One after the other, each subscribed (its hello in) before the next
+    // comes: their metrics serials are in this order, on any loop.
+    const subscribed = (s) => until(() => s.hello(), { what: 'the hello' }).then(() => s);
+    const healthy = await subscribed(vp8Sub(`${srv.ws}/ws/streams/cam0?codec=vp8&quality=high`));
+    // The stalled ones stop reading once their hello is in.
+    const stalled = await subscribed(vp8Sub(`${srv.ws}/ws/streams/cam0?codec=vp8&quality=high&queue=10`));
+    stalled.ws._socket.pause();
+    const auto = await subscribed(vp8Sub(`${srv.ws}/ws/streams/cam0?codec=vp8&queue=40`));
+    auto.ws._socket.pause();
     const gaps = (tier) => srv.metric('fc_subscriber_drops_to_key_total', { stream: 'cam0', tier });
     await until(async () => (await gaps('high')) > 0, { timeoutMs: 60000, everyMs: 250, what: 'the stalled subscriber to drop to a key frame' });
     // No sample with tier low until a subscriber is on it.
@@ -153,7 +158,7 @@ test('a subscriber stalled past its queue resumes at a key frame; an auto one ch
     // ids are the encoder's sequence. The stalled one's next frame is always
     // the encoder's next frame, or a key frame: never a delta after a hole.
     const { body } = await srv.text('/metrics');
-    const drops = [...body.matchAll(/^fc_subscriber_drops_total\{stream="cam0",codec="vp8",subscriber="(\d+)",tier="\w+"\} (\d+)$/gm)]
+    const drops = [...body.matchAll(/^fc_subscriber_drops_total\{stream="cam0",codec="vp8",subscriber="(\d+)",tier="\w+"(?:,loop="\d+")?\} (\d+)$/gm)]
       .map((m) => ({ serial: Number(m[1]), drops: Number(m[2]) })).sort((x, y) => x.serial - y.serial);
     assert.equal(drops.length, 3, body);
     assert.equal(drops[0].drops, 0, 'the healthy subscriber (the first) lost nothing');

@@ -440,6 +440,52 @@ static void inter_move_called_off_asks_nothing(void **state)
     assert_int_equal(fc_frame_live_count(), 0);
 }
 
+/* A relay's subscribers stand for another loop's viewers (--loops N): the
+ * hub's figures count that loop's viewers and drops, each once, and keep
+ * its drops when the last of them leaves; the walk lists viewers only. */
+static void hub_counts_what_relay_subscribers_stand_for(void **state)
+{
+    (void)state;
+    fc_hub *hub;
+    assert_int_equal(fc_hub_new("far", false, &hub), 0);
+    static fc_hub_far far;
+    atomic_store(&far.on_tier[FC_TIER_HIGH], 3);
+    atomic_store(&far.on_tier[FC_TIER_LOW], 2);
+    atomic_store(&far.drops, 7);
+    fc_sub *viewer, *high, *low;
+    fc_sub_opts one = {.tier = FC_TIER_HIGH, .queue = 4};
+    fc_sub_opts h = {.tier = FC_TIER_HIGH, .queue = 4, .far = &far};
+    fc_sub_opts l = {.tier = FC_TIER_LOW, .queue = 4, .far = &far};
+    assert_int_equal(fc_hub_add(hub, &one, NULL, NULL, &viewer), 0);
+    assert_int_equal(fc_hub_add(hub, &h, NULL, NULL, &high), 0);
+    assert_int_equal(fc_hub_add(hub, &l, NULL, NULL, &low), 0);
+    assert_int_equal(fc_hub_count(hub), 3); /* entries: somebody is subscribed */
+    fc_hub_stats hs;
+    fc_hub_get_stats(hub, &hs);
+    assert_int_equal(hs.subscribers, 6); /* one here, five there */
+    assert_int_equal(hs.on_tier[FC_TIER_HIGH], 4);
+    assert_int_equal(hs.on_tier[FC_TIER_LOW], 2);
+    assert_int_equal(hs.drops, 7); /* once, not once per relay subscriber */
+    assert_ptr_equal(fc_hub_next_sub(hub, NULL), viewer);
+    assert_null(fc_hub_next_sub(hub, viewer));
+    /* The other loop's viewers leave; its drops stay counted here. */
+    atomic_store(&far.drops, 9);
+    fc_hub_remove(high);
+    fc_hub_remove(low);
+    fc_hub_get_stats(hub, &hs);
+    assert_int_equal(hs.subscribers, 1);
+    assert_int_equal(hs.drops, 9);
+    /* A relay subscriber again: only drops after that are new. */
+    atomic_store(&far.drops, 10);
+    assert_int_equal(fc_hub_add(hub, &h, NULL, NULL, &high), 0);
+    fc_hub_get_stats(hub, &hs);
+    assert_int_equal(hs.drops, 10);
+    fc_hub_remove(high);
+    fc_hub_get_stats(hub, &hs);
+    assert_int_equal(hs.drops, 10);
+    fc_hub_free(hub);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -450,6 +496,7 @@ int main(void)
         cmocka_unit_test(hub_fans_out_by_tier_without_copies),
         cmocka_unit_test(hub_auto_subscriber_falls_to_cheaper_tier),
         cmocka_unit_test(hub_counts_drops),
+        cmocka_unit_test(hub_counts_what_relay_subscribers_stand_for),
         cmocka_unit_test(sub_want_key_asks_its_tier),
         cmocka_unit_test(inter_subscriber_starts_at_a_key_frame),
         cmocka_unit_test(inter_full_queue_drops_to_the_next_key_frame),
