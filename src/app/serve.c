@@ -399,9 +399,11 @@ static int start_other_loops(server *srv, fc_http_server_config *hc, char *err, 
 {
     srv->loop_metrics.loops = &srv->loops;
     if (srv->loops.n > 1 && strcmp(srv->o->viewer_tokens, "required") == 0) {
-        fc_warn("--loops %d: viewer tokens are checked on the first loop, so every viewer is "
-                "served there",
-                srv->loops.n);
+        /* A warning only for loops asked for: the default is one per core. */
+        fc_log(srv->o->loops ? FC_LOG_WARN : FC_LOG_INFO,
+               "%d loops: viewer tokens are checked on the first loop, so every viewer is "
+               "served there",
+               srv->loops.n);
         return fc_loop_metrics_register(srv->metrics, &srv->loop_metrics);
     }
     if (srv->loops.n > 1 && fc_feeds_new(&srv->loops, &srv->streams, &srv->feeds) != 0) {
@@ -594,7 +596,8 @@ int fc_cmd_serve(int argc, char **argv)
         return rc;
     }
     int lrc = fc_loop_init(&srv.loop);
-    if (lrc == 0 && (lrc = fc_loops_start(&srv.loops, (int)o.loops, &srv.loop)) != 0) {
+    if (lrc == 0 && (lrc = fc_loops_start(&srv.loops, o.loops ? (int)o.loops : fc_loops_default(),
+                                          &srv.loop)) != 0) {
         fc_loop_close(&srv.loop);
         uv_run(&srv.loop.uv, UV_RUN_DEFAULT);
         uv_loop_close(&srv.loop.uv);

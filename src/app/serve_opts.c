@@ -72,7 +72,7 @@ static const fc_option options[] = {
         .help = "event loop threads: the first runs the streams, the API\n"
                 "and avatar sessions; stream viewers spread over all of\n"
                 "them (each frame crosses to a loop once)",
-        .want = "a thread count from 1 to 64", .dflt = "1"),
+        .want = "a thread count from 1 to 64", .dflt = "one per online core"),
     ROW(FC_OPT_STRING, "web-root", web_root, .arg = "DIR", .help = "static files served at /"),
     ROW(FC_OPT_LONG, "ping-interval", ping_secs, .min = 1, .max = 3600, .arg = "S",
         .help = "ping idle WebSockets after S seconds; close them when\n"
@@ -283,9 +283,7 @@ static void defaults(fc_serve_opts *o)
     o->drain_timeout = 30;
     o->max_live_sessions = FC_AVATAR_MAX_SESSIONS_DEFAULT;
     o->max_setup_jobs = FC_POOL_SETUP_QUEUE_DEFAULT;
-    /* One until every per-viewer figure in /metrics covers viewers on
-     * other loops too (docs/architecture.md, "Several loops"). */
-    o->loops = 1;
+    o->loops = 0; /* one per core (fc_loops_default), unless given */
     o->upload_timeout_s = FC_UPLOAD_TIMEOUT_DEFAULT;
     o->upload_min_rate = FC_UPLOAD_MIN_RATE_DEFAULT;
     o->upload_max_files = FC_UPLOAD_MAX_FILES_DEFAULT;

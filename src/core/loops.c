@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 struct fc_loop_thread {
     fc_loop loop;
@@ -14,6 +15,13 @@ struct fc_loop_thread {
     void (*on_exit)(void *arg);
     void *exit_arg;
 };
+
+int fc_loops_default(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    if (n < 1) return 1;
+    return n > FC_LOOPS_MAX ? FC_LOOPS_MAX : (int)n;
+}
 
 static void on_stop(uv_async_t *h)
 {

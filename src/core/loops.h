@@ -28,6 +28,9 @@ typedef struct fc_loops {
     fc_loop_thread *threads;     /* n - 1 of them */
 } fc_loops;
 
+/* The number of online cores, at most FC_LOOPS_MAX: the default for
+ * --loops. At least 1. */
+int fc_loops_default(void);
 /* Starts loops 1..n-1 (each ready when this returns) next to `main`, which
  * becomes loop 0. 0, or a negative errno (nothing is left running). */
 int fc_loops_start(fc_loops *set, int n, fc_loop *main);
