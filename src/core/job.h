@@ -58,6 +58,7 @@ struct fc_job {
     fc_job *next;       /* queue link, owned by whoever queues the job */
     fc_job *prev;       /* the pool's queue only, under its lock */
     bool queued;        /* in a pool queue now; under the pool's lock */
+    uint64_t seq;       /* the pool's: submit order (for a build without priorities) */
 };
 
 #define fc_container_of(ptr, type, member) ((type *)((char *)(ptr)-offsetof(type, member)))

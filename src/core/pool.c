@@ -22,6 +22,7 @@ struct fc_pool {
     pthread_cond_t cv;
     job_queue q[FC_JOB_CLASS_COUNT];
     uint64_t queued, cancelled;
+    uint64_t submitted; /* jobs ever queued: the next one's seq */
     bool stopping;
     int n;
     pthread_t *threads;
@@ -60,9 +61,23 @@ static void unlink_job(fc_pool *pool, job_queue *q, fc_job *job)
     pool->queued--;
 }
 
-/* Under mu: the oldest job of the most urgent class, or NULL. */
+/* Under mu: the oldest job of the most urgent class, or NULL. Built with
+ * -Dpool_priorities=false (only to measure what the classes are worth):
+ * the oldest job of any class, one FIFO as before the classes. */
 static fc_job *take(fc_pool *pool)
 {
+#if !FC_POOL_PRIORITIES
+    int oldest = -1;
+    for (int c = 0; c < FC_JOB_CLASS_COUNT; c++)
+        if (pool->q[c].head && (oldest < 0 || pool->q[c].head->seq < pool->q[oldest].head->seq))
+            oldest = c;
+    if (oldest >= 0) {
+        fc_job *job = pool->q[oldest].head;
+        unlink_job(pool, &pool->q[oldest], job);
+        return job;
+    }
+    return NULL;
+#endif
     for (int c = 0; c < FC_JOB_CLASS_COUNT; c++) {
         fc_job *job = pool->q[c].head;
         if (job) {
@@ -177,6 +192,7 @@ int fc_pool_submit(fc_pool *pool, fc_job *job)
     q->tail = job;
     q->len++;
     job->queued = true;
+    job->seq = pool->submitted++;
     pool->queued++;
     /* One job wakes one worker; the rest stay asleep. */
     pthread_cond_signal(&pool->cv);
