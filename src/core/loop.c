@@ -1,5 +1,7 @@
 #include "core/loop.h"
 
+#include <string.h>
+
 #include "core/clock.h"
 
 static void on_wake(uv_async_t *handle)
@@ -54,6 +56,15 @@ void fc_loop_post_done(fc_loop *loop, fc_job *job)
     loop->tail = job;
     pthread_mutex_unlock(&loop->mu);
     uv_async_send(&loop->wake);
+}
+
+void fc_loop_run(fc_loop *loop, fc_job *job, fc_job_fn fn)
+{
+    memset(job, 0, sizeof *job);
+    job->done = fn;
+    job->loop = loop;
+    job->posted_ns = fc_now_ns();
+    fc_loop_post_done(loop, job);
 }
 
 void fc_loop_close(fc_loop *loop)

@@ -28,6 +28,9 @@ typedef struct fc_loop {
 int fc_loop_init(fc_loop *loop);
 /* Any thread: queue a finished job for its `done` callback on this loop. */
 void fc_loop_post_done(fc_loop *loop, fc_job *job);
+/* Any thread: runs `fn` on `loop`'s thread soon, as a job that crosses
+ * loops (no work part); `job` is the caller's until `fn` runs. */
+void fc_loop_run(fc_loop *loop, fc_job *job, fc_job_fn fn);
 /* Loop thread: closes the wake handle; run the loop once more to finish. */
 void fc_loop_close(fc_loop *loop);
 

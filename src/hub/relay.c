@@ -248,15 +248,6 @@ uint64_t fc_relay_dropped(const fc_relay *relay)
 
 /* ---- open and close ---- */
 
-static void post_to(fc_loop *loop, fc_job *job, fc_job_fn fn)
-{
-    memset(job, 0, sizeof *job);
-    job->done = fn;
-    job->loop = loop;
-    job->posted_ns = fc_now_ns();
-    fc_loop_post_done(loop, job);
-}
-
 int fc_relay_open(const fc_relay_source *src, size_t queue, fc_loop *from, fc_loop *to,
                   fc_relay_ready_fn ready, void *arg, fc_relay **out)
 {
@@ -284,7 +275,7 @@ int fc_relay_open(const fc_relay_source *src, size_t queue, fc_loop *from, fc_lo
     r->from_open = true;
     pthread_mutex_init(&r->mu, NULL);
     atomic_init(&r->halves, 2);
-    post_to(to, &r->open_job, open_other_half);
+    fc_loop_run(to, &r->open_job, open_other_half);
     *out = r;
     return 0;
 }
@@ -328,5 +319,5 @@ void fc_relay_close(fc_relay *r, void (*closed)(void *arg), void *arg)
     r->closed = closed;
     r->closed_arg = arg;
     uv_close((uv_handle_t *)&r->control, on_control_closed);
-    post_to(r->to, &r->close_job, close_other_half);
+    fc_loop_run(r->to, &r->close_job, close_other_half);
 }

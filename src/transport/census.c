@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
 
 /* One viewer of another loop, as copied there. */
 typedef struct row {
@@ -68,15 +67,6 @@ void fc_census_free(fc_census *c)
     free(c);
 }
 
-static void post(fc_loop *loop, fc_job *job, fc_job_fn fn)
-{
-    memset(job, 0, sizeof *job);
-    job->done = fn;
-    job->loop = loop;
-    job->posted_ns = fc_now_ns();
-    fc_loop_post_done(loop, job);
-}
-
 /* ---- on the other loop ---- */
 
 /* A viewer that does not fit (out of memory) is left out of this scrape. */
@@ -106,7 +96,7 @@ static void copy_here(fc_job *job)
     fc_census *c = p->census;
     fc_loop_server_counts(c->servers[p->loop], &p->counts);
     if (p->counts.ws_clients > 0) fc_feeds_each_viewer(c->feeds, p->loop, copy_viewer, p);
-    post(c->loops->loop[0], &p->job, back_here);
+    fc_loop_run(c->loops->loop[0], &p->job, back_here);
 }
 
 /* ---- the first loop ---- */
@@ -135,7 +125,7 @@ void fc_census_gather(fc_census *c, fc_census_waiter *w)
     if (c->outstanding > 0) return; /* it joins the gather running */
     c->outstanding = c->loops->n - 1;
     for (int i = 1; i < c->loops->n; i++)
-        post(c->loops->loop[i], &c->parts[i].job, copy_here);
+        fc_loop_run(c->loops->loop[i], &c->parts[i].job, copy_here);
 }
 
 void fc_census_forget(fc_census *c, fc_census_waiter *w)

@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
 #include "hub/relay.h"
 #include "transport/ws_stream.h"
 
@@ -63,15 +62,6 @@ struct fc_feed {
     uint32_t fmt_first_id;
     char *fmt_text[FC_TIER_COUNT]; /* the format message per tier; NULL = none since open */
 };
-
-static void post(fc_loop *loop, fc_job *job, fc_job_fn fn)
-{
-    memset(job, 0, sizeof *job);
-    job->done = fn;
-    job->loop = loop;
-    job->posted_ns = fc_now_ns();
-    fc_loop_post_done(loop, job);
-}
 
 int fc_feeds_new(const fc_loops *loops, fc_stream_set *streams, fc_feeds **out)
 {
@@ -172,7 +162,7 @@ static void on_relay_closed(void *arg)
         fc_feed_leave(f, v);
         v->gone(v, f->gone_code, f->gone_reason);
     }
-    post(f->feeds->loops->loop[0], &f->free_job, free_here);
+    fc_loop_run(f->feeds->loops->loop[0], &f->free_job, free_here);
 }
 
 static void close_feed(fc_feed *f, int code, const char *reason)
@@ -286,7 +276,7 @@ static void request_here(fc_job *job)
 {
     fc_feed_request *rq = fc_container_of(job, fc_feed_request, job);
     answer(rq);
-    post(rq->feeds->loops->loop[rq->loop], &rq->job, answered_there);
+    fc_loop_run(rq->feeds->loops->loop[rq->loop], &rq->job, answered_there);
 }
 
 static void release_here(fc_job *job)
@@ -302,12 +292,12 @@ static void release_here(fc_job *job)
 
 void fc_feeds_request(fc_feed_request *rq)
 {
-    post(rq->feeds->loops->loop[0], &rq->job, request_here);
+    fc_loop_run(rq->feeds->loops->loop[0], &rq->job, request_here);
 }
 
 void fc_feeds_release(fc_feed_request *rq)
 {
-    post(rq->feeds->loops->loop[0], &rq->job, release_here);
+    fc_loop_run(rq->feeds->loops->loop[0], &rq->job, release_here);
 }
 
 fc_hub *fc_feed_hub(fc_feed *f)

@@ -7,7 +7,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "core/clock.h"
 #include "core/log.h"
 #include "transport/ws_remote.h"
 
@@ -36,15 +35,6 @@ struct fc_loop_server {
     fc_handoff *head, *tail;
     bool open;
 };
-
-static void post(fc_loop *loop, fc_job *job, fc_job_fn fn)
-{
-    memset(job, 0, sizeof *job);
-    job->done = fn;
-    job->loop = loop;
-    job->posted_ns = fc_now_ns();
-    fc_loop_post_done(loop, job);
-}
 
 static void on_gone(void *opaque)
 {
@@ -122,7 +112,7 @@ int fc_loop_server_start(fc_loop *loop, const fc_http_server_config *cfg, fc_loo
     ls->cfg.auth = NULL;
     pthread_mutex_init(&ls->mu, NULL);
     pthread_cond_init(&ls->cv, NULL);
-    post(loop, &ls->start_job, start_here);
+    fc_loop_run(loop, &ls->start_job, start_here);
     pthread_mutex_lock(&ls->mu);
     while (!ls->started)
         pthread_cond_wait(&ls->cv, &ls->mu);
@@ -169,7 +159,7 @@ static void on_drained(fc_http_server *http, void *arg)
     /* Each wsi's destroy sends its close back (fc_router_gone) first. */
     fc_http_server_destroy(ls->http);
     if (ls->back) {
-        post(ls->back, &ls->stopped_job, stopped_back);
+        fc_loop_run(ls->back, &ls->stopped_job, stopped_back);
         return;
     }
     pthread_mutex_lock(&ls->mu);
@@ -203,13 +193,13 @@ void fc_loop_server_stop(fc_loop_server *ls, fc_loop *back, void (*stopped)(void
     ls->back = back;
     ls->stopped = stopped;
     ls->stopped_arg = arg;
-    post(ls->loop, &ls->stop_job, stop_here);
+    fc_loop_run(ls->loop, &ls->stop_job, stop_here);
 }
 
 void fc_loop_server_stop_wait(fc_loop_server *ls)
 {
     ls->back = NULL;
-    post(ls->loop, &ls->stop_job, stop_here);
+    fc_loop_run(ls->loop, &ls->stop_job, stop_here);
     pthread_mutex_lock(&ls->mu);
     while (!ls->stop_done)
         pthread_cond_wait(&ls->cv, &ls->mu);

@@ -59,15 +59,6 @@ static fc_frame *frame(uint32_t id, bool key)
     return f;
 }
 
-static void post(fc_loop *loop, fc_job *job, fc_job_fn fn)
-{
-    memset(job, 0, sizeof *job);
-    job->done = fn;
-    job->loop = loop;
-    job->posted_ns = fc_now_ns();
-    fc_loop_post_done(loop, job);
-}
-
 /* ---- the other loop ---- */
 
 static void on_closed(void *arg)
@@ -84,7 +75,7 @@ static void leave(fc_job *job)
     for (int i = 0; i < SUBS; i++)
         fc_hub_remove(T.subs[i]);
     fc_relay_sync(T.relay);
-    post(&T.a, &T.close_job, close_on_a);
+    fc_loop_run(&T.a, &T.close_job, close_on_a);
 }
 
 static void check_done(void)
@@ -94,7 +85,7 @@ static void check_done(void)
         if (T.last[i] != FRAMES) return;
     T.done = true;
     /* Not from inside the hub's fan-out, which is walking them. */
-    post(T.set.loop[1], &T.leave_job, leave);
+    fc_loop_run(T.set.loop[1], &T.leave_job, leave);
 }
 
 static void on_local_wake(fc_sub *sub, void *ctx)
@@ -154,7 +145,7 @@ static void publish(uint32_t id)
 /* The other loop is stuck: the burst overflows the mailbox (5 frames). */
 static void burst(void)
 {
-    post(T.set.loop[1], &T.stick_job, stick);
+    fc_loop_run(T.set.loop[1], &T.stick_job, stick);
     pthread_mutex_lock(&T.mu);
     while (!T.stuck)
         pthread_cond_wait(&T.cv, &T.mu);
@@ -175,7 +166,7 @@ static void on_tick(uv_timer_t *t)
     publish(T.next_id++);
     if (T.next_id <= FRAMES) return;
     uv_timer_stop(&T.tick);
-    post(T.set.loop[1], &T.finished_job, on_finished);
+    fc_loop_run(T.set.loop[1], &T.finished_job, on_finished);
 }
 
 /* The relay subscribes once the other loop has subscribers: frames from
