@@ -52,8 +52,13 @@ struct fc_job {
     fc_job_fn done;       /* then runs on `loop`'s thread; may free the job */
     struct fc_loop *loop; /* where `done` runs */
     fc_role role;
-    fc_job_class cls;   /* the pool queue it waits in */
-    uint64_t cpu_ns;    /* set by the pool: CPU that `work` used */
+    fc_job_class cls; /* the pool queue it waits in */
+    uint64_t cpu_ns;  /* set by the pool: CPU that `work` used */
+    /* Set by `work` (0 otherwise): how much of that CPU was another role's
+     * work done in this job (an encode in the job that decoded its frame),
+     * counted for that role. */
+    uint64_t lent_ns;
+    fc_role lent_role;
     uint64_t posted_ns; /* set by the pool: when `work` finished */
     fc_job *next;       /* queue link, owned by whoever queues the job */
     fc_job *prev;       /* the pool's queue only, under its lock */

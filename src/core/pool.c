@@ -105,7 +105,10 @@ static void *worker_main(void *arg)
         job->cpu_ns = c1 - c0;
         job->posted_ns = t1;
         fc_role role = job->role < FC_ROLE_COUNT ? job->role : FC_ROLE_OTHER;
-        atomic_fetch_add(&pool->role_cpu_ns[role], job->cpu_ns);
+        uint64_t lent = job->lent_ns < job->cpu_ns ? job->lent_ns : job->cpu_ns;
+        fc_role to = job->lent_role < FC_ROLE_COUNT ? job->lent_role : FC_ROLE_OTHER;
+        atomic_fetch_add(&pool->role_cpu_ns[role], job->cpu_ns - lent);
+        if (lent) atomic_fetch_add(&pool->role_cpu_ns[to], lent);
         atomic_fetch_add(&pool->role_jobs[role], 1);
         atomic_fetch_add(&pool->busy_ns, t1 - t0);
         atomic_fetch_add(&pool->jobs_done, 1);

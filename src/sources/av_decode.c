@@ -7,6 +7,7 @@
 
 #include <libavcodec/avcodec.h>
 
+#include "core/clock.h"
 #include "sources/av_input.h"
 #include "sources/av_log.h"
 #include "sources/pktq.h"
@@ -32,6 +33,10 @@ typedef struct dec_job {
     int w, h, ow, oh;
     uint64_t decoded, keys, errors;
     char err[256];
+    /* A reserved encode (fc_decode_cb.reserve) and whether out[0] got it. */
+    void *res;
+    bool encoded;
+    uint64_t encode_ns;
 } dec_job;
 
 struct fc_decode {
@@ -43,7 +48,7 @@ struct fc_decode {
     bool busy;
     double fps;
     bool key_only;
-    uint64_t decoded, keys, delivered, errors, cpu_ns;
+    uint64_t decoded, keys, delivered, errors, cpu_ns, encode_ns;
     char error[256];
     dec_job job;
 
@@ -235,6 +240,16 @@ static void job_work(fc_job *j)
         decode_packet(d, job);
         break;
     }
+    /* The first frame of a new size goes the long way: the stream takes
+     * the new format on the loop before anything of it is encoded. */
+    if (job->res && job->nout > 0 && job->size_at != 0) {
+        uint64_t t0 = fc_thread_cpu_ns();
+        d->cb.encode(job->res, job->out[0]);
+        job->encode_ns = fc_thread_cpu_ns() - t0;
+        job->encoded = true;
+        job->job.lent_ns = job->encode_ns;
+        job->job.lent_role = FC_ROLE_ENCODE;
+    }
 }
 
 /* --- loop side ---------------------------------------------------------- */
@@ -252,6 +267,11 @@ static bool start_next(fc_decode *d)
     job->size_at = -1;
     job->decoded = job->keys = job->errors = 0;
     job->err[0] = '\0';
+    job->encoded = false;
+    job->encode_ns = 0;
+    job->job.lent_ns = 0;
+    job->res =
+        d->cb.reserve && fc_packet_kind_of(p) == FC_PACKET_DATA ? d->cb.reserve(d->cb.ctx) : NULL;
     d->busy = true;
     fc_pool_submit(d->pool, &job->job);
     return true;
@@ -264,14 +284,21 @@ static void job_done(fc_job *j)
     d->decoded += job->decoded;
     d->keys += job->keys;
     d->errors += job->errors;
-    d->cpu_ns += j->cpu_ns;
+    d->cpu_ns += j->cpu_ns - job->encode_ns;
+    d->encode_ns += job->encode_ns;
+    void *res = job->res;
+    job->res = NULL;
+    if (res && !job->encoded) d->cb.release(d->cb.ctx, res);
     if (job->err[0]) snprintf(d->error, sizeof d->error, "%s", job->err);
     /* Still busy while the callbacks run: whatever they push only queues. */
     for (int i = 0; i <= job->nout; i++) {
         if (i == job->size_at && d->cb.on_size)
             d->cb.on_size(d->cb.ctx, job->w, job->h, job->ow, job->oh);
         if (i == job->nout) break;
-        d->cb.on_frame(d->cb.ctx, job->out[i]);
+        if (i == 0 && job->encoded)
+            d->cb.on_encoded(d->cb.ctx, job->out[i], res, job->encode_ns);
+        else
+            d->cb.on_frame(d->cb.ctx, job->out[i]);
         fc_frame_unref(job->out[i]);
         d->delivered++;
     }

@@ -18,6 +18,9 @@
  * Key-frame-only mode (fc_decode_set) sets skip_frame = AVDISCARD_NONKEY; the
  * owner also stops queueing deltas then (fc_decode_gap), so they cost no job.
  *
+ * The job may also encode the first frame it decodes (fc_decode_cb.reserve):
+ * one worker, one job, no hop through the loop between decode and encode.
+ *
  * Threads: every function is for the loop thread it was created on; the
  * callbacks run there too. */
 #ifndef FC_SOURCES_AV_DECODE_H
@@ -43,6 +46,17 @@ typedef struct fc_decode_cb {
     void (*on_size)(void *ctx, int width, int height, int out_width, int out_height);
     /* No job running and nothing queued. */
     void (*on_idle)(void *ctx);
+    /* Decoding and encoding in one job (optional: NULL = never). `reserve`
+     * (loop, as a job is submitted) may return an encode the job is to do
+     * at its end on its first frame; `encode` (the job's worker) does it;
+     * that frame then comes to `on_encoded` instead of `on_frame`, with
+     * what the encode cost. A reservation the job did not use (no frame,
+     * or the first of a new size) comes back to `release`. Exactly one of
+     * the two is called for every reservation, stopping or not. */
+    void *(*reserve)(void *ctx);
+    void (*encode)(void *res, fc_frame *frame);
+    void (*on_encoded)(void *ctx, fc_frame *frame, void *res, uint64_t encode_ns);
+    void (*release)(void *ctx, void *res);
 } fc_decode_cb;
 
 int fc_decode_create(fc_loop *loop, fc_pool *pool, const fc_convert_cfg *out,

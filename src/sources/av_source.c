@@ -274,6 +274,29 @@ static void on_frame(void *ctx, fc_frame *f)
     if (!s->stopping && s->sink.on_frame) s->sink.on_frame(s->sink.ctx, f);
 }
 
+/* An encode in the decode job only for a sink that can take one, and not
+ * while stopping. */
+static void *reserve(void *ctx)
+{
+    av_source *s = ctx;
+    return s->stopping || !s->sink.reserve ? NULL : s->sink.reserve(s->sink.ctx);
+}
+
+static void on_encoded(void *ctx, fc_frame *f, void *res, uint64_t encode_ns)
+{
+    av_source *s = ctx;
+    if (s->stopping)
+        s->sink.release(s->sink.ctx, res);
+    else
+        s->sink.on_encoded(s->sink.ctx, f, res, encode_ns);
+}
+
+static void release(void *ctx, void *res)
+{
+    av_source *s = ctx;
+    s->sink.release(s->sink.ctx, res);
+}
+
 static void on_size(void *ctx, int w, int h, int ow, int oh)
 {
     av_source *s = ctx;
@@ -324,8 +347,14 @@ static int av_start(fc_source *src, fc_loop *loop, fc_pool *pool, const fc_sourc
     s->pool = pool;
     s->sink = *sink;
     s->dcfg.idle_close = idle_close > 0 ? idle_close : 0;
-    fc_decode_cb cb = {
-        .ctx = s, .on_frame = on_frame, .on_size = on_size, .on_idle = on_decode_idle};
+    fc_decode_cb cb = {.ctx = s,
+                       .on_frame = on_frame,
+                       .on_size = on_size,
+                       .on_idle = on_decode_idle,
+                       .reserve = sink->reserve ? reserve : NULL,
+                       .encode = sink->encode,
+                       .on_encoded = on_encoded,
+                       .release = release};
     int rc = fc_decode_create(loop, pool, &s->ccfg, &cb, &s->decode);
     if (rc != 0) {
         snprintf(err, errlen, "source %s: out of memory", s->base.description);

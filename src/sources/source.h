@@ -170,6 +170,15 @@ typedef struct fc_source_sink {
     void (*on_format)(void *ctx, const fc_source_format *format);
     void (*on_state)(void *ctx, const fc_source_status *status);
     void (*on_stopped)(void *ctx); /* after stop: no callback follows; destroy may run */
+    /* Optional: a frame encoded in the job that decoded it (see
+     * sources/av_decode.h, fc_decode_cb: the same four, with `reserve` and
+     * `release` given the sink's ctx). A frame that comes to `on_encoded`
+     * does not come to `on_frame`; every reservation ends in exactly one of
+     * `on_encoded` and `release`, after stop too. */
+    void *(*reserve)(void *ctx);
+    void (*encode)(void *res, fc_frame *frame);
+    void (*on_encoded)(void *ctx, fc_frame *frame, void *res, uint64_t encode_ns);
+    void (*release)(void *ctx, void *res);
 } fc_source_sink;
 
 typedef struct fc_source_ops {

@@ -77,11 +77,12 @@ static size_t viewers(const fc_stream *s)
     return view_viewers(s, FC_VIEW_FULL) + view_viewers(s, FC_VIEW_PTZ);
 }
 
-/* A raw frame of view `v` to every codec somebody watches it in. */
-static void push_view(fc_stream *s, fc_view v, fc_frame *raw)
+/* A raw frame of view `v` to every codec somebody watches it in but
+ * `except` (one whose encode is already done; FC_CODEC_COUNT = none). */
+static void push_view(fc_stream *s, fc_view v, fc_frame *raw, int except)
 {
     for (int c = 0; c < FC_CODEC_COUNT; c++)
-        if (s->out[v][c].o) fc_output_push(s->out[v][c].o, raw);
+        if (s->out[v][c].o && c != except) fc_output_push(s->out[v][c].o, raw);
 }
 
 /* A frame is due for a stage that runs at most every `period` when its due
@@ -126,7 +127,7 @@ static void ptz_done(fc_job *job)
     else if (s->shutting_down)
         ;
     else if (p->join_tier < 0)
-        push_view(s, FC_VIEW_PTZ, p->out);
+        push_view(s, FC_VIEW_PTZ, p->out, FC_CODEC_COUNT);
     else if (s->out[FC_VIEW_PTZ][p->join_codec].o)
         fc_output_push_tier(s->out[FC_VIEW_PTZ][p->join_codec].o, p->out, (fc_tier)p->join_tier);
     ptz_free(p);
@@ -179,7 +180,7 @@ static void frame_arrived(fc_stream *s, fc_frame *raw, uint64_t due_ns)
         s->stats.frames_not_encoded++;
         return;
     }
-    push_view(s, FC_VIEW_FULL, raw);
+    push_view(s, FC_VIEW_FULL, raw, FC_CODEC_COUNT);
     if (view_viewers(s, FC_VIEW_PTZ) > 0) submit_ptz(s, raw, -1, FC_CODEC_NONE);
 }
 
@@ -399,10 +400,9 @@ static void take_format(fc_stream *s, const fc_frame *f)
             n.width, n.height, s->src_fmt.fps);
 }
 
-static void on_src_frame(void *ctx, fc_frame *f)
+/* What every pushed frame does first, encoded already or not. */
+static void take_src_frame(fc_stream *s, fc_frame *f)
 {
-    fc_stream *s = ctx;
-    if (s->shutting_down) return;
     if (s->fmt_pending || f->width != s->fmt.width || f->height != s->fmt.height ||
         s->fmt.serial == 0)
         take_format(s, f);
@@ -410,7 +410,69 @@ static void on_src_frame(void *ctx, fc_frame *f)
         fc_frame_unref(s->last_raw);
         s->last_raw = fc_frame_ref(f);
     }
+}
+
+static void on_src_frame(void *ctx, fc_frame *f)
+{
+    fc_stream *s = ctx;
+    if (s->shutting_down) return;
+    take_src_frame(s, f);
     frame_arrived(s, f, (uint64_t)(f->timestamp * 1e9));
+}
+
+/* The one full-view output whose encode a decode job may do itself: only
+ * when this frame's one consumer is that encode, so what the job makes is
+ * what would have been pushed. No detection and no PTZ view (they take the
+ * raw frame on the loop and decide per frame), every frame inside the
+ * encode cap (no rate slot to skip), one codec watched; the output then
+ * says whether one tier is wanted and free (fc_output_reserve). */
+static void *reserve_encode(void *ctx)
+{
+    fc_stream *s = ctx;
+    if (s->shutting_down || s->detect || view_viewers(s, FC_VIEW_PTZ) > 0 || s->period_ns == 0 ||
+        s->encode_period_ns > s->period_ns)
+        return NULL;
+    int only = -1;
+    for (int c = 0; c < FC_CODEC_COUNT; c++) {
+        fc_output *o = s->out[FC_VIEW_FULL][c].o;
+        if (!o || fc_output_subscribers(o) == 0) continue;
+        if (only >= 0) return NULL;
+        only = c;
+    }
+    if (only < 0) return NULL;
+    fc_output_slot *slot = fc_output_reserve(s->out[FC_VIEW_FULL][only].o);
+    if (slot) s->fused_codec = only;
+    return slot;
+}
+
+static void encode_reserved(void *res, fc_frame *f)
+{
+    fc_output_slot_encode(res, f);
+}
+
+/* Published (or, the output closing, dropped) as its pushed twin would be
+ * at its encode's done: after the frame's format was taken, before any
+ * later frame is pushed. */
+static void on_src_encoded(void *ctx, fc_frame *f, void *res, uint64_t encode_ns)
+{
+    fc_stream *s = ctx;
+    if (s->shutting_down) {
+        fc_output_slot_done(res, encode_ns);
+        return;
+    }
+    take_src_frame(s, f);
+    count_produced(s, fc_now_ns());
+    fc_output_slot_done(res, encode_ns);
+    s->stats.frames_fused++;
+    /* Whoever started watching since the reservation gets it the usual way. */
+    push_view(s, FC_VIEW_FULL, f, s->fused_codec);
+    if (view_viewers(s, FC_VIEW_PTZ) > 0) submit_ptz(s, f, -1, FC_CODEC_NONE);
+}
+
+static void release_encode(void *ctx, void *res)
+{
+    (void)ctx;
+    fc_output_slot_done(res, 0);
 }
 
 static void on_src_packet(void *ctx, fc_packet *p)
@@ -705,7 +767,11 @@ int fc_stream_create(fc_loop *loop, fc_pool *pool, const char *id, fc_source *sr
                                .on_packet = s->src->packets ? on_src_packet : NULL,
                                .on_format = on_src_format,
                                .on_state = on_src_state,
-                               .on_stopped = on_src_stopped};
+                               .on_stopped = on_src_stopped,
+                               .reserve = reserve_encode,
+                               .encode = encode_reserved,
+                               .on_encoded = on_src_encoded,
+                               .release = release_encode};
         rc = src->ops->start(src, loop, pool, &sink, s->cfg.idle_close, why, sizeof why);
         if (rc != 0) return unmake(s, rc, why, err, errlen);
         s->src_started = true;

@@ -117,6 +117,7 @@ typedef struct fc_stream_stats {
     uint64_t frames_encoded[FC_VIEW_COUNT][FC_TIER_COUNT]; /* every codec */
     fc_stream_output_stats output[FC_VIEW_COUNT][FC_CODEC_COUNT];
     uint64_t frames_not_encoded; /* produced but skipped by the encode cap */
+    uint64_t frames_fused; /* encoded in the job that decoded them (no hop through the loop) */
     uint64_t render_coalesced, encode_coalesced, ptz_coalesced; /* latest-wins skips */
     uint64_t errors;
     uint64_t drops;      /* frames dropped from full subscriber queues, every output */

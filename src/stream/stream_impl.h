@@ -47,6 +47,7 @@ struct fc_stream {
     bool fmt_pending;         /* reported, not yet seen on a frame */
     fc_source_state src_state;
     fc_frame *last_raw; /* the newest frame while the source is live, for joiners */
+    int fused_codec;    /* the full view's output a decode job's reserved encode is for */
     fc_stream_format fmt;
 
     uv_timer_t timer;

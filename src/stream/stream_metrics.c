@@ -37,6 +37,7 @@ static void each_stream(fc_metrics_out *out, const fc_stream_set *set, stat_fn f
 
 STREAM_FAMILY(produced, st->frames_produced)
 STREAM_FAMILY(not_encoded, st->frames_not_encoded)
+STREAM_FAMILY(fused, st->frames_fused)
 STREAM_FAMILY(source_fps, st->measured_fps)
 STREAM_FAMILY(running, fc_stream_running(s))
 STREAM_FAMILY(drops, st->drops)
@@ -366,6 +367,8 @@ static const fc_metric_family families[] = {
      output_drops_to_key},
     {"fc_stream_frames_not_encoded_total", FC_METRIC_COUNTER,
      "Frames produced but skipped by the encode fps cap.", not_encoded},
+    {"fc_stream_fused_encodes_total", FC_METRIC_COUNTER,
+     "Frames encoded in the job that decoded them (no hop through the loop between).", fused},
     {"fc_stream_coalesced_total", FC_METRIC_COUNTER,
      "Jobs replaced by a newer frame before they ran (latest wins).", coalesced},
     {"fc_stream_source_fps", FC_METRIC_GAUGE,

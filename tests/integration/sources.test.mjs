@@ -183,6 +183,47 @@ test('a resolution change reaches subscribers as a format message before its fir
     const before = (await streamOf(srv, 'sizes')).detection.inferences;
     await until(async () => (await streamOf(srv, 'sizes')).detection.inferences > before + 10, { what: 'inferences to go on' });
     assert.equal(await srv.metric('fc_stream_errors_total', { stream: 'sizes' }), 0);
+    // Detection takes the raw frames on the loop: no encode in the decode job.
+    assert.equal(await srv.metric('fc_stream_fused_encodes_total', { stream: 'sizes' }), 0);
+  } finally {
+    await srv.stop();
+  }
+});
+
+test('one JPEG viewer of a camera without detection: decode and encode in one job, frames in order and of the size said, through size changes and viewers leaving mid-job', async () => {
+  const srv = await new Server(['--synthetic', '0', '--source', `file:${fx('size-change.ts')},loop,id=fused`]).start();
+  try {
+    const w = new Watcher(`${srv.ws}/ws/streams/fused`);
+    await w.opened;
+    await until(() => w.formats().length >= 3, { timeoutMs: 20000, what: 'three format messages' });
+    const fused = await srv.metric('fc_stream_fused_encodes_total', { stream: 'fused' });
+    const encoded = await srv.metric('fc_stream_frames_encoded_total', { stream: 'fused' });
+    // The first frame of each size goes the long way; nearly all the others are fused.
+    assert.ok(fused > 0.8 * encoded, `${fused} of ${encoded} encodes fused`);
+    let said = w.hello(), checked = 0;
+    for (const m of w.order) {
+      if (m.text && (m.text.type === 'format' || m.text.type === 'hello')) said = m.text;
+      if (!m.frame || !said.width) continue;
+      assert.deepEqual([m.frame.width, m.frame.height], [said.width, said.height], `frame ${m.frame.id}`);
+      checked++;
+    }
+    assert.ok(checked > 30, `${checked} frames checked`);
+    assert.deepEqual(w.errors, []); // ids increasing, lengths right
+    // Viewers that leave right after their first frame close the output
+    // while a decode job may hold its encode; the server goes on, and stops cleanly.
+    for (let i = 0; i < 8; i++) {
+      const v = new Watcher(`${srv.ws}/ws/streams/fused`);
+      await v.opened;
+      await until(() => v.frames.length >= 1, { timeoutMs: 10000, what: 'a first frame' });
+      await v.close();
+    }
+    const late = new Watcher(`${srv.ws}/ws/streams/fused`);
+    await late.opened;
+    await until(() => late.frames.length >= 10, { timeoutMs: 10000, what: 'frames after the churn' });
+    assert.deepEqual(late.errors, []);
+    assert.equal(await srv.metric('fc_stream_errors_total', { stream: 'fused' }), 0);
+    // Shut down with a viewer on: jobs in flight, a reserved encode among them.
+    assert.equal(await srv.stop(), 0);
   } finally {
     await srv.stop();
   }
