@@ -48,7 +48,7 @@ struct fc_decode {
     bool busy;
     double fps;
     bool key_only;
-    uint64_t decoded, keys, delivered, errors, cpu_ns, encode_ns;
+    uint64_t decoded, keys, delivered, errors, cpu_ns;
     char error[256];
     dec_job job;
 
@@ -285,7 +285,6 @@ static void job_done(fc_job *j)
     d->keys += job->keys;
     d->errors += job->errors;
     d->cpu_ns += j->cpu_ns - job->encode_ns;
-    d->encode_ns += job->encode_ns;
     void *res = job->res;
     job->res = NULL;
     if (res && !job->encoded) d->cb.release(d->cb.ctx, res);
