@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* One viewer of another loop, as copied there. */
 typedef struct row {
     char stream[FC_FEED_ID_MAX];

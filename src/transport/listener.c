@@ -1,5 +1,7 @@
 #include "transport/listener.h"
 
+#include "transport/host.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -181,17 +183,8 @@ int fc_listener_open(fc_loop *loop, const char *host, int port, const fc_conntra
                      fc_listener **out, char *err, size_t errlen)
 {
     *out = NULL;
-    /* "[::1]" is how people write an IPv6 host next to a port. */
-    char name[256];
-    size_t hl = strlen(host);
-    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']')
-        snprintf(name, sizeof name, "%.*s", (int)(hl - 2), host + 1);
-    else
-        snprintf(name, sizeof name, "%s", host);
-    struct addrinfo hints = {
-        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
-    struct addrinfo *res = NULL;
-    int g = getaddrinfo(name[0] ? name : NULL, NULL, &hints, &res);
+    struct addrinfo *res;
+    int g = fc_host_resolve(host, &res);
     if (g != 0) {
         snprintf(err, errlen, "cannot listen on '%s': %s", host, gai_strerror(g));
         return -EINVAL;

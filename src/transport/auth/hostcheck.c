@@ -1,5 +1,7 @@
 #include "transport/auth/hostcheck.h"
 
+#include "transport/host.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -21,18 +23,8 @@ static bool loopback(const struct sockaddr *sa)
 
 int fc_host_loopback_only(const char *host, char *err, size_t errlen)
 {
-    /* The listener's reading of --host (listener.c), so both judge the
-     * same addresses. */
-    char name[256];
-    size_t hl = strlen(host);
-    if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']')
-        snprintf(name, sizeof name, "%.*s", (int)(hl - 2), host + 1);
-    else
-        snprintf(name, sizeof name, "%s", host);
-    struct addrinfo hints = {
-        .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
-    struct addrinfo *res = NULL;
-    if (getaddrinfo(name[0] ? name : NULL, NULL, &hints, &res) != 0) return -EINVAL;
+    struct addrinfo *res;
+    if (fc_host_resolve(host, &res) != 0) return -EINVAL;
     int rc = 1;
     for (const struct addrinfo *ai = res; ai && rc == 1; ai = ai->ai_next) {
         if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
@@ -43,7 +35,9 @@ int fc_host_loopback_only(const char *host, char *err, size_t errlen)
                 ? (const void *)&((const struct sockaddr_in *)ai->ai_addr)->sin_addr
                 : (const void *)&((const struct sockaddr_in6 *)ai->ai_addr)->sin6_addr;
         inet_ntop(ai->ai_family, addr, ip, sizeof ip);
-        if (strcmp(ip, name) == 0)
+        char bracketed[INET6_ADDRSTRLEN + 2];
+        snprintf(bracketed, sizeof bracketed, "[%s]", ip);
+        if (strcmp(ip, host) == 0 || strcmp(bracketed, host) == 0) /* it is an address */
             snprintf(err, errlen, "--host %s is not a loopback address", host);
         else
             snprintf(err, errlen, "--host %s is not a loopback address (it is %s)", host, ip);
