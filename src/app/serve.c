@@ -621,6 +621,9 @@ int fc_cmd_serve(int argc, char **argv)
     log_listening(&srv);
     uv_run(&srv.loop.uv, UV_RUN_DEFAULT);
     fc_loops_join(&srv.loops);
+    /* The other loops' last connection closes (fc_router_gone) may have
+     * come after the first loop's last turn: their records go now. */
+    fc_loop_run_left(&srv.loop);
     fc_info("stopped");
     fc_serve_free_parts(&srv);
     return 0;

@@ -4,9 +4,8 @@
 
 #include "core/clock.h"
 
-static void on_wake(uv_async_t *handle)
+static void run_finished(fc_loop *loop)
 {
-    fc_loop *loop = handle->data;
     pthread_mutex_lock(&loop->mu);
     fc_job *job = loop->head;
     loop->head = loop->tail = NULL;
@@ -21,6 +20,16 @@ static void on_wake(uv_async_t *handle)
         job->done(job);
         job = next;
     }
+}
+
+static void on_wake(uv_async_t *handle)
+{
+    run_finished(handle->data);
+}
+
+void fc_loop_run_left(fc_loop *loop)
+{
+    run_finished(loop);
 }
 
 int fc_loop_init(fc_loop *loop)

@@ -31,6 +31,10 @@ void fc_loop_post_done(fc_loop *loop, fc_job *job);
 /* Any thread: runs `fn` on `loop`'s thread soon, as a job that crosses
  * loops (no work part); `job` is the caller's until `fn` runs. */
 void fc_loop_run(fc_loop *loop, fc_job *job, fc_job_fn fn);
+/* The loop's thread, after its last run and once nothing can post any more
+ * (every other loop has stopped): runs the jobs that came after that run,
+ * such as another loop's last connection closes. */
+void fc_loop_run_left(fc_loop *loop);
 /* Loop thread: closes the wake handle; run the loop once more to finish. */
 void fc_loop_close(fc_loop *loop);
 
