@@ -156,6 +156,21 @@ test('--max-live-sessions: past it start_streaming gets a clear error, and the c
 // With one worker held in a set-up by the gate generator, the rest is decided
 // by the test: what is queued behind it, refused, taken back, and which job
 // the worker takes next.
+// Lets the set-up waiting in the gate go. The set-up that read the last byte
+// closes the FIFO and the next one opens it again: a write in between finds
+// no reader (EPIPE) and is tried again until one opens.
+async function letThrough(writer) {
+  await until(async () => {
+    try {
+      await writer.write('x');
+      return true;
+    } catch (e) {
+      if (e.code !== 'EPIPE') throw e;
+      return false;
+    }
+  }, { timeoutMs: 10000, everyMs: 20, what: 'a set-up waiting in the gate' });
+}
+
 test('set-ups: queued up to --max-setup-jobs, refused past it, taken back on stop; teardown goes first', async () => {
   const { dir, media } = mediaDir();
   const gate = join(dir, 'gate');
@@ -187,7 +202,7 @@ test('set-ups: queued up to --max-setup-jobs, refused past it, taken back on sto
 
     // a goes through the gate and streams; c's set-up then holds the worker.
     c.start();
-    await writer.write('x');
+    await letThrough(writer);
     await until(() => a.types().includes('metadata'), { timeoutMs: 10000, what: "a's metadata" });
     assert.deepEqual(a.types().slice(0, 2), ['streaming_started', 'metadata']);
     await until(async () => (await srv.metric('fc_worker_queue_jobs', { class: 'setup' })) === 0 &&
@@ -201,13 +216,13 @@ test('set-ups: queued up to --max-setup-jobs, refused past it, taken back on sto
     d.start();
     await until(async () => (await srv.metric('fc_worker_queue_jobs', { class: 'setup' })) === 1 &&
       (await srv.metric('fc_worker_queue_jobs', { class: 'release' })) === 1, { what: "a's teardown and d's set-up queued" });
-    await writer.write('x');
+    await letThrough(writer);
     await until(async () => (await srv.metric('fc_avatar_sessions_alive')) === 2 &&
       (await srv.metric('fc_worker_queue_jobs', { class: 'setup' })) === 0 &&
       (await srv.metric('fc_worker_queue_jobs', { class: 'release' })) === 0,
     { timeoutMs: 10000, what: 'a freed, d on the worker' });
     assert.ok(!d.types().includes('streaming_started'));
-    await writer.write('x');
+    await letThrough(writer);
     await until(() => d.types().includes('metadata') && c.types().includes('metadata'), { timeoutMs: 10000, what: 'c and d streaming' });
     for (const x of [a, b, c, d, e]) x.ws.close();
   } finally {
