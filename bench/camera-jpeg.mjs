@@ -16,6 +16,7 @@
 // own /metrics over the window after a 3 s warm-up, with the share of each
 // thread role. ffmpeg's CPU is its user + system time. Writes
 // bench/out/camera-jpeg.md and prints it.
+import { loadavg } from 'node:os';
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { execFileSync } from 'node:child_process';
@@ -23,6 +24,8 @@ import WebSocket from 'ws';
 import { Server, sleep } from '../tests/lib/server.mjs';
 import { Camera } from '../tests/lib/camera.mjs';
 
+// The machine's other load when the run began (this run adds its own).
+const loadBefore = loadavg()[0];
 const opt = { rounds: 3, seconds: 10, compare: '' };
 for (let i = 2; i < process.argv.length; i += 2) {
   const k = process.argv[i].replace(/^--/, ''), v = process.argv[i + 1];
@@ -111,7 +114,7 @@ const fr = res.framecast.find((x) => x.cores === m.framecast);
 const ratios = res.framecast.map((x, i) => x.cores / res.floor[i].cores);
 const pct = (x) => `${(x * 100).toFixed(1)} %`;
 const md = [
-  `CPU: ${cpuModel} (${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores; ${flags}), shared; ` +
+  `CPU: ${cpuModel} (${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores; ${flags}), load average ${loadBefore.toFixed(2)} before the run; ` +
   `${new Date().toISOString().slice(0, 10)}; ${opt.rounds} rounds of ${opt.seconds} s by turns, medians.`,
   '',
   '| 720p30 RTSP camera to JPEG (one consumer) | CPU (cores) | × floor |',

@@ -22,12 +22,15 @@
 // over the window after a 3 s warm-up; the source's decoded-frame counter
 // over the same window shows what was decoded. Writes
 // bench/out/h264-passthrough.md and prints it.
+import { loadavg } from 'node:os';
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { BIN, Server, sleep, until } from '../tests/lib/server.mjs';
 import { Camera } from '../tests/lib/camera.mjs';
 
+// The machine's other load when the run began (this run adds its own).
+const loadBefore = loadavg()[0];
 const opt = { rounds: 3, seconds: 10, subscribers: 100, joins: 10, gop: 60, codecs: 'h264,vp8,jpeg', compare: '' };
 for (let i = 2; i < process.argv.length; i += 2) {
   const k = process.argv[i].replace(/^--/, ''), v = process.argv[i + 1];
@@ -128,7 +131,7 @@ const row = ({ c, b, key }) => {
     `${median(joins).toFixed(0)} ms | ${Math.max(...joins).toFixed(0)} ms |`;
 };
 const md = [
-  `CPU: ${cpuModel} (${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores; ${flags}), shared; ` +
+  `CPU: ${cpuModel} (${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores; ${flags}), load average ${loadBefore.toFixed(2)} before the run; ` +
   `${new Date().toISOString().slice(0, 10)}; ${opt.rounds} rounds of ${opt.seconds} s by turns, medians; ` +
   `camera 1280x720 at 30 fps, 2.5 Mbit/s, a key frame every ${opt.gop} frames; ${opt.joins} joins a round.`,
   '',
