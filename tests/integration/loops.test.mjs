@@ -4,6 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
+import net from 'node:net';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -134,6 +135,49 @@ test('--loops 2: /metrics and /api/streams count the viewers of every loop, each
     const { body } = await srv.text('/metrics');
     assert.equal(rowsIn(body, 'fc_subscriber_frames_sent_total', 'cam0').length, 0);
     assert.equal(metricIn(body, 'fc_websocket_clients', { loop: '1' }), 0);
+  } finally {
+    for (const s of subs) s.ws.terminate();
+    assert.equal(await srv.stop(), 0);
+  }
+});
+
+// A scraper that hangs up while its /metrics waits for the other loops'
+// figures: the gather must drop it from its waiters (api_closed ->
+// fc_census_forget), not answer a connection that is gone. Half the
+// scrapers close after the request (FIN), half reset; each waits until the
+// server has taken its connection, so the request is read before the close.
+async function scrapeAndHangUp(srv, reset) {
+  const sock = net.connect(srv.port, '127.0.0.1');
+  await new Promise((resolve, reject) => sock.once('connect', resolve).once('error', reject));
+  sock.on('error', () => {});
+  sock.resume(); // an answer that does come is read and dropped, so 'close' can follow
+  sock.write('GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
+  if (reset) sock.resetAndDestroy();
+  else sock.end();
+  await new Promise((resolve) => sock.once('close', resolve));
+}
+
+test('--loops 2: scrapers that hang up while /metrics gathers leave the gather and the server whole', async () => {
+  const srv = await new Server(['--synthetic', '1', ...SMALL, '--loops', '2']).start();
+  const subs = [];
+  try {
+    for (let i = 0; i < 4; i++) {
+      const s = new Subscriber(`${srv.ws}/ws/streams/cam0`);
+      await s.opened;
+      subs.push(s);
+    }
+    assert.equal(await viewersOn(srv, 1), 2);
+    for (let round = 0; round < 10; round++) {
+      // Hang-ups and a scrape that stays, at once: the one that stays is
+      // answered in full whichever of the others the gather still holds.
+      const [kept] = await Promise.all([srv.text('/metrics'),
+        ...[0, 1, 2, 3, 4, 5].map((i) => scrapeAndHangUp(srv, i % 2 === 1))]);
+      assert.equal(kept.status, 200);
+      assert.equal(metricIn(kept.body, 'fc_websocket_clients', { loop: '1' }), 2);
+      assert.equal(metricIn(kept.body, 'fc_stream_subscribers', { stream: 'cam0', view: 'full' }), 4);
+    }
+    await until(() => subs.every((s) => s.frames.length >= 5), { timeoutMs: 15000, what: 'frames on every viewer' });
+    for (const s of subs) assert.deepEqual(s.errors, []);
   } finally {
     for (const s of subs) s.ws.terminate();
     assert.equal(await srv.stop(), 0);

@@ -55,6 +55,19 @@ class Watcher extends Subscriber {
   formats() {
     return this.texts.filter((t) => t.type === 'format');
   }
+
+  // Every frame is of the size the last hello or format message said, and
+  // enough frames came to make that mean something.
+  assertFramesMatchFormat() {
+    let said = this.hello(), checked = 0;
+    for (const m of this.order) {
+      if (m.text && (m.text.type === 'format' || m.text.type === 'hello')) said = m.text;
+      if (!m.frame || !said.width) continue;
+      assert.deepEqual([m.frame.width, m.frame.height], [said.width, said.height], `frame ${m.frame.id}`);
+      checked++;
+    }
+    assert.ok(checked > 30, `${checked} frames checked`);
+  }
 }
 
 function jpegSize(b) {
@@ -163,16 +176,7 @@ test('a resolution change reaches subscribers as a format message before its fir
     await until(() => w.formats().length >= 4, { timeoutMs: 20000, what: 'four format messages' });
     const sizes = new Set(w.formats().map((f) => `${f.width}x${f.height}`));
     assert.deepEqual([...sizes].sort(), ['320x240', '480x272']);
-    // Every frame is of the size the last hello or format message said.
-    let said = w.hello();
-    let checked = 0;
-    for (const m of w.order) {
-      if (m.text && (m.text.type === 'format' || m.text.type === 'hello')) said = m.text;
-      if (!m.frame || !said.width) continue;
-      assert.deepEqual([m.frame.width, m.frame.height], [said.width, said.height], `frame ${m.frame.id}`);
-      checked++;
-    }
-    assert.ok(checked > 30, `${checked} frames checked`);
+    w.assertFramesMatchFormat();
     for (const f of w.formats()) {
       assert.equal(f.source_codec, 'h264');
       assert.equal(f.codec, 'jpeg');
@@ -200,14 +204,7 @@ test('one JPEG viewer of a camera without detection: decode and encode in one jo
     const encoded = await srv.metric('fc_stream_frames_encoded_total', { stream: 'fused' });
     // The first frame of each size goes the long way; nearly all the others are fused.
     assert.ok(fused > 0.8 * encoded, `${fused} of ${encoded} encodes fused`);
-    let said = w.hello(), checked = 0;
-    for (const m of w.order) {
-      if (m.text && (m.text.type === 'format' || m.text.type === 'hello')) said = m.text;
-      if (!m.frame || !said.width) continue;
-      assert.deepEqual([m.frame.width, m.frame.height], [said.width, said.height], `frame ${m.frame.id}`);
-      checked++;
-    }
-    assert.ok(checked > 30, `${checked} frames checked`);
+    w.assertFramesMatchFormat();
     assert.deepEqual(w.errors, []); // ids increasing, lengths right
     // Viewers that leave right after their first frame close the output
     // while a decode job may hold its encode; the server goes on, and stops cleanly.
