@@ -9,6 +9,7 @@ fc_event *fc_event_new(const char *text, size_t len)
     if (!e) return NULL;
     e->refs = 1;
     e->len = len;
+    e->closes = NULL;
     memcpy(fc_event_text(e), text, len);
     return e;
 }

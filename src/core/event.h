@@ -14,6 +14,10 @@
 typedef struct fc_event {
     unsigned refs;
     size_t len;
+    /* NULL; or, for an event that says a subscriber's request cannot be
+     * served, the close reason (static text) its endpoint closes it with
+     * once the event is written, on whichever loop it is. */
+    const char *closes;
     unsigned char buf[]; /* FC_FRAME_HEADROOM, then len bytes of text */
 } fc_event;
 

@@ -40,7 +40,8 @@ struct fc_relay {
     bool skip_to_key[FC_TIER_COUNT]; /* inter-frame: deltas wait for a key frame */
     char *event;
     size_t event_len;
-    uint64_t since_ns; /* when the mailbox last went from empty to not; 0 = empty */
+    const char *event_closes; /* the event's `closes` (static text) */
+    uint64_t since_ns;        /* when the mailbox last went from empty to not; 0 = empty */
     bool from_open, to_open;
 
     atomic_uint want_mask, key_wanted; /* from the other loop */
@@ -126,6 +127,7 @@ static void on_tier_wake(fc_sub *sub, void *ctx)
             free(r->event);
             r->event = copy;
             r->event_len = e->len;
+            r->event_closes = e->closes;
         }
     }
     fc_event_unref(e);
@@ -172,6 +174,7 @@ static void on_deliver(uv_async_t *h)
     }
     event = r->event;
     event_len = r->event_len;
+    const char *closes = r->event_closes;
     r->event = NULL;
     uint64_t since = r->since_ns;
     r->since_ns = 0;
@@ -187,7 +190,10 @@ static void on_deliver(uv_async_t *h)
     if (r->src.handoffs) atomic_fetch_add(r->src.handoffs, n);
     if (event) {
         fc_event *e = fc_event_new(event, event_len);
-        if (e) fc_hub_publish_event(r->local, e);
+        if (e) {
+            e->closes = closes;
+            fc_hub_publish_event(r->local, e);
+        }
         fc_event_unref(e);
         free(event);
     }

@@ -14,8 +14,8 @@
  * publishes each frame once into the local hub: its fan-out, queues and
  * drop rules per subscriber are the hub's own (hub.h). So a frame crosses
  * to a loop once however many subscribers that loop has; `handoffs` counts
- * the crossings. The latest detection event crosses the same way (one
- * slot, a copy of its text: event references are not atomic).
+ * the crossings. The latest event crosses the same way (one slot, a copy
+ * of its text and its `closes`: event references are not atomic).
  *
  * Which tiers the source loop subscribes to, and which want a key frame,
  * come back the other way: the other loop publishes its local hub's tier

@@ -492,7 +492,8 @@ static void on_src_packet(void *ctx, fc_packet *p)
 
 /* A camera or file not opened yet is offered as H.264; one that turns out
  * to be of another codec tells its codec=h264 subscribers why they get
- * nothing, and the endpoint closes them after that (ws_stream.c). */
+ * nothing, and the event closes them after that (event.h `closes`), on
+ * this loop and, through the relays, on the others. */
 static void refuse_passthrough(fc_stream *s)
 {
     char text[FC_ID_MAX + 96];
@@ -505,6 +506,7 @@ static void refuse_passthrough(fc_stream *s)
         log_error(s, "out of memory for an event");
         return;
     }
+    e->closes = "stream is not H.264";
     fc_passthrough_publish_event(s->pass, e);
     fc_event_unref(e);
 }

@@ -126,8 +126,13 @@ static int remote_writeable(fc_conn *c, void *state)
     fc_event *e = fc_sub_next_event(rc->sub);
     if (e) {
         int rc_w = fc_conn_write(c, fc_event_text(e), e->len, false);
+        const char *closes = e->closes;
         fc_event_unref(e);
         if (rc_w != 0) return -1;
+        if (closes) {
+            fc_conn_close_soon(c, CLOSE_BAD_REQUEST, closes);
+            return 0;
+        }
         if (rc->held || fc_sub_has_work(rc->sub)) fc_conn_want_write(c);
         return 0;
     }

@@ -248,11 +248,12 @@ static int ws_stream_writeable(fc_conn *c, void *state)
     fc_event *e = fc_sub_next_event(sc->sub);
     if (e) {
         int rc = fc_conn_write(c, fc_event_text(e), e->len, false);
+        const char *closes = e->closes;
         fc_event_unref(e);
         if (rc != 0) return -1;
-        if (sc->codec == &fc_h264_passthrough && !fc_stream_offers_h264(sc->stream)) {
-            /* The camera turned out not to be H.264: the event said why. */
-            fc_conn_close_soon(c, CLOSE_BAD_REQUEST, "stream is not H.264");
+        if (closes) {
+            /* E.g. the camera turned out not to be H.264: the event said why. */
+            fc_conn_close_soon(c, CLOSE_BAD_REQUEST, closes);
             return 0;
         }
         if (sc->held || fc_sub_has_work(sc->sub)) fc_conn_want_write(c);

@@ -140,6 +140,35 @@ test('codec=h264 of a synthetic stream is refused with the reason; it offers no 
   }
 });
 
+// With several loops the event that says why crosses to the other loop
+// through its relay; the close must go with it (it used to stay behind:
+// a viewer there got the error and was left open with nothing to come).
+test('--loops 2: codec=h264 subscribers on both loops of a camera that turns out not to be H.264 are each told once and closed', async () => {
+  const cam = await Camera.start(['--size', '320x240', '--codec', 'vp8']);
+  const srv = await new Server(['--synthetic', '0', '--loops', '2', '--source', `${cam.url},id=web`]).start();
+  try {
+    // Asked for at once, before the camera is opened: the least loaded loop
+    // takes each, so both loops have some.
+    const subs = [0, 1, 2, 3].map(() => new Subscriber(`${srv.ws}/ws/streams/web?codec=h264`));
+    await Promise.all(subs.map((s) => s.opened));
+    // A counter, so it still counts them once they are closed.
+    assert.ok(await srv.metric('fc_websocket_accepted_total', { loop: '1' }) >= 1, 'a viewer on the second loop');
+    const ends = subs.map(() => null);
+    subs.forEach((s, i) => s.closed.then((c) => { ends[i] = c; }));
+    await until(() => ends.every(Boolean), { timeoutMs: 15000, what: 'every subscriber closed' });
+    for (const [i, s] of subs.entries()) {
+      const closed = ends[i];
+      assert.equal(closed.code, 4400);
+      assert.equal(closed.reason, 'stream is not H.264');
+      assert.deepEqual(s.texts.filter((t) => t.type === 'error'), [{ type: 'error', message: "stream 'web' is not H.264: its input is vp8" }]);
+      assert.equal(s.frames.length, 0);
+    }
+  } finally {
+    assert.equal(await srv.stop(), 0);
+    await cam.stop();
+  }
+});
+
 test('a camera that turns out not to be H.264: its codec=h264 subscriber is told why and closed; later ones are refused', async () => {
   const cam = await Camera.start(['--size', '320x240', '--codec', 'vp8']);
   const srv = await new Server(['--synthetic', '0', '--source', `${cam.url},id=web`]).start();
