@@ -1,14 +1,13 @@
 #include "transport/ws_remote.h"
 
-#include <jansson.h>
 #include <libwebsockets.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
 #include "transport/conn.h"
 #include "transport/feeds.h"
+#include "transport/viewer_out.h"
 #include "transport/ws_stream.h"
 
 #define CLOSE_BAD_REQUEST 4400
@@ -22,11 +21,8 @@ typedef struct remote_conn {
     fc_feed_request *rq; /* asked or answered; NULL before and after */
     fc_feed *feed;       /* joined; NULL before, and after the stream left */
     fc_feed_viewer node;
-    fc_sub *sub;
-    fc_frame *held;       /* next frame, waiting behind its tier message */
-    int tier_sent;        /* -1 before the first frame */
-    uint64_t format_sent; /* serial of the stream format last described (hello or format) */
-    bool answered;        /* rq came back (until then the first loop holds it) */
+    fc_viewer_out out; /* its subscription to the relay's local hub, and what it was told last */
+    bool answered;     /* rq came back (until then the first loop holds it) */
 } remote_conn;
 
 static void on_sub_wake(fc_sub *sub, void *ctx)
@@ -39,12 +35,11 @@ static void on_sub_wake(fc_sub *sub, void *ctx)
 static void on_gone(fc_feed_viewer *v, int code, const char *reason)
 {
     remote_conn *rc = fc_container_of(v, remote_conn, node);
-    fc_hub_remove(rc->sub);
-    rc->sub = NULL;
+    fc_hub_remove(rc->out.sub);
+    rc->out.sub = NULL;
     rc->feed = NULL;
     rc->rq->feed = NULL;
-    fc_frame_unref(rc->held);
-    rc->held = NULL;
+    fc_viewer_out_drop_held(&rc->out);
     fc_conn_close_soon(rc->conn, code, reason);
 }
 
@@ -61,7 +56,7 @@ static void on_answered(fc_feed_request *rq)
         rq->code = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
         snprintf(rq->why, sizeof rq->why, "cannot subscribe: out of memory");
     }
-    if (rq->code == 0 && fc_hub_add(hub, &rq->q.sub, on_sub_wake, rc->conn, &rc->sub) != 0) {
+    if (rq->code == 0 && fc_hub_add(hub, &rq->q.sub, on_sub_wake, rc->conn, &rc->out.sub) != 0) {
         rq->code = LWS_CLOSE_STATUS_UNEXPECTED_CONDITION;
         snprintf(rq->why, sizeof rq->why, "cannot subscribe: out of memory");
     }
@@ -73,7 +68,7 @@ static void on_answered(fc_feed_request *rq)
         return;
     }
     rc->feed = rq->feed;
-    rc->format_sent = rq->format_serial;
+    rc->out.format_sent = rq->format_serial;
     rc->node.gone = on_gone;
     fc_feed_join(rc->feed, &rc->node);
     fc_feed_sync(rc->feed);
@@ -86,7 +81,7 @@ static int remote_open(fc_conn *c, void *state, const char *path)
     remote_conn *rc = state;
     fc_server_env *env = fc_conn_env(c);
     rc->conn = c;
-    rc->tier_sent = -1;
+    fc_viewer_out_init(&rc->out);
     const char *id = path + sizeof prefix - 1;
     char query[QUERY_MAX], err[300];
     int qlen = fc_conn_query(c, query, sizeof query);
@@ -116,61 +111,38 @@ static int remote_open(fc_conn *c, void *state, const char *path)
     return 0;
 }
 
-/* One message per turn, as ws_stream.c: the pending event, else the next
- * frame, after a format message when it is the first of a format not told
- * yet, and after a tier message when its tier differs from the last one's. */
+/* The stream's format and its tiers' qualities come from the first loop,
+ * with the answer and through the feed (feeds.h). */
+static bool send_format(fc_conn *c, void *ctx, uint64_t *format_sent, const fc_frame *f)
+{
+    remote_conn *rc = ctx;
+    char *format = fc_feed_format(rc->feed, format_sent, f->id, f->tier);
+    if (!format) return false;
+    fc_conn_send_text(c, format);
+    free(format);
+    return true;
+}
+
+static int tier_quality(void *ctx, int tier)
+{
+    const remote_conn *rc = ctx;
+    return rc->rq->quality[tier];
+}
+
+static const fc_viewer_describe describe = {.send_format = send_format, .quality = tier_quality};
+
 static int remote_writeable(fc_conn *c, void *state)
 {
     remote_conn *rc = state;
-    if (!rc->sub) return 0;
-    fc_event *e = fc_sub_next_event(rc->sub);
-    if (e) {
-        int rc_w = fc_conn_write(c, fc_event_text(e), e->len, false);
-        const char *closes = e->closes;
-        fc_event_unref(e);
-        if (rc_w != 0) return -1;
-        if (closes) {
-            fc_conn_close_soon(c, CLOSE_BAD_REQUEST, closes);
-            return 0;
-        }
-        if (rc->held || fc_sub_has_work(rc->sub)) fc_conn_want_write(c);
-        return 0;
-    }
-    fc_frame *f = rc->held ? rc->held : fc_sub_next(rc->sub, fc_now_ns());
-    rc->held = NULL;
-    if (!f) return 0;
-    char *format = fc_feed_format(rc->feed, &rc->format_sent, f->id, f->tier);
-    if (format) {
-        /* The first frame of a new format goes out after the message. */
-        rc->held = f;
-        fc_conn_send_text(c, format);
-        free(format);
-        return 0;
-    }
-    if (f->tier != rc->tier_sent) {
-        rc->tier_sent = f->tier;
-        rc->held = f;
-        const char *tier = fc_tier_name((fc_tier)f->tier);
-        fc_conn_send_json(c, rc->rq->inter_frame
-                                 ? json_pack("{s:s, s:s, s:i, s:i}", "type", "tier", "tier", tier,
-                                             "width", f->width, "height", f->height)
-                                 : json_pack("{s:s, s:s, s:i}", "type", "tier", "tier", tier,
-                                             "quality", rc->rq->quality[f->tier]));
-        return 0;
-    }
-    int w = fc_conn_write(c, f->wire, fc_frame_wire_len(f), true);
-    fc_frame_unref(f);
-    if (w != 0) return -1;
-    if (fc_sub_has_work(rc->sub)) fc_conn_want_write(c);
-    return 0;
+    if (!rc->out.sub) return 0; /* not answered yet, or the stream left */
+    return fc_viewer_out_turn(c, &rc->out, rc->rq->inter_frame, &describe, rc);
 }
 
 static void remote_closed(fc_conn *c, void *state)
 {
     (void)c;
     remote_conn *rc = state;
-    fc_frame_unref(rc->held);
-    rc->held = NULL;
+    fc_viewer_out_drop_held(&rc->out);
     if (!rc->rq) return;
     if (!rc->answered) {
         /* Asked, not answered yet: the answer finds it gone and releases. */
@@ -178,8 +150,8 @@ static void remote_closed(fc_conn *c, void *state)
         rc->rq = NULL;
         return;
     }
-    if (rc->sub) fc_hub_remove(rc->sub);
-    rc->sub = NULL;
+    if (rc->out.sub) fc_hub_remove(rc->out.sub);
+    rc->out.sub = NULL;
     if (rc->feed) {
         fc_feed_leave(rc->feed, &rc->node);
         fc_feed_sync(rc->feed);

@@ -7,11 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/clock.h"
 #include "transport/auth/guard.h"
 #include "transport/conn.h"
 #include "transport/control.h"
 #include "transport/stream_query.h"
+#include "transport/viewer_out.h"
 
 #define CLOSE_UNKNOWN_STREAM 4404
 #define CLOSE_BAD_REQUEST 4400
@@ -27,10 +27,7 @@ typedef struct stream_conn {
     fc_stream_user user; /* told when the stream leaves (deleted, replaced) */
     fc_view view;
     const fc_codec_ops *codec;
-    fc_sub *sub;
-    fc_frame *held;       /* next frame, waiting behind a tier or format message */
-    int tier_sent;        /* tier of the frames last sent; -1 before the first */
-    uint64_t format_sent; /* serial of the stream format last described (hello or format) */
+    fc_viewer_out out; /* its hub subscription, and what it was told last */
 } stream_conn;
 
 static void on_sub_wake(fc_sub *sub, void *ctx)
@@ -43,11 +40,10 @@ static void on_sub_wake(fc_sub *sub, void *ctx)
 static void on_stream_gone(fc_stream_user *u, fc_stream_end why)
 {
     stream_conn *sc = fc_container_of(u, stream_conn, user);
-    fc_stream_unsubscribe(sc->stream, sc->view, sc->codec, sc->sub);
-    sc->sub = NULL;
+    fc_stream_unsubscribe(sc->stream, sc->view, sc->codec, sc->out.sub);
+    sc->out.sub = NULL;
     sc->stream = NULL;
-    fc_frame_unref(sc->held);
-    sc->held = NULL;
+    fc_viewer_out_drop_held(&sc->out);
     if (why == FC_STREAM_DELETED)
         fc_conn_close_soon(sc->conn, CLOSE_STREAM_DELETED, "stream deleted");
     else if (why == FC_STREAM_REPLACED)
@@ -171,7 +167,7 @@ static int ws_stream_open(fc_conn *c, void *state, const char *path)
     stream_conn *sc = state;
     fc_server_env *env = fc_conn_env(c);
     sc->conn = c;
-    sc->tier_sent = -1;
+    fc_viewer_out_init(&sc->out);
     const char *id = path + sizeof prefix - 1;
     fc_stream *s = fc_stream_set_find(env->streams, id);
     char query[QUERY_MAX], err[300];
@@ -200,8 +196,8 @@ static int ws_stream_open(fc_conn *c, void *state, const char *path)
         fc_conn_refuse(c, code, "%s", err);
         return 0;
     }
-    if (fc_stream_subscribe(s, q.view, codec, &q.sub, on_sub_wake, c, &sc->sub, err, sizeof err) !=
-        0) {
+    if (fc_stream_subscribe(s, q.view, codec, &q.sub, on_sub_wake, c, &sc->out.sub, err,
+                            sizeof err) != 0) {
         env->ws_refused++;
         fc_conn_refuse(c, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "cannot subscribe: %s", err);
         return 0;
@@ -212,7 +208,7 @@ static int ws_stream_open(fc_conn *c, void *state, const char *path)
     sc->user.gone = on_stream_gone;
     fc_stream_set_use(env->streams, s, &sc->user);
     uint32_t first_id;
-    format_serial(sc, &sc->format_sent, &first_id);
+    format_serial(sc, &sc->out.format_sent, &first_id);
     env->ws_accepted++;
     fc_conn_send_json(c, fc_ws_stream_hello(s, &q, codec));
     return 0;
@@ -237,61 +233,30 @@ void fc_ws_stream_text(fc_conn *c, void *state, const char *msg, size_t len)
     json_decref(obj);
 }
 
-/* One message per turn: the pending event (small, and about the frames
- * that follow), else the next frame, announced by a format message when it
- * is the first of a stream format the subscriber has not been told, and by
- * a tier message when its tier differs from the last one's. */
-static int ws_stream_writeable(fc_conn *c, void *state)
+static bool send_format(fc_conn *c, void *ctx, uint64_t *format_sent, const fc_frame *f)
 {
-    stream_conn *sc = state;
-    if (!sc->sub) return 0;
-    fc_event *e = fc_sub_next_event(sc->sub);
-    if (e) {
-        int rc = fc_conn_write(c, fc_event_text(e), e->len, false);
-        const char *closes = e->closes;
-        fc_event_unref(e);
-        if (rc != 0) return -1;
-        if (closes) {
-            /* E.g. the camera turned out not to be H.264: the event said why. */
-            fc_conn_close_soon(c, CLOSE_BAD_REQUEST, closes);
-            return 0;
-        }
-        if (sc->held || fc_sub_has_work(sc->sub)) fc_conn_want_write(c);
-        return 0;
-    }
-    fc_frame *f = sc->held ? sc->held : fc_sub_next(sc->sub, fc_now_ns());
-    sc->held = NULL;
-    if (!f) return 0;
+    stream_conn *sc = ctx;
     uint64_t serial;
     uint32_t first_id;
     format_serial(sc, &serial, &first_id);
-    if (serial != sc->format_sent && f->id >= first_id) {
-        /* The first frame of a new format goes out after the message. */
-        sc->format_sent = serial;
-        sc->held = f;
-        fc_conn_send_json(c, fc_ws_stream_format(sc->stream, sc->codec, f->tier));
-        return 0;
-    }
-    if (f->tier != sc->tier_sent) {
-        /* The frame itself goes out after the tier message: a still-picture
-         * tier is a quality, an inter-frame one a picture size (its first
-         * frame is a key frame). */
-        sc->tier_sent = f->tier;
-        sc->held = f;
-        const char *tier = fc_tier_name((fc_tier)f->tier);
-        fc_conn_send_json(c, sc->codec->inter_frame
-                                 ? json_pack("{s:s, s:s, s:i, s:i}", "type", "tier", "tier", tier,
-                                             "width", f->width, "height", f->height)
-                                 : json_pack("{s:s, s:s, s:i}", "type", "tier", "tier", tier,
-                                             "quality",
-                                             fc_stream_config_of(sc->stream)->quality[f->tier]));
-        return 0;
-    }
-    int rc = fc_conn_write(c, f->wire, fc_frame_wire_len(f), true);
-    fc_frame_unref(f);
-    if (rc != 0) return -1;
-    if (fc_sub_has_work(sc->sub)) fc_conn_want_write(c);
-    return 0;
+    if (serial == *format_sent || f->id < first_id) return false;
+    *format_sent = serial;
+    fc_conn_send_json(c, fc_ws_stream_format(sc->stream, sc->codec, f->tier));
+    return true;
+}
+
+static int tier_quality(void *ctx, int tier)
+{
+    const stream_conn *sc = ctx;
+    return fc_stream_config_of(sc->stream)->quality[tier];
+}
+
+static const fc_viewer_describe describe = {.send_format = send_format, .quality = tier_quality};
+
+static int ws_stream_writeable(fc_conn *c, void *state)
+{
+    stream_conn *sc = state;
+    return fc_viewer_out_turn(c, &sc->out, sc->codec->inter_frame, &describe, sc);
 }
 
 static void ws_stream_closed(fc_conn *c, void *state)
@@ -299,10 +264,9 @@ static void ws_stream_closed(fc_conn *c, void *state)
     (void)c;
     stream_conn *sc = state;
     fc_stream_set_unuse(&sc->user);
-    if (sc->sub) fc_stream_unsubscribe(sc->stream, sc->view, sc->codec, sc->sub);
-    sc->sub = NULL;
-    fc_frame_unref(sc->held);
-    sc->held = NULL;
+    if (sc->out.sub) fc_stream_unsubscribe(sc->stream, sc->view, sc->codec, sc->out.sub);
+    sc->out.sub = NULL;
+    fc_viewer_out_drop_held(&sc->out);
 }
 
 static json_t *track_json(const fc_track *k)
