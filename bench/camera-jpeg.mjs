@@ -16,25 +16,14 @@
 // own /metrics over the window after a 3 s warm-up, with the share of each
 // thread role. ffmpeg's CPU is its user + system time. Writes
 // bench/out/camera-jpeg.md and prints it.
-import { loadavg } from 'node:os';
 import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { execFileSync } from 'node:child_process';
 import WebSocket from 'ws';
 import { Server, sleep } from '../tests/lib/server.mjs';
 import { Camera } from '../tests/lib/camera.mjs';
+import { LOAD_AT_START, machine, parseOptions } from './options.mjs';
 
-// The machine's other load when the run began (this run adds its own).
-const loadBefore = loadavg()[0];
-const opt = { rounds: 3, seconds: 10, compare: '' };
-for (let i = 2; i < process.argv.length; i += 2) {
-  const k = process.argv[i].replace(/^--/, ''), v = process.argv[i + 1];
-  if (!(k in opt) || v === undefined) {
-    console.error(`camera-jpeg: unknown option ${process.argv[i]} (see the header of this file)`);
-    process.exit(2);
-  }
-  opt[k] = k === 'compare' ? v : Number(v);
-}
+const opt = parseOptions('camera-jpeg', { rounds: 3, seconds: 10, compare: '' });
 const BUILD = process.env.BUILD || 'build';
 const FLOOR = `${BUILD}/bench/decode-floor`;
 const ROLES = ['loop', 'source', 'encode', 'worker_overhead'];
@@ -87,9 +76,6 @@ async function ffmpeg(url) {
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const cpuModel = execFileSync('lscpu', { encoding: 'utf8' }).match(/Model name:\s*(.*)/)[1];
-const flags = execFileSync('lscpu', { encoding: 'utf8' }).match(/Flags:\s*(.*)/)[1].split(' ')
-  .filter((f) => /^(avx2|avx512f|avx512bw|avx512vnni|sse4_2)$/.test(f)).join(' ');
 
 const cam = await Camera.start(['--size', '1280x720', '--fps', '30', '--gop', '60', '--bitrate', '2500',
   '--pattern', 'smpte', '--speed', '4']);
@@ -114,7 +100,7 @@ const fr = res.framecast.find((x) => x.cores === m.framecast);
 const ratios = res.framecast.map((x, i) => x.cores / res.floor[i].cores);
 const pct = (x) => `${(x * 100).toFixed(1)} %`;
 const md = [
-  `CPU: ${cpuModel} (${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores; ${flags}), load average ${loadBefore.toFixed(2)} before the run; ` +
+  `CPU: ${machine()}, load average ${LOAD_AT_START.toFixed(2)} before the run; ` +
   `${new Date().toISOString().slice(0, 10)}; ${opt.rounds} rounds of ${opt.seconds} s by turns, medians.`,
   '',
   '| 720p30 RTSP camera to JPEG (one consumer) | CPU (cores) | × floor |',

@@ -21,16 +21,9 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Server, FIXTURES, sleep } from '../tests/lib/server.mjs';
+import { LOAD_AT_START, machine, parseOptions } from './options.mjs';
 
-const opt = { cameras: 16, rounds: 2, seconds: 20, gop: 2 };
-for (let i = 2; i < process.argv.length; i += 2) {
-  const k = process.argv[i].replace(/^--/, ''), v = process.argv[i + 1];
-  if (!(k in opt) || v === undefined) {
-    console.error(`cameras-keyonly: unknown option ${process.argv[i]} (see the header of this file)`);
-    process.exit(2);
-  }
-  opt[k] = Number(v);
-}
+const opt = parseOptions('cameras-keyonly', { cameras: 16, rounds: 2, seconds: 20, gop: 2 });
 
 const dir = mkdtempSync(join(tmpdir(), 'fc-keyonly-'));
 const video = join(dir, 'face-720p.mp4');
@@ -110,15 +103,13 @@ try {
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const med = (i, k) => median(results[i].map((x) => x[k]));
-const cpu = execFileSync('lscpu', { encoding: 'utf8' });
-const model = cpu.match(/Model name:\s*(.*)/)[1];
 const base = med(0, 'cores');
 const rows = configs.map((c, i) => `| ${c.name} | ${med(i, 'cores').toFixed(3)} | ${(med(i, 'cores') / base).toFixed(2)} | ` +
   `${med(i, 'decode_cores').toFixed(3)} | ${med(i, 'detect_cores').toFixed(3)} | ${med(i, 'inferences_per_s').toFixed(1)} | ` +
   `${med(i, 'with_faces_per_s').toFixed(1)} | ${(med(i, 'tracked_share') * 100).toFixed(0)} % | ` +
   `${med(i, 'ids_per_camera').toFixed(1)} | ${med(i, 'mean_track_s').toFixed(1)} s |`);
 const md = [
-  `CPU: ${model} (${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores), shared; ${new Date().toISOString().slice(0, 10)}; ` +
+  `CPU: ${machine()}, load average ${LOAD_AT_START.toFixed(2)} before the run; ${new Date().toISOString().slice(0, 10)}; ` +
   `${opt.cameras} looped 720p30 H.264 files, a key frame every ${opt.gop} s, detection at 2 Hz and no viewer; ` +
   `${opt.rounds} rounds of ${opt.seconds} s by turns, medians. The face moves a quarter of its width a second.`,
   '',

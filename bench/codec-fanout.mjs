@@ -21,19 +21,11 @@
 //    full rate; N = (e_vp8 − e_jpeg) / (m_jpeg − m_vp8). This one holds even
 //    when a busy machine starves a run of frames, which bends the line.
 // Prints Markdown (and writes it with the raw runs to bench/out/).
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fanout } from './fanout-ws.mjs';
+import { LOAD_AT_START, machine, parseOptions } from './options.mjs';
 
-const opt = { counts: '1,50,100,200,300', seconds: 10 };
-for (let i = 2; i < process.argv.length; i += 2) {
-  const k = process.argv[i].replace(/^--/, ''), v = process.argv[i + 1];
-  if (!(k in opt) || v === undefined) {
-    console.error(`codec-fanout: unknown option ${process.argv[i]} (see the header of this file)`);
-    process.exit(2);
-  }
-  opt[k] = typeof opt[k] === 'number' ? Number(v) : v;
-}
+const opt = parseOptions('codec-fanout', { counts: '1,50,100,200,300', seconds: 10 });
 const counts = opt.counts.split(',').map(Number);
 if (counts.length < 2 || counts.some((n) => !(n >= 1))) {
   console.error('codec-fanout: --counts needs two or more subscriber counts of at least 1');
@@ -77,11 +69,10 @@ const split = Object.fromEntries(['jpeg', 'vp8'].map((c) => {
   }];
 }));
 const crossSplit = (split.vp8.e - split.jpeg.e) / (split.jpeg.m - split.vp8.m);
-const cpu = execFileSync('lscpu').toString().match(/^Model name:\s*(.*)$/m)?.[1] ?? 'unknown CPU';
 
 const f = (x, d = 1) => Number(x).toFixed(d);
 const out = [];
-out.push(`Machine: ${cpu}, ${execFileSync('nproc').toString().trim()} CPUs, shared with other work while it ran; ` +
+out.push(`Machine: ${machine()}, load average ${LOAD_AT_START.toFixed(2)} before the run; ` +
   `${new Date().toISOString().slice(0, 10)}; ${opt.seconds} s windows after 3 s of warm-up, one run per point.`);
 out.push('');
 out.push('| codec | subscribers | server CPU % | of which loop % | fps per subscriber min / median | bytes/frame | server CPU µs per delivered frame | loop µs per delivered frame | encodes/s | encode ms |');

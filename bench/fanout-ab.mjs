@@ -16,19 +16,11 @@
 // from which N VP8's total server CPU is below JPEG's (the workers' CPU at
 // the largest such N, per codec). Prints Markdown and writes it with the raw
 // runs to bench/out/.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fanout } from './fanout-ws.mjs';
+import { LOAD_AT_START, machine, parseOptions } from './options.mjs';
 
-const opt = { a: '', b: '', counts: '1,100,200', seconds: 10 };
-for (let i = 2; i < process.argv.length; i += 2) {
-  const k = process.argv[i].replace(/^--/, ''), v = process.argv[i + 1];
-  if (!(k in opt) || v === undefined) {
-    console.error(`fanout-ab: unknown option ${process.argv[i]} (see the header of this file)`);
-    process.exit(2);
-  }
-  opt[k] = typeof opt[k] === 'number' ? Number(v) : v;
-}
+const opt = parseOptions('fanout-ab', { a: '', b: '', counts: '1,100,200', seconds: 10 });
 if (!opt.a || !opt.b) {
   console.error('fanout-ab: --a and --b name the two binaries');
   process.exit(2);
@@ -64,12 +56,8 @@ const m = Object.fromEntries(Object.keys(bins).map((b) =>
   [b, Object.fromEntries(CODECS.map((c) => [c, marginal(b, c)]))]));
 
 const f1 = (x) => (Number.isFinite(x) ? x.toFixed(1) : '–');
-const cpu = execFileSync('lscpu').toString();
-const model = cpu.match(/^Model name:\s*(.*)$/m)?.[1] ?? 'unknown CPU';
-const flags = (cpu.match(/^Flags:\s*(.*)$/m)?.[1] ?? '').split(' ')
-  .filter((f) => /^(avx2|avx512f|avx512bw|sse4_2)$/.test(f)).join(' ');
 const md = [
-  `${model} (${execFileSync('nproc').toString().trim()} cores; ${flags}); ` +
+  `${machine()}, load average ${LOAD_AT_START.toFixed(2)} before the run; ` +
   `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC; A = ${opt.a}, B = ${opt.b}; ` +
   `${opt.seconds} s windows after 3 s of warm-up, A and B by turns.`,
   '',

@@ -19,6 +19,7 @@
 import { fileURLToPath } from 'node:url';
 import WebSocket from 'ws';
 import { Server, metricIn, sleep } from '../tests/lib/server.mjs';
+import { parseOptions } from './options.mjs';
 
 export const DEFAULTS = { subscribers: 200, seconds: 10, size: '1280x720', fps: 30, codec: 'jpeg',
   quality: 'auto', 'server-args': '', bin: '' };
@@ -133,14 +134,6 @@ export async function fanout(options) {
 }
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const opt = {};
-  for (let i = 2; i < process.argv.length; i += 2) {
-    const k = process.argv[i].replace(/^--/, ''), v = process.argv[i + 1];
-    if (!(k in DEFAULTS) || v === undefined) {
-      console.error(`fanout-ws: unknown option ${process.argv[i]} (see the header of this file)`);
-      process.exit(2);
-    }
-    opt[k] = typeof DEFAULTS[k] === 'number' ? Number(v) : v;
-  }
+  const opt = parseOptions('fanout-ws', DEFAULTS);
   console.log(JSON.stringify(await fanout(opt)));
 }

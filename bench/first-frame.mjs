@@ -14,21 +14,13 @@
 // One camera (tests/lib/rtsp_server.py, 30 fps, a key frame every --gop
 // seconds) and one server (--idle-close 0) with three streams on it. Writes
 // bench/out/first-frame.md and prints it.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { Server, sleep, until } from '../tests/lib/server.mjs';
 import { Camera } from '../tests/lib/camera.mjs';
+import { LOAD_AT_START, machine, parseOptions } from './options.mjs';
 
-const opt = { trials: 10, gop: 1, size: '1280x720' };
-for (let i = 2; i < process.argv.length; i += 2) {
-  const k = process.argv[i].replace(/^--/, ''), v = process.argv[i + 1];
-  if (!(k in opt) || v === undefined) {
-    console.error(`first-frame: unknown option ${process.argv[i]} (see the header of this file)`);
-    process.exit(2);
-  }
-  opt[k] = k === 'size' ? v : Number(v);
-}
+const opt = parseOptions('first-frame', { trials: 10, gop: 1, size: '1280x720' });
 
 // Milliseconds from opening a subscriber to its first frame.
 function firstFrame(url) {
@@ -75,9 +67,8 @@ try {
 }
 
 const pct = (xs, p) => [...xs].sort((a, b) => a - b)[Math.min(xs.length - 1, Math.floor(p * xs.length))];
-const model = execFileSync('lscpu', { encoding: 'utf8' }).match(/Model name:\s*(.*)/)[1];
 const md = [
-  `CPU: ${model} (${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores), shared; ${new Date().toISOString().slice(0, 10)}; ` +
+  `CPU: ${machine()}, load average ${LOAD_AT_START.toFixed(2)} before the run; ${new Date().toISOString().slice(0, 10)}; ` +
   `one ${opt.size} 30 fps RTSP camera, a key frame every ${opt.gop} s; ${opt.trials} trials each, WebSocket handshake included.`,
   '',
   '| subscribe → first frame | median | p90 | max |',

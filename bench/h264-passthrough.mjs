@@ -22,25 +22,13 @@
 // over the window after a 3 s warm-up; the source's decoded-frame counter
 // over the same window shows what was decoded. Writes
 // bench/out/h264-passthrough.md and prints it.
-import { loadavg } from 'node:os';
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { BIN, Server, sleep, until } from '../tests/lib/server.mjs';
 import { Camera } from '../tests/lib/camera.mjs';
+import { LOAD_AT_START, machine, parseOptions } from './options.mjs';
 
-// The machine's other load when the run began (this run adds its own).
-const loadBefore = loadavg()[0];
-const opt = { rounds: 3, seconds: 10, subscribers: 100, joins: 10, gop: 60, codecs: 'h264,vp8,jpeg', compare: '' };
-for (let i = 2; i < process.argv.length; i += 2) {
-  const k = process.argv[i].replace(/^--/, ''), v = process.argv[i + 1];
-  const text = typeof opt[k] === 'string';
-  if (!(k in opt) || v === undefined || (!text && !Number.isFinite(Number(v)))) {
-    console.error(`h264-passthrough: bad option ${process.argv[i]} (see the header of this file)`);
-    process.exit(2);
-  }
-  opt[k] = text ? v : Number(v);
-}
+const opt = parseOptions('h264-passthrough', { rounds: 3, seconds: 10, subscribers: 100, joins: 10, gop: 60, codecs: 'h264,vp8,jpeg', compare: '' });
 const CODECS = opt.codecs.split(',');
 // Binaries by label: this build (FRAMECAST_BIN, else build/framecast), and the other one.
 const BINS = opt.compare ? { this: BIN, other: opt.compare } : { this: BIN };
@@ -104,10 +92,6 @@ async function scenario(url, codec, bin) {
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const lscpu = execFileSync('lscpu', { encoding: 'utf8' });
-const cpuModel = lscpu.match(/Model name:\s*(.*)/)[1];
-const flags = lscpu.match(/Flags:\s*(.*)/)[1].split(' ')
-  .filter((f) => /^(avx2|avx512f|avx512bw|avx512vnni|sse4_2)$/.test(f)).join(' ');
 
 const cam = await Camera.start(['--size', '1280x720', '--fps', '30', '--gop', String(opt.gop), '--bitrate', '2500',
   '--pattern', 'smpte', '--speed', '4']);
@@ -131,7 +115,7 @@ const row = ({ c, b, key }) => {
     `${median(joins).toFixed(0)} ms | ${Math.max(...joins).toFixed(0)} ms |`;
 };
 const md = [
-  `CPU: ${cpuModel} (${execFileSync('nproc', { encoding: 'utf8' }).trim()} cores; ${flags}), load average ${loadBefore.toFixed(2)} before the run; ` +
+  `CPU: ${machine()}, load average ${LOAD_AT_START.toFixed(2)} before the run; ` +
   `${new Date().toISOString().slice(0, 10)}; ${opt.rounds} rounds of ${opt.seconds} s by turns, medians; ` +
   `camera 1280x720 at 30 fps, 2.5 Mbit/s, a key frame every ${opt.gop} frames; ${opt.joins} joins a round.`,
   '',

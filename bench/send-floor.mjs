@@ -19,21 +19,11 @@
 // --h264-bytes a frame (9.9 KB: the test camera's access units).
 // Prints Markdown and writes it with the raw runs to bench/out/.
 import { execFileSync } from 'node:child_process';
-import { loadavg } from 'node:os';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fanout } from './fanout-ws.mjs';
+import { LOAD_AT_START, machine, parseOptions } from './options.mjs';
 
-// The machine's other load when the run began (this run adds its own).
-const loadBefore = loadavg()[0];
-const opt = { counts: '100,300', seconds: 10, 'h264-bytes': 9900, bin: '' };
-for (let i = 2; i < process.argv.length; i += 2) {
-  const k = process.argv[i].replace(/^--/, ''), v = process.argv[i + 1];
-  if (!(k in opt) || v === undefined) {
-    console.error(`send-floor: unknown option ${process.argv[i]} (see the header of this file)`);
-    process.exit(2);
-  }
-  opt[k] = typeof opt[k] === 'number' ? Number(v) : v;
-}
+const opt = parseOptions('send-floor', { counts: '100,300', seconds: 10, 'h264-bytes': 9900, bin: '' });
 const FLOOR = 'build/bench/send-floor';
 const counts = opt.counts.split(',').map(Number);
 const CODECS = ['jpeg', 'vp8'];
@@ -69,13 +59,9 @@ const h264 = ['send', 'uring'].map((mode) => floor(mode, 100, wireBytes(opt['h26
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
 const us = (what, codec) => mean(runs.filter((r) => r.what === what && r.codec === codec).map((r) => r.us));
 const f1 = (x) => x.toFixed(1), f2 = (x) => x.toFixed(2);
-const cpu = execFileSync('lscpu').toString();
-const model = cpu.match(/^Model name:\s*(.*)$/m)?.[1] ?? 'unknown CPU';
-const flags = (cpu.match(/^Flags:\s*(.*)$/m)?.[1] ?? '').split(' ')
-  .filter((f) => /^(avx2|avx512f|avx512bw|sse4_2)$/.test(f)).join(' ');
 const md = [
-  `${model} (${execFileSync('nproc').toString().trim()} cores; ${flags}); ` +
-  `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC; load average ${loadBefore.toFixed(2)} before the run; ${opt.seconds} s windows; ` +
+  `${machine()}; ` +
+  `${new Date().toISOString().slice(0, 16).replace('T', ' ')} UTC; load average ${LOAD_AT_START.toFixed(2)} before the run; ${opt.seconds} s windows; ` +
   `framecast on one loop, the floor on one thread.`,
   '',
   '| sender | codec | subscribers | bytes per message | CPU % of a core | µs per message | messages per s per subscriber (min) |',
