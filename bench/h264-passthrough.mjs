@@ -9,11 +9,16 @@
 // one a second), JPEG gets the newest frame encoded at once.
 //
 //   node bench/h264-passthrough.mjs [--rounds 3] [--seconds 10] [--subscribers 100] [--joins 10] [--gop 60]
-//                                   [--codecs h264,vp8,jpeg] [--compare OTHER/framecast]
+//                                   [--codecs h264,vp8,jpeg] [--compare OTHER/framecast] [--floor 1]
 //
 // --compare: every scenario of a round runs with this build and then with
 // the other binary (an old build, say), on the same camera; each table row
 // names its binary.
+//
+// --floor 1 (with h264 among the codecs): each round also runs
+// build/bench/send-floor, a bare send() loop writing messages of the size the
+// h264 subscribers got to as many loopback sockets at 30 fps: the kernel's
+// cost for passthrough's fan-out alone, without receiving the camera.
 //
 // The camera is tests/lib/rtsp_server.py (GStreamer, x264 at 2.5 Mbit/s, a
 // key frame every --gop frames, SMPTE bars scrolling 4 px a frame).
@@ -22,13 +27,14 @@
 // over the window after a 3 s warm-up; the source's decoded-frame counter
 // over the same window shows what was decoded. Writes
 // bench/out/h264-passthrough.md and prints it.
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { BIN, Server, sleep, until } from '../tests/lib/server.mjs';
 import { Camera } from '../tests/lib/camera.mjs';
 import { LOAD_AT_START, machine, parseOptions } from './options.mjs';
 
-const opt = parseOptions('h264-passthrough', { rounds: 3, seconds: 10, subscribers: 100, joins: 10, gop: 60, codecs: 'h264,vp8,jpeg', compare: '' });
+const opt = parseOptions('h264-passthrough', { rounds: 3, seconds: 10, subscribers: 100, joins: 10, gop: 60, codecs: 'h264,vp8,jpeg', compare: '', floor: 0 });
 const CODECS = opt.codecs.split(',');
 // Binaries by label: this build (FRAMECAST_BIN, else build/framecast), and the other one.
 const BINS = opt.compare ? { this: BIN, other: opt.compare } : { this: BIN };
@@ -97,9 +103,20 @@ const cam = await Camera.start(['--size', '1280x720', '--fps', '30', '--gop', St
   '--pattern', 'smpte', '--speed', '4']);
 const KEYS = CODECS.flatMap((c) => Object.keys(BINS).map((b) => ({ c, b, key: `${c}:${b}` })));
 const res = Object.fromEntries(KEYS.map(({ key }) => [key, []]));
+const floors = [];
+// The wire size of an access unit: its 16-byte header and the WebSocket
+// header (4 bytes from 126 bytes, 10 from 64 KiB) around the payload.
+const wireBytes = (payload) => {
+  const n = Math.round(payload) + 16;
+  return n + (n < 126 ? 2 : n < 65536 ? 4 : 10);
+};
+const floor = (bytes) => JSON.parse(execFileSync(`${process.env.BUILD || 'build'}/bench/send-floor`,
+  ['--subscribers', String(opt.subscribers), '--bytes', String(bytes), '--seconds', String(opt.seconds)]));
 try {
   for (let r = 1; r <= opt.rounds; r++) {
     for (const { c, b, key } of KEYS) res[key].push(await scenario(cam.url, c, BINS[b]));
+    const h264 = res['h264:this']?.at(-1);
+    if (opt.floor && h264) floors.push(floor(wireBytes(h264.bytesPerFrame)));
     console.error(`round ${r}: ` + KEYS.map(({ key }) => `${key} ${(res[key].at(-1).cores * 100).toFixed(1)} %`).join(', '));
   }
 } finally {
@@ -122,6 +139,9 @@ const md = [
   `| ${opt.subscribers} subscribers, codec= | framecast CPU (% of a core) | per round | fps received per subscriber | bytes per frame | frames decoded per s | join: median | join: max |`,
   '|---|---|---|---|---|---|---|---|',
   ...KEYS.map(row),
+  ...(floors.length ? [`| floor: a bare send() of the h264 subscribers' messages (${floors[0].bytes} bytes), no camera | ` +
+    `${median(floors.map((f) => f.cpu_percent)).toFixed(1)} % | ${floors.map((f) => f.cpu_percent.toFixed(1)).join(', ')} | ` +
+    `${median(floors.map((f) => f.messages / f.seconds / f.subscribers)).toFixed(1)} | | | | |`] : []),
 ].join('\n');
 mkdirSync('bench/out', { recursive: true });
 writeFileSync('bench/out/h264-passthrough.md', md + '\n');
