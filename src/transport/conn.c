@@ -8,13 +8,13 @@
 #include <string.h>
 
 #include "core/job.h"
+#include "transport/close_codes.h"
 #include "transport/conntrack.h"
 #include "transport/utf8.h"
 #include "transport/ws_wake.h"
 
 _Static_assert(LWS_PRE <= FC_FRAME_HEADROOM, "frames and events leave too little headroom for lws");
 
-#define CLOSE_POLICY 1008
 /* Longest error text sent to a client, cleaned (utf8.h). */
 #define ERROR_TEXT_MAX 1024
 /* Our reason for holding a connection's input (lws's rx flow control bits;

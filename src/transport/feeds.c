@@ -7,13 +7,8 @@
 #include <string.h>
 
 #include "hub/relay.h"
+#include "transport/close_codes.h"
 #include "transport/ws_stream.h"
-
-#define CLOSE_UNKNOWN_STREAM 4404
-#define CLOSE_STREAM_DELETED 4410
-#define CLOSE_SERVICE_RESTART 1012
-#define CLOSE_GOING_AWAY 1001
-#define CLOSE_UNEXPECTED 1011
 
 /* How long frames wait to be taken on loop i: observed there, read by
  * /metrics on the first loop, hence the mutex (taken once per wake-up). */

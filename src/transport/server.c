@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "transport/close_codes.h"
 #include "transport/conn.h"
 #include "transport/conntrack.h"
 #include "transport/handshake.h"
@@ -31,8 +32,6 @@ static const fc_endpoint *const endpoints[] = {
 
 #define MAX_CONTROL_MESSAGE 4096
 #define URI_MAX 1024
-#define CLOSE_UNKNOWN_ENDPOINT 4404
-#define CLOSE_TRY_AGAIN 1013
 
 static fc_http_server *server_of(struct lws *wsi)
 {

@@ -5,10 +5,7 @@
 #include "core/clock.h"
 #include "core/event.h"
 #include "hub/tier.h"
-
-/* The viewer's request cannot be served (e.g. codec=h264 of a camera that
- * turned out to be of another codec): the code ws_stream.c refuses with. */
-#define CLOSE_BAD_REQUEST 4400
+#include "transport/close_codes.h"
 
 void fc_viewer_out_init(fc_viewer_out *o)
 {

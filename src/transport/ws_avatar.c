@@ -9,11 +9,10 @@
 
 #include "transport/auth/guard.h"
 #include "transport/avatar_msg.h"
+#include "transport/close_codes.h"
 #include "transport/conn.h"
 #include "transport/webrtc_avatar.h"
 
-#define CLOSE_UNKNOWN_ENDPOINT 4404
-#define CLOSE_GOING_AWAY 1001
 #define CLIENT_ID_MAX 64
 
 static const char prefix[] = "/ws/";

@@ -5,13 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "transport/close_codes.h"
 #include "transport/conn.h"
 #include "transport/feeds.h"
 #include "transport/viewer_out.h"
 #include "transport/ws_stream.h"
 
-#define CLOSE_BAD_REQUEST 4400
-#define CLOSE_UNKNOWN_STREAM 4404
 #define QUERY_MAX 2048
 
 static const char prefix[] = "/ws/streams/";

@@ -8,15 +8,12 @@
 #include <string.h>
 
 #include "transport/auth/guard.h"
+#include "transport/close_codes.h"
 #include "transport/conn.h"
 #include "transport/control.h"
 #include "transport/stream_query.h"
 #include "transport/viewer_out.h"
 
-#define CLOSE_UNKNOWN_STREAM 4404
-#define CLOSE_BAD_REQUEST 4400
-#define CLOSE_STREAM_DELETED 4410
-#define CLOSE_SERVICE_RESTART 1012
 #define QUERY_MAX 2048
 
 static const char prefix[] = "/ws/streams/";
