@@ -27,11 +27,11 @@
 // over the window after a 3 s warm-up; the source's decoded-frame counter
 // over the same window shows what was decoded. Writes
 // bench/out/h264-passthrough.md and prints it.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import WebSocket from 'ws';
 import { BIN, Server, sleep, until } from '../tests/lib/server.mjs';
 import { Camera } from '../tests/lib/camera.mjs';
+import { sendFloor, wireBytes } from './floor.mjs';
 import { LOAD_AT_START, machine, parseOptions } from './options.mjs';
 
 const opt = parseOptions('h264-passthrough', { rounds: 3, seconds: 10, subscribers: 100, joins: 10, gop: 60, codecs: 'h264,vp8,jpeg', compare: '', floor: 0 });
@@ -104,14 +104,7 @@ const cam = await Camera.start(['--size', '1280x720', '--fps', '30', '--gop', St
 const KEYS = CODECS.flatMap((c) => Object.keys(BINS).map((b) => ({ c, b, key: `${c}:${b}` })));
 const res = Object.fromEntries(KEYS.map(({ key }) => [key, []]));
 const floors = [];
-// The wire size of an access unit: its 16-byte header and the WebSocket
-// header (4 bytes from 126 bytes, 10 from 64 KiB) around the payload.
-const wireBytes = (payload) => {
-  const n = Math.round(payload) + 16;
-  return n + (n < 126 ? 2 : n < 65536 ? 4 : 10);
-};
-const floor = (bytes) => JSON.parse(execFileSync(`${process.env.BUILD || 'build'}/bench/send-floor`,
-  ['--subscribers', String(opt.subscribers), '--bytes', String(bytes), '--seconds', String(opt.seconds)]));
+const floor = (bytes) => sendFloor({ subscribers: opt.subscribers, bytes, seconds: opt.seconds });
 try {
   for (let r = 1; r <= opt.rounds; r++) {
     for (const { c, b, key } of KEYS) res[key].push(await scenario(cam.url, c, BINS[b]));

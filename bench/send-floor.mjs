@@ -18,24 +18,16 @@
 // Then the floor for H.264 passthrough's fan-out: 100 subscribers of
 // --h264-bytes a frame (9.9 KB: the test camera's access units).
 // Prints Markdown and writes it with the raw runs to bench/out/.
-import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fanout } from './fanout-ws.mjs';
+import { sendFloor, wireBytes } from './floor.mjs';
 import { LOAD_AT_START, machine, parseOptions } from './options.mjs';
 
 const opt = parseOptions('send-floor', { counts: '100,300', seconds: 10, 'h264-bytes': 9900, bin: '' });
-const FLOOR = 'build/bench/send-floor';
 const counts = opt.counts.split(',').map(Number);
 const CODECS = ['jpeg', 'vp8'];
 
-// What goes on the wire for one frame: the 16-byte header, the payload and
-// the WebSocket frame header (2 bytes, +2 from 126 bytes, +8 from 64 KiB).
-const wireBytes = (payload) => {
-  const n = Math.round(payload) + 16;
-  return n + (n < 126 ? 2 : n < 65536 ? 4 : 10);
-};
-const floor = (mode, subscribers, bytes) => JSON.parse(execFileSync(FLOOR, ['--mode', mode,
-  '--subscribers', String(subscribers), '--bytes', String(bytes), '--seconds', String(opt.seconds)]));
+const floor = (mode, subscribers, bytes) => sendFloor({ mode, subscribers, bytes, seconds: opt.seconds });
 
 const runs = [];
 for (const n of counts) {
