@@ -1,7 +1,5 @@
 #include "transport/listener.h"
 
-#include "transport/host.h"
-
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -15,6 +13,7 @@
 
 #include "core/clock.h"
 #include "core/log.h"
+#include "transport/host.h"
 
 #define LISTEN_BACKLOG 511
 /* Connections taken per readiness event on one socket: enough to drain a

@@ -1,7 +1,5 @@
 #include "transport/auth/hostcheck.h"
 
-#include "transport/host.h"
-
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netdb.h>
@@ -9,6 +7,8 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "transport/host.h"
 
 static bool loopback(const struct sockaddr *sa)
 {
